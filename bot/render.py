@@ -1,0 +1,155 @@
+"""Engine states and errors in words: the one renderer shared by the CLI, Discord and Telegram.
+
+Only the transport differs between front ends; what a user reads about a job is decided here, so the same
+event reads the same everywhere. No tracebacks ever reach a user: unknown exceptions get a generic line.
+"""
+
+from __future__ import annotations
+
+from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
+from engine.status import StatusReport, UsageReport
+from engine.types import JobState, JobView
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s" if minutes < 10 else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def money(usd: float) -> str:
+    if usd == 0:
+        return "free"
+    return f"${usd:.2f}" if usd >= 0.1 else f"${usd:.3f}"
+
+
+def progress_bar(step: int, total: int, width: int = 20) -> str:
+    total = max(total, 1)
+    filled = round(width * min(step, total) / total)
+    return f"[{'█' * filled}{'░' * (width - filled)}] {100 * min(step, total) // total}%"
+
+
+def describe_error(error: BaseException) -> str:
+    """What the user reads when their request is refused or their job fails."""
+    if not isinstance(error, ReelbotError):
+        return "Something went wrong on our side. Nothing was charged; please try again."
+    text = error.message
+    if error.hint:
+        text += f" {error.hint}"
+    if isinstance(error, QuotaExceeded | BudgetExhausted | QueueFull) and getattr(error, "retry_after", None):
+        if "in " not in (error.hint or ""):
+            text += f" Try again in {duration(error.retry_after)}."
+    if isinstance(error, JobFailed):
+        text += " You were not charged."
+    return text
+
+
+def queued_line(position: int | None, eta_s: float | None) -> str:
+    if position is None:
+        return "Starting…"
+    ahead = position - 1
+    who = "you're next" if ahead == 0 else f"{ahead} ahead of you"
+    return f"Queued #{position} ({who}, starts in ≈ {duration(eta_s)})"
+
+
+def job_line(job: JobView) -> str:
+    """One line for /job and the CLI: where the job stands now."""
+    if job.state is JobState.QUEUED:
+        return queued_line(job.position, job.eta_s)
+    if job.state is JobState.RUNNING:
+        where = f" on {job.backend}" if job.backend else ""
+        if job.progress:
+            return f"Running{where} {progress_bar(*job.progress)}"
+        return f"Running{where}…"
+    if job.state is JobState.SUCCEEDED:
+        return result_caption(job)
+    return failure_text(job)
+
+
+def result_caption(job: JobView) -> str:
+    prompt = job.prompt if len(job.prompt) <= 200 else job.prompt[:197] + "…"
+    parts = [f"seed {job.seed}"]
+    if job.model:
+        parts.append(job.model)
+    if job.backend:
+        parts.append(f"on {job.backend}")
+    if job.seconds_taken is not None:
+        parts.append(duration(job.seconds_taken))
+    parts.append(money(job.charged_usd))
+    head = f"“{prompt}”\n" if prompt else ""
+    return head + " · ".join(parts)
+
+
+def failure_text(job: JobView) -> str:
+    if job.state is JobState.CANCELLED:
+        text = "Cancelled."
+    else:
+        text = job.error_message or "The video could not be made."
+    if job.reserved_usd > 0:
+        text += f" The {money(job.reserved_usd)} held for it was refunded."
+    else:
+        text += " You were not charged."
+    return text
+
+
+def usage_text(usage: UsageReport) -> str:
+    if usage.is_admin:
+        return (f"Today: {usage.jobs_today} videos. This month: {money(usage.month_usd)}. "
+                "As an admin you have no personal limits.")
+    lines = [
+        f"Today: {usage.jobs_today} of {_limit(usage.max_jobs_per_day)} videos.",
+        f"In progress: {usage.open_jobs} of {_limit(usage.max_open_jobs)}.",
+        f"This month: {money(usage.month_usd)} of "
+        f"{'unlimited' if usage.max_usd_per_month is None else money(usage.max_usd_per_month)}.",
+    ]
+    return "\n".join(lines)
+
+
+def _limit(value: int | None) -> str:
+    return "unlimited" if value is None else str(value)
+
+
+def status_text(report: StatusReport) -> str:
+    """The admin's /status as plain text (the CLI and Telegram; Discord adds an embed and a chart)."""
+    lines = [f"Jobs: {report.queued} queued, {report.running} running"]
+    if not report.lanes:
+        lines.append("GPUs: none (cloud only)")
+    for lane in report.lanes:
+        state = "BROKEN: " + lane.broken if lane.broken else (
+            f"busy with {lane.current_job} for {duration(lane.busy_s)}" if lane.current_job else "idle"
+        )
+        stats = ""
+        if lane.stats:
+            s = lane.stats
+            stats = (f", {s.utilization_pct:.0f}% util, {s.memory_used_mib / 1024:.1f}/"
+                     f"{s.memory_total_mib / 1024:.0f} GiB, {s.temperature_c:.0f}°C")
+        warm = ", ".join(lane.warm_models) or "none"
+        lines.append(f"{lane.name} ({lane.label}): {state}, {lane.queued} waiting, warm: {warm}{stats}")
+    lines.append("Backends:")
+    for backend in report.backends:
+        if backend.problem:
+            health = f"unavailable: {backend.problem}"
+        elif backend.cooling_s > 0:
+            health = f"cooling down {duration(backend.cooling_s)} ({backend.last_error or 'failures'})"
+        else:
+            health = "ok"
+        lines.append(f"  {backend.name}: {health}")
+    lines.append(f"Spend today {money(report.spend_today_usd)}, this month {money(report.spend_month_usd)}")
+    for line in report.spend:
+        if line.month_usd or line.gpu_seconds_today:
+            lines.append(f"  {line.backend}: today {money(line.today_usd)}, month {money(line.month_usd)}, "
+                         f"GPU today {duration(line.gpu_seconds_today)}")
+    if report.budget_usd is not None:
+        lines.append(f"Budget this month: ${report.committed_usd:.2f} of ${report.budget_usd:.2f} committed, "
+                     f"${report.budget_left_usd or 0.0:.2f} left")
+    if report.top_users:
+        top = ", ".join(f"{u.name or u.user_id} ({u.jobs})" for u in report.top_users)
+        lines.append(f"Top users this month: {top}")
+    return "\n".join(lines)

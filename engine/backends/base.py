@@ -1,0 +1,83 @@
+"""The one small Protocol that local pipelines and cloud providers both implement.
+
+A backend turns a :class:`~engine.types.JobSpec` into frames or an mp4. Everything around it (queues, quotas,
+retries, cooldowns, storage) is the engine's job, so a new provider is one class.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from engine.types import Estimate, JobKind, JobSpec, Options
+
+if TYPE_CHECKING:
+    from engine.lanes import GpuLane
+
+ProgressFn = Callable[[int, int, bytes | None], None]
+
+
+class Cancelled(Exception):
+    """Raised inside a backend when the job's cancel flag is set; the engine turns it into a cancel."""
+
+
+@dataclass
+class RunContext:
+    """What one attempt gets: its job, a scratch folder, its GPU lane (local backends) and the cancel flag."""
+
+    job: JobSpec
+    workdir: Path
+    cancel: threading.Event
+    progress_fn: ProgressFn
+    lane: GpuLane | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def progress(self, step: int, total: int, preview: bytes | None = None) -> None:
+        """Report a step; safe to call from any thread."""
+        self.progress_fn(step, total, preview)
+
+    def note(self, text: str) -> None:
+        """Record what the backend changed on the way (kept on the attempt row, shown to the user)."""
+        self.notes.append(text)
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Frames to encode, or an mp4 the backend already has."""
+
+    fps: float
+    frames: Sequence[Any] | None = None
+    video_path: Path | None = None
+    cost_usd: float | None = None  # what the provider billed; None: the estimate stands
+    gpu_seconds: float = 0.0
+    model: str | None = None
+    shared_file: bool = False  # video_path is not the attempt's own file: copy, never move
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+    local: bool  # True: runs on one of our GPU lanes, one job at a time per lane
+
+    def kinds(self) -> frozenset[JobKind]: ...
+
+    def unavailable_reason(self) -> str | None:
+        """None when the backend can take jobs; else plain words on why not (shown in status/doctor)."""
+        ...
+
+    def model_for(self, kind: JobKind, options: Options) -> str | None:
+        """The model this backend would use, or None if it cannot serve the requested model."""
+        ...
+
+    def estimate(self, kind: JobKind, options: Options) -> Estimate: ...
+
+    async def run(self, ctx: RunContext) -> Output: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,218 @@
+"""The one error hierarchy of reelbot.
+
+Every exception the engine raises to a front end is a :class:`ReelbotError`. Each carries data (a stable
+``code``, the ``field`` at fault, ``retry_after`` seconds, the ``backend`` that failed, the ``refund`` made)
+so that each platform maps it to words in one place (``bot/render.py``) instead of parsing messages.
+
+The ``message`` of every error is written for the person who typed the command: it names the problem and,
+where there is one, what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class ReelbotError(Exception):
+    """Base of everything the engine tells a user or an operator."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+# --- the request itself ---------------------------------------------------------------------------------
+
+
+class InvalidInput(ReelbotError):
+    """The request cannot be run as given; nothing was queued or charged."""
+
+    code = "invalid_input"
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
+class InvalidImage(InvalidInput):
+    code = "invalid_image"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__("image", message, hint=hint)
+
+
+class NotFound(ReelbotError):
+    code = "not_found"
+
+    def __init__(self, job_id: str | None, message: str | None = None) -> None:
+        super().__init__(
+            message or f"There is no job {job_id!r}.", hint="Check the id in the bot's reply."
+        )
+        self.job_id = job_id
+
+
+class NotAllowed(ReelbotError):
+    code = "not_allowed"
+
+
+class AlreadyFinished(ReelbotError):
+    code = "already_finished"
+
+    def __init__(self, job_id: str, state: str) -> None:
+        super().__init__(f"Job {job_id} has already {state}; there is nothing to cancel.")
+        self.job_id = job_id
+        self.state = state
+
+
+# --- admission ------------------------------------------------------------------------------------------
+
+
+class QuotaExceeded(ReelbotError):
+    """A per-user limit stops the job. ``retry_after`` says when it will fit again (None: not by waiting)."""
+
+    code = "quota_exceeded"
+
+    def __init__(
+        self, limit: str, message: str, *, retry_after: float | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class BudgetExhausted(ReelbotError):
+    """The installation's monthly budget is spent; an admin must raise it or wait for the month to turn."""
+
+    code = "budget_exhausted"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, hint="An admin can raise GLOBAL_MONTHLY_BUDGET_USD.")
+        self.retry_after = retry_after
+
+
+class QueueFull(ReelbotError):
+    code = "queue_full"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"The queue is full ({size} jobs waiting).", hint="Try again in a few minutes."
+        )
+        self.size = size
+        self.retry_after = 60.0
+
+
+class NoBackend(ReelbotError):
+    """No backend in the job's chain can run it at all (none configured, none affordable)."""
+
+    code = "no_backend"
+
+
+class EngineBusy(ReelbotError):
+    """Another reelbot process already owns this database in embedded mode."""
+
+    code = "engine_busy"
+
+
+# --- running --------------------------------------------------------------------------------------------
+
+
+class BackendError(ReelbotError):
+    """A backend failed one attempt. ``retryable`` errors hand the job to the next backend in the chain."""
+
+    code = "backend_error"
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str = "",
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.backend = backend
+        self.retry_after = retry_after
+
+
+class BackendUnavailable(BackendError):
+    """Not configured, not reachable, or its model cannot be loaded: skip it, try the next."""
+
+    code = "backend_unavailable"
+
+
+class TransientError(BackendError):
+    """A 5xx, a dropped connection, a rate limit: worth trying elsewhere now and here again later."""
+
+    code = "transient"
+
+
+class OutOfMemory(BackendError):
+    """CUDA out of memory after every memory-saving step was tried."""
+
+    code = "out_of_memory"
+
+
+class AttemptTimeout(BackendError):
+    code = "timeout"
+
+
+class AuthFailed(BackendError):
+    """The key for a provider was refused. Admins are told once; the job moves on."""
+
+    code = "auth_failed"
+
+
+class Moderated(BackendError):
+    """The provider refused the content. Not retried elsewhere: the answer would be the same."""
+
+    code = "moderated"
+    retryable = False
+
+
+class RejectedInput(BackendError):
+    """The backend refused the input (size, format). Explained, not retried elsewhere."""
+
+    code = "rejected_input"
+    retryable = False
+
+
+class JobFailed(ReelbotError):
+    """Every backend that could run the job failed; the reservation was refunded."""
+
+    code = "job_failed"
+
+    def __init__(self, message: str, *, refund: float = 0.0, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.refund = refund
+
+
+ERRORS_BY_CODE: dict[str, type[ReelbotError]] = {
+    cls.code: cls
+    for cls in (
+        ReelbotError,
+        InvalidInput,
+        InvalidImage,
+        NotFound,
+        NotAllowed,
+        AlreadyFinished,
+        QuotaExceeded,
+        BudgetExhausted,
+        QueueFull,
+        NoBackend,
+        EngineBusy,
+        BackendError,
+        BackendUnavailable,
+        TransientError,
+        OutOfMemory,
+        AttemptTimeout,
+        AuthFailed,
+        Moderated,
+        RejectedInput,
+        JobFailed,
+    )
+}

@@ -1,0 +1,135 @@
+"""Engine events, fanned out to any number of subscribers without ever blocking the engine.
+
+Each subscriber gets its own bounded queue and its own task. ``publish`` never waits: when a subscriber's
+queue is full, progress events for it are dropped (the next one supersedes them) while state changes still
+get in by evicting the oldest progress event. Outcomes that must not be lost go through the outbox
+(``engine/outbox.py``), not through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from engine.types import JobState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    job_id: str
+    platform: str  # the job's origin, so a front end can ignore other platforms' jobs
+
+
+@dataclass(frozen=True, slots=True)
+class Queued(Event):
+    position: int
+    eta_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Started(Event):
+    backend: str
+    model: str | None
+    lane: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress(Event):
+    step: int
+    total: int
+    preview: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying(Event):
+    """One backend failed and the job moves on to the next; ``reason`` is for the user."""
+
+    failed_backend: str
+    error_code: str
+    reason: str
+    next_backend: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ended(Event):
+    state: JobState
+    error_code: str | None = None
+    message: str | None = None
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class Subscription:
+    def __init__(self, bus: EventBus, handler: Handler, maxsize: int) -> None:
+        self._bus = bus
+        self._handler = handler
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self.dropped = 0
+        self._task = asyncio.get_running_loop().create_task(self._drain(), name="reelbot-events")
+
+    def offer(self, event: Event) -> None:
+        if self.queue.full():
+            if isinstance(event, Progress):
+                self.dropped += 1
+                return
+            self._evict_one()
+        self.queue.put_nowait(event)
+
+    def _evict_one(self) -> None:
+        kept = []
+        evicted = False
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            self.queue.task_done()
+            if not evicted and isinstance(item, Progress):
+                evicted = True
+                self.dropped += 1
+                continue
+            kept.append(item)
+        if not evicted:
+            kept.pop(0)
+            self.dropped += 1
+        for item in kept:
+            self.queue.put_nowait(item)
+
+    async def _drain(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                await self._handler(event)
+            except Exception:
+                log.exception("event subscriber failed on %s", type(event).__name__)
+            finally:
+                self.queue.task_done()
+
+    async def close(self) -> None:
+        self._bus.unsubscribe(self)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+
+    def subscribe(self, handler: Handler, *, maxsize: int = 1000) -> Subscription:
+        sub = Subscription(self, handler, maxsize)
+        self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    def publish(self, event: Event) -> None:
+        for sub in self._subs:
+            sub.offer(event)
+
+    async def close(self) -> None:
+        for sub in list(self._subs):
+            await sub.close()

@@ -1,0 +1,141 @@
+"""The fallback chain per job kind, and cooldowns for backends that keep failing.
+
+Like LiteLLM's ``allowed_fails``/``cooldown_time``: ``allowed_fails`` failures in a row put a backend out of
+the chain for ``cooldown_s`` (or for as long as its Retry-After asks, if longer). A refused key or an
+unloadable model cools down for an hour at once: retrying it for every job helps no one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from engine.backends.base import Backend
+from engine.errors import AuthFailed, BackendError, BackendUnavailable, InvalidInput
+from engine.types import Estimate, JobKind, Options
+
+LONG_COOLDOWN_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    backend: Backend
+    model: str | None
+    estimate: Estimate
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+
+@dataclass(frozen=True, slots=True)
+class BackendHealth:
+    name: str
+    local: bool
+    kinds: tuple[str, ...]
+    problem: str | None  # not configured, not available: why
+    cooling_s: float  # seconds of cooldown left
+    recent_fails: int
+    last_error: str | None
+
+
+class Router:
+    def __init__(
+        self,
+        backends: Mapping[str, Backend],
+        chains: Mapping[JobKind, list[str]],
+        *,
+        allowed_fails: int = 3,
+        cooldown_s: float = 60.0,
+        missing: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backends = dict(backends)
+        self.chains = {kind: list(names) for kind, names in chains.items()}
+        self.allowed_fails = allowed_fails
+        self.cooldown_s = cooldown_s
+        self.missing = dict(missing or {})  # chain entries that are not set up, and why
+        self._clock = clock
+        self._fails: dict[str, int] = {}
+        self._cool_until: dict[str, float] = {}
+        self._last_error: dict[str, str] = {}
+
+    def plan(self, kind: JobKind, options: Options) -> list[Step]:
+        """The backends that could run this job, in chain order (cooling ones included: they may recover)."""
+        names = self.chains.get(kind, [])
+        if options.provider:
+            if options.provider not in self.backends:
+                known = ", ".join(sorted(self.backends)) or "none"
+                raise InvalidInput(
+                    "provider",
+                    f"There is no provider called {options.provider!r} here.",
+                    hint=f"Available: {known}.",
+                )
+            names = [options.provider]
+        steps = []
+        for name in names:
+            backend = self.backends.get(name)
+            if backend is None or kind not in backend.kinds() or backend.unavailable_reason():
+                continue
+            model = backend.model_for(kind, options)
+            if model is None:
+                continue
+            steps.append(Step(backend, model, backend.estimate(kind, options)))
+        return steps
+
+    def why_empty(self, kind: JobKind, options: Options) -> str:
+        """Plain words on why no backend can take a job of this kind (for the NoBackend error)."""
+        reasons = []
+        names = [options.provider] if options.provider else self.chains.get(kind, [])
+        for name in names:
+            backend = self.backends.get(name)
+            if backend is None:
+                reasons.append(f"{name}: {self.missing.get(name, 'not set up')}")
+            elif kind not in backend.kinds():
+                reasons.append(f"{name}: cannot do {kind}")
+            elif reason := backend.unavailable_reason():
+                reasons.append(f"{name}: {reason}")
+            elif backend.model_for(kind, options) is None:
+                reasons.append(f"{name}: does not have model {options.model!r}")
+        return "; ".join(reasons) or f"no chain is configured for {kind}"
+
+    def cooling_s(self, name: str) -> float:
+        return max(0.0, self._cool_until.get(name, 0.0) - self._clock())
+
+    def record_success(self, name: str) -> None:
+        self._fails.pop(name, None)
+
+    def record_failure(self, name: str, error: BackendError) -> None:
+        if not error.retryable:
+            return  # the input's fault, not the backend's
+        self._last_error[name] = error.message
+        fails = self._fails.get(name, 0) + 1
+        cool = error.retry_after or 0.0
+        if isinstance(error, AuthFailed | BackendUnavailable):
+            cool = max(cool, LONG_COOLDOWN_S)
+        if fails >= self.allowed_fails:
+            cool = max(cool, self.cooldown_s)
+            fails = 0
+        self._fails[name] = fails
+        if cool:
+            self._cool_until[name] = max(self._cool_until.get(name, 0.0), self._clock() + cool)
+
+    def health(self) -> list[BackendHealth]:
+        rows = []
+        for name, backend in self.backends.items():
+            rows.append(
+                BackendHealth(
+                    name=name,
+                    local=backend.local,
+                    kinds=tuple(sorted(backend.kinds())),
+                    problem=backend.unavailable_reason(),
+                    cooling_s=self.cooling_s(name),
+                    recent_fails=self._fails.get(name, 0),
+                    last_error=self._last_error.get(name),
+                )
+            )
+        for name, why in self.missing.items():
+            if name not in self.backends:
+                rows.append(BackendHealth(name, False, (), why, 0.0, 0, None))
+        return rows

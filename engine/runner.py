@@ -1,0 +1,332 @@
+"""Drives one job through its fallback chain: queue for a GPU, attempt, fall back, settle or refund.
+
+Each job is one asyncio task. A local step waits for its turn on a GPU lane; the lane is released the
+moment the backend returns, and encoding and bookkeeping happen after, so the GPU starts the next job
+without waiting for them. Cancelling the task is how a user's cancel, a timeout and a shutdown all reach a
+running backend (the lane sets the pipeline's interrupt flag); only a user's cancel closes the job, while
+a shutdown leaves it for recovery to run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.backends.base import Cancelled, Output, RunContext
+from engine.clock import utcnow
+from engine.errors import AttemptTimeout, BackendError, TransientError
+from engine.events import Ended, EventBus, Progress, Retrying, Started
+from engine.outbox import Outbox
+from engine.router import Router, Step
+from engine.scheduler import Scheduler, Ticket
+from engine.types import JobSpec, JobState
+from engine.video import encode_frames
+from storage.repo import AttemptEnd, Repository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class ActiveJob:
+    """A job this process is driving, with what the scheduler and front ends need to know about it now."""
+
+    spec: JobSpec
+    user_key: str
+    platform: str
+    priority: int
+    max_running: int | None
+    reserved_micros: int
+    steps: list[Step]
+    task: asyncio.Task[None] | None = None
+    ticket: Ticket | None = None
+    user_cancelled: bool = False
+    cloud_now: bool = False
+    state: JobState = JobState.QUEUED
+    backend: str | None = None
+    progress: tuple[int, int] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+
+@dataclass(frozen=True, slots=True)
+class _Success:
+    attempt_id: int
+    output: Output
+    elapsed_s: float
+    notes: list[str]
+
+
+class JobRunner:
+    def __init__(
+        self,
+        *,
+        repo: Repository,
+        router: Router,
+        scheduler: Scheduler,
+        events: EventBus,
+        outbox: Outbox,
+        results_dir: Path,
+        encode_pool: Executor,
+        job_timeout_s: float,
+        local_max_wait_s: float,
+        local_usd_per_gpu_second: float = 0.0,
+    ) -> None:
+        self.repo = repo
+        self.router = router
+        self.scheduler = scheduler
+        self.events = events
+        self.outbox = outbox
+        self.results_dir = results_dir
+        self.encode_pool = encode_pool
+        self.job_timeout_s = job_timeout_s
+        self.local_max_wait_s = local_max_wait_s
+        self.local_usd_per_gpu_second = local_usd_per_gpu_second
+        self.active: dict[str, ActiveJob] = {}
+
+    # --- control ---
+
+    def start(self, job: ActiveJob) -> None:
+        """Queue the job for its first local step (so its position is known at once) and start driving it."""
+        self.active[job.id] = job
+        first = self._next_step(job, 0)
+        if first is not None and job.steps[first].backend.local:
+            job.ticket = self._ticket_for(job, job.steps[first], first)
+        job.task = asyncio.get_running_loop().create_task(self._drive(job), name=f"job-{job.id}")
+
+    async def cancel(self, job_id: str) -> bool:
+        job = self.active.get(job_id)
+        if job is None or job.task is None:
+            return False
+        job.user_cancelled = True
+        job.task.cancel()
+        await asyncio.wait({job.task})
+        return True
+
+    async def to_cloud(self, job_id: str) -> bool:
+        """Take a waiting job out of the GPU queue and send it to the first affordable cloud backend."""
+        job = self.active.get(job_id)
+        if job is None or job.state is not JobState.QUEUED or job.ticket is None or job.task is None:
+            return False
+        if not any(not s.backend.local and self._affordable(job, s) for s in job.steps):
+            return False
+        job.cloud_now = True
+        job.task.cancel()  # _drive sees cloud_now and goes on with the cloud steps
+        return True
+
+    async def shutdown(self) -> None:
+        tasks = [j.task for j in self.active.values() if j.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- driving ---
+
+    async def _drive(self, job: ActiveJob) -> None:
+        failures: list[BackendError] = []
+        index = 0
+        try:
+            while (index := self._next_step(job, index)) is not None:  # type: ignore[assignment]
+                step = job.steps[index]
+                try:
+                    outcome = await self._run_step(job, step, index)
+                except asyncio.CancelledError:
+                    if job.cloud_now and not job.user_cancelled and job.state is JobState.QUEUED:
+                        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                        job.ticket = None
+                        index += 1
+                        continue
+                    raise
+                if outcome is None:  # skipped (busy, or no lane serves it)
+                    index += 1
+                    continue
+                if isinstance(outcome, _Success):
+                    await self._succeed(job, step, outcome)
+                    return
+                failures.append(outcome)
+                self.router.record_failure(step.name, outcome)
+                following = self._next_step(job, index + 1)
+                if not outcome.retryable or following is None:
+                    break
+                self.events.publish(
+                    Retrying(job.id, job.platform, step.name, outcome.code, outcome.message,
+                             job.steps[following].name)
+                )
+                index += 1
+            await self._fail(job, failures)
+        except asyncio.CancelledError:
+            if job.user_cancelled:
+                await self._close(job, JobState.CANCELLED, "cancelled", "Cancelled.")
+                return
+            raise
+        except Exception as exc:  # a bug in the engine itself: the user still hears, and is refunded
+            log.exception("job %s failed inside the engine", job.id)
+            await self._close(job, JobState.FAILED, "internal", f"Internal error: {type(exc).__name__}.")
+        finally:
+            if job.ticket is not None:
+                self.scheduler.withdraw(job.ticket)
+            self.active.pop(job.id, None)
+
+    def _next_step(self, job: ActiveJob, start: int) -> int | None:
+        for index in range(start, len(job.steps)):
+            step = job.steps[index]
+            if self.router.cooling_s(step.name) > 0 or not self._affordable(job, step):
+                continue
+            if step.backend.local and (job.cloud_now or not self.scheduler.can_serve(step.model)):
+                continue
+            return index
+        return None
+
+    def _affordable(self, job: ActiveJob, step: Step) -> bool:
+        return round(step.estimate.cost_usd * 1e6) <= job.reserved_micros
+
+    def _ticket_for(self, job: ActiveJob, step: Step, index: int) -> Ticket | None:
+        """Queue for a GPU, unless the wait is past the user's patience and a cloud step can take it."""
+        wait = self.scheduler.expected_wait(step.model)
+        if wait is None:
+            return None
+        if wait > self.local_max_wait_s and any(
+            not s.backend.local and self.router.cooling_s(s.name) == 0 and self._affordable(job, s)
+            for s in job.steps[index + 1 :]
+        ):
+            job.notes.append(f"local GPUs busy (≈{wait:.0f} s wait): went to the cloud")
+            return None
+        return self.scheduler.enqueue(
+            Ticket(job.id, job.user_key, step.model, step.estimate.seconds, job.priority, job.max_running)
+        )
+
+    async def _run_step(self, job: ActiveJob, step: Step, index: int) -> _Success | BackendError | None:
+        if not step.backend.local:
+            return await self._attempt(job, step, None)
+        if job.ticket is None:
+            job.ticket = self._ticket_for(job, step, index)
+            if job.ticket is None:
+                return None
+        lane = await self.scheduler.wait(job.ticket)
+        job.ticket = None
+        try:
+            return await self._attempt(job, step, lane)
+        finally:
+            self.scheduler.release(lane)
+
+    async def _attempt(self, job: ActiveJob, step: Step, lane: object) -> _Success | BackendError:
+        lane_name = getattr(lane, "name", None)
+        attempt_id = await self.repo.start_attempt(
+            job.id, backend=step.name, model=step.model, lane=lane_name, now=utcnow()
+        )
+        job.state, job.backend, job.progress = JobState.RUNNING, step.name, None
+        self.events.publish(Started(job.id, job.platform, step.name, step.model, lane_name))
+        loop = asyncio.get_running_loop()
+
+        def progress(done: int, total: int, preview: bytes | None) -> None:
+            job.progress = (done, total)
+            loop.call_soon_threadsafe(self.events.publish, Progress(job.id, job.platform, done, total, preview))
+
+        ctx = RunContext(
+            job=job.spec, workdir=self.results_dir / "work" / job.id, cancel=threading.Event(),
+            progress_fn=progress, lane=lane,  # type: ignore[arg-type]
+        )
+        started = time.monotonic()
+        error: BackendError
+        try:
+            async with asyncio.timeout(self.job_timeout_s):
+                output = await step.backend.run(ctx)
+            return _Success(attempt_id, output, time.monotonic() - started, ctx.notes)
+        except TimeoutError:
+            error = AttemptTimeout(
+                f"{step.name} did not finish within {self.job_timeout_s:.0f} s.", backend=step.name
+            )
+        except BackendError as exc:
+            exc.backend = exc.backend or step.name
+            error = exc
+        except (asyncio.CancelledError, Cancelled):
+            outcome = "cancelled" if job.user_cancelled else "interrupted"
+            await asyncio.shield(
+                self.repo.end_attempt(attempt_id, outcome=outcome, now=utcnow(), notes=ctx.notes)
+            )
+            raise asyncio.CancelledError() from None
+        except Exception as exc:
+            log.exception("backend %s crashed on job %s", step.name, job.id)
+            error = TransientError(f"{step.name} crashed ({type(exc).__name__}: {exc}).", backend=step.name)
+        elapsed = time.monotonic() - started
+        await self.repo.end_attempt(
+            attempt_id,
+            outcome="timeout" if isinstance(error, AttemptTimeout) else "failed",
+            now=utcnow(),
+            error_code=error.code,
+            error_message=error.message,
+            gpu_seconds=elapsed if step.backend.local else 0.0,
+            notes=ctx.notes,
+        )
+        job.notes.extend(ctx.notes)
+        return error
+
+    # --- closing ---
+
+    async def _succeed(self, job: ActiveJob, step: Step, done: _Success) -> None:
+        output = done.output
+        path = await self._materialize(job, output)
+        gpu_s = output.gpu_seconds or (done.elapsed_s if step.backend.local else 0.0)
+        if output.cost_usd is not None:
+            cost = output.cost_usd
+        elif step.backend.local:
+            cost = gpu_s * self.local_usd_per_gpu_second
+        else:
+            cost = step.estimate.cost_usd
+        cost_micros = round(cost * 1e6)
+        job.notes.extend(done.notes)
+        closed = await self.repo.finish(
+            job.id,
+            state="succeeded",
+            now=utcnow(),
+            charge_micros=cost_micros,
+            result_path=str(path),
+            attempt=AttemptEnd(
+                done.attempt_id, "succeeded", gpu_seconds=gpu_s if step.backend.local else 0.0,
+                cost_micros=cost_micros, notes=done.notes, model=output.model,
+            ),
+        )
+        if closed is not None:
+            self.events.publish(Ended(job.id, job.platform, JobState.SUCCEEDED))
+            self.outbox.notify(closed, job.id, job.platform)
+
+    async def _materialize(self, job: ActiveJob, output: Output) -> Path:
+        target = self.results_dir / f"{job.id}.mp4"
+        if output.frames is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self.encode_pool, encode_frames, output.frames, output.fps, target)
+            return target
+        if output.video_path is None:
+            raise TransientError("The backend returned no video.")
+        if output.shared_file:
+            return output.video_path
+        await asyncio.to_thread(shutil.move, output.video_path, target)
+        return target
+
+    async def _fail(self, job: ActiveJob, failures: list[BackendError]) -> None:
+        if failures:
+            last = failures[-1]
+            tried = ", ".join(dict.fromkeys(f.backend for f in failures if f.backend))
+            message = last.message if len(failures) == 1 else f"{last.message} (tried: {tried})"
+            await self._close(job, JobState.FAILED, last.code, message)
+        else:
+            await self._close(
+                job, JobState.FAILED, "no_backend",
+                "No backend could take the job: every one is cooling down after failures or over your budget.",
+            )
+
+    async def _close(self, job: ActiveJob, state: JobState, code: str, message: str) -> None:
+        closed = await asyncio.shield(
+            self.repo.finish(job.id, state=state.value, now=utcnow(), error_code=code, error_message=message)
+        )
+        if closed is not None:
+            self.events.publish(Ended(job.id, job.platform, state, code, message))
+            self.outbox.notify(closed, job.id, job.platform)

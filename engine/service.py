@@ -1,0 +1,403 @@
+"""The engine's one API for front ends: submit, cancel, get, status, usage, and events.
+
+Admission happens here: the request is validated, its cost is estimated over the backends that could run
+it, and the job is stored together with the reservation of that cost in one transaction (storage refuses
+it if a quota would be broken). From then on the runner owns the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from engine.clock import utcnow
+from engine.errors import (
+    AlreadyFinished,
+    BudgetExhausted,
+    NoBackend,
+    NotAllowed,
+    NotFound,
+    QueueFull,
+    QuotaExceeded,
+    ReelbotError,
+)
+from engine.events import EventBus, Handler, Queued, Subscription
+from engine.images import load_image
+from engine.lanes import GpuLane
+from engine.outbox import Deliverer, Outbox
+from engine.router import Router
+from engine.runner import ActiveJob, JobRunner
+from engine.scheduler import Scheduler
+from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser, UsageReport
+from engine.types import (
+    AttemptView,
+    JobKind,
+    JobSpec,
+    JobState,
+    JobView,
+    Options,
+    Origin,
+    Outcome,
+    SubmitRequest,
+    UserRef,
+)
+from engine.validation import InputLimits, validate
+from storage.models import Attempt, Job, User
+from storage.repo import Admitted, Limits, NewJob, Refusal, Repository, day_start, month_key, month_start
+
+log = logging.getLogger(__name__)
+_ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    results_dir: Path
+    uploads_dir: Path
+    input_limits: InputLimits = InputLimits()
+    limits: Limits = Limits(1, 3, 20, 2.0, None)
+    max_queue: int = 500
+    job_timeout_s: float = 900.0
+    local_max_wait_s: float = 600.0
+    local_usd_per_gpu_second: float = 0.0
+    max_interruptions: int = 2
+    position_interval_s: float = 1.0
+
+
+def new_job_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+class Service:
+    def __init__(
+        self,
+        *,
+        repo: Repository,
+        router: Router,
+        scheduler: Scheduler,
+        events: EventBus,
+        config: EngineConfig,
+        encode_pool: Executor,
+        gpu_stats: Callable[[GpuLane], GpuStats | None] = lambda lane: None,
+    ) -> None:
+        self.repo = repo
+        self.router = router
+        self.scheduler = scheduler
+        self.events = events
+        self.config = config
+        self.gpu_stats = gpu_stats
+        self.outbox = Outbox(repo, self.get)
+        self.runner = JobRunner(
+            repo=repo,
+            router=router,
+            scheduler=scheduler,
+            events=events,
+            outbox=self.outbox,
+            results_dir=config.results_dir,
+            encode_pool=encode_pool,
+            job_timeout_s=config.job_timeout_s,
+            local_max_wait_s=config.local_max_wait_s,
+            local_usd_per_gpu_second=config.local_usd_per_gpu_second,
+        )
+        self._positions_task: asyncio.Task[None] | None = None
+
+    # --- life cycle ---
+
+    async def start(self) -> None:
+        """Recover what a previous run left, then start sending positions. Register deliverers first."""
+        self.config.results_dir.mkdir(parents=True, exist_ok=True)
+        self.config.uploads_dir.mkdir(parents=True, exist_ok=True)
+        report = await self.repo.recover(now=utcnow(), max_interruptions=self.config.max_interruptions)
+        if report.requeued or report.failed:
+            log.warning("recovered after a stop: %d jobs run again, %d failed after repeated crashes",
+                        len(report.requeued), len(report.failed))
+        for job_id in report.queued:
+            await self._resume(job_id)
+        await self.outbox.flush()
+        self._positions_task = asyncio.get_running_loop().create_task(self._publish_positions())
+
+    async def stop(self) -> None:
+        if self._positions_task is not None:
+            self._positions_task.cancel()
+            await asyncio.gather(self._positions_task, return_exceptions=True)
+        await self.runner.shutdown()
+        await self.outbox.aclose()
+        await self.events.close()
+
+    def register_deliverer(self, platform: str, deliverer: Deliverer) -> None:
+        self.outbox.register(platform, deliverer)
+
+    def subscribe(self, handler: Handler) -> Subscription:
+        return self.events.subscribe(handler)
+
+    # --- the API ---
+
+    async def submit(self, request: SubmitRequest) -> JobView:
+        kind, prompt, options = validate(request, self.config.input_limits)
+        if self.scheduler.queued() >= self.config.max_queue:
+            raise QueueFull(self.config.max_queue)
+        steps = self.router.plan(kind, options)
+        if not steps:
+            raise NoBackend(
+                f"Nothing here can make {kind} videos right now ({self.router.why_empty(kind, options)}).",
+                hint="An admin can run `reelbot doctor` to see what is missing.",
+            )
+        costs = sorted(
+            {round(max(s.estimate.cost_usd for s in steps[:n]) * 1e6) for n in range(1, len(steps) + 1)},
+            reverse=True,
+        )
+        job_id = new_job_id()
+        seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+        image_path = None
+        if request.image is not None:
+            image_path = await asyncio.to_thread(self._store_image, job_id, request.image)
+        now = utcnow()
+        user = request.user
+        result = await self.repo.admit(
+            platform=user.platform,
+            external_id=user.user_id,
+            name=user.name,
+            is_admin=user.is_admin,
+            job=NewJob(
+                id=job_id, kind=kind.value, prompt=prompt, options=options.to_dict(), seed=seed,
+                image_path=str(image_path) if image_path else None,
+                origin_platform=request.origin.platform,
+                origin={"chat_id": request.origin.chat_id, "data": request.origin.data},
+            ),
+            costs_micros=costs,
+            limits=self.config.limits,
+            now=now,
+        )
+        if isinstance(result, Refusal):
+            if image_path is not None:
+                image_path.unlink(missing_ok=True)
+            raise self._refused(result, now, costs[-1])
+        spec = JobSpec(job_id, kind, prompt, options, image_path, seed)
+        self._start(spec, user.key, request.origin.platform, result, steps)
+        place = self.scheduler.position(job_id)
+        if place is not None:
+            self.events.publish(Queued(job_id, request.origin.platform, place[0], place[1]))
+        return JobView(
+            id=job_id, user=user, kind=kind, prompt=prompt, options=options, state=JobState.QUEUED,
+            origin=request.origin, seed=seed, created_at=now, reserved_usd=result.reserved_micros / 1e6,
+            position=place[0] if place else None, eta_s=place[1] if place else None,
+        )
+
+    async def get(self, job_id: str) -> JobView:
+        found = await self.repo.job(job_id)
+        if found is None:
+            raise NotFound(job_id)
+        return self._view(*found)
+
+    async def cancel(self, by: UserRef, job_id: str | None = None) -> JobView:
+        """Cancel a queued or running job: the user's own (their latest, if no id), or anyone's for admins."""
+        if job_id is None:
+            job_id = await self.repo.latest_open_job(by.platform, by.user_id)
+            if job_id is None:
+                raise NotFound(None, "You have no video waiting or in progress to cancel.")
+        view = await self.get(job_id)
+        if view.user.key != by.key and not by.is_admin:
+            raise NotAllowed("That job is someone else's; only they or an admin can cancel it.")
+        if view.state.terminal:
+            raise AlreadyFinished(job_id, view.state.value)
+        if not await self.runner.cancel(job_id):
+            await self.repo.finish(job_id, state="cancelled", now=utcnow(), error_code="cancelled",
+                                   error_message="Cancelled.")
+        return await self.get(job_id)
+
+    async def run_on_cloud(self, by: UserRef, job_id: str) -> bool:
+        """Move a job waiting for a GPU to the cloud now (within what was reserved for it)."""
+        view = await self.get(job_id)
+        if view.user.key != by.key and not by.is_admin:
+            raise NotAllowed("That job is someone else's.")
+        return await self.runner.to_cloud(job_id)
+
+    async def wait(self, job_id: str) -> JobView:
+        """Wait until the job has ended and its delivery was attempted (the CLI's way to block)."""
+        job = self.runner.active.get(job_id)
+        if job is not None and job.task is not None:
+            await asyncio.wait({job.task})
+        await self.outbox.idle()
+        return await self.get(job_id)
+
+    async def usage(self, user: UserRef) -> UsageReport:
+        usage = await self.repo.usage(user.platform, user.user_id, self.config.limits, utcnow())
+        admin = user.is_admin or usage.role == "admin"
+        lim = usage.limits
+        return UsageReport(
+            jobs_today=usage.jobs_today, open_jobs=usage.open_jobs, month_usd=usage.month_micros / 1e6,
+            max_jobs_per_day=None if admin else lim.max_jobs_per_day,
+            max_open_jobs=None if admin else lim.max_queued,
+            max_usd_per_month=None if admin else lim.max_usd_per_month, is_admin=admin,
+        )
+
+    async def status(self) -> StatusReport:
+        now = utcnow()
+        today = await self.repo.spend_by_backend(day_start(now))
+        month = await self.repo.spend_by_backend(month_start(now))
+        committed = await self.repo.committed_micros(month_key(now))
+        top = await self.repo.top_users(month_start(now))
+        states = await self.repo.counts_by_state()
+        mono = time.monotonic()
+        queues = self.scheduler.queue_lengths()
+        lanes = tuple(
+            LaneStatus(
+                name=lane.name, label=lane.label, device=lane.device, current_job=lane.current_job,
+                busy_s=mono - lane.busy_since if lane.busy_since else 0.0, queued=queues.get(lane.name, 0),
+                warm_models=tuple(sorted(lane.warm_models)), jobs_done=lane.jobs_done, broken=lane.broken,
+                stats=self.gpu_stats(lane),
+            )
+            for lane in self.scheduler.lanes
+        )
+        spend = tuple(
+            SpendLine(name, today.get(name, (0, 0.0))[0] / 1e6, cost / 1e6, today.get(name, (0, 0.0))[1])
+            for name, (cost, _gpu) in sorted(month.items())
+        )
+        budget = self.config.limits.global_budget_micros
+        return StatusReport(
+            generated_at=now, lanes=lanes, backends=tuple(self.router.health()),
+            queued=states.get("queued", 0), running=states.get("running", 0), jobs_by_state=states,
+            spend=spend, budget_usd=None if budget is None else budget / 1e6, committed_usd=committed / 1e6,
+            top_users=tuple(TopUser(p, u, n, j, c / 1e6) for p, u, n, j, c in top),
+        )
+
+    # --- inside ---
+
+    def _start(
+        self, spec: JobSpec, user_key: str, platform: str, admitted: Admitted, steps: list
+    ) -> None:
+        self.runner.start(
+            ActiveJob(
+                spec=spec, user_key=user_key, platform=platform, priority=admitted.priority,
+                max_running=admitted.max_running, reserved_micros=admitted.reserved_micros, steps=steps,
+            )
+        )
+
+    async def _resume(self, job_id: str) -> None:
+        found = await self.repo.job(job_id)
+        if found is None:
+            return
+        job, user, _ = found
+        view = self._view(job, user, [])
+        steps = self.router.plan(view.kind, view.options)
+        admitted = Admitted(
+            job.id, user.id or 0, job.max_cost_micros, job.priority,
+            None if job.priority > 0
+            else (self.config.limits.max_running if user.max_running is None else user.max_running),
+        )
+        spec = JobSpec(job.id, view.kind, job.prompt, view.options,
+                       Path(job.image_path) if job.image_path else None, job.seed)
+        self._start(spec, view.user.key, job.origin_platform, admitted, steps)
+
+    def _store_image(self, job_id: str, data: bytes) -> Path:
+        limits = self.config.input_limits
+        image = load_image(data, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels)
+        path = self.config.uploads_dir / f"{job_id}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, format="PNG")
+        return path
+
+    def _refused(self, refusal: Refusal, now: datetime, cheapest_micros: int) -> ReelbotError:
+        until_tomorrow = (day_start(now) + timedelta(days=1) - now).total_seconds()
+        next_month = (month_start(now) + timedelta(days=32)).replace(day=1)
+        until_next_month = (next_month - now).total_seconds()
+        if refusal.limit == "banned":
+            return NotAllowed("You are not allowed to make videos with this bot.")
+        if refusal.limit == "max_queued":
+            return QuotaExceeded(
+                "max_queued",
+                f"You already have {refusal.used:.0f} videos waiting or in progress; the limit is "
+                f"{refusal.allowed:.0f} at a time.",
+                hint="Wait for one to finish, or cancel one with /cancel.",
+            )
+        if refusal.limit == "max_jobs_per_day":
+            return QuotaExceeded(
+                "max_jobs_per_day",
+                f"You have made {refusal.used:.0f} videos today; the limit is {refusal.allowed:.0f} a day.",
+                retry_after=until_tomorrow,
+                hint=f"You can make more in {_duration(until_tomorrow)}.",
+            )
+        if refusal.limit == "max_usd_per_month":
+            return QuotaExceeded(
+                "max_usd_per_month",
+                f"This video needs ≈ ${cheapest_micros / 1e6:.2f} and you have "
+                f"${max(0.0, refusal.allowed - refusal.used):.2f} of your ${refusal.allowed:.2f} monthly "
+                "allowance left.",
+                retry_after=until_next_month,
+                hint=f"Your allowance renews in {_duration(until_next_month)}.",
+            )
+        return BudgetExhausted(
+            f"This bot's budget for the month (${refusal.allowed:.2f}) is used up.",
+            retry_after=until_next_month,
+        )
+
+    def _view(self, job: Job, user: User, attempts: list[Attempt]) -> JobView:
+        active = self.runner.active.get(job.id)
+        place = self.scheduler.position(job.id)
+        origin = job.origin or {}
+        return JobView(
+            id=job.id,
+            user=UserRef(user.platform, user.external_id, user.name, user.role == "admin"),
+            kind=JobKind(job.kind),
+            prompt=job.prompt,
+            options=Options.from_dict(job.options or {}),
+            state=JobState(job.state),
+            origin=Origin(job.origin_platform, origin.get("chat_id", ""), origin.get("data", {})),
+            seed=job.seed,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            backend=job.backend,
+            model=job.model,
+            reserved_usd=job.max_cost_micros / 1e6,
+            charged_usd=job.charged_micros / 1e6,
+            result_path=Path(job.result_path) if job.result_path else None,
+            error_code=job.error_code,
+            error_message=job.error_message,
+            position=place[0] if place else None,
+            eta_s=place[1] if place else None,
+            progress=active.progress if active else None,
+            attempts=tuple(
+                AttemptView(
+                    backend=a.backend, model=a.model, started_at=a.started_at, ended_at=a.ended_at,
+                    outcome=Outcome(a.outcome), error_code=a.error_code, error_message=a.error_message,
+                    gpu_seconds=a.gpu_seconds, cost_usd=a.cost_micros / 1e6, notes=tuple(a.notes or ()),
+                )
+                for a in attempts
+            ),
+        )
+
+    async def _publish_positions(self) -> None:
+        """Tell waiting jobs when their place in the queue changes (at most once per interval)."""
+        last: dict[str, int] = {}
+        seen_version = -1
+        while True:
+            await asyncio.sleep(self.config.position_interval_s)
+            if self.scheduler.version == seen_version:
+                continue
+            seen_version = self.scheduler.version
+            with contextlib.suppress(Exception):
+                places = self.scheduler.positions()
+                for job_id, (place, eta) in places.items():
+                    if last.get(job_id) != place:
+                        active = self.runner.active.get(job_id)
+                        if active is not None:
+                            self.events.publish(Queued(job_id, active.platform, place, eta))
+                last = {job_id: place for job_id, (place, _) in places.items()}
+
+
+def _duration(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{round(hours / 24)} days"

@@ -1,0 +1,183 @@
+"""Values that cross the engine's seams: frozen dataclasses and StrEnums, nothing with behaviour."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class JobKind(StrEnum):
+    TEXT_TO_VIDEO = "text-to-video"
+    IMAGE_TO_VIDEO = "image-to-video"
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+    BANNED = "banned"
+
+
+class Outcome(StrEnum):
+    """How one attempt ended."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"  # the process died while it ran; found by recovery
+
+
+class LedgerKind(StrEnum):
+    RESERVE = "reserve"
+    SETTLE = "settle"
+    REFUND = "refund"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """Who asked, as the chat platform knows them."""
+
+    platform: str
+    user_id: str
+    name: str = ""
+    is_admin: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the job came from, so its result can be delivered there (even after a restart)."""
+
+    platform: str
+    chat_id: str = ""
+    data: dict[str, Any] = field(default_factory=dict)  # message ids, interaction tokens, output path...
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the user may choose. ``None`` means: the model's default."""
+
+    frames: int | None = None
+    fps: int | None = None
+    seed: int | None = None
+    portrait: bool = False
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    negative_prompt: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    allow_fewer_frames: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: v for f in _OPTION_FIELDS if (v := getattr(self, f)) is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Options:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_OPTION_FIELDS = tuple(f.name for f in dataclasses.fields(Options))
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    user: UserRef
+    prompt: str
+    origin: Origin
+    options: Options = Options()
+    image: bytes | None = None  # raw upload; validated and stored by the engine
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A job as a backend sees it: everything it needs, resolved and validated."""
+
+    id: str
+    kind: JobKind
+    prompt: str
+    options: Options
+    image_path: Path | None
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    cost_usd: float
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    backend: str
+    model: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: Outcome
+    error_code: str | None
+    error_message: str | None
+    gpu_seconds: float
+    cost_usd: float
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A job as front ends show it."""
+
+    id: str
+    user: UserRef
+    kind: JobKind
+    prompt: str
+    options: Options
+    state: JobState
+    origin: Origin
+    seed: int
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    backend: str | None = None
+    model: str | None = None
+    reserved_usd: float = 0.0
+    charged_usd: float = 0.0
+    result_path: Path | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    position: int | None = None  # 1 = next to run
+    eta_s: float | None = None
+    progress: tuple[int, int] | None = None  # (step, total) while running
+    attempts: tuple[AttemptView, ...] = ()
+
+    @property
+    def seconds_taken(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

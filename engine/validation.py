@@ -1,0 +1,110 @@
+"""Checks on what a user asked for, before anything is stored or charged.
+
+Each problem raises :class:`~engine.errors.InvalidInput` naming the field, the value's problem and what to
+do. Nothing is corrected silently: a 9-second prompt typo should not quietly become a different video.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from engine.errors import InvalidInput
+from engine.images import inspect_image
+from engine.types import JobKind, Options, SubmitRequest
+
+MAX_SEED = 2**32 - 1
+_NAME = re.compile(r"^[\w.\-/:]{1,200}$")
+_PROVIDER = re.compile(r"^[a-z0-9_\-]{1,32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class InputLimits:
+    max_prompt_chars: int = 1000
+    max_frames: int = 129
+    max_fps: int = 60
+    max_steps: int = 100
+    max_video_pixels: int = 1280 * 720
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+
+
+def validate(request: SubmitRequest, limits: InputLimits) -> tuple[JobKind, str, Options]:
+    """Return the job's kind, its cleaned prompt and its options, or raise InvalidInput."""
+    if not request.user.platform or not request.user.user_id:
+        raise InvalidInput("user", "The request does not say who sent it.")
+    kind = JobKind.IMAGE_TO_VIDEO if request.image is not None else JobKind.TEXT_TO_VIDEO
+    prompt = _text("prompt", request.prompt, limits.max_prompt_chars)
+    if kind is JobKind.TEXT_TO_VIDEO and not prompt:
+        raise InvalidInput(
+            "prompt",
+            "Describe the video you want.",
+            hint="For example: /video a cat surfing a wave at sunset. Or send a picture to animate.",
+        )
+    opts = request.options
+    if opts.negative_prompt is not None:
+        _text("negative_prompt", opts.negative_prompt, limits.max_prompt_chars)
+    _int_range("frames", opts.frames, 1, limits.max_frames, "frames")
+    _int_range("fps", opts.fps, 1, limits.max_fps, "frames per second")
+    _int_range("seed", opts.seed, 0, MAX_SEED, "")
+    _int_range("steps", opts.steps, 1, limits.max_steps, "steps")
+    _size(opts, limits)
+    if opts.model is not None and not _NAME.match(opts.model):
+        raise InvalidInput(
+            "model",
+            f"{opts.model[:40]!r} is not a model name.",
+            hint="Use a name from /status, or leave it out for the default.",
+        )
+    if opts.provider is not None and not _PROVIDER.match(opts.provider):
+        raise InvalidInput("provider", f"{opts.provider[:40]!r} is not a provider name.")
+    if request.image is not None:
+        inspect_image(request.image, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels)
+    return kind, prompt, opts
+
+
+def _text(field: str, value: object, max_chars: int) -> str:
+    label = "prompt" if field == "prompt" else "negative prompt"
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"The {label} must be text.")
+    text = value.strip()
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise InvalidInput(field, f"The {label} contains control characters.", hint="Type it as plain text.")
+    if len(text) > max_chars:
+        raise InvalidInput(
+            field,
+            f"The {label} is {len(text):,} characters long; the limit is {max_chars:,}.",
+            hint="Shorten it: the models read only the first few dozen words anyway.",
+        )
+    return text
+
+
+def _int_range(field: str, value: object, low: int, high: int, unit: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(field, f"{field} must be a whole number, not {value!r}.")
+    if not low <= value <= high:
+        suffix = f" {unit}" if unit else ""
+        raise InvalidInput(field, f"{field} must be between {low} and {high:,}{suffix}; you asked for {value:,}.")
+
+
+def _size(opts: Options, limits: InputLimits) -> None:
+    if opts.width is None and opts.height is None:
+        return
+    if opts.width is None or opts.height is None:
+        raise InvalidInput("size", "Give both width and height, or neither.")
+    if opts.portrait:
+        raise InvalidInput("size", "Use either --portrait or an explicit width and height, not both.")
+    for field, value in (("width", opts.width), ("height", opts.height)):
+        _int_range(field, value, 64, 4096, "pixels")
+        if value % 8:
+            raise InvalidInput(field, f"{field} must be a multiple of 8 (video models need it); got {value}.")
+    pixels = opts.width * opts.height
+    if pixels > limits.max_video_pixels:
+        raise InvalidInput(
+            "size",
+            f"{opts.width}x{opts.height} is {pixels:,} pixels per frame; the limit here is "
+            f"{limits.max_video_pixels:,}.",
+            hint="Ask for a smaller size.",
+        )

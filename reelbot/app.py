@@ -1,0 +1,220 @@
+"""The composition root: every client is built here once, from Settings, and passed in by constructor.
+
+``App.open(settings)`` gives a started engine; tests pass their own ``backends`` and ``lanes`` instead of
+the ones the settings describe. In embedded mode one process owns the data folder: a lock file stops a
+second ``reelbot`` from running the same jobs twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from engine.backends.base import Backend
+from engine.backends.simulated import SimulatedBackend
+from engine.errors import EngineBusy
+from engine.events import EventBus
+from engine.lanes import GpuLane
+from engine.router import Router
+from engine.scheduler import Scheduler
+from engine.service import EngineConfig, Service
+from engine.types import JobKind
+from engine.validation import InputLimits
+from reelbot.settings import Settings
+from storage.db import Database
+from storage.repo import Limits, Repository
+
+# Cloud providers by chain name, with the setting that holds each one's key.
+PROVIDER_KEYS = {
+    "replicate": "replicate_api_token",
+    "huggingface": "hf_token",
+    "stability": "stability_api_key",
+    "runway": "runwayml_api_secret",
+    "veo": "gemini_api_key",
+    "fal": "fal_key",
+}
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    repo: Repository
+    service: Service
+    lanes: list[GpuLane]
+    backends: dict[str, Backend]
+    encode_pool: ThreadPoolExecutor
+    lock: IO[str] | None = None
+    closers: list[object] = field(default_factory=list)
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        backends: dict[str, Backend] | None = None,
+        lanes: list[GpuLane] | None = None,
+        start: bool = True,
+        lock: bool = True,
+    ) -> App:
+        handle = acquire_lock(settings.data_dir) if lock else None
+        try:
+            db = Database(settings.database_url)
+            db.migrate()
+            repo = Repository(db)
+            lanes = build_lanes(settings) if lanes is None else lanes
+            missing: dict[str, str] = {}
+            if backends is None:
+                backends, missing = build_backends(settings, lanes)
+            router = Router(
+                backends,
+                {
+                    JobKind.TEXT_TO_VIDEO: settings.chain_text_to_video,
+                    JobKind.IMAGE_TO_VIDEO: settings.chain_image_to_video,
+                },
+                allowed_fails=settings.allowed_fails,
+                cooldown_s=settings.cooldown_s,
+                missing=missing,
+            )
+            encode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelbot-encode")
+            service = Service(
+                repo=repo,
+                router=router,
+                scheduler=Scheduler(lanes, max_skips=settings.affinity_max_skips),
+                events=EventBus(),
+                config=engine_config(settings),
+                encode_pool=encode_pool,
+            )
+        except BaseException:
+            release_lock(handle)
+            raise
+        app = cls(settings, db, repo, service, lanes, backends, encode_pool, handle)
+        if start:
+            await service.start()
+        return app
+
+    async def close(self) -> None:
+        await self.service.stop()
+        for backend in self.backends.values():
+            await backend.aclose()
+        for lane in self.lanes:
+            lane.close()
+        self.encode_pool.shutdown(wait=True)
+        self.db.close()
+        release_lock(self.lock)
+        self.lock = None
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    return EngineConfig(
+        results_dir=settings.results_dir,
+        uploads_dir=settings.uploads_dir,
+        input_limits=InputLimits(
+            max_prompt_chars=settings.max_prompt_chars,
+            max_frames=settings.max_frames,
+            max_fps=settings.max_fps,
+            max_steps=settings.max_steps,
+            max_video_pixels=settings.max_video_pixels,
+            max_image_bytes=settings.max_image_bytes,
+            max_image_pixels=settings.max_image_pixels,
+        ),
+        limits=Limits(
+            max_running=settings.max_running_per_user or None,
+            max_queued=settings.max_queued_per_user,
+            max_jobs_per_day=settings.max_jobs_per_day,
+            max_usd_per_month=settings.max_usd_per_month,
+            global_budget_micros=round(settings.global_monthly_budget_usd * 1e6),
+        ),
+        max_queue=settings.max_queue,
+        job_timeout_s=settings.job_timeout_s,
+        local_max_wait_s=settings.local_max_wait_s,
+        local_usd_per_gpu_second=settings.local_usd_per_gpu_second,
+        max_interruptions=settings.max_interruptions,
+    )
+
+
+def build_lanes(settings: Settings) -> list[GpuLane]:
+    if settings.local_backend == "simulated":
+        return [
+            GpuLane(i, device=f"sim:{i}", label="simulated GPU") for i in range(settings.simulated_gpus)
+        ]
+    return [GpuLane(i, device=f"cuda:{i}", label=name) for i, name in cuda_devices(settings.gpus)]
+
+
+def cuda_devices(choice: str) -> list[tuple[int, str]]:
+    """(index, name) of the CUDA GPUs to use: all visible ones for "auto", none for "none"."""
+    if choice.strip().lower() == "none":
+        return []
+    try:
+        import torch
+    except ImportError:
+        return []
+    if not torch.cuda.is_available():
+        return []
+    visible = range(torch.cuda.device_count())
+    if choice.strip().lower() != "auto":
+        wanted = {int(part) for part in choice.split(",") if part.strip()}
+        visible = [i for i in visible if i in wanted]  # type: ignore[assignment]
+    return [(i, torch.cuda.get_device_name(i)) for i in visible]
+
+
+def build_backends(settings: Settings, lanes: list[GpuLane]) -> tuple[dict[str, Backend], dict[str, str]]:
+    """The backends the settings describe, and for each chain entry that is missing, why."""
+    backends: dict[str, Backend] = {}
+    missing: dict[str, str] = {}
+    if settings.local_backend == "simulated":
+        backends["local"] = SimulatedBackend(
+            "local",
+            seconds=settings.simulated_seconds,
+            load_seconds=settings.simulated_load_seconds,
+            steps=settings.simulated_steps,
+            render=settings.simulated_frames,
+            fail_every=settings.simulated_fail_every,
+            oom_every=settings.simulated_oom_every,
+            default_models={
+                JobKind.TEXT_TO_VIDEO: settings.default_text_model,
+                JobKind.IMAGE_TO_VIDEO: settings.default_image_model,
+            },
+            scratch=settings.data_dir / "work",
+        )
+    elif not lanes:
+        missing["local"] = "no CUDA GPU found (set GPUS, or LOCAL_BACKEND=simulated to try reelbot without one)"
+    else:
+        missing["local"] = "the diffusers pipelines are not part of this version yet"
+    for name, key in PROVIDER_KEYS.items():
+        if getattr(settings, key) is None:
+            missing[name] = f"{key.upper()} is not set"
+        else:
+            missing[name] = "this version has no client for it yet"
+    return backends, missing
+
+
+def acquire_lock(data_dir: Path) -> IO[str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "reelbot.lock"
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "?"
+        handle.close()
+        raise EngineBusy(
+            f"Another reelbot (pid {pid}) is already running on {data_dir}.",
+            hint="Stop it first, or give this one its own DATA_DIR.",
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def release_lock(handle: IO[str] | None) -> None:
+    if handle is not None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

@@ -1,0 +1,238 @@
+"""`reelbot`: run the bot, make one video, check the set-up, show the status.
+
+Exit codes: 0 done, 1 the job failed, 2 the request or set-up was refused (bad input, quota, no backend),
+130 interrupted (the job was cancelled and nothing charged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import logging
+import signal
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot import cli as cli_frontend
+from bot.render import describe_error, status_text
+from engine.errors import ReelbotError
+from engine.events import Queued
+from engine.router import BackendHealth
+from engine.status import LaneStatus, StatusReport
+from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
+from reelbot.app import App
+from reelbot.settings import Settings
+
+log = logging.getLogger("reelbot")
+SNAPSHOT = "status.json"
+SNAPSHOT_EVERY_S = 5.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(_settings_error(exc), file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(args.handler(settings, args))
+    except ReelbotError as exc:
+        print(f"reelbot: {describe_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reelbot", description="Self-hosted AI video bot.")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run the engine and every front end whose token is set")
+    run.set_defaults(handler=cmd_run)
+
+    gen = sub.add_parser("generate", help="make one video from the terminal")
+    gen.add_argument("--prompt", default="", help="what the video shows (optional with --image)")
+    gen.add_argument("--image", type=Path, help="animate this picture (image-to-video)")
+    gen.add_argument("--frames", type=int)
+    gen.add_argument("--fps", type=int)
+    gen.add_argument("--seed", type=int)
+    gen.add_argument("--steps", type=int)
+    gen.add_argument("--portrait", action="store_true", help="tall video (e.g. 576x1024)")
+    gen.add_argument("--width", type=int)
+    gen.add_argument("--height", type=int)
+    gen.add_argument("--negative", help="what the video should not show")
+    gen.add_argument("--model", help="model name or local folder")
+    gen.add_argument("--provider", help="run on this backend only (e.g. local, replicate)")
+    gen.add_argument("--out", type=Path, default=None, help="where to write the mp4 (default: <job id>.mp4)")
+    gen.set_defaults(handler=cmd_generate)
+
+    status = sub.add_parser("status", help="what /status shows: GPUs, queues, providers, spend")
+    status.set_defaults(handler=cmd_status)
+
+    doctor = sub.add_parser("doctor", help="check the set-up and say how to fix what is missing")
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+# --- run ------------------------------------------------------------------------------------------------
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    app = await App.open(settings, start=False)
+    app.service.register_deliverer(cli_frontend.PLATFORM, cli_frontend.FileDeliverer())
+    for line in frontend_lines(settings):
+        print(line)
+    await app.service.start()
+    lanes = ", ".join(f"{lane.name} ({lane.label})" for lane in app.lanes) or "none"
+    print(f"reelbot is running: GPUs: {lanes}; database: {app.db.url.render_as_string(hide_password=True)}. "
+          "Ctrl-C stops it.")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    snapshots = loop.create_task(_write_snapshots(app))
+    try:
+        await stop.wait()
+    finally:
+        snapshots.cancel()
+        await asyncio.gather(snapshots, return_exceptions=True)
+        print("Stopping: running jobs will be resumed at the next start.")
+        await app.close()
+    return 0
+
+
+def frontend_lines(settings: Settings) -> list[str]:
+    """Say plainly which chat front ends start and which do not, and why."""
+    lines = []
+    for name, token, var in (
+        ("Discord", settings.discord_token, "DISCORD_TOKEN"),
+        ("Telegram", settings.telegram_token, "TELEGRAM_TOKEN"),
+    ):
+        if token is None:
+            lines.append(f"{name}: not started ({var} is not set).")
+        else:
+            lines.append(f"{name}: not started ({var} is set, but this version has no {name} front end yet).")
+    return lines
+
+
+async def _write_snapshots(app: App) -> None:
+    """Keep data/status.json fresh so `reelbot status` in another shell can show live GPUs."""
+    path = app.settings.data_dir / SNAPSHOT
+    while True:
+        try:
+            report = await app.service.status()
+            data = {"written": time.time(), "lanes": [asdict(x) for x in report.lanes],
+                    "backends": [asdict(x) for x in report.backends]}
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(path)
+        except Exception:
+            log.exception("could not write the status snapshot")
+        await asyncio.sleep(SNAPSHOT_EVERY_S)
+
+
+# --- generate -------------------------------------------------------------------------------------------
+
+
+async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
+    image = None
+    if args.image is not None:
+        try:
+            image = args.image.read_bytes()
+        except OSError as exc:
+            print(f"reelbot: cannot read {args.image}: {exc.strerror}.", file=sys.stderr)
+            return 2
+    options = Options(
+        frames=args.frames, fps=args.fps, seed=args.seed, steps=args.steps, portrait=args.portrait,
+        width=args.width, height=args.height, negative_prompt=args.negative, model=args.model,
+        provider=args.provider,
+    )
+    app = await App.open(settings, start=False)
+    app.service.register_deliverer(cli_frontend.PLATFORM, cli_frontend.FileDeliverer())
+    try:
+        await app.service.start()
+        out = (args.out or Path(f"reelbot-{time.strftime('%Y%m%d-%H%M%S')}.mp4")).resolve()
+        request = SubmitRequest(
+            user=UserRef(cli_frontend.PLATFORM, getpass.getuser(), getpass.getuser(), is_admin=True),
+            prompt=args.prompt,
+            origin=Origin(cli_frontend.PLATFORM, data={"out": str(out)}),
+            options=options,
+            image=image,
+        )
+        job = await app.service.submit(request)
+        printer = cli_frontend.ProgressPrinter(job.id)
+        app.service.subscribe(printer)
+        await printer(Queued(job.id, cli_frontend.PLATFORM, job.position or 1, job.eta_s or 0.0))
+        try:
+            done = await app.service.wait(job.id)
+        except asyncio.CancelledError:
+            done = await app.service.cancel(request.user, job.id)
+            print(cli_frontend.summary(done, out), file=sys.stderr)
+            return 130
+        print(cli_frontend.summary(done, out))
+        return 0 if done.state is JobState.SUCCEEDED else 1
+    finally:
+        await app.close()
+
+
+# --- status and doctor ----------------------------------------------------------------------------------
+
+
+async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    app = await App.open(settings, start=False, lock=False)
+    try:
+        report = await app.service.status()
+    finally:
+        await app.close()
+    report, live = _with_snapshot(report, settings.data_dir / SNAPSHOT)
+    if not live:
+        print("reelbot is not running (GPUs below are as configured, idle).")
+    print(status_text(report))
+    return 0
+
+
+def _with_snapshot(report: StatusReport, path: Path) -> tuple[StatusReport, bool]:
+    """Use the running engine's live GPU and backend view if it wrote one recently."""
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        data = json.loads(path.read_text())
+        if time.time() - data["written"] < 3 * SNAPSHOT_EVERY_S:
+            lanes = tuple(LaneStatus(**{**x, "warm_models": tuple(x["warm_models"]), "stats": None})
+                          for x in data["lanes"])
+            backends = tuple(BackendHealth(**{**x, "kinds": tuple(x["kinds"])}) for x in data["backends"])
+            return replace(report, lanes=lanes, backends=backends), True
+    return report, False
+
+
+async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from reelbot.doctor import render_checks, run_checks
+
+    checks = await asyncio.to_thread(run_checks, settings)
+    print(render_checks(checks))
+    return 1 if any(c.ok is False for c in checks) else 0
+
+
+def _settings_error(exc: ValidationError) -> str:
+    lines = ["reelbot: the settings (environment or .env) have problems:"]
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"  {name}: {err['msg']}")
+    lines.append("See .env.example for every setting and its meaning.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Typed settings, read once from the environment and `.env` at start-up.
+
+Tests build ``Settings(...)`` directly (``_env_file=None``) instead of patching the environment. Every field
+here is documented in `.env.example` (a test checks that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        env_ignore_empty=True,
+    )
+
+    # --- where things live ---
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: sqlite file data_dir/reelbot.db
+    log_level: str = "INFO"
+
+    # --- chat front ends ---
+    discord_token: SecretStr | None = None
+    telegram_token: SecretStr | None = None
+    discord_admin_ids: CommaList = []
+    telegram_admin_ids: CommaList = []
+
+    # --- per-user quotas (admins are exempt, except from the global budget) ---
+    max_running_per_user: int = Field(1, ge=0)
+    max_queued_per_user: int = Field(3, ge=0)
+    max_jobs_per_day: int = Field(20, ge=0)
+    max_usd_per_month: float = Field(2.0, ge=0)
+    global_monthly_budget_usd: float = Field(50.0, ge=0)
+    max_queue: int = Field(500, ge=1)
+
+    # --- jobs ---
+    max_prompt_chars: int = Field(1000, ge=1)
+    max_frames: int = Field(129, ge=1)
+    max_fps: int = Field(60, ge=1)
+    max_steps: int = Field(100, ge=1)
+    max_video_pixels: int = Field(1280 * 720, ge=64 * 64)
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(40_000_000, ge=256)
+    job_timeout_s: float = Field(900.0, gt=0)
+    max_interruptions: int = Field(2, ge=0)  # crashes a job may survive before it is failed and refunded
+
+    # --- routing ---
+    chain_text_to_video: CommaList = ["local", "replicate", "huggingface", "fal", "runway", "veo"]
+    chain_image_to_video: CommaList = ["local", "replicate", "stability", "runway", "fal", "huggingface", "veo"]
+    local_max_wait_s: float = Field(600.0, ge=0)  # longer local wait than this: go to the cloud if affordable
+    allowed_fails: int = Field(3, ge=1)
+    cooldown_s: float = Field(60.0, ge=0)
+    affinity_max_skips: int = Field(4, ge=0)
+
+    # --- local GPUs ---
+    local_backend: str = "diffusers"  # or "simulated"
+    gpus: str = "auto"  # "auto", "none", or a comma list of CUDA indices
+    local_usd_per_gpu_second: float = Field(0.0, ge=0)
+    default_text_model: str = "zeroscope"
+    default_image_model: str = "svd-xt"
+    simulated_gpus: int = Field(1, ge=0)
+    simulated_seconds: float = Field(2.0, ge=0)
+    simulated_load_seconds: float = Field(0.0, ge=0)
+    simulated_steps: int = Field(10, ge=1)
+    simulated_fail_every: int = Field(0, ge=0)  # every Nth run raises a transient error (0: never)
+    simulated_oom_every: int = Field(0, ge=0)
+    simulated_frames: bool = True  # render real frames (False: instant backend for benchmarks)
+
+    # --- secrets of providers and hubs (used by later features; listed so doctor can check them) ---
+    hf_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("hf_token", "huggingface_hub_token")
+    )
+    replicate_api_token: SecretStr | None = None
+    stability_api_key: SecretStr | None = None
+    runwayml_api_secret: SecretStr | None = None
+    gemini_api_key: SecretStr | None = None
+    fal_key: SecretStr | None = None
+
+    @field_validator(
+        "discord_admin_ids", "telegram_admin_ids", "chain_text_to_video", "chain_image_to_video",
+        mode="before",
+    )
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("local_backend")
+    @classmethod
+    def _known_local_backend(cls, value: str) -> str:
+        if value not in ("diffusers", "simulated"):
+            raise ValueError("LOCAL_BACKEND must be 'diffusers' or 'simulated'")
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'reelbot.db').as_posix()}"
+        return self
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def admin_ids(self, platform: str) -> frozenset[str]:
+        ids = {"discord": self.discord_admin_ids, "telegram": self.telegram_admin_ids}.get(platform, [])
+        return frozenset(ids)

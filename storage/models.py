@@ -1,0 +1,120 @@
+"""SQLModel tables. Money is stored as integer micro-dollars so that the ledger balances exactly.
+
+Times are timezone-aware UTC (SQLModel's UTCDateTime restores the zone that SQLite does not keep).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_users_platform_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    external_id: str = Field(max_length=64)
+    name: str = Field(default="", max_length=128)
+    role: str = Field(default="user", max_length=16)
+    # Per-user overrides of the quota settings; NULL means "use the setting".
+    max_running: int | None = None
+    max_queued: int | None = None
+    max_jobs_per_day: int | None = None
+    max_usd_per_month: float | None = None
+    created_at: datetime
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_user_created", "user_id", "created_at"),
+        Index("ix_jobs_user_state", "user_id", "state"),
+        Index("ix_jobs_state", "state"),
+    )
+
+    id: str = Field(primary_key=True, max_length=16)
+    user_id: int = Field(foreign_key="users.id")
+    kind: str = Field(max_length=32)
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    seed: int
+    image_path: str | None = None
+    state: str = Field(max_length=16)
+    priority: int = 0
+    origin_platform: str = Field(max_length=32)
+    origin: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    max_cost_micros: int = 0  # what was reserved: no backend costing more may run the job
+    charged_micros: int = 0
+    backend: str | None = Field(default=None, max_length=64)
+    model: str | None = Field(default=None, max_length=200)
+    result_path: str | None = None
+    error_code: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    interruptions: int = 0
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Attempt(SQLModel, table=True):
+    __tablename__ = "attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True, max_length=16)
+    backend: str = Field(max_length=64)
+    model: str | None = Field(default=None, max_length=200)
+    lane: str | None = Field(default=None, max_length=64)
+    started_at: datetime
+    ended_at: datetime | None = None
+    outcome: str = Field(max_length=16)
+    error_code: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    gpu_seconds: float = 0.0
+    cost_micros: int = 0
+    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class LedgerEntry(SQLModel, table=True):
+    __tablename__ = "ledger"
+    __table_args__ = (Index("ix_ledger_user_created", "user_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True, max_length=16)
+    user_id: int = Field(foreign_key="users.id")
+    kind: str = Field(max_length=16)  # reserve | settle | refund
+    amount_micros: int
+    created_at: datetime
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: a finished job's news waits here until its front end confirms it was sent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_platform_state", "platform", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", unique=True, max_length=16)
+    platform: str = Field(max_length=32)
+    state: str = Field(max_length=16)
+    tries: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime
+    delivered_at: datetime | None = None
+
+
+class BudgetMonth(SQLModel, table=True):
+    """Money committed per calendar month (reserved minus refunded), across all users.
+
+    Every admission locks the month's row, so concurrent submissions cannot overspend the global budget,
+    and the check costs one row read instead of a sum over the month's ledger.
+    """
+
+    __tablename__ = "budget_months"
+
+    month: str = Field(primary_key=True, max_length=7)  # "2026-11"
+    committed_micros: int = 0

@@ -1,0 +1,659 @@
+"""Every query reelbot makes. Methods are blocking SQLAlchemy Core, run on the DB thread via ``@threaded``.
+
+Storage knows nothing of the engine's rules: admission gets the limits as numbers and answers with the job
+or a :class:`Refusal`; the engine turns that into words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Integer, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.db import Database, threaded
+from storage.models import Attempt, BudgetMonth, Delivery, Job, LedgerEntry, User
+
+users = User.__table__
+jobs = Job.__table__
+attempts = Attempt.__table__
+ledger = LedgerEntry.__table__
+deliveries = Delivery.__table__
+budget = BudgetMonth.__table__
+
+OPEN_STATES = ("queued", "running")
+TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-user defaults from settings (None: no limit) and the global monthly budget."""
+
+    max_running: int | None
+    max_queued: int | None
+    max_jobs_per_day: int | None
+    max_usd_per_month: float | None
+    global_budget_micros: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    id: str
+    kind: str
+    prompt: str
+    options: dict[str, Any]
+    seed: int
+    image_path: str | None
+    origin_platform: str
+    origin: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why admission said no. ``limit`` names the rule; ``used`` and ``allowed`` are its numbers."""
+
+    limit: str  # banned | max_queued | max_jobs_per_day | max_usd_per_month | global_budget
+    used: float
+    allowed: float
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    job_id: str
+    user_id: int
+    reserved_micros: int
+    priority: int
+    max_running: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnd:
+    """How an attempt ended, written in the same transaction that closes its job."""
+
+    attempt_id: int
+    outcome: str
+    gpu_seconds: float = 0.0
+    cost_micros: int = 0
+    notes: Sequence[str] = ()
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    user_id: int | None
+    role: str
+    open_jobs: int
+    jobs_today: int
+    month_micros: int
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    requeued: list[str] = field(default_factory=list)  # were running when the process died; run again
+    failed: list[str] = field(default_factory=list)  # died too often; failed with a refund
+    queued: list[str] = field(default_factory=list)  # every job to drive now, oldest first
+
+
+def day_start(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_start(now: datetime) -> datetime:
+    return day_start(now).replace(day=1)
+
+
+def month_key(when: datetime) -> str:
+    return when.strftime("%Y-%m")
+
+
+class _Statements:
+    """The hot path's statements, built once: SQLAlchemy then reuses their cache keys and compiled SQL,
+    which is most of the cost of a small statement."""
+
+    def __init__(self, dialect_insert: Any) -> None:
+        b = bindparam
+        when = users.c.created_at.type
+        self.budget_get = (
+            select(budget.c.committed_micros).where(budget.c.month == b("b_month")).with_for_update()
+        )
+        self.budget_new = dialect_insert(budget).values(month=b("b_month"), committed_micros=0)
+        self.budget_new = self.budget_new.on_conflict_do_nothing()
+        self.budget_add = (
+            update(budget)
+            .where(budget.c.month == b("b_month"))
+            .values(committed_micros=budget.c.committed_micros + b("b_amount", type_=Integer()))
+        )
+        self.user_get = (
+            select(users)
+            .where(users.c.platform == b("b_platform"), users.c.external_id == b("b_ext"))
+            .with_for_update()
+        )
+        self.user_new = dialect_insert(users).values(
+            platform=b("b_platform"), external_id=b("b_ext"), name=b("b_name"), role=b("b_role"),
+            created_at=b("b_now", type_=when),
+        ).on_conflict_do_nothing()
+        self.open_count = (
+            select(func.count())
+            .select_from(jobs)
+            .where(jobs.c.user_id == b("b_uid"), jobs.c.state.in_(OPEN_STATES))
+        )
+        self.count_since = (
+            select(func.count())
+            .select_from(jobs)
+            .where(
+                jobs.c.user_id == b("b_uid"),
+                jobs.c.created_at >= b("b_since", type_=when),
+                jobs.c.state.not_in(("failed", "cancelled")),
+            )
+        )
+        signed = case((ledger.c.kind == "refund", -ledger.c.amount_micros), else_=ledger.c.amount_micros)
+        self.month_micros = (
+            select(func.coalesce(func.sum(signed), 0))
+            .select_from(ledger.join(jobs, jobs.c.id == ledger.c.job_id))
+            .where(
+                jobs.c.user_id == b("b_uid"),
+                jobs.c.created_at >= b("b_since", type_=when),
+                ledger.c.kind.in_(("reserve", "refund")),
+            )
+        )
+        self.job_new = insert(jobs)
+        self.ledger_new = insert(ledger)
+        self.job_running = (
+            update(jobs)
+            .where(jobs.c.id == b("b_id"))
+            .values(
+                state="running",
+                started_at=func.coalesce(jobs.c.started_at, b("b_now", type_=when)),
+                backend=b("b_backend"),
+                model=b("b_model"),
+            )
+        )
+        self.attempt_new = insert(attempts).returning(attempts.c.id)
+        self.attempt_end = (
+            update(attempts)
+            .where(attempts.c.id == b("b_id"))
+            .values(
+                outcome=b("b_outcome"), ended_at=b("b_now", type_=when), error_code=b("b_code"),
+                error_message=b("b_message"), gpu_seconds=b("b_gpu"), cost_micros=b("b_cost"),
+                notes=b("b_notes", type_=attempts.c.notes.type),
+            )
+        )
+        self.attempt_end_model = self.attempt_end.values(model=b("b_model"))
+        self.job_for_close = (
+            select(jobs.c.state, jobs.c.user_id, jobs.c.max_cost_micros, jobs.c.created_at,
+                   jobs.c.origin_platform)
+            .where(jobs.c.id == b("b_id"))
+            .with_for_update()
+        )
+        self.job_close = (
+            update(jobs)
+            .where(jobs.c.id == b("b_id"))
+            .values(
+                state=b("b_state"), finished_at=b("b_now", type_=when), charged_micros=b("b_charge"),
+                result_path=b("b_result"), error_code=b("b_code"), error_message=b("b_message"),
+            )
+        )
+        self.delivery_new = insert(deliveries).returning(deliveries.c.id)
+
+
+class Repository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
+        self._q = _Statements(self._insert)
+
+    # --- admission ----------------------------------------------------------------------------------------
+
+    @threaded
+    def admit(
+        self,
+        *,
+        platform: str,
+        external_id: str,
+        name: str,
+        is_admin: bool,
+        job: NewJob,
+        costs_micros: Sequence[int],
+        limits: Limits,
+        now: datetime,
+    ) -> Admitted | Refusal:
+        """Store the job and reserve its cost in one transaction, or refuse it and store nothing.
+
+        ``costs_micros`` lists acceptable reservations, most capable first (whole chain, then cheaper
+        prefixes of it); the first one the user's and the installation's budgets allow is taken.
+        """
+        q = self._q
+        with self.db.transaction() as conn:
+            committed = self._lock_budget_month(conn, month_key(now))
+            user = self._lock_user(conn, platform, external_id, name, "admin" if is_admin else "user", now)
+            role = "admin" if is_admin else user["role"]
+            if role == "banned":
+                return Refusal("banned", 0, 0)
+            effective = _effective_limits(user, limits)
+            month_micros = 0
+            if role != "admin":
+                open_jobs = conn.execute(q.open_count, {"b_uid": user["id"]}).scalar_one()
+                if effective.max_queued is not None and open_jobs >= effective.max_queued:
+                    return Refusal("max_queued", open_jobs, effective.max_queued)
+                if effective.max_jobs_per_day is not None:
+                    today = self._jobs_since(conn, user["id"], day_start(now))
+                    if today >= effective.max_jobs_per_day:
+                        return Refusal("max_jobs_per_day", today, effective.max_jobs_per_day)
+                if effective.max_usd_per_month is not None and max(costs_micros) > 0:
+                    month_micros = self._user_month_micros(conn, user["id"], now)
+            reserve = None
+            for cost in costs_micros:
+                if (
+                    role != "admin"
+                    and effective.max_usd_per_month is not None
+                    and month_micros + cost > round(effective.max_usd_per_month * 1e6)
+                ):
+                    continue
+                if limits.global_budget_micros is not None and committed + cost > limits.global_budget_micros:
+                    continue
+                reserve = cost
+                break
+            if reserve is None:
+                cheapest = min(costs_micros)
+                if (
+                    limits.global_budget_micros is not None
+                    and committed + cheapest > limits.global_budget_micros
+                ):
+                    return Refusal("global_budget", committed / 1e6, limits.global_budget_micros / 1e6)
+                return Refusal(
+                    "max_usd_per_month", month_micros / 1e6, effective.max_usd_per_month or 0.0
+                )
+            priority = 10 if role == "admin" else 0
+            conn.execute(
+                q.job_new,
+                {
+                    "id": job.id, "user_id": user["id"], "kind": job.kind, "prompt": job.prompt,
+                    "options": job.options, "seed": job.seed, "image_path": job.image_path,
+                    "state": "queued", "priority": priority, "origin_platform": job.origin_platform,
+                    "origin": job.origin, "max_cost_micros": reserve, "charged_micros": 0,
+                    "interruptions": 0, "created_at": now,
+                },
+            )
+            conn.execute(
+                q.ledger_new,
+                {"job_id": job.id, "user_id": user["id"], "kind": "reserve", "amount_micros": reserve,
+                 "created_at": now},
+            )
+            if reserve:
+                conn.execute(q.budget_add, {"b_month": month_key(now), "b_amount": reserve})
+            return Admitted(
+                job.id, user["id"], reserve, priority, None if role == "admin" else effective.max_running
+            )
+
+    def _lock_budget_month(self, conn: Connection, month: str) -> int:
+        committed = conn.execute(self._q.budget_get, {"b_month": month}).scalar_one_or_none()
+        if committed is None:
+            conn.execute(self._q.budget_new, {"b_month": month})
+            committed = conn.execute(self._q.budget_get, {"b_month": month}).scalar_one()
+        return committed
+
+    def _lock_user(
+        self, conn: Connection, platform: str, external_id: str, name: str, role: str, now: datetime
+    ) -> dict[str, Any]:
+        key = {"b_platform": platform, "b_ext": external_id}
+        row = conn.execute(self._q.user_get, key).mappings().first()
+        if row is None:
+            conn.execute(self._q.user_new, {**key, "b_name": name[:128], "b_role": role, "b_now": now})
+            row = conn.execute(self._q.user_get, key).mappings().one()
+        elif name and row["name"] != name[:128]:
+            conn.execute(update(users).where(users.c.id == row["id"]).values(name=name[:128]))
+        return dict(row)
+
+    def _jobs_since(self, conn: Connection, user_id: int, since: datetime) -> int:
+        return conn.execute(self._q.count_since, {"b_uid": user_id, "b_since": since}).scalar_one()
+
+    def _user_month_micros(self, conn: Connection, user_id: int, now: datetime) -> int:
+        """Reserved minus refunded for jobs created this month: charges plus money still on hold."""
+        return conn.execute(
+            self._q.month_micros, {"b_uid": user_id, "b_since": month_start(now)}
+        ).scalar_one()
+
+    # --- running ------------------------------------------------------------------------------------------
+
+    @threaded
+    def start_attempt(
+        self, job_id: str, *, backend: str, model: str | None, lane: str | None, now: datetime
+    ) -> int:
+        with self.db.transaction() as conn:
+            conn.execute(
+                self._q.job_running, {"b_id": job_id, "b_now": now, "b_backend": backend, "b_model": model}
+            )
+            return conn.execute(
+                self._q.attempt_new,
+                {
+                    "job_id": job_id, "backend": backend, "model": model, "lane": lane, "started_at": now,
+                    "outcome": "running", "gpu_seconds": 0.0, "cost_micros": 0, "notes": [],
+                },
+            ).scalar_one()
+
+    @threaded
+    def end_attempt(
+        self,
+        attempt_id: int,
+        *,
+        outcome: str,
+        now: datetime,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        gpu_seconds: float = 0.0,
+        cost_micros: int = 0,
+        notes: Iterable[str] = (),
+    ) -> None:
+        with self.db.transaction() as conn:
+            self._end_attempt(
+                conn, AttemptEnd(attempt_id, outcome, gpu_seconds, cost_micros, tuple(notes)), now,
+                error_code, error_message,
+            )
+
+    def _end_attempt(
+        self, conn: Connection, end: AttemptEnd, now: datetime, code: str | None, message: str | None
+    ) -> None:
+        params = {
+            "b_id": end.attempt_id, "b_outcome": end.outcome, "b_now": now, "b_code": code,
+            "b_message": message, "b_gpu": end.gpu_seconds, "b_cost": end.cost_micros,
+            "b_notes": list(end.notes),
+        }
+        if end.model:
+            conn.execute(self._q.attempt_end_model, {**params, "b_model": end.model})
+        else:
+            conn.execute(self._q.attempt_end, params)
+
+    @threaded
+    def finish(
+        self,
+        job_id: str,
+        *,
+        state: str,
+        now: datetime,
+        charge_micros: int = 0,
+        result_path: str | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        deliver: bool = True,
+        attempt: AttemptEnd | None = None,
+    ) -> int | None:
+        """Close the job: settle the charge, refund the rest of the hold, queue its delivery. Once only.
+
+        Returns None if the job was already closed, else the delivery's id (0 when none was queued).
+        """
+        with self.db.transaction() as conn:
+            if attempt is not None:
+                self._end_attempt(conn, attempt, now, None, None)
+            return self._finish(
+                conn, job_id, state=state, now=now, charge_micros=charge_micros, result_path=result_path,
+                error_code=error_code, error_message=error_message, deliver=deliver,
+            )
+
+    def _finish(
+        self,
+        conn: Connection,
+        job_id: str,
+        *,
+        state: str,
+        now: datetime,
+        charge_micros: int,
+        result_path: str | None,
+        error_code: str | None,
+        error_message: str | None,
+        deliver: bool,
+    ) -> int | None:
+        q = self._q
+        row = conn.execute(q.job_for_close, {"b_id": job_id}).one_or_none()
+        if row is None or row.state in TERMINAL_STATES:
+            return None
+        charge = max(0, min(charge_micros, row.max_cost_micros)) if state == "succeeded" else 0
+        refund = row.max_cost_micros - charge
+        conn.execute(
+            q.job_close,
+            {
+                "b_id": job_id, "b_state": state, "b_now": now, "b_charge": charge, "b_result": result_path,
+                "b_code": error_code, "b_message": error_message,
+            },
+        )
+        entries = [{"job_id": job_id, "user_id": row.user_id, "kind": "settle", "amount_micros": charge,
+                    "created_at": now}]
+        if refund:
+            entries.append({**entries[0], "kind": "refund", "amount_micros": refund})
+            conn.execute(q.budget_add, {"b_month": month_key(row.created_at), "b_amount": -refund})
+        conn.execute(q.ledger_new, entries)
+        if not deliver:
+            return 0
+        return conn.execute(
+            q.delivery_new,
+            {"job_id": job_id, "platform": row.origin_platform, "state": "pending", "tries": 0,
+             "created_at": now},
+        ).scalar_one()
+
+    @threaded
+    def recover(self, *, now: datetime, max_interruptions: int) -> RecoveryReport:
+        """After a crash: close the attempts that died, re-queue their jobs (or fail them if they keep dying)."""
+        report = RecoveryReport()
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.outcome == "running")
+                .values(outcome="interrupted", ended_at=now, error_code="interrupted",
+                        error_message="reelbot stopped while this attempt ran")
+            )
+            running = conn.execute(
+                select(jobs.c.id, jobs.c.interruptions).where(jobs.c.state == "running")
+            ).all()
+            for job_id, interruptions in running:
+                if interruptions + 1 > max_interruptions:
+                    self._finish(
+                        conn, job_id, state="failed", now=now, charge_micros=0, result_path=None,
+                        error_code="crashed",
+                        error_message=f"The worker stopped {interruptions + 1} times while running this job.",
+                        deliver=True,
+                    )
+                    report.failed.append(job_id)
+                else:
+                    conn.execute(
+                        update(jobs)
+                        .where(jobs.c.id == job_id)
+                        .values(state="queued", interruptions=interruptions + 1)
+                    )
+                    report.requeued.append(job_id)
+            report.queued.extend(
+                conn.execute(
+                    select(jobs.c.id).where(jobs.c.state == "queued").order_by(jobs.c.created_at)
+                ).scalars()
+            )
+        return report
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    @threaded
+    def job(self, job_id: str) -> tuple[Job, User, list[Attempt]] | None:
+        with self.db.transaction() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().one_or_none()
+            if row is None:
+                return None
+            user = conn.execute(select(users).where(users.c.id == row["user_id"])).mappings().one()
+            tries = conn.execute(
+                select(attempts).where(attempts.c.job_id == job_id).order_by(attempts.c.id)
+            ).mappings().all()
+        return (
+            Job(**row),
+            User(**user),
+            [Attempt(**a) for a in tries],
+        )
+
+    @threaded
+    def latest_open_job(self, platform: str, external_id: str) -> str | None:
+        with self.db.transaction() as conn:
+            return conn.execute(
+                select(jobs.c.id)
+                .join(users, users.c.id == jobs.c.user_id)
+                .where(
+                    users.c.platform == platform,
+                    users.c.external_id == external_id,
+                    jobs.c.state.in_(OPEN_STATES),
+                )
+                .order_by(jobs.c.created_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    @threaded
+    def usage(self, platform: str, external_id: str, limits: Limits, now: datetime) -> Usage:
+        with self.db.transaction() as conn:
+            user = conn.execute(
+                select(users).where(users.c.platform == platform, users.c.external_id == external_id)
+            ).mappings().one_or_none()
+            if user is None:
+                return Usage(None, "user", 0, 0, 0, limits)
+            open_jobs = conn.execute(
+                select(func.count())
+                .select_from(jobs)
+                .where(jobs.c.user_id == user["id"], jobs.c.state.in_(OPEN_STATES))
+            ).scalar_one()
+            return Usage(
+                user["id"],
+                user["role"],
+                open_jobs,
+                self._jobs_since(conn, user["id"], day_start(now)),
+                self._user_month_micros(conn, user["id"], now),
+                _effective_limits(dict(user), limits),
+            )
+
+    @threaded
+    def set_user_limits(self, platform: str, external_id: str, **overrides: Any) -> None:
+        allowed = {"role", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month"}
+        unknown = set(overrides) - allowed
+        if unknown:
+            raise ValueError(f"unknown user fields: {sorted(unknown)}")
+        with self.db.transaction() as conn:
+            self._lock_user(conn, platform, external_id, "", "user", datetime.now().astimezone())
+            conn.execute(
+                update(users)
+                .where(users.c.platform == platform, users.c.external_id == external_id)
+                .values(**overrides)
+            )
+
+    @threaded
+    def counts_by_state(self) -> dict[str, int]:
+        with self.db.transaction() as conn:
+            return dict(conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all())
+
+    @threaded
+    def spend_by_backend(self, since: datetime) -> dict[str, tuple[int, float]]:
+        """Money paid out (micro-dollars) and GPU seconds per backend since a time, failed attempts included."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                select(attempts.c.backend, func.sum(attempts.c.cost_micros), func.sum(attempts.c.gpu_seconds))
+                .where(attempts.c.started_at >= since)
+                .group_by(attempts.c.backend)
+            ).all()
+        return {backend: (int(cost or 0), float(gpu or 0.0)) for backend, cost, gpu in rows}
+
+    @threaded
+    def committed_micros(self, month: str) -> int:
+        with self.db.transaction() as conn:
+            value = conn.execute(
+                select(budget.c.committed_micros).where(budget.c.month == month)
+            ).scalar_one_or_none()
+        return int(value or 0)
+
+    @threaded
+    def top_users(self, since: datetime, limit: int = 5) -> list[tuple[str, str, str, int, int]]:
+        """(platform, id, name, jobs, charged micro-dollars) of the busiest users since a time."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                select(
+                    users.c.platform, users.c.external_id, users.c.name,
+                    func.count(jobs.c.id), func.coalesce(func.sum(jobs.c.charged_micros), 0),
+                )
+                .join(jobs, jobs.c.user_id == users.c.id)
+                .where(jobs.c.created_at >= since)
+                .group_by(users.c.id, users.c.platform, users.c.external_id, users.c.name)
+                .order_by(func.count(jobs.c.id).desc())
+                .limit(limit)
+            ).all()
+        return [(p, e, n, int(c), int(m)) for p, e, n, c, m in rows]
+
+    @threaded
+    def ledger_balance(self) -> dict[str, int]:
+        """Per-job reserve minus settle minus refund for closed jobs; all zeros when the books balance."""
+        signed = case(
+            (ledger.c.kind == "reserve", ledger.c.amount_micros), else_=-ledger.c.amount_micros
+        )
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                select(ledger.c.job_id, func.sum(signed))
+                .join(jobs, jobs.c.id == ledger.c.job_id)
+                .where(jobs.c.state.in_(TERMINAL_STATES))
+                .group_by(ledger.c.job_id)
+            ).all()
+        return {job_id: int(total) for job_id, total in rows}
+
+    # --- the outbox ---------------------------------------------------------------------------------------
+
+    @threaded
+    def pending_deliveries(self, platforms: Iterable[str]) -> list[tuple[int, str, str]]:
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                select(deliveries.c.id, deliveries.c.job_id, deliveries.c.platform)
+                .where(
+                    deliveries.c.platform.in_(list(platforms)),
+                    deliveries.c.state.in_(("pending", "sending")),
+                )
+                .order_by(deliveries.c.id)
+            ).all()
+        return [(i, j, p) for i, j, p in rows]
+
+    @threaded
+    def claim_delivery(self, delivery_id: int) -> bool:
+        with self.db.transaction() as conn:
+            return (
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == delivery_id, deliveries.c.state.in_(("pending", "sending")))
+                    .values(state="sending", tries=deliveries.c.tries + 1)
+                ).rowcount
+                == 1
+            )
+
+    @threaded
+    def end_delivery(
+        self, delivery_id: int, *, delivered: bool, now: datetime, error: str | None = None, final: bool = False
+    ) -> None:
+        state = "delivered" if delivered else ("failed" if final else "pending")
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(state=state, last_error=error, delivered_at=now if delivered else None)
+            )
+
+    @threaded
+    def delivery_states(self, job_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                select(deliveries.c.job_id, deliveries.c.state, deliveries.c.tries).where(
+                    deliveries.c.job_id.in_(list(job_ids))
+                )
+            ).all()
+        return {j: (s, t) for j, s, t in rows}
+
+
+def _effective_limits(user: dict[str, Any], limits: Limits) -> Limits:
+    def pick(override: Any, default: Any) -> Any:
+        return default if override is None else override
+
+    return Limits(
+        max_running=pick(user.get("max_running"), limits.max_running),
+        max_queued=pick(user.get("max_queued"), limits.max_queued),
+        max_jobs_per_day=pick(user.get("max_jobs_per_day"), limits.max_jobs_per_day),
+        max_usd_per_month=pick(user.get("max_usd_per_month"), limits.max_usd_per_month),
+        global_budget_micros=limits.global_budget_micros,
+    )
+

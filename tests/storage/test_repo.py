@@ -1,0 +1,90 @@
+"""Storage on its own: migrations, SQLite's WAL mode, closing a job once, and recovery's bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import inspect, text
+
+from storage.db import Database
+from storage.repo import Limits, NewJob, Refusal, Repository
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+LIMITS = Limits(max_running=1, max_queued=5, max_jobs_per_day=10, max_usd_per_month=1.0,
+                global_budget_micros=5_000_000)
+TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "alembic_version"}
+
+
+def new_job(job_id: str) -> NewJob:
+    return NewJob(job_id, "text-to-video", "a cat", {"frames": 8}, 7, None, "test", {"chat_id": "c"})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def repo(request, tmp_path):
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path}/r.db"
+    db = Database(url)
+    db.migrate()
+    yield Repository(db)
+    db.close()
+
+
+def admit(repo: Repository, job_id: str, cost: int = 0, user: str = "u1", limits: Limits = LIMITS):
+    return repo.admit.sync(repo, platform="test", external_id=user, name="U", is_admin=False,
+                           job=new_job(job_id), costs_micros=[cost], limits=limits, now=NOW)
+
+
+def test_migrations_create_every_table_and_run_again_harmlessly(repo):
+    repo.db.migrate()
+    assert TABLES <= set(inspect(repo.db.engine).get_table_names())
+    with repo.db.transaction() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/w.db")
+    db.migrate()
+    with db.transaction() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    db.close()
+
+
+def test_refusal_stores_nothing_and_says_which_limit(repo):
+    assert admit(repo, "job1", cost=600_000).reserved_micros == 600_000
+    refused = admit(repo, "job2", cost=600_000)
+    assert refused == Refusal("max_usd_per_month", 0.6, 1.0)
+    with repo.db.transaction() as conn:
+        assert conn.execute(text("SELECT id FROM jobs")).scalars().all() == ["job1"]
+        assert conn.execute(text("SELECT count(*) FROM ledger")).scalar_one() == 1
+
+
+def test_a_job_is_closed_once_and_the_ledger_balances(repo):
+    admit(repo, "job1", cost=400_000)
+    first = repo.finish.sync(repo, "job1", state="succeeded", now=NOW, charge_micros=150_000)
+    again = repo.finish.sync(repo, "job1", state="failed", now=NOW)
+    assert first and again is None
+    assert repo.ledger_balance.sync(repo) == {"job1": 0}
+    with repo.db.transaction() as conn:
+        assert conn.execute(text("SELECT kind, amount_micros FROM ledger ORDER BY id")).all() == [
+            ("reserve", 400_000), ("settle", 150_000), ("refund", 250_000)]
+        assert conn.execute(text("SELECT committed_micros FROM budget_months")).scalar_one() == 150_000
+
+
+def test_recovery_requeues_a_running_job_and_fails_one_that_keeps_crashing(repo):
+    admit(repo, "calm")
+    admit(repo, "crashy", user="u2")
+    admit(repo, "waiting", user="u3")
+    for job_id in ("calm", "crashy"):
+        repo.start_attempt.sync(repo, job_id, backend="local", model="m", lane="gpu0", now=NOW)
+    with repo.db.transaction() as conn:
+        conn.execute(text("UPDATE jobs SET interruptions = 2 WHERE id = 'crashy'"))
+    report = repo.recover.sync(repo, now=NOW, max_interruptions=2)
+    assert report.requeued == ["calm"] and report.failed == ["crashy"]
+    assert sorted(report.queued) == ["calm", "waiting"]
+    with repo.db.transaction() as conn:
+        states = dict(conn.execute(text("SELECT id, state FROM jobs")).all())
+        outcomes = conn.execute(text("SELECT DISTINCT outcome FROM attempts")).scalars().all()
+        message = conn.execute(text("SELECT error_message FROM jobs WHERE id = 'crashy'")).scalar_one()
+    assert states == {"calm": "queued", "crashy": "failed", "waiting": "queued"}
+    assert outcomes == ["interrupted"] and "stopped 3 times" in message
+    assert repo.pending_deliveries.sync(repo, ["test"])[0][1] == "crashy"

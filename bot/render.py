@@ -6,6 +6,8 @@ event reads the same everywhere. No tracebacks ever reach a user: unknown except
 
 from __future__ import annotations
 
+import re
+
 from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
 from engine.status import StatusReport, UsageReport
 from engine.types import JobState, JobView
@@ -44,7 +46,7 @@ def describe_error(error: BaseException) -> str:
     if error.hint:
         text += f" {error.hint}"
     if isinstance(error, QuotaExceeded | BudgetExhausted | QueueFull) and getattr(error, "retry_after", None):
-        if "in " not in (error.hint or ""):
+        if not re.search(r"\bin\b", error.hint or ""):  # the hint may already say when ("more in 3 h")
             text += f" Try again in {duration(error.retry_after)}."
     if isinstance(error, JobFailed):
         text += " You were not charged."

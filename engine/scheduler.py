@@ -15,13 +15,16 @@ lane that goes idle with an empty queue steals the best job from the longest que
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from sortedcontainers import SortedList
+
 from engine.lanes import GpuLane
+
+EXACT_ETA_AHEAD = 16
 
 
 @dataclass(eq=False)
@@ -38,18 +41,19 @@ class Ticket:
     queue: LaneQueue | None = None
     future: asyncio.Future[GpuLane] | None = None
     done: bool = False  # left the queue (started or withdrawn)
+    key: tuple[int, float, int] = (0, 0.0, 0)  # set when queued; fixed while it waits
 
     def sort_key(self) -> tuple[int, float, int]:
         return (-self.priority, self.tag, self.seq)
 
     def __lt__(self, other: Ticket) -> bool:
-        return self.sort_key() < other.sort_key()
+        return self.key < other.key
 
 
 @dataclass(eq=False)
 class LaneQueue:
     lane: GpuLane
-    heap: list[Ticket] = field(default_factory=list)
+    items: SortedList = field(default_factory=SortedList)  # live tickets, in the order they leave
     size: int = 0
     backlog_s: float = 0.0
     vtime: float = 0.0
@@ -59,18 +63,19 @@ class LaneQueue:
         ticket.tag = max(self.vtime, self.user_tags.get(ticket.user_key, 0.0)) + 1.0
         self.user_tags[ticket.user_key] = ticket.tag
         ticket.queue = self
-        heapq.heappush(self.heap, ticket)
+        ticket.key = ticket.sort_key()
+        self.items.add(ticket)
         self.size += 1
         self.backlog_s += ticket.est_s
 
     def take(self, ticket: Ticket) -> None:
-        """Mark a ticket as gone; it is dropped from the heap lazily."""
         ticket.done = True
+        self.items.discard(ticket)
         self.size -= 1
         self.backlog_s = max(0.0, self.backlog_s - ticket.est_s)
 
     def ordered(self) -> list[Ticket]:
-        return sorted(t for t in self.heap if not t.done)
+        return list(self.items)
 
     def wait_s(self, now: float) -> float:
         return self.lane.remaining_s(now) + self.backlog_s
@@ -147,8 +152,16 @@ class Scheduler:
                 self.release(lane)
             return
         if not ticket.done and ticket.queue is not None:
-            ticket.queue.take(ticket)
+            queue = ticket.queue
+            queue.take(ticket)
             self._tickets.pop(ticket.job_id, None)
+            # A cancelled job must not cost its user their turn: their next job's tag starts from the
+            # newest one they still have waiting, or from the queue's clock.
+            remaining = [t.tag for t in queue.items if t.user_key == ticket.user_key]
+            if remaining:
+                queue.user_tags[ticket.user_key] = max(remaining)
+            else:
+                queue.user_tags.pop(ticket.user_key, None)
             self.version += 1
 
     # --- choosing ---
@@ -201,17 +214,13 @@ class Scheduler:
     def _pick(self, queue: LaneQueue, lane: GpuLane | None = None) -> Ticket | None:
         """The next ticket ``lane`` (by default the queue's own) should run, or None."""
         lane = lane or queue.lane
-        heap = queue.heap
-        while heap and heap[0].done:
-            heapq.heappop(heap)
         looked: list[Ticket] = []
         chosen: Ticket | None = None
         head: Ticket | None = None
         runnable = 0  # the affinity window counts only tickets this lane could run now
-        while heap and runnable < self.affinity_window:
-            ticket = heapq.heappop(heap)
-            if ticket.done:
-                continue
+        for ticket in queue.items:
+            if runnable >= self.affinity_window:
+                break
             looked.append(ticket)
             if not self._eligible(ticket) or not lane.serves(ticket.model):
                 continue
@@ -231,9 +240,6 @@ class Scheduler:
                 if ticket is chosen:
                     break
                 ticket.skips += 1
-        for ticket in looked:
-            if ticket is not chosen:
-                heapq.heappush(heap, ticket)
         return chosen
 
     def _steal(self, lane: GpuLane) -> Ticket | None:
@@ -260,8 +266,7 @@ class Scheduler:
                 queue.size -= 1
                 queue.backlog_s = max(0.0, queue.backlog_s - ticket.est_s)
                 target.push(ticket)
-            queue.heap = stuck
-            heapq.heapify(queue.heap)
+            queue.items = SortedList(stuck)
         for queue in self.queues:
             lane = queue.lane
             if lane.current_job is None and lane.broken is None and queue.size:
@@ -287,13 +292,13 @@ class Scheduler:
         if ticket is None or ticket.queue is None:
             return None
         queue = ticket.queue
-        key = ticket.sort_key()
-        place, eta = 1, queue.lane.remaining_s(time.monotonic())
-        for other in queue.heap:  # a scan, not a sort: this runs on every submit
-            if not other.done and other is not ticket and other.sort_key() < key:
-                place += 1
-                eta += other.est_s
-        return place, eta
+        ahead = queue.items.index(ticket)
+        eta = queue.lane.remaining_s(time.monotonic())
+        exact = min(ahead, EXACT_ETA_AHEAD)  # summed job by job; beyond that, at the queue's mean
+        eta += sum(t.est_s for t in queue.items.islice(0, exact))
+        if ahead > exact:
+            eta += (ahead - exact) * queue.backlog_s / max(queue.size, 1)
+        return ahead + 1, eta
 
     def queue_lengths(self) -> dict[str, int]:
         return {q.lane.name: q.size for q in self.queues}

@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--negative", help="what the video should not show")
     gen.add_argument("--model", help="model name or local folder")
     gen.add_argument("--provider", help="run on this backend only (e.g. local, replicate)")
-    gen.add_argument("--out", type=Path, default=None, help="where to write the mp4 (default: <job id>.mp4)")
+    gen.add_argument("--out", type=Path, default=None,
+                     help="where to write the mp4 (default: reelbot-<date>-<time>.mp4 here)")
     gen.set_defaults(handler=cmd_generate)
 
     status = sub.add_parser("status", help="what /status shows: GPUs, queues, providers, spend")
@@ -97,20 +98,23 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     for line in frontend_lines(settings):
         print(line)
     await app.service.start()
-    lanes = ", ".join(f"{lane.name} ({lane.label})" for lane in app.lanes) or "none"
-    print(f"reelbot is running: GPUs: {lanes}; database: {app.db.url.render_as_string(hide_password=True)}. "
-          "Ctrl-C stops it.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    lanes = ", ".join(f"{lane.name} ({lane.label})" for lane in app.lanes) or "none"
+    # flush: under systemd, docker or a pipe stdout is block-buffered and these lines would wait for the exit.
+    print(f"reelbot is running: GPUs: {lanes}; database: {app.db.url.render_as_string(hide_password=True)}. "
+          "Ctrl-C stops it.", flush=True)
     snapshots = loop.create_task(_write_snapshots(app))
     try:
         await stop.wait()
     finally:
         snapshots.cancel()
         await asyncio.gather(snapshots, return_exceptions=True)
-        print("Stopping: running jobs will be resumed at the next start.")
+        # A stopped bot's snapshot would make `reelbot status` show it as running for a while.
+        (app.settings.data_dir / SNAPSHOT).unlink(missing_ok=True)
+        print("Stopping: running jobs will be resumed at the next start.", flush=True)
         await app.close()
     return 0
 

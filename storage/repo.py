@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, Integer, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, threaded
@@ -25,6 +25,7 @@ deliveries = Delivery.__table__
 budget = BudgetMonth.__table__
 
 OPEN_STATES = ("queued", "running")
+USER_FIELDS = ("id", "role", "name", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month")
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
 
 
@@ -106,8 +107,9 @@ def month_start(now: datetime) -> datetime:
     return day_start(now).replace(day=1)
 
 
-def month_key(when: datetime) -> str:
-    return when.strftime("%Y-%m")
+def month_key(when: datetime | str) -> str:
+    """"2026-11" for a time; SQLite's fast path hands back stored times as text ("2026-11-22 ...")."""
+    return when[:7] if isinstance(when, str) else when.strftime("%Y-%m")
 
 
 class _Statements:
@@ -128,7 +130,7 @@ class _Statements:
             .values(committed_micros=budget.c.committed_micros + b("b_amount", type_=Integer()))
         )
         self.user_get = (
-            select(users)
+            select(*(users.c[name] for name in USER_FIELDS))
             .where(users.c.platform == b("b_platform"), users.c.external_id == b("b_ext"))
             .with_for_update()
         )
@@ -139,7 +141,7 @@ class _Statements:
         self.open_count = (
             select(func.count())
             .select_from(jobs)
-            .where(jobs.c.user_id == b("b_uid"), jobs.c.state.in_(OPEN_STATES))
+            .where(jobs.c.user_id == b("b_uid"), or_(jobs.c.state == "queued", jobs.c.state == "running"))
         )
         self.count_since = (
             select(func.count())
@@ -147,7 +149,8 @@ class _Statements:
             .where(
                 jobs.c.user_id == b("b_uid"),
                 jobs.c.created_at >= b("b_since", type_=when),
-                jobs.c.state.not_in(("failed", "cancelled")),
+                jobs.c.state != "failed",
+                jobs.c.state != "cancelled",
             )
         )
         signed = case((ledger.c.kind == "refund", -ledger.c.amount_micros), else_=ledger.c.amount_micros)
@@ -157,7 +160,7 @@ class _Statements:
             .where(
                 jobs.c.user_id == b("b_uid"),
                 jobs.c.created_at >= b("b_since", type_=when),
-                ledger.c.kind.in_(("reserve", "refund")),
+                ledger.c.kind != "settle",
             )
         )
         self.job_new = insert(jobs)
@@ -226,7 +229,7 @@ class Repository:
         ``costs_micros`` lists acceptable reservations, most capable first (whole chain, then cheaper
         prefixes of it); the first one the user's and the installation's budgets allow is taken.
         """
-        q = self._q
+        q, x = self._q, self.db.execute
         with self.db.transaction() as conn:
             committed = self._lock_budget_month(conn, month_key(now))
             user = self._lock_user(conn, platform, external_id, name, "admin" if is_admin else "user", now)
@@ -236,7 +239,7 @@ class Repository:
             effective = _effective_limits(user, limits)
             month_micros = 0
             if role != "admin":
-                open_jobs = conn.execute(q.open_count, {"b_uid": user["id"]}).scalar_one()
+                open_jobs = x(conn, q.open_count, {"b_uid": user["id"]}).fetchone()[0]
                 if effective.max_queued is not None and open_jobs >= effective.max_queued:
                     return Refusal("max_queued", open_jobs, effective.max_queued)
                 if effective.max_jobs_per_day is not None:
@@ -268,7 +271,8 @@ class Repository:
                     "max_usd_per_month", month_micros / 1e6, effective.max_usd_per_month or 0.0
                 )
             priority = 10 if role == "admin" else 0
-            conn.execute(
+            x(
+                conn,
                 q.job_new,
                 {
                     "id": job.id, "user_id": user["id"], "kind": job.kind, "prompt": job.prompt,
@@ -278,44 +282,46 @@ class Repository:
                     "interruptions": 0, "created_at": now,
                 },
             )
-            conn.execute(
+            x(
+                conn,
                 q.ledger_new,
                 {"job_id": job.id, "user_id": user["id"], "kind": "reserve", "amount_micros": reserve,
                  "created_at": now},
             )
             if reserve:
-                conn.execute(q.budget_add, {"b_month": month_key(now), "b_amount": reserve})
+                x(conn, q.budget_add, {"b_month": month_key(now), "b_amount": reserve})
             return Admitted(
                 job.id, user["id"], reserve, priority, None if role == "admin" else effective.max_running
             )
 
     def _lock_budget_month(self, conn: Connection, month: str) -> int:
-        committed = conn.execute(self._q.budget_get, {"b_month": month}).scalar_one_or_none()
-        if committed is None:
-            conn.execute(self._q.budget_new, {"b_month": month})
-            committed = conn.execute(self._q.budget_get, {"b_month": month}).scalar_one()
-        return committed
+        row = self.db.execute(conn, self._q.budget_get, {"b_month": month}).fetchone()
+        if row is None:
+            self.db.execute(conn, self._q.budget_new, {"b_month": month})
+            row = self.db.execute(conn, self._q.budget_get, {"b_month": month}).fetchone()
+        return int(row[0])
 
     def _lock_user(
         self, conn: Connection, platform: str, external_id: str, name: str, role: str, now: datetime
     ) -> dict[str, Any]:
         key = {"b_platform": platform, "b_ext": external_id}
-        row = conn.execute(self._q.user_get, key).mappings().first()
+        row = self.db.execute(conn, self._q.user_get, key).fetchone()
         if row is None:
-            conn.execute(self._q.user_new, {**key, "b_name": name[:128], "b_role": role, "b_now": now})
-            row = conn.execute(self._q.user_get, key).mappings().one()
-        elif name and row["name"] != name[:128]:
-            conn.execute(update(users).where(users.c.id == row["id"]).values(name=name[:128]))
-        return dict(row)
+            self.db.execute(conn, self._q.user_new, {**key, "b_name": name[:128], "b_role": role, "b_now": now})
+            row = self.db.execute(conn, self._q.user_get, key).fetchone()
+        user = dict(zip(USER_FIELDS, row, strict=True))
+        if name and user["name"] != name[:128]:
+            conn.execute(update(users).where(users.c.id == user["id"]).values(name=name[:128]))
+        return user
 
     def _jobs_since(self, conn: Connection, user_id: int, since: datetime) -> int:
-        return conn.execute(self._q.count_since, {"b_uid": user_id, "b_since": since}).scalar_one()
+        return self.db.execute(conn, self._q.count_since, {"b_uid": user_id, "b_since": since}).fetchone()[0]
 
     def _user_month_micros(self, conn: Connection, user_id: int, now: datetime) -> int:
         """Reserved minus refunded for jobs created this month: charges plus money still on hold."""
-        return conn.execute(
-            self._q.month_micros, {"b_uid": user_id, "b_since": month_start(now)}
-        ).scalar_one()
+        return self.db.execute(
+            conn, self._q.month_micros, {"b_uid": user_id, "b_since": month_start(now)}
+        ).fetchone()[0]
 
     # --- running ------------------------------------------------------------------------------------------
 
@@ -324,16 +330,18 @@ class Repository:
         self, job_id: str, *, backend: str, model: str | None, lane: str | None, now: datetime
     ) -> int:
         with self.db.transaction() as conn:
-            conn.execute(
-                self._q.job_running, {"b_id": job_id, "b_now": now, "b_backend": backend, "b_model": model}
+            self.db.execute(
+                conn, self._q.job_running,
+                {"b_id": job_id, "b_now": now, "b_backend": backend, "b_model": model},
             )
-            return conn.execute(
+            return self.db.execute(
+                conn,
                 self._q.attempt_new,
                 {
                     "job_id": job_id, "backend": backend, "model": model, "lane": lane, "started_at": now,
                     "outcome": "running", "gpu_seconds": 0.0, "cost_micros": 0, "notes": [],
                 },
-            ).scalar_one()
+            ).fetchone()[0]
 
     @threaded
     def end_attempt(
@@ -363,9 +371,9 @@ class Repository:
             "b_notes": list(end.notes),
         }
         if end.model:
-            conn.execute(self._q.attempt_end_model, {**params, "b_model": end.model})
+            self.db.execute(conn, self._q.attempt_end_model, {**params, "b_model": end.model})
         else:
-            conn.execute(self._q.attempt_end, params)
+            self.db.execute(conn, self._q.attempt_end, params)
 
     @threaded
     def finish(
@@ -406,32 +414,34 @@ class Repository:
         error_message: str | None,
         deliver: bool,
     ) -> int | None:
-        q = self._q
-        row = conn.execute(q.job_for_close, {"b_id": job_id}).one_or_none()
-        if row is None or row.state in TERMINAL_STATES:
+        q, x = self._q, self.db.execute
+        row = x(conn, q.job_for_close, {"b_id": job_id}).fetchone()
+        if row is None or row[0] in TERMINAL_STATES:
             return None
-        charge = max(0, min(charge_micros, row.max_cost_micros)) if state == "succeeded" else 0
-        refund = row.max_cost_micros - charge
-        conn.execute(
+        _, user_id, reserved, created_at, platform = row
+        charge = max(0, min(charge_micros, reserved)) if state == "succeeded" else 0
+        refund = reserved - charge
+        x(
+            conn,
             q.job_close,
             {
                 "b_id": job_id, "b_state": state, "b_now": now, "b_charge": charge, "b_result": result_path,
                 "b_code": error_code, "b_message": error_message,
             },
         )
-        entries = [{"job_id": job_id, "user_id": row.user_id, "kind": "settle", "amount_micros": charge,
+        entries = [{"job_id": job_id, "user_id": user_id, "kind": "settle", "amount_micros": charge,
                     "created_at": now}]
         if refund:
             entries.append({**entries[0], "kind": "refund", "amount_micros": refund})
-            conn.execute(q.budget_add, {"b_month": month_key(row.created_at), "b_amount": -refund})
-        conn.execute(q.ledger_new, entries)
+            x(conn, q.budget_add, {"b_month": month_key(created_at), "b_amount": -refund})
+        x(conn, q.ledger_new, entries)
         if not deliver:
             return 0
-        return conn.execute(
+        return x(
+            conn,
             q.delivery_new,
-            {"job_id": job_id, "platform": row.origin_platform, "state": "pending", "tries": 0,
-             "created_at": now},
-        ).scalar_one()
+            {"job_id": job_id, "platform": platform, "state": "pending", "tries": 0, "created_at": now},
+        ).fetchone()[0]
 
     @threaded
     def recover(self, *, now: datetime, max_interruptions: int) -> RecoveryReport:
@@ -511,11 +521,7 @@ class Repository:
             ).mappings().one_or_none()
             if user is None:
                 return Usage(None, "user", 0, 0, 0, limits)
-            open_jobs = conn.execute(
-                select(func.count())
-                .select_from(jobs)
-                .where(jobs.c.user_id == user["id"], jobs.c.state.in_(OPEN_STATES))
-            ).scalar_one()
+            open_jobs = self.db.execute(conn, self._q.open_count, {"b_uid": user["id"]}).fetchone()[0]
             return Usage(
                 user["id"],
                 user["role"],

@@ -1,0 +1,219 @@
+"""What users read about jobs, errors and /status: the one renderer every front end shares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.render import (
+    describe_error,
+    duration,
+    failure_text,
+    progress_bar,
+    queued_line,
+    status_text,
+)
+from engine.errors import BudgetExhausted, InvalidInput, JobFailed, QueueFull, QuotaExceeded
+from engine.router import BackendHealth
+from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser
+from engine.types import JobKind, JobState, JobView, Options, Origin, UserRef
+
+NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
+
+
+def job(**changes: object) -> JobView:
+    values: dict[str, object] = dict(
+        id="abc12345",
+        user=UserRef("telegram", "42", "ada"),
+        kind=JobKind.TEXT_TO_VIDEO,
+        prompt="a cat surfing",
+        options=Options(),
+        state=JobState.FAILED,
+        origin=Origin("telegram", "42"),
+        seed=7,
+        created_at=NOW,
+    )
+    values.update(changes)
+    return JobView(**values)  # type: ignore[arg-type]
+
+
+# --- progress and time ------------------------------------------------------------------------------------
+
+
+def test_progress_bar_empty_half_and_full() -> None:
+    assert progress_bar(0, 10) == "[" + "░" * 20 + "] 0%"
+    assert progress_bar(5, 10) == "[" + "█" * 10 + "░" * 10 + "] 50%"
+    assert progress_bar(10, 10) == "[" + "█" * 20 + "] 100%"
+
+
+def test_progress_bar_never_overflows() -> None:
+    assert progress_bar(15, 10) == progress_bar(10, 10)
+    assert progress_bar(0, 0).endswith("] 0%")  # a backend that reports no total yet
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "?"),
+        (-3, "0 s"),
+        (0, "0 s"),
+        (42.4, "42 s"),
+        (90, "1 min 30 s"),
+        (605, "10 min"),
+        (3600, "1 h 00 min"),
+        (2 * 3600 + 5 * 60, "2 h 05 min"),
+    ],
+)
+def test_duration(seconds: float | None, text: str) -> None:
+    assert duration(seconds) == text
+
+
+def test_queued_line_first_in_line() -> None:
+    assert queued_line(1, 20) == "Queued #1 (you're next, starts in ≈ 20 s)"
+
+
+def test_queued_line_behind_others() -> None:
+    assert queued_line(3, 150) == "Queued #3 (2 ahead of you, starts in ≈ 2 min 30 s)"
+
+
+def test_queued_line_without_a_position_says_starting() -> None:
+    assert queued_line(None, None) == "Starting…"
+
+
+# --- errors -----------------------------------------------------------------------------------------------
+
+
+def test_quota_with_retry_after_says_how_long_to_wait() -> None:
+    error = QuotaExceeded("max_jobs_per_day", "You have made 20 videos today; the limit is 20 a day.",
+                          retry_after=3 * 3600)
+    text = describe_error(error)
+    assert text.startswith("You have made 20 videos today")
+    assert "Try again in 3 h 00 min." in text
+
+
+def test_quota_whose_hint_already_gives_the_wait_is_not_repeated() -> None:
+    error = QuotaExceeded("max_jobs_per_day", "You have made 20 videos today.", retry_after=3600,
+                          hint="You can make more in 1 h 0 min.")
+    text = describe_error(error)
+    assert text == "You have made 20 videos today. You can make more in 1 h 0 min."
+
+
+def test_budget_exhausted_says_when_it_renews_and_who_can_raise_it() -> None:
+    text = describe_error(BudgetExhausted("This bot's budget for the month ($50.00) is used up.",
+                                          retry_after=2 * 3600))
+    assert "GLOBAL_MONTHLY_BUDGET_USD" in text
+    assert "Try again in 2 h 00 min." in text
+
+
+def test_queue_full_asks_to_come_back() -> None:
+    assert describe_error(QueueFull(500)) == "The queue is full (500 jobs waiting). Try again in a few minutes."
+
+
+def test_invalid_input_shows_message_and_hint() -> None:
+    error = InvalidInput("frames", "frames must be between 1 and 129.", hint="Ask for fewer.")
+    assert describe_error(error) == "frames must be between 1 and 129. Ask for fewer."
+
+
+def test_job_failed_says_not_charged() -> None:
+    text = describe_error(JobFailed("Every GPU and provider failed.", refund=0.5))
+    assert text == "Every GPU and provider failed. You were not charged."
+
+
+def test_unknown_exception_gets_a_generic_line_and_leaks_nothing() -> None:
+    error = RuntimeError("psycopg: password authentication failed for user 'reelbot' hunter2")
+    text = describe_error(error)
+    assert text == "Something went wrong on our side. Nothing was charged; please try again."
+    assert "hunter2" not in text and "psycopg" not in text and "RuntimeError" not in text
+
+
+# --- failures of jobs -------------------------------------------------------------------------------------
+
+
+def test_failure_text_refunds_what_was_held() -> None:
+    text = failure_text(job(error_message="Every backend failed.", reserved_usd=0.25))
+    assert text == "Every backend failed. The $0.25 held for it was refunded."
+    assert "not charged" not in text
+
+
+def test_failure_text_free_job_was_not_charged() -> None:
+    text = failure_text(job(error_message="Every backend failed.", reserved_usd=0.0))
+    assert text == "Every backend failed. You were not charged."
+    assert "refunded" not in text
+
+
+def test_failure_text_without_a_message_and_for_cancelled_jobs() -> None:
+    assert failure_text(job()) == "The video could not be made. You were not charged."
+    cancelled = failure_text(job(state=JobState.CANCELLED, reserved_usd=0.012))
+    assert cancelled == "Cancelled. The $0.012 held for it was refunded."
+
+
+# --- /status ----------------------------------------------------------------------------------------------
+
+
+def lane(name: str, **changes: object) -> LaneStatus:
+    values: dict[str, object] = dict(
+        name=name, label="NVIDIA H100", device=f"cuda:{name[-1]}", current_job=None, busy_s=0.0, queued=0,
+        warm_models=(), jobs_done=0, broken=None, stats=None,
+    )
+    values.update(changes)
+    return LaneStatus(**values)  # type: ignore[arg-type]
+
+
+def report(**changes: object) -> StatusReport:
+    values: dict[str, object] = dict(
+        generated_at=NOW,
+        lanes=(
+            lane("gpu0", current_job="abc12345", busy_s=75, queued=2, warm_models=("zeroscope",),
+                 stats=GpuStats(utilization_pct=97.4, memory_used_mib=20480, memory_total_mib=81920,
+                                temperature_c=71)),
+            lane("gpu1", broken="CUDA error: an illegal memory access was encountered"),
+        ),
+        backends=(
+            BackendHealth("local", True, ("image-to-video", "text-to-video"), None, 0.0, 0, None),
+            BackendHealth("replicate", False, ("text-to-video",), None, 42.0, 0, "HTTP 503 from Replicate"),
+            BackendHealth("fal", False, (), "FAL_KEY is not set", 0.0, 0, None),
+        ),
+        queued=2,
+        running=1,
+        jobs_by_state={"queued": 2, "running": 1},
+        spend=(
+            SpendLine("local", 0.0, 0.0, 310.0),
+            SpendLine("replicate", 1.5, 12.5, 0.0),
+        ),
+        budget_usd=50.0,
+        committed_usd=12.5,
+        top_users=(TopUser("telegram", "42", "ada", 9, 4.0), TopUser("discord", "7", "", 3, 1.0)),
+    )
+    values.update(changes)
+    return StatusReport(**values)  # type: ignore[arg-type]
+
+
+def test_status_text_shows_lanes_backends_spend_and_budget() -> None:
+    lines = status_text(report()).splitlines()
+    assert lines[0] == "Jobs: 2 queued, 1 running"
+    assert ("gpu0 (NVIDIA H100): busy with abc12345 for 1 min 15 s, 2 waiting, warm: zeroscope, 97% util, "
+            "20.0/80 GiB, 71°C") in lines
+    assert ("gpu1 (NVIDIA H100): BROKEN: CUDA error: an illegal memory access was encountered, 0 waiting, "
+            "warm: none") in lines
+    assert "  local: ok" in lines
+    assert "  replicate: cooling down 42 s (HTTP 503 from Replicate)" in lines
+    assert "  fal: unavailable: FAL_KEY is not set" in lines
+    assert "Spend today $1.50, this month $12.50" in lines
+    assert "  replicate: today $1.50, month $12.50, GPU today 0 s" in lines
+    assert "  local: today free, month free, GPU today 5 min 10 s" in lines
+    assert "Budget this month: $12.50 of $50.00 committed, $37.50 left" in lines
+    assert "Top users this month: ada (9), 7 (3)" in lines
+
+
+def test_status_text_cloud_only_without_budget() -> None:
+    text = status_text(report(lanes=(), spend=(), budget_usd=None, committed_usd=0.0, top_users=()))
+    assert "GPUs: none (cloud only)" in text
+    assert "Spend today free, this month free" in text
+    assert "Budget" not in text
+    assert "Top users" not in text
+
+
+def test_status_text_cooling_backend_without_an_error_message() -> None:
+    backends = (BackendHealth("runway", False, ("image-to-video",), None, 3600.0, 3, None),)
+    assert "  runway: cooling down 1 h 00 min (failures)" in status_text(report(backends=backends))

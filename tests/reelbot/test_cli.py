@@ -1,0 +1,418 @@
+"""`reelbot` as an operator runs it: real processes on the simulated GPU backend, in a scratch folder.
+
+Each test checks what a person sees (exit code, the words on stdout and stderr, the files written) and what
+the database holds afterwards; never how long anything took (timeouts only stop a hung process).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pydantic import AliasChoices
+
+from engine.video import probe
+from reelbot.settings import Settings
+
+SCRIPT = Path(sys.executable).with_name("reelbot")
+REELBOT = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "reelbot.cli"]
+TIMEOUT_S = 60  # a hung process fails the test instead of the whole run; never an assertion on speed
+
+
+def _setting_env_names() -> set[str]:
+    names = set()
+    for name, field in Settings.model_fields.items():
+        names.add(name.upper())
+        if isinstance(field.validation_alias, AliasChoices):
+            names.update(str(choice).upper() for choice in field.validation_alias.choices)
+    return names
+
+
+SETTING_NAMES = _setting_env_names()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def env(data_dir: Path) -> dict[str, str]:
+    """The caller's environment, minus any reelbot setting from their shell, plus a simulated set-up."""
+    base = {k: v for k, v in os.environ.items() if k.upper() not in SETTING_NAMES}
+    # What an operator gets under systemd, docker or `| tee`: stdout is a pipe and block-buffered.
+    base.pop("PYTHONUNBUFFERED", None)
+    base.update(
+        DATA_DIR=str(data_dir),
+        LOCAL_BACKEND="simulated",
+        SIMULATED_GPUS="1",
+        SIMULATED_SECONDS="0.2",
+        SIMULATED_STEPS="4",
+        LOG_LEVEL="WARNING",
+    )
+    return base
+
+
+def reelbot(cwd: Path, env: dict[str, str], *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*REELBOT, *args], cwd=cwd, env={**env, **extra_env}, capture_output=True, text=True,
+        timeout=TIMEOUT_S, check=False,
+    )
+
+
+def rows(data_dir: Path, sql: str, *params: object) -> list[tuple]:
+    db = data_dir / "reelbot.db"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def png(path: Path, size: tuple[int, int] = (320, 240)) -> Path:
+    Image.new("RGB", size, (200, 60, 40)).save(path)
+    return path
+
+
+class Running:
+    """A long-lived `reelbot` process whose output lines are collected as they come."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [*REELBOT, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._changed = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _pump(self, stream, lines: list[str]) -> None:  # type: ignore[no-untyped-def]
+        for line in stream:
+            with self._changed:
+                lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def stdout(self) -> str:
+        with self._changed:
+            return "".join(self.out)
+
+    @property
+    def stderr(self) -> str:
+        with self._changed:
+            return "".join(self.err)
+
+    def wait_for(self, text: str, *, stream: str = "stdout", timeout: float = 30.0) -> None:
+        lines = self.out if stream == "stdout" else self.err
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not any(text in line for line in lines):
+                if self.proc.poll() is not None and not any(r.is_alive() for r in self._readers):
+                    pytest.fail(f"reelbot exited ({self.proc.returncode}) before printing {text!r}:\n"
+                                f"{''.join(self.out)}\n{''.join(self.err)}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    pytest.fail(f"reelbot never printed {text!r}:\n{''.join(self.out)}\n{''.join(self.err)}")
+                self._changed.wait(min(left, 0.5))
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send ``sig`` and return the exit code, with all the output read."""
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=TIMEOUT_S)
+        for reader in self._readers:
+            reader.join(timeout=TIMEOUT_S)
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=TIMEOUT_S)
+        for reader in self._readers:
+            reader.join(timeout=TIMEOUT_S)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def running() -> Iterator[list[Running]]:
+    started: list[Running] = []
+    yield started
+    for proc in started:
+        proc.close()
+
+
+def wait_for_file(path: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path} never appeared")
+        time.sleep(0.05)
+
+
+# --- generate -----------------------------------------------------------------------------------------------
+
+
+def test_generate_writes_the_video_and_records_the_job(tmp_path: Path, env: dict[str, str], data_dir: Path) -> None:
+    result = reelbot(tmp_path, env, "generate", "--prompt", "a cat surfing", "--frames", "12", "--fps", "6",
+                     "--out", "cat.mp4")
+
+    assert result.returncode == 0, result.stderr
+    video = tmp_path / "cat.mp4"
+    info = probe(video)
+    assert (info.codec, info.frames, info.fps, info.pix_fmt) == ("h264", 12, 6.0, "yuv420p")
+
+    (job_id, state, kind, prompt), = rows(data_dir, "SELECT id, state, kind, prompt FROM jobs")
+    assert (state, kind, prompt) == ("succeeded", "text-to-video", "a cat surfing")
+    assert str(video) in result.stdout
+    assert f"Job {job_id}." in result.stdout
+    assert "cost free" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert "Running on local" in result.stderr  # progress goes to stderr, the result line to stdout
+
+    assert rows(data_dir, "SELECT backend, outcome FROM attempts WHERE job_id = ?", job_id) == [
+        ("local", "succeeded")
+    ]
+    ledger = rows(data_dir, "SELECT kind FROM ledger WHERE job_id = ? ORDER BY id", job_id)
+    assert [kind for (kind,) in ledger] == ["reserve", "settle"]
+    assert rows(data_dir, "SELECT platform, state FROM deliveries WHERE job_id = ?", job_id) == [
+        ("cli", "delivered")
+    ]
+    assert not list(tmp_path.glob(".*.part")), "a half-written copy was left behind"
+
+
+def test_generate_without_out_writes_into_the_working_folder(
+    tmp_path: Path, env: dict[str, str], data_dir: Path
+) -> None:
+    result = reelbot(tmp_path, env, "generate", "--prompt", "waves at dusk", "--frames", "4")
+
+    assert result.returncode == 0, result.stderr
+    (video,) = tmp_path.glob("*.mp4")
+    assert re.fullmatch(r"reelbot-\d{8}-\d{6}\.mp4", video.name), "the name --help promises"
+    assert str(video) in result.stdout
+    assert probe(video).frames == 4
+
+
+def test_generate_from_an_image(tmp_path: Path, env: dict[str, str], data_dir: Path) -> None:
+    png(tmp_path / "in.png")
+
+    result = reelbot(tmp_path, env, "generate", "--image", "in.png", "--out", "v.mp4", "--frames", "8")
+
+    assert result.returncode == 0, result.stderr
+    info = probe(tmp_path / "v.mp4")
+    assert (info.codec, info.frames) == ("h264", 8)
+    assert rows(data_dir, "SELECT kind, state FROM jobs") == [("image-to-video", "succeeded")]
+    assert "v.mp4" in result.stdout
+
+
+def test_generate_refuses_a_text_file_as_image(tmp_path: Path, env: dict[str, str], data_dir: Path) -> None:
+    (tmp_path / "notes.png").write_text("this is not a picture\n")
+
+    result = reelbot(tmp_path, env, "generate", "--image", "notes.png", "--out", "v.mp4")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("reelbot: ")
+    assert "picture" in result.stderr and "PNG" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "v.mp4").exists()
+    assert rows(data_dir, "SELECT id FROM jobs") == []
+
+
+def test_generate_with_a_missing_image(tmp_path: Path, env: dict[str, str], data_dir: Path) -> None:
+    result = reelbot(tmp_path, env, "generate", "--image", "nowhere.png", "--out", "v.mp4")
+
+    assert result.returncode == 2
+    assert result.stderr == "reelbot: cannot read nowhere.png: No such file or directory.\n"
+    assert rows(data_dir, "SELECT id FROM jobs") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--prompt", ""], "Describe the video you want."),
+        (["--prompt", "   "], "Describe the video you want."),
+        (["--prompt", "x", "--frames", "0"], "frames must be between 1 and 129"),
+        (["--prompt", "x", "--frames", "999"], "frames must be between 1 and 129"),
+        (["--prompt", "x", "--fps", "1000"], "fps must be between 1 and 60"),
+        (["--prompt", "x", "--width", "100", "--height", "64"], "width must be a multiple of 8"),
+        (["--prompt", "x", "--width", "256"], "Give both width and height"),
+        (["--prompt", "x", "--portrait", "--width", "256", "--height", "256"], "either --portrait or"),
+        (["--prompt", "x", "--seed", "-1"], "seed must be between 0 and"),
+        (["--prompt", "x", "--steps", "0"], "steps must be between 1 and 100"),
+        (["--prompt", "x", "--provider", "nonexistent"], "no provider called 'nonexistent'"),
+        (["--prompt", "x", "--model", "bad name!"], "'bad name!' is not a model name"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
+def test_generate_refuses_bad_input_in_plain_words(
+    tmp_path: Path, env: dict[str, str], data_dir: Path, args: list[str], words: str
+) -> None:
+    result = reelbot(tmp_path, env, "generate", *args, "--out", "v.mp4")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("reelbot: ")
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert rows(data_dir, "SELECT id FROM jobs") == []
+    assert rows(data_dir, "SELECT id FROM ledger") == []
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_generate_refuses_a_non_number_before_starting(tmp_path: Path, env: dict[str, str]) -> None:
+    result = reelbot(tmp_path, env, "generate", "--prompt", "x", "--frames", "many")
+
+    assert result.returncode == 2
+    assert "--frames: invalid int value: 'many'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_generate_exits_1_when_the_job_fails(tmp_path: Path, env: dict[str, str], data_dir: Path) -> None:
+    result = reelbot(tmp_path, env, "generate", "--prompt", "x", "--out", "v.mp4", SIMULATED_FAIL_EVERY="1")
+
+    assert result.returncode == 1
+    (job_id, state), = rows(data_dir, "SELECT id, state FROM jobs")
+    assert state == "failed"
+    assert result.stdout == f"Job {job_id}: Simulated failure. You were not charged.\n"
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_ctrl_c_cancels_the_job_and_exits_130(
+    tmp_path: Path, env: dict[str, str], data_dir: Path, running: list[Running]
+) -> None:
+    proc = Running(tmp_path, {**env, "SIMULATED_SECONDS": "60"}, "generate", "--prompt", "x", "--out", "v.mp4")
+    running.append(proc)
+    proc.wait_for("Running on local", stream="stderr")
+
+    assert proc.stop(signal.SIGINT) == 130
+    (job_id, state), = rows(data_dir, "SELECT id, state FROM jobs")
+    assert state == "cancelled"
+    assert f"Job {job_id}: Cancelled. You were not charged." in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "v.mp4").exists()
+
+
+# --- settings -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_a_bad_setting_is_named_and_points_to_env_example(
+    tmp_path: Path, env: dict[str, str], data_dir: Path, where: str
+) -> None:
+    if where == ".env":
+        (tmp_path / ".env").write_text("MAX_FRAMES=abc\n")
+        result = reelbot(tmp_path, env, "generate", "--prompt", "x")
+    else:
+        result = reelbot(tmp_path, env, "generate", "--prompt", "x", MAX_FRAMES="abc")
+
+    assert result.returncode == 2
+    assert "MAX_FRAMES" in result.stderr
+    assert ".env.example" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not data_dir.exists()
+
+
+def test_an_unknown_local_backend_lists_the_choices(tmp_path: Path, env: dict[str, str]) -> None:
+    result = reelbot(tmp_path, env, "status", LOCAL_BACKEND="cuda")
+
+    assert result.returncode == 2
+    assert "LOCAL_BACKEND" in result.stderr
+    assert "'diffusers' or 'simulated'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_command_prints_help(tmp_path: Path, env: dict[str, str]) -> None:
+    result = reelbot(tmp_path, env)
+
+    assert result.returncode == 2
+    for command in ("run", "generate", "status", "doctor"):
+        assert command in result.stdout
+
+
+# --- status -------------------------------------------------------------------------------------------------
+
+
+def test_status_when_not_running(tmp_path: Path, env: dict[str, str]) -> None:
+    result = reelbot(tmp_path, env, "status", SIMULATED_GPUS="2")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "reelbot is not running (GPUs below are as configured, idle)."
+    assert "gpu0 (simulated GPU): idle, 0 waiting, warm: none" in lines
+    assert "gpu1 (simulated GPU): idle, 0 waiting, warm: none" in lines
+    assert "  local: ok" in lines
+    assert "  replicate: unavailable: REPLICATE_API_TOKEN is not set" in lines
+    assert "  huggingface: unavailable: HF_TOKEN is not set" in lines
+    assert "Budget this month: $0.00 of $50.00 committed, $50.00 left" in lines
+    assert "Traceback" not in result.stderr
+
+
+# --- run ----------------------------------------------------------------------------------------------------
+
+
+def test_run_owns_the_data_folder_until_stopped(
+    tmp_path: Path, env: dict[str, str], data_dir: Path, running: list[Running]
+) -> None:
+    bot = Running(tmp_path, env, "run")
+    running.append(bot)
+    bot.wait_for("reelbot is running")
+
+    assert "Discord: not started (DISCORD_TOKEN is not set)." in bot.stdout
+    assert "Telegram: not started (TELEGRAM_TOKEN is not set).\n" in bot.stdout
+    assert "GPUs: gpu0 (simulated GPU)" in bot.stdout
+
+    wait_for_file(data_dir / "status.json")
+    status = reelbot(tmp_path, env, "status")
+    assert status.returncode == 0, status.stderr
+    assert "not running" not in status.stdout
+    assert "gpu0 (simulated GPU)" in status.stdout
+
+    second = reelbot(tmp_path, env, "generate", "--prompt", "x", "--out", "v.mp4")
+    assert second.returncode == 2
+    assert f"Another reelbot (pid {bot.proc.pid}) is already running" in second.stderr
+    assert "DATA_DIR" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert rows(data_dir, "SELECT id FROM jobs") == []
+
+    assert bot.stop(signal.SIGTERM) == 0
+    assert "Stopping" in bot.stdout
+    assert "Traceback" not in bot.stderr
+
+    after = reelbot(tmp_path, env, "status")
+    assert after.returncode == 0
+    assert "reelbot is not running" in after.stdout
+
+
+def test_run_with_a_chat_token_does_not_start_that_front_end_or_print_the_token(
+    tmp_path: Path, env: dict[str, str], running: list[Running]
+) -> None:
+    secrets = {"DISCORD_TOKEN": "MTA-fake-discord-token-93jd8", "TELEGRAM_TOKEN": "12345:fake-telegram-token"}
+    bot = Running(tmp_path, {**env, **secrets, "LOG_LEVEL": "DEBUG"}, "run")
+    running.append(bot)
+    bot.wait_for("reelbot is running")
+
+    assert ("Discord: not started (DISCORD_TOKEN is set, but this version has no Discord front end yet).\n"
+            in bot.stdout)
+    assert ("Telegram: not started (TELEGRAM_TOKEN is set, but this version has no Telegram front end yet).\n"
+            in bot.stdout)
+    assert bot.stop(signal.SIGTERM) == 0
+    for token in secrets.values():
+        assert token not in bot.stdout
+        assert token not in bot.stderr

@@ -1,0 +1,474 @@
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from reelbot import doctor
+from reelbot.doctor import Check, HubUnreachable, hub_access, render_checks, run_checks
+from reelbot.settings import Settings
+
+SVD_XT = "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
+ZEROSCOPE = "cerspense/zeroscope_v2_576w"
+GIB = 1024**3
+DiskUsage = namedtuple("DiskUsage", "total used free")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting, token or hub mode of the machine running the tests leaks in; plenty of disk."""
+    for field in Settings.model_fields:
+        monkeypatch.delenv(field.upper(), raising=False)
+    for name in ("HUGGINGFACE_HUB_TOKEN", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: DiskUsage(500 * GIB, 400 * GIB, 100 * GIB))
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {"data_dir": tmp_path / "data", "local_backend": "simulated"}
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+    return make
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    return {check.name: check for check in checks}
+
+
+def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+
+
+def fake_gpus(monkeypatch: pytest.MonkeyPatch, gpus: list[tuple[str, float, float]]) -> None:
+    """(name, free GiB, total GiB) for each fake CUDA device."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(gpus))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: gpus[i][0])
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: (int(gpus[i][1] * GIB), int(gpus[i][2] * GIB)))
+
+
+# --- a working install ----------------------------------------------------------------------------------
+
+
+def test_working_sqlite_install_passes_database_encoder_and_data_folder(make_settings, tmp_path) -> None:
+    settings = make_settings()
+    checks = run_checks(settings)
+    found = by_name(checks)
+
+    for name in ("Database", "Video encoder", "Data folder"):
+        assert found[name].ok is True, found[name]
+    assert "SQLite" in found["Database"].detail
+    assert str((tmp_path / "data" / "reelbot.db").resolve()) in found["Database"].detail
+    assert "libx264 via PyAV" in found["Video encoder"].detail
+    assert "100.0 GiB free" in found["Data folder"].detail
+    assert found["Python"].ok is True
+
+    text = render_checks(checks)
+    lines = text.splitlines()
+    assert any(line.startswith("✓ Database: SQLite at ") for line in lines)
+    assert any(line.startswith("✓ Video encoder: libx264 via PyAV") for line in lines)
+    assert any(line.startswith("✓ Data folder: ") for line in lines)
+    problems = [check for check in checks if check.ok is False]
+    assert lines[-1] == (
+        "All good." if not problems else f"{len(problems)} problem{'s' * (len(problems) != 1)}"
+    )
+
+
+def test_checks_come_in_the_documented_order(make_settings) -> None:
+    names = [check.name for check in run_checks(make_settings(discord_token="abc.def.ghi"))]
+    order = [
+        "Python",
+        "torch",
+        "CUDA",
+        "diffusers",
+        "Hugging Face token",
+        "Model access: zeroscope",
+        "Model access: svd-xt",
+        "replicate key",
+        "Discord token",
+        "Telegram token",
+        "Database",
+        "Video encoder",
+        "Data folder",
+    ]
+    assert [name for name in names if name in order] == order
+
+
+def test_unset_optional_things_are_skipped_not_problems(make_settings) -> None:
+    found = by_name(run_checks(make_settings()))
+
+    assert found["Hugging Face token"].ok is None
+    assert "gated models need it" in found["Hugging Face token"].detail
+    assert "https://huggingface.co/settings/tokens" in found["Hugging Face token"].fix
+    assert found["replicate key"] == Check(
+        "replicate key",
+        None,
+        "not set (provider left out of the chain)",
+        fix="Set REPLICATE_API_TOKEN in .env to use replicate.",
+    )
+    assert found["Discord token"].ok is None
+    assert "front end will not start" in found["Discord token"].detail
+    assert found["Telegram token"].ok is None
+    # Simulated local backend: no model is downloaded, so none is checked.
+    assert found["Model access: svd-xt"].ok is None
+
+
+# --- database -------------------------------------------------------------------------------------------
+
+
+def test_postgres_on_a_closed_port_is_a_problem_with_a_fix_and_the_rest_still_runs(make_settings) -> None:
+    checks = run_checks(make_settings(database_url="postgresql://postgres@127.0.0.1:1/x"), timeout_s=2)
+    found = by_name(checks)
+
+    assert found["Database"].ok is False
+    assert "PostgreSQL at 127.0.0.1:1/x" in found["Database"].detail
+    assert "DATABASE_URL" in found["Database"].fix
+    assert "running" in found["Database"].fix
+    assert found["Video encoder"].ok is True
+    assert found["Data folder"].ok is True
+
+    text = render_checks(checks)
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("✗ Database: PostgreSQL"))
+    assert lines[at + 1].startswith("    fix: Check DATABASE_URL")
+    assert "✓ Video encoder" in text
+    assert lines[-1].endswith(("problem", "problems"))
+
+
+def test_a_postgres_password_is_not_shown(make_settings) -> None:
+    url = "postgresql://postgres:pgSecretPw99@127.0.0.1:1/x"
+    text = render_checks(run_checks(make_settings(database_url=url), timeout_s=2))
+    assert "pgSecretPw99" not in text
+    assert "✗ Database: PostgreSQL at 127.0.0.1:1/x" in text
+
+
+def test_a_heroku_style_postgres_url_gets_told_the_right_scheme(make_settings) -> None:
+    found = by_name(run_checks(make_settings(database_url="postgres://u:p@localhost/x")))
+    assert found["Database"].ok is False
+    assert "postgresql://" in found["Database"].fix
+
+
+# --- secrets --------------------------------------------------------------------------------------------
+
+
+def test_secrets_never_appear_in_the_report(make_settings) -> None:
+    secrets = {
+        "replicate_api_token": "r8_supersecret123",
+        "hf_token": "hf_topsecret",
+        "discord_token": "abc.def.ghi",
+        "telegram_token": "123456:telegramSecretXYZ",
+        "fal_key": "fal-secret-key",
+    }
+
+    def leaky_hub_check(repo: str, token: str | None) -> str | None:
+        raise RuntimeError(f"401 for {repo} with token {token}")  # an error message that carries the token
+
+    checks = run_checks(make_settings(local_backend="diffusers", **secrets), hub_check=leaky_hub_check)
+    text = render_checks(checks)
+    for value in secrets.values():
+        assert value not in text
+    for check in checks:
+        for value in secrets.values():
+            assert value not in check.detail + check.fix
+    found = by_name(checks)
+    assert found["Hugging Face token"] == Check("Hugging Face token", True, "set (12 characters)")
+    assert found["replicate key"].detail == "set"
+    assert found["Discord token"].ok is True
+    assert found["Telegram token"].ok is True
+
+
+def test_malformed_front_end_tokens_are_flagged(make_settings) -> None:
+    found = by_name(run_checks(make_settings(discord_token="Bot abc.def.ghi", telegram_token="not-a-token")))
+    assert found["Discord token"].ok is False
+    assert "without 'Bot '" in found["Discord token"].fix
+    assert found["Telegram token"].ok is False
+    assert "BotFather" in found["Telegram token"].fix
+
+
+# --- model access ---------------------------------------------------------------------------------------
+
+
+def test_gated_model_without_access_is_a_problem_with_the_access_url(make_settings, monkeypatch) -> None:
+    no_gpu(monkeypatch)
+    asked: list[tuple[str, str | None]] = []
+
+    def hub_check(repo: str, token: str | None) -> str | None:
+        asked.append((repo, token))
+        if repo == SVD_XT:
+            return f"no access: request access on https://huggingface.co/{repo} and set HF_TOKEN"
+        return None
+
+    checks = run_checks(make_settings(local_backend="diffusers", hf_token="hf_abcdefgh"), hub_check=hub_check)
+    found = by_name(checks)
+
+    assert sorted(asked) == sorted([(SVD_XT, "hf_abcdefgh"), (ZEROSCOPE, "hf_abcdefgh")])
+    assert found["Model access: svd-xt"].ok is False
+    assert f"https://huggingface.co/{SVD_XT}" in found["Model access: svd-xt"].fix
+    assert "HF_TOKEN" in found["Model access: svd-xt"].fix
+    assert found["Model access: zeroscope"].ok is True
+    assert ZEROSCOPE in found["Model access: zeroscope"].detail
+
+    text = render_checks(checks)
+    assert f"✗ Model access: svd-xt: {SVD_XT}: no access" in text
+    assert f"✓ Model access: zeroscope: {ZEROSCOPE}: accessible" in text
+
+
+def test_a_hub_check_that_raises_is_a_problem_not_a_crash(make_settings, monkeypatch) -> None:
+    no_gpu(monkeypatch)
+
+    def broken(repo: str, token: str | None) -> str | None:
+        raise ValueError("boom")
+
+    checks = run_checks(make_settings(local_backend="diffusers"), hub_check=broken)
+    found = by_name(checks)
+    assert found["Model access: svd-xt"].ok is False
+    assert "boom" in found["Model access: svd-xt"].detail
+    assert found["Database"].ok is True
+    assert found["Data folder"].ok is True
+
+
+def test_an_unreachable_hub_is_skipped(make_settings, monkeypatch) -> None:
+    no_gpu(monkeypatch)
+
+    def offline(repo: str, token: str | None) -> str | None:
+        raise HubUnreachable("could not reach the Hugging Face Hub (offline?)")
+
+    found = by_name(run_checks(make_settings(local_backend="diffusers"), hub_check=offline))
+    assert found["Model access: svd-xt"].ok is None
+    assert "could not reach the Hugging Face Hub" in found["Model access: svd-xt"].detail
+
+
+def test_hf_hub_offline_skips_the_hub_without_asking(make_settings, monkeypatch) -> None:
+    no_gpu(monkeypatch)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def must_not_be_called(repo: str, token: str | None) -> str | None:
+        raise AssertionError("asked the hub in offline mode")
+
+    found = by_name(run_checks(make_settings(local_backend="diffusers"), hub_check=must_not_be_called))
+    assert found["Model access: svd-xt"].ok is None
+    assert "HF_HUB_OFFLINE" in found["Model access: svd-xt"].detail
+
+
+def test_local_model_folders_need_model_index_json(make_settings, monkeypatch, tmp_path) -> None:
+    no_gpu(monkeypatch)
+    good, bad = tmp_path / "good-model", tmp_path / "bad-model"
+    good.mkdir()
+    bad.mkdir()
+    (good / "model_index.json").write_text("{}")
+    found = by_name(
+        run_checks(
+            make_settings(
+                local_backend="diffusers", default_text_model=str(good), default_image_model=str(bad)
+            ),
+            hub_check=lambda repo, token: pytest.fail("asked the hub about a local folder"),
+        )
+    )
+    assert found[f"Model access: {good}"].ok is True
+    assert found[f"Model access: {bad}"].ok is False
+    assert "model_index.json" in found[f"Model access: {bad}"].detail
+    assert "DEFAULT_IMAGE_MODEL" in found[f"Model access: {bad}"].fix
+
+
+def test_an_unknown_model_name_is_a_problem(make_settings, monkeypatch) -> None:
+    no_gpu(monkeypatch)
+    found = by_name(
+        run_checks(
+            make_settings(local_backend="diffusers", default_text_model="nosuchmodel"),
+            hub_check=lambda repo, token: None,
+        )
+    )
+    assert found["Model access: nosuchmodel"].ok is False
+    assert "DEFAULT_TEXT_MODEL" in found["Model access: nosuchmodel"].fix
+
+
+# --- the default hub check ------------------------------------------------------------------------------
+
+
+def _hub_error(cls: type[Exception], status: int) -> Exception:
+    from huggingface_hub.errors import Response
+
+    httpx = sys.modules[Response.__module__.split(".")[0]]
+    request = httpx.Request("GET", "https://huggingface.co/api/models/x/y/auth-check")
+    return cls("refused", response=Response(status, request=request))
+
+
+def test_default_hub_check_maps_the_hub_answers(monkeypatch) -> None:
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    def answer(error: BaseException | None) -> None:
+        def auth_check(self, repo_id, **kwargs):  # noqa: ANN001, ANN202
+            if error is not None:
+                raise error
+
+        monkeypatch.setattr(HfApi, "auth_check", auth_check)
+
+    answer(None)
+    assert hub_access(SVD_XT, "hf_x", timeout_s=5) is None
+
+    answer(_hub_error(GatedRepoError, 403))
+    message = hub_access(SVD_XT, None, timeout_s=5)
+    assert message is not None and message.startswith("no access")
+    assert f"https://huggingface.co/{SVD_XT}" in message
+
+    answer(_hub_error(RepositoryNotFoundError, 404))
+    assert (hub_access("someone/missing", None, timeout_s=5) or "").startswith("not found")
+
+    answer(OSError("[Errno -2] Name or service not known"))
+    with pytest.raises(HubUnreachable, match="offline"):
+        hub_access(SVD_XT, None, timeout_s=5)
+
+
+@pytest.fixture
+def hanging_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from huggingface_hub import HfApi
+
+    release = threading.Event()
+    monkeypatch.setattr(HfApi, "auth_check", lambda self, repo_id, **kwargs: release.wait(10))
+    yield
+    release.set()
+
+
+@pytest.mark.usefixtures("hanging_hub")
+def test_default_hub_check_gives_up_after_the_timeout() -> None:
+    with pytest.raises(HubUnreachable, match="no answer in 0.2 s"):
+        hub_access(SVD_XT, None, timeout_s=0.2)
+
+
+# --- torch and GPUs -------------------------------------------------------------------------------------
+
+
+def test_diffusers_backend_without_a_gpu_says_how_to_go_on(make_settings, monkeypatch) -> None:
+    no_gpu(monkeypatch)
+    checks = run_checks(make_settings(local_backend="diffusers"), hub_check=lambda repo, token: None)
+    found = by_name(checks)
+
+    assert found["CUDA"].ok is False
+    assert found["CUDA"].detail.startswith("no CUDA GPU visible")
+    fix = found["CUDA"].fix
+    assert "LOCAL_BACKEND" in fix and "cloud" in fix.lower()
+    assert "CUDA_VISIBLE_DEVICES" in fix and "GPUS" in fix and "driver" in fix
+    assert not any(name.startswith("GPU ") for name in found)
+    assert "✗ CUDA: no CUDA GPU visible" in render_checks(checks)
+
+
+def test_no_gpu_is_fine_when_simulated_or_cloud_only(make_settings, monkeypatch) -> None:
+    no_gpu(monkeypatch)
+    assert by_name(run_checks(make_settings()))["CUDA"].ok is None
+    cloud = by_name(run_checks(make_settings(local_backend="diffusers", gpus="none")))
+    assert cloud["CUDA"].ok is None
+    assert cloud["Model access: svd-xt"].ok is None
+
+
+def test_each_gpu_is_reported_and_one_short_of_memory_is_flagged(make_settings, monkeypatch) -> None:
+    fake_gpus(monkeypatch, [("NVIDIA H100 80GB", 71.2, 79.1), ("NVIDIA H100 80GB", 3.0, 79.1)])
+    found = by_name(run_checks(make_settings(local_backend="diffusers"), hub_check=lambda repo, token: None))
+
+    assert found["CUDA"].ok is True
+    assert found["CUDA"].detail.startswith("2 GPUs: 2 × NVIDIA H100 80GB")
+    assert found["GPU 0"] == Check("GPU 0", True, "NVIDIA H100 80GB, 79.1 GiB total, 71.2 GiB free")
+    assert found["GPU 1"].ok is False
+    assert "3.0 GiB free" in found["GPU 1"].detail
+    assert "10 GiB" in found["GPU 1"].fix
+    assert "GPUS=0" in found["GPU 1"].fix
+
+
+def test_the_gpus_setting_picks_the_gpus_checked(make_settings, monkeypatch) -> None:
+    fake_gpus(monkeypatch, [("GPU A", 40.0, 48.0), ("GPU B", 20.0, 24.0)])
+    found = by_name(
+        run_checks(make_settings(local_backend="diffusers", gpus="1"), hub_check=lambda r, t: None)
+    )
+    assert "GPU 0" not in found
+    assert found["GPU 1"].ok is True
+    assert "GPUS=1 picks 1 of 2 visible" in found["CUDA"].detail
+
+    found = by_name(
+        run_checks(make_settings(local_backend="diffusers", gpus="5"), hub_check=lambda r, t: None)
+    )
+    assert found["CUDA"].ok is False
+    assert "GPUS=5" in found["CUDA"].detail
+
+
+def test_missing_torch_is_a_problem_only_when_local_gpus_are_wanted(make_settings, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+
+    found = by_name(run_checks(make_settings(local_backend="diffusers"), hub_check=lambda r, t: None))
+    assert found["torch"].ok is False
+    assert "pip install 'reelbot[local]'" in found["torch"].fix
+    assert "cloud-only" in found["torch"].fix
+    assert found["CUDA"].ok is None
+    assert "diffusers" not in found
+    assert found["Database"].ok is True
+
+    assert by_name(run_checks(make_settings()))["torch"].ok is None
+
+
+# --- data folder and robustness -------------------------------------------------------------------------
+
+
+def test_low_disk_space_is_a_problem(make_settings, monkeypatch) -> None:
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: DiskUsage(100 * GIB, 98 * GIB, 2 * GIB))
+    found = by_name(run_checks(make_settings()))
+    assert found["Data folder"].ok is False
+    assert "2.0 GiB free" in found["Data folder"].detail
+    assert "DATA_DIR" in found["Data folder"].fix
+
+
+def test_a_data_dir_that_is_a_file_is_a_problem(make_settings, tmp_path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    found = by_name(
+        run_checks(make_settings(data_dir=blocker, database_url=f"sqlite:///{tmp_path / 'db' / 'r.db'}"))
+    )
+    assert found["Data folder"].ok is False
+    assert "DATA_DIR" in found["Data folder"].fix
+    assert found["Database"].ok is True
+
+
+def test_a_crashing_check_becomes_a_problem_line(make_settings, monkeypatch) -> None:
+    def crash(self):  # noqa: ANN001, ANN202
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(doctor._Doctor, "video_encoder", crash)
+    checks = run_checks(make_settings())
+    found = by_name(checks)
+    assert found["Video encoder"].ok is False
+    assert "kaboom" in found["Video encoder"].detail
+    assert found["Data folder"].ok is True
+    assert checks[-1].name == "Data folder"
+
+
+def test_render_marks_fixes_and_summary() -> None:
+    text = render_checks(
+        [
+            Check("A", True, "fine"),
+            Check("B", False, "broken", fix="do this"),
+            Check("C", None, "skipped", fix="maybe that"),
+            Check("D", False, "also\nbroken"),
+        ]
+    )
+    assert text.splitlines() == [
+        "✓ A: fine",
+        "✗ B: broken",
+        "    fix: do this",
+        "– C: skipped",
+        "    fix: maybe that",
+        "✗ D: also broken",
+        "2 problems",
+    ]
+    assert render_checks([Check("A", False, "x")]).splitlines()[-1] == "1 problem"
+    assert render_checks([Check("A", True, "x"), Check("B", None, "y")]).splitlines()[-1] == "All good."

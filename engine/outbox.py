@@ -1,7 +1,8 @@
 """The outbox: every finished job's news is stored with the job's closing transaction and sent from here.
 
-A front end registers a :class:`Deliverer` for its platform; the outbox hands it each finished job and
-marks the delivery done only when ``deliver`` returns. A delivery that raises is retried with backoff
+A front end registers a :class:`Deliverer` for its platform, with the largest video the platform accepts;
+the outbox hands it each finished job, its video re-encoded to fit that cap when needed (lower bitrate,
+then lower resolution), and marks the delivery done only when ``deliver`` returns. A delivery that raises is retried with backoff
 (honouring a ``retry_after`` on the exception), and after a restart everything not yet confirmed is sent
 again. A front end that is not running (no token) leaves its deliveries waiting for the next start.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Protocol
 
 from engine.clock import utcnow
-from engine.types import JobView
+from engine.types import JobState, JobView
+from engine.video import VideoTooLarge, fit_to_size
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)
@@ -22,7 +25,11 @@ log = logging.getLogger(__name__)
 
 class Deliverer(Protocol):
     async def deliver(self, job: JobView) -> None:
-        """Send the job's result (or its failure) to where it came from; raise to be retried."""
+        """Send the job's result (or its failure) to where it came from; raise to be retried.
+
+        A succeeded job's ``result_path`` already fits the platform's cap. If no encoding could fit,
+        ``result_path`` is None and ``error_code``/``error_message`` say why, for the user.
+        """
         ...
 
 
@@ -40,11 +47,13 @@ class Outbox:
         self.max_tries = max_tries
         self.retry_base_s = retry_base_s
         self.deliverers: dict[str, Deliverer] = {}
+        self.max_video_bytes: dict[str, int | None] = {}
         self._inflight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def register(self, platform: str, deliverer: Deliverer) -> None:
+    def register(self, platform: str, deliverer: Deliverer, *, max_video_bytes: int | None = None) -> None:
         self.deliverers[platform] = deliverer
+        self.max_video_bytes[platform] = max_video_bytes
 
     async def flush(self) -> int:
         """Send everything that waits for a registered platform (at start-up, after recovery)."""
@@ -58,7 +67,7 @@ class Outbox:
             return
         self._inflight.add(delivery_id)
         task = asyncio.get_running_loop().create_task(
-            self._deliver(delivery_id, job_id, self.deliverers[platform]), name=f"deliver-{job_id}"
+            self._deliver(delivery_id, job_id, platform), name=f"deliver-{job_id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -68,13 +77,14 @@ class Outbox:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _deliver(self, delivery_id: int, job_id: str, deliverer: Deliverer) -> None:
+    async def _deliver(self, delivery_id: int, job_id: str, platform: str) -> None:
+        deliverer, cap = self.deliverers[platform], self.max_video_bytes.get(platform)
         try:
             for attempt in range(1, self.max_tries + 1):
                 if not await self.repo.claim_delivery(delivery_id):
                     return
                 try:
-                    await deliverer.deliver(await self.view(job_id))
+                    await deliverer.deliver(await self._fitted(await self.view(job_id), cap))
                 except Exception as exc:
                     final = attempt == self.max_tries
                     log.warning("delivery of job %s failed (try %d/%d): %s", job_id, attempt,
@@ -91,6 +101,16 @@ class Outbox:
                     return
         finally:
             self._inflight.discard(delivery_id)
+
+    async def _fitted(self, job: JobView, cap: int | None) -> JobView:
+        path = job.result_path
+        if cap is None or path is None or job.state is not JobState.SUCCEEDED or path.stat().st_size <= cap:
+            return job
+        try:
+            fitted = await asyncio.to_thread(fit_to_size, path, cap, path.with_name(f"{path.stem}.{cap}.mp4"))
+        except VideoTooLarge as exc:
+            return replace(job, result_path=None, error_code=exc.code, error_message=str(exc))
+        return replace(job, result_path=fitted.path)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

@@ -91,6 +91,7 @@ class JobRunner:
         self.local_max_wait_s = local_max_wait_s
         self.local_usd_per_gpu_second = local_usd_per_gpu_second
         self.active: dict[str, ActiveJob] = {}
+        self._closing = False
 
     # --- control ---
 
@@ -123,6 +124,7 @@ class JobRunner:
         return True
 
     async def shutdown(self) -> None:
+        self._closing = True
         tasks = [j.task for j in self.active.values() if j.task is not None]
         for task in tasks:
             task.cancel()
@@ -139,7 +141,8 @@ class JobRunner:
                 try:
                     outcome = await self._run_step(job, step, index)
                 except asyncio.CancelledError:
-                    if job.cloud_now and not job.user_cancelled and job.state is JobState.QUEUED:
+                    moving = job.cloud_now and not job.user_cancelled and not self._closing
+                    if moving and job.state is JobState.QUEUED:
                         asyncio.current_task().uncancel()  # type: ignore[union-attr]
                         job.ticket = None
                         index += 1

@@ -270,9 +270,9 @@ class Scheduler:
         for queue in self.queues:
             lane = queue.lane
             if lane.current_job is None and lane.broken is None and queue.size:
-                ticket = self._pick(queue)
-                if ticket is not None:
-                    self._start(lane, ticket)
+                first = self._pick(queue)
+                if first is not None:
+                    self._start(lane, first)
 
     # --- reporting ---
 

@@ -132,8 +132,11 @@ class Service:
         await self.outbox.aclose()
         await self.events.close()
 
-    def register_deliverer(self, platform: str, deliverer: Deliverer) -> None:
-        self.outbox.register(platform, deliverer)
+    def register_deliverer(
+        self, platform: str, deliverer: Deliverer, *, max_video_bytes: int | None = None
+    ) -> None:
+        """A front end's way to receive finished jobs; videos are made to fit ``max_video_bytes``."""
+        self.outbox.register(platform, deliverer, max_video_bytes=max_video_bytes)
 
     def subscribe(self, handler: Handler) -> Subscription:
         return self.events.subscribe(handler)
@@ -147,7 +150,7 @@ class Service:
         steps = self.router.plan(kind, options)
         if not steps:
             raise NoBackend(
-                f"Nothing here can make {kind} videos right now ({self.router.why_empty(kind, options)}).",
+                f"Nothing here can run a {kind} job right now ({self.router.why_empty(kind, options)}).",
                 hint="An admin can run `reelbot doctor` to see what is missing.",
             )
         costs = sorted(

@@ -70,11 +70,12 @@ class Database:
             with self.engine.begin() as conn:
                 yield conn
             return
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._local.conn = self.engine.connect()
-            self._open.append(conn)
-        raw = conn.connection.driver_connection  # type: ignore[union-attr]
+        kept: Connection | None = getattr(self._local, "conn", None)
+        if kept is None or kept.closed:
+            kept = self._local.conn = self.engine.connect()
+            self._open.append(kept)
+        conn = kept
+        raw: Any = conn.connection.driver_connection
         raw.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -100,7 +101,7 @@ class Database:
         prepared = self._prepared.get((stmt, keys))
         if prepared is None:
             prepared = self._prepared[(stmt, keys)] = _Prepared(stmt, self.engine.dialect, keys)
-        raw = conn.info.get("raw") or conn.info.setdefault("raw", conn.connection.driver_connection)
+        raw: Any = conn.info.get("raw") or conn.info.setdefault("raw", conn.connection.driver_connection)
         if many:
             return raw.executemany(prepared.sql, [prepared.bind(p) for p in params])
         return raw.execute(prepared.sql, prepared.bind(params or {}))

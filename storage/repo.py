@@ -15,14 +15,14 @@ from sqlalchemy import Connection, Integer, bindparam, case, func, insert, or_, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, threaded
-from storage.models import Attempt, BudgetMonth, Delivery, Job, LedgerEntry, User
+from storage.models import Attempt, BudgetMonth, Delivery, Job, LedgerEntry, SQLModel, User
 
-users = User.__table__
-jobs = Job.__table__
-attempts = Attempt.__table__
-ledger = LedgerEntry.__table__
-deliveries = Delivery.__table__
-budget = BudgetMonth.__table__
+users = SQLModel.metadata.tables[User.__tablename__]
+jobs = SQLModel.metadata.tables[Job.__tablename__]
+attempts = SQLModel.metadata.tables[Attempt.__tablename__]
+ledger = SQLModel.metadata.tables[LedgerEntry.__tablename__]
+deliveries = SQLModel.metadata.tables[Delivery.__tablename__]
+budget = SQLModel.metadata.tables[BudgetMonth.__tablename__]
 
 OPEN_STATES = ("queued", "running")
 USER_FIELDS = ("id", "role", "name", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month")

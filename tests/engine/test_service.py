@@ -394,3 +394,53 @@ async def test_postgresql_runs_the_same_job_end_to_end(tmp_path, pg_url):
         assert [j.id for j in deliverer.delivered] == [done.id]
     finally:
         await app.close()
+
+
+async def test_each_front_end_gets_a_video_that_fits_its_upload_limit(tmp_path):
+    big, small = RecordingDeliverer(), RecordingDeliverer()
+    settings = make_settings(tmp_path)
+    app = await open_app(settings)
+    app.service.register_deliverer("roomy", big)
+    app.service.register_deliverer("tight", small, max_video_bytes=12_000)
+    try:
+        noisy = Options(frames=48, fps=8, width=320, height=192, seed=3)
+        jobs = []
+        for platform in ("roomy", "tight"):
+            request = SubmitRequest(UserRef(platform, "u"), "noise", Origin(platform), noisy)
+            jobs.append(await app.service.wait((await app.service.submit(request)).id))
+        original = jobs[0].result_path.stat().st_size
+        assert original > 12_000  # the simulated render is big enough to need fitting
+        fitted = small.delivered[0].result_path
+        assert fitted.stat().st_size <= 12_000 and probe(fitted).frames == 48
+        assert big.delivered[0].result_path.stat().st_size == original
+    finally:
+        await app.close()
+
+
+async def test_a_video_that_cannot_fit_is_delivered_as_a_plain_explanation(app_factory):
+    deliverer = RecordingDeliverer()
+    app = await app_factory()
+    app.service.register_deliverer("test", deliverer, max_video_bytes=1_000)
+    done = await app.service.wait((await app.service.submit(req(frames=20))).id)
+    sent = deliverer.delivered[0]
+    assert done.state is JobState.SUCCEEDED and sent.result_path is None
+    assert sent.error_code == "video_too_large" and "this chat accepts" in sent.error_message
+
+
+async def test_run_on_cloud_now_takes_a_waiting_job_out_of_the_gpu_queue(app_factory):
+    app = await app_factory(
+        backends={"local": SimulatedBackend("local", seconds=30, steps=300), "runway": cloud("runway", 0.25)},
+        settings={"chain_text_to_video": ["local", "runway"]},
+        gpus=1,
+    )
+    running = await app.service.submit(req("a"))
+    waiting = await app.service.submit(req("b"))
+    assert waiting.position == 1
+    with pytest.raises(NotAllowed):
+        await app.service.run_on_cloud(UserRef("test", "a"), waiting.id)
+    assert await app.service.run_on_cloud(UserRef("test", "b"), waiting.id)
+    done = await app.service.wait(waiting.id)
+    assert (done.state, done.backend, done.charged_usd) == (JobState.SUCCEEDED, "runway", 0.25)
+    assert [a.backend for a in done.attempts] == ["runway"]
+    assert not await app.service.run_on_cloud(UserRef("test", "a"), running.id)  # already on the GPU
+    await app.service.cancel(UserRef("test", "a"), running.id)

@@ -107,8 +107,8 @@ class Router:
         self._fails.pop(name, None)
 
     def record_failure(self, name: str, error: BackendError) -> None:
-        if not error.retryable:
-            return  # the input's fault, not the backend's
+        if not error.retryable or error.code == "model_unavailable":
+            return  # the input's fault, or one model's: the backend's other models still work
         self._last_error[name] = error.message
         fails = self._fails.get(name, 0) + 1
         cool = error.retry_after or 0.0

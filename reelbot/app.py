@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import IO
 
 from engine.backends.base import Backend
+from engine.backends.diffusers import DiffusersBackend
 from engine.backends.simulated import SimulatedBackend
 from engine.errors import EngineBusy
 from engine.events import EventBus
 from engine.lanes import GpuLane
+from engine.local.gpu_stats import NvmlStats
+from engine.local.registry import load_registry
 from engine.router import Router
 from engine.scheduler import Scheduler
 from engine.service import EngineConfig, Service
@@ -81,6 +84,7 @@ class App:
                 missing=missing,
             )
             encode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelbot-encode")
+            stats = NvmlStats() if any(lane.device.startswith("cuda") for lane in lanes) else None
             service = Service(
                 repo=repo,
                 router=router,
@@ -88,6 +92,7 @@ class App:
                 events=EventBus(),
                 config=engine_config(settings),
                 encode_pool=encode_pool,
+                gpu_stats=stats or (lambda lane: None),
             )
         except BaseException:
             release_lock(handle)
@@ -142,6 +147,8 @@ def build_lanes(settings: Settings) -> list[GpuLane]:
         return [
             GpuLane(i, device=f"sim:{i}", label="simulated GPU") for i in range(settings.simulated_gpus)
         ]
+    if settings.gpus.strip().lower() == "cpu":
+        return [GpuLane(0, device="cpu", label="CPU (slow: for tiny test models)")]
     return [GpuLane(i, device=f"cuda:{i}", label=name) for i, name in cuda_devices(settings.gpus)]
 
 
@@ -182,9 +189,19 @@ def build_backends(settings: Settings, lanes: list[GpuLane]) -> tuple[dict[str, 
             scratch=settings.data_dir / "work",
         )
     elif not lanes:
-        missing["local"] = "no CUDA GPU found (set GPUS, or LOCAL_BACKEND=simulated to try reelbot without one)"
+        missing["local"] = ("no CUDA GPU found (check the driver and GPUS; GPUS=cpu runs tiny test models, "
+                            "LOCAL_BACKEND=simulated tries reelbot without a GPU)")
     else:
-        missing["local"] = "the diffusers pipelines are not part of this version yet"
+        backends["local"] = DiffusersBackend(
+            load_registry(settings.local_models),
+            default_models={
+                JobKind.TEXT_TO_VIDEO: settings.default_text_model,
+                JobKind.IMAGE_TO_VIDEO: settings.default_image_model,
+            },
+            token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+            cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
+            offline=settings.hf_hub_offline,
+        )
     for name, key in PROVIDER_KEYS.items():
         if getattr(settings, key) is None:
             missing[name] = f"{key.upper()} is not set"

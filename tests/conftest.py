@@ -51,10 +51,12 @@ async def open_app(
     *,
     backends: dict[str, Backend] | None = None,
     gpus: int | None = None,
+    lanes: list[GpuLane] | None = None,
     deliverer: RecordingDeliverer | None = None,
     platform: str = "test",
 ) -> App:
-    lanes = None if gpus is None else [GpuLane(i, device=f"sim:{i}") for i in range(gpus)]
+    if gpus is not None:
+        lanes = [GpuLane(i, device=f"sim:{i}") for i in range(gpus)]
     app = await App.open(settings, backends=backends, lanes=lanes, start=False, lock=False)
     if deliverer is not None:
         app.service.register_deliverer(platform, deliverer)

@@ -1,0 +1,198 @@
+"""The local backend: real diffusers pipelines, one job at a time per GPU lane, models kept warm.
+
+Each lane keeps the pipelines it loaded (least recently used evicted first when free VRAM runs short), so
+back-to-back jobs for the same model never reload it; the scheduler's model affinity depends on that.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.backends.base import Output, RunContext
+from engine.errors import InvalidInput, OutOfMemory
+from engine.lanes import GpuLane
+from engine.local.pipelines import (
+    MemoryPlan,
+    ModelUnavailable,
+    apply_plan,
+    first_plan,
+    load_pipeline,
+    run_pipeline,
+)
+from engine.local.registry import ModelSpec, resolve
+from engine.types import Estimate, JobKind, Options
+
+# Tests and benchmarks may raise a simulated out-of-memory here, before each try, to walk the ladder.
+FaultHook = Callable[[ModelSpec, MemoryPlan], None]
+UNLOADABLE_FOR_S = 3600.0
+
+
+class DiffusersBackend:
+    local = True
+
+    def __init__(
+        self,
+        registry: Mapping[str, ModelSpec],
+        *,
+        default_models: Mapping[JobKind, str],
+        name: str = "local",
+        token: str | None = None,
+        cache_dir: Path | None = None,
+        offline: bool = False,
+        fault: FaultHook | None = None,
+    ) -> None:
+        self.name = name
+        self.registry = dict(registry)
+        self.default_models = dict(default_models)
+        self.token = token
+        self.cache_dir = cache_dir
+        self.offline = offline
+        self.fault = fault
+        self.seconds: dict[str, float] = {}  # measured run time per model, for estimates and ETAs
+        self._unloadable: dict[str, tuple[float, ModelUnavailable]] = {}
+
+    def kinds(self) -> frozenset[JobKind]:
+        return frozenset(kind for spec in self.registry.values() for kind in spec.kinds)
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            import diffusers  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError:
+            return "torch and diffusers are not installed (pip install 'reelbot[local]')"
+        return None
+
+    def spec_for(self, kind: JobKind, options: Options) -> ModelSpec | None:
+        name = options.model or self.default_models.get(kind)
+        if not name:
+            return None
+        try:
+            spec = resolve(name, self.registry)
+        except InvalidInput:
+            return None
+        return spec if kind in spec.kinds else None
+
+    def model_for(self, kind: JobKind, options: Options) -> str | None:
+        spec = self.spec_for(kind, options)
+        return spec.name if spec else None
+
+    def estimate(self, kind: JobKind, options: Options) -> Estimate:
+        spec = self.spec_for(kind, options)
+        seconds = self.seconds.get(spec.name, spec.seconds_estimate) if spec else 60.0
+        return Estimate(cost_usd=0.0, seconds=seconds)
+
+    async def run(self, ctx: RunContext) -> Output:
+        assert ctx.lane is not None, "the local backend runs on a GPU lane"
+        return await ctx.lane.call(self._generate, ctx, cancel=ctx.cancel)
+
+    async def aclose(self) -> None:
+        return None
+
+    # --- on the lane's thread ---
+
+    def _generate(self, ctx: RunContext) -> Output:
+        lane = ctx.lane
+        assert lane is not None
+        job = ctx.job
+        spec = self.spec_for(job.kind, job.options)
+        if spec is None:
+            raise ModelUnavailable(f"No local model for {job.kind}.", backend=self.name)
+        started = time.monotonic()
+        pipe, tight = self._pipeline(lane, spec, job.kind, ctx)
+        wanted = spec.valid_frames(job.options.frames or spec.frames)
+        if wanted != (job.options.frames or spec.frames):
+            ctx.note(f"{spec.name} makes {spec.frame_step}k+1 frames: {wanted} instead of {job.options.frames}")
+        plan = first_plan(spec, pipe, wanted, offload=tight)
+        if tight:
+            ctx.note("model CPU offload on from the start: not enough free VRAM")
+        while True:
+            try:
+                apply_plan(pipe, plan, lane.device)
+                if self.fault is not None:
+                    self.fault(spec, plan)
+                frames = run_pipeline(pipe, spec, ctx, plan)
+                break
+            except Exception as exc:
+                if not _is_oom(exc):
+                    raise
+                _free_cuda()
+                step = plan.next(spec, job.options.allow_fewer_frames)
+                if step is None:
+                    raise OutOfMemory(
+                        f"{spec.name} ran out of GPU memory on {lane.label} even with offload"
+                        f"{' and fewer frames' if job.options.allow_fewer_frames else ''}.",
+                        backend=self.name,
+                    ) from exc
+                plan, change = step
+                ctx.note(f"out of GPU memory: {change}")
+        elapsed = time.monotonic() - started
+        self.seconds[spec.name] = elapsed if spec.name not in self.seconds else (
+            0.7 * self.seconds[spec.name] + 0.3 * elapsed)
+        return Output(fps=job.options.fps or spec.fps, frames=list(frames), gpu_seconds=elapsed,
+                      model=spec.name)
+
+    def _pipeline(self, lane: GpuLane, spec: ModelSpec, kind: JobKind, ctx: RunContext) -> tuple[Any, bool]:
+        """The lane's warm pipeline for this model, loading it (and evicting others) if needed.
+
+        Returns the pipeline and whether VRAM is short enough that it should start with CPU offload."""
+        warm = lane.get_warm(spec.name)
+        if warm is not None:
+            return _for_kind(warm, spec, kind), False
+        broken = self._unloadable.get(spec.name)
+        if broken and time.monotonic() < broken[0]:
+            raise broken[1]
+        while lane.warm and _free_gib(lane.device) < spec.vram_gib:
+            lane.evict_oldest()
+            _free_cuda()
+        try:
+            pipe = load_pipeline(spec, lane.device, token=self.token, cache_dir=self.cache_dir,
+                                 offline=self.offline)
+        except ModelUnavailable as exc:
+            self._unloadable[spec.name] = (time.monotonic() + UNLOADABLE_FOR_S, exc)
+            raise
+        lane.put_warm(spec.name, pipe)
+        ctx.note(f"loaded {spec.name} on {lane.name}")
+        return _for_kind(pipe, spec, kind), _free_gib(lane.device) < 1.0
+
+
+def _for_kind(pipe: Any, spec: ModelSpec, kind: JobKind) -> Any:
+    """LTX animates images with a sibling pipeline class that shares the loaded weights."""
+    if kind is JobKind.IMAGE_TO_VIDEO and spec.image_pipeline:
+        import diffusers
+
+        return getattr(diffusers, spec.image_pipeline).from_pipe(pipe)
+    return pipe
+
+
+def _is_oom(exc: BaseException) -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower() and isinstance(
+        exc, RuntimeError)
+
+
+def _free_cuda() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+def _free_gib(device: str) -> float:
+    """Free memory on the lane's GPU; a CPU lane never counts as short."""
+    if not device.startswith("cuda"):
+        return float("inf")
+    import torch
+
+    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    return free / 2**30

@@ -1,0 +1,197 @@
+"""Loading diffusers video pipelines and running one job on them. Runs on a GPU lane's thread only.
+
+Loading maps every Hugging Face failure to words that say what to do (gated repo, missing download).
+Running reports each denoising step and stops at the next step when the job is cancelled: by raising
+from the step callback, which works on every family (SVD and zeroscope have no interrupt flag) and frees
+the GPU without the VAE decode an interrupt would still run.
+
+On CUDA out-of-memory the job is retried down a ladder, the steps users are told to take by hand:
+smaller ``decode_chunk_size`` (8, 4, 2, 1), then model CPU offload with VAE slicing and tiling, then fewer
+frames (25 to 15) if the user allowed it; after that the router hands the job to the next backend.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from engine.backends.base import Cancelled, RunContext
+from engine.errors import BackendError, BackendUnavailable
+from engine.images import fit_image
+from engine.local.registry import ModelSpec
+
+
+class ModelUnavailable(BackendError):
+    """This model cannot be loaded here (gated, not downloaded, broken). Other models may still work,
+    so the local backend is not cooled down for it; the job moves on to the next backend."""
+
+    code = "model_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPlan:
+    frames: int
+    decode_chunk_size: int | None  # None: the pipeline has no such knob
+    offload: bool = False
+    fewer_frames: bool = False  # once only: a much shorter clip is no longer what was asked for
+
+    def next(self, spec: ModelSpec, allow_fewer_frames: bool) -> tuple[MemoryPlan, str] | None:
+        """The next rung of the out-of-memory ladder, with what changed in words; None at the bottom."""
+        if self.decode_chunk_size and self.decode_chunk_size > 1:
+            smaller = max(1, self.decode_chunk_size // 2)
+            return replace(self, decode_chunk_size=smaller), f"decode_chunk_size lowered to {smaller}"
+        if not self.offload:
+            return replace(self, offload=True), "model CPU offload and VAE slicing/tiling turned on"
+        fewer = spec.valid_frames(max(1, round(self.frames * 0.6)))
+        if allow_fewer_frames and not self.fewer_frames and fewer < self.frames:
+            return replace(self, frames=fewer, fewer_frames=True), f"frames lowered from {self.frames} to {fewer}"
+        return None
+
+
+def first_plan(spec: ModelSpec, pipeline: Any, frames: int, offload: bool) -> MemoryPlan:
+    takes_chunks = "decode_chunk_size" in inspect.signature(pipeline.__call__).parameters
+    chunk = int(spec.options.get("decode_chunk_size", 8)) if takes_chunks else None
+    return MemoryPlan(frames=frames, decode_chunk_size=chunk, offload=offload)
+
+
+def load_pipeline(
+    spec: ModelSpec,
+    device: str,
+    *,
+    token: str | None,
+    cache_dir: Path | None,
+    offline: bool,
+) -> Any:
+    import diffusers
+    import torch
+
+    on_gpu = device.startswith("cuda")
+    dtype = getattr(torch, spec.dtype) if on_gpu else torch.float32
+    common: dict[str, Any] = {"torch_dtype": dtype, "token": token, "local_files_only": offline}
+    if cache_dir is not None:
+        common["cache_dir"] = str(cache_dir)
+    kwargs = dict(common)
+    if spec.variant and on_gpu:
+        kwargs["variant"] = spec.variant
+    try:
+        if not offline and not Path(spec.source).exists():
+            # diffusers turns a refused download into "not cached locally"; ask the Hub first so a
+            # gated model is explained as gated.
+            from huggingface_hub import HfApi, constants
+
+            HfApi(endpoint=constants.ENDPOINT).auth_check(spec.source, token=token)
+        if adapter := spec.options.get("motion_adapter"):
+            kwargs["motion_adapter"] = diffusers.MotionAdapter.from_pretrained(adapter, **common)
+        pipe = getattr(diffusers, spec.pipeline).from_pretrained(spec.source, **kwargs)
+    except Exception as exc:
+        raise explain_load_error(exc, spec, token is not None, offline) from exc
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def explain_load_error(exc: Exception, spec: ModelSpec, has_token: bool, offline: bool) -> BackendError:
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    repo = spec.source
+    page = f"https://huggingface.co/{repo}"
+    if isinstance(exc, GatedRepoError) or (
+        isinstance(exc, HfHubHTTPError) and getattr(exc.response, "status_code", 0) in (401, 403)
+    ):
+        todo = (f"Open {page}, accept its licence with the account your HF_TOKEN belongs to"
+                if has_token else f"Open {page} and accept its licence, then set HF_TOKEN in .env "
+                                  "(a read token from https://huggingface.co/settings/tokens)")
+        return ModelUnavailable(f"The model {spec.name} ({repo}) is gated and this machine has no access.",
+                                backend="local", hint=todo + ". Or pick another model.")
+    if isinstance(exc, RepositoryNotFoundError):
+        return ModelUnavailable(f"The model repository {repo} does not exist (or is private).",
+                                backend="local", hint="Check the name in LOCAL_MODELS, or set HF_TOKEN.")
+    if isinstance(exc, LocalEntryNotFoundError) or offline:
+        return ModelUnavailable(
+            f"The weights of {spec.name} are not downloaded on this machine"
+            + (" and HF_HUB_OFFLINE is set." if offline else " and the Hugging Face Hub cannot be reached."),
+            backend="local", hint=f"Run `huggingface-cli download {repo}` once with internet access.")
+    if isinstance(exc, OSError):
+        return ModelUnavailable(f"The model {spec.name} could not be loaded from {repo}: {exc}",
+                                backend="local")
+    return BackendUnavailable(f"Loading {spec.name} failed: {type(exc).__name__}: {exc}", backend="local")
+
+
+def apply_plan(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    """Turn on the memory savers the plan asks for (they cannot be turned off on a loaded pipeline)."""
+    if not plan.offload:
+        return
+    if device.startswith("cuda") and not getattr(pipe, "_reelbot_offloaded", False):
+        pipe.enable_model_cpu_offload(gpu_id=int(device.split(":")[1]) if ":" in device else 0)
+        pipe._reelbot_offloaded = True
+    vae = getattr(pipe, "vae", None)
+    for method in ("enable_slicing", "enable_tiling"):
+        if vae is not None and hasattr(vae, method):
+            try:
+                getattr(vae, method)()
+            except NotImplementedError:  # some video VAEs have no tiled decode
+                pass
+
+
+def run_pipeline(pipe: Any, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) -> np.ndarray:
+    """One generation; returns frames as a (frames, height, width, 3) float array in [0, 1]."""
+    import torch
+
+    job = ctx.job
+    opts = job.options
+    width, height = (opts.width, opts.height) if opts.width and opts.height else spec.size(opts.portrait)
+    steps = opts.steps or spec.steps
+    call = inspect.signature(pipe.__call__).parameters
+    kwargs: dict[str, Any] = {
+        "height": height, "width": width, "num_frames": plan.frames, "num_inference_steps": steps,
+        "generator": torch.Generator(device="cpu").manual_seed(job.seed), "output_type": "np",
+    }
+    if "image" in call:
+        if job.image_path is None:
+            raise ValueError(f"{spec.name} needs an input image")
+        with Image.open(job.image_path) as picture:
+            kwargs["image"] = fit_image(picture.convert("RGB"), width, height)
+    if "prompt" in call:
+        kwargs["prompt"] = job.prompt
+        if opts.negative_prompt and "negative_prompt" in call:
+            kwargs["negative_prompt"] = opts.negative_prompt
+    if spec.guidance is not None and "guidance_scale" in call:
+        kwargs["guidance_scale"] = spec.guidance
+    for name, value in spec.options.items():
+        if name in call and name != "decode_chunk_size":
+            kwargs[name] = value
+    if "fps" in call:
+        kwargs["fps"] = opts.fps or spec.fps
+    if "frame_rate" in call:
+        kwargs["frame_rate"] = opts.fps or spec.fps
+    if plan.decode_chunk_size is not None:
+        kwargs["decode_chunk_size"] = plan.decode_chunk_size
+
+    def step_done(step: int) -> None:
+        ctx.progress(step + 1, steps)
+        if ctx.cancel.is_set():
+            raise Cancelled()
+
+    if "callback_on_step_end" in call:
+        def on_step_end(_pipe: Any, step: int, _t: Any, _tensors: dict[str, Any]) -> dict[str, Any]:
+            step_done(step)
+            return {}
+
+        kwargs["callback_on_step_end"] = on_step_end
+    elif "callback" in call:  # older pipelines (zeroscope's TextToVideoSD)
+        kwargs["callback"] = lambda step, _t, _latents: step_done(step)
+        kwargs["callback_steps"] = 1
+    ctx.raise_if_cancelled()
+    with torch.inference_mode():
+        result = pipe(**kwargs)
+    frames = result.frames[0]
+    return np.asarray(frames, dtype=np.float32)

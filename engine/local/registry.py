@@ -1,0 +1,139 @@
+"""The local models: what each one is, where its weights live, what it makes and what it needs.
+
+Admins add entries without code through ``LOCAL_MODELS`` (JSON, same fields as :class:`ModelSpec`). A
+``--model`` that is a folder holding a diffusers pipeline (``model_index.json``) works too: it takes the
+defaults of the registered model with the same pipeline class, overridden by the folder's own
+``reelbot.json`` if it has one (``reelbot models make-tiny`` writes one with CPU-sized defaults).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InvalidInput
+from engine.types import JobKind
+
+T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    name: str
+    pipeline: str  # diffusers pipeline class for text-to-video (or the only one)
+    source: str  # Hugging Face repo id, or a local folder
+    kinds: frozenset[JobKind]
+    width: int
+    height: int
+    frames: int
+    fps: int
+    steps: int
+    guidance: float | None = None
+    image_pipeline: str | None = None  # class for image-to-video when it differs (LTX)
+    vram_gib: float = 10.0  # what it needs without offload; less free VRAM starts with offload
+    variant: str | None = "fp16"
+    dtype: str = "float16"
+    frame_step: int = 1  # frames must be frame_step * k + 1 (Wan 4, LTX 8); 1: any count
+    size_multiple: int = 8
+    seconds_estimate: float = 60.0  # until measured on this machine
+    options: Mapping[str, Any] = field(default_factory=dict)  # model-specific call arguments
+
+    def size(self, portrait: bool) -> tuple[int, int]:
+        """(width, height): landscape by default, swapped for ``--portrait``."""
+        w, h = self.width, self.height
+        return (min(w, h), max(w, h)) if portrait else (max(w, h), min(w, h))
+
+    def valid_frames(self, frames: int) -> int:
+        """The nearest frame count the model accepts, not above ``frames``."""
+        if self.frame_step <= 1:
+            return frames
+        return max(1, (frames - 1) // self.frame_step * self.frame_step + 1)
+
+
+SVD_OPTIONS = {"motion_bucket_id": 127, "noise_aug_strength": 0.02, "decode_chunk_size": 8,
+               "min_guidance_scale": 1.0, "max_guidance_scale": 3.0}
+
+BUILTIN: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("svd-xt", "StableVideoDiffusionPipeline",
+                  "stabilityai/stable-video-diffusion-img2vid-xt-1-1", frozenset({I2V}),
+                  1024, 576, 25, 7, 25, vram_gib=12.0, seconds_estimate=60.0, options=SVD_OPTIONS),
+        ModelSpec("svd", "StableVideoDiffusionPipeline", "stabilityai/stable-video-diffusion-img2vid",
+                  frozenset({I2V}), 1024, 576, 14, 7, 25, vram_gib=10.0, seconds_estimate=35.0,
+                  options=SVD_OPTIONS),
+        ModelSpec("zeroscope", "TextToVideoSDPipeline", "cerspense/zeroscope_v2_576w", frozenset({T2V}),
+                  576, 320, 24, 8, 40, guidance=9.0, variant=None, vram_gib=8.0, seconds_estimate=20.0),
+        ModelSpec("animatediff", "AnimateDiffPipeline", "emilianJR/epiCRealism", frozenset({T2V}),
+                  512, 512, 16, 8, 25, guidance=7.5, variant=None, vram_gib=8.0, seconds_estimate=30.0,
+                  options={"motion_adapter": "guoyww/animatediff-motion-adapter-v1-5-2"}),
+        ModelSpec("wan", "WanPipeline", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", frozenset({T2V}),
+                  832, 480, 81, 16, 30, guidance=5.0, variant=None, dtype="bfloat16", frame_step=4,
+                  size_multiple=16, vram_gib=16.0, seconds_estimate=120.0),
+        ModelSpec("ltx-video", "LTXPipeline", "Lightricks/LTX-Video", frozenset({T2V, I2V}),
+                  704, 480, 121, 24, 40, guidance=3.0, image_pipeline="LTXImageToVideoPipeline",
+                  variant=None, dtype="bfloat16", frame_step=8, size_multiple=32, vram_gib=16.0,
+                  seconds_estimate=60.0),
+    )
+}
+
+
+def load_registry(extra_json: str = "") -> dict[str, ModelSpec]:
+    """The built-in models plus the admin's ``LOCAL_MODELS`` (which may also override built-ins)."""
+    registry = dict(BUILTIN)
+    if not extra_json.strip():
+        return registry
+    try:
+        entries = json.loads(extra_json)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"LOCAL_MODELS is not valid JSON: {exc}") from None
+    if not isinstance(entries, dict):
+        raise ValueError('LOCAL_MODELS must be a JSON object: {"name": {"pipeline": ..., "source": ...}}')
+    for name, entry in entries.items():
+        base = registry.get(name)
+        registry[name] = _spec_from(name, entry, base)
+    return registry
+
+
+def resolve(name: str, registry: Mapping[str, ModelSpec]) -> ModelSpec:
+    """A registered name, or a local folder with a diffusers pipeline in it."""
+    if name in registry:
+        return registry[name]
+    folder = Path(name).expanduser()
+    index = folder / "model_index.json"
+    if not index.is_file():
+        known = ", ".join(sorted(registry))
+        raise InvalidInput("model", f"There is no model called {name!r}.", hint=f"Known models: {known}.")
+    pipeline = json.loads(index.read_text()).get("_class_name", "")
+    base = next((s for s in registry.values() if pipeline in (s.pipeline, s.image_pipeline)), None)
+    if base is None:
+        raise InvalidInput("model", f"{folder} holds a {pipeline or 'unknown'} pipeline, which reelbot "
+                                    "cannot drive.", hint="Use one of the video pipelines listed in the README.")
+    overrides: dict[str, Any] = {}
+    own = folder / "reelbot.json"
+    if own.is_file():
+        overrides = json.loads(own.read_text())
+    options = {k: v for k, v in base.options.items() if k != "motion_adapter"}  # the folder is complete
+    spec = replace(base, name=str(folder), source=str(folder), variant=None, options=options)
+    return _spec_from(str(folder), overrides, spec) if overrides else spec
+
+
+def _spec_from(name: str, entry: Any, base: ModelSpec | None) -> ModelSpec:
+    if not isinstance(entry, dict):
+        raise ValueError(f"LOCAL_MODELS[{name!r}] must be an object")
+    known = {f.name for f in fields(ModelSpec)}
+    unknown = set(entry) - known
+    if unknown:
+        raise ValueError(f"LOCAL_MODELS[{name!r}] has unknown fields: {sorted(unknown)}")
+    values = dict(entry)
+    if "kinds" in values:
+        values["kinds"] = frozenset(JobKind(k) for k in values["kinds"])
+    if base is not None:
+        return replace(base, **{**values, "name": name})
+    missing = {"pipeline", "source", "kinds", "width", "height", "frames", "fps", "steps"} - set(values)
+    if missing:
+        raise ValueError(f"LOCAL_MODELS[{name!r}] needs {sorted(missing)}")
+    return ModelSpec(name=name, **values)

@@ -1,0 +1,81 @@
+"""The model registry: built-ins, admins' additions, local folders, and the out-of-memory ladder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.errors import InvalidInput
+from engine.local.pipelines import MemoryPlan
+from engine.local.registry import BUILTIN, load_registry, resolve
+from engine.types import JobKind
+
+
+def test_the_builtin_models_cover_both_kinds_with_their_published_defaults():
+    svd = BUILTIN["svd-xt"]
+    assert svd.source == "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
+    assert (svd.width, svd.height, svd.frames, svd.kinds) == (1024, 576, 25, {JobKind.IMAGE_TO_VIDEO})
+    assert svd.size(portrait=True) == (576, 1024) and BUILTIN["svd"].frames == 14
+    assert BUILTIN["zeroscope"].source == "cerspense/zeroscope_v2_576w"
+    assert (BUILTIN["zeroscope"].width, BUILTIN["zeroscope"].height) == (576, 320)
+    assert {"animatediff", "wan", "ltx-video"} <= set(BUILTIN)
+    assert JobKind.IMAGE_TO_VIDEO in BUILTIN["ltx-video"].kinds
+    assert BUILTIN["wan"].valid_frames(25) == 25 and BUILTIN["wan"].valid_frames(24) == 21
+    assert BUILTIN["ltx-video"].valid_frames(30) == 25
+
+
+def test_admins_add_and_change_models_in_settings_without_code():
+    registry = load_registry(json.dumps({
+        "zeroscope-xl": {"pipeline": "TextToVideoSDPipeline", "source": "cerspense/zeroscope_v2_XL",
+                         "kinds": ["text-to-video"], "width": 1024, "height": 576, "frames": 24,
+                         "fps": 8, "steps": 40},
+        "svd-xt": {"steps": 30},
+    }))
+    assert registry["zeroscope-xl"].width == 1024 and registry["svd-xt"].steps == 30
+    assert registry["svd-xt"].frames == 25  # the rest of the built-in stays
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("{not json", "not valid JSON"),
+    ('["a"]', "must be a JSON object"),
+    ('{"m": {"pipeline": "X"}}', "needs"),
+    ('{"svd-xt": {"colour": "red"}}', "unknown fields"),
+])
+def test_a_broken_local_models_setting_says_what_is_wrong(value, message):
+    with pytest.raises(ValueError, match=message):
+        load_registry(value)
+
+
+def test_a_folder_with_a_pipeline_is_a_model_with_its_own_defaults(tmp_path):
+    folder = tmp_path / "my-svd"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableVideoDiffusionPipeline"}))
+    (folder / "reelbot.json").write_text(json.dumps({"width": 64, "height": 64, "steps": 2}))
+    spec = resolve(str(folder), BUILTIN)
+    assert spec.source == str(folder) and spec.pipeline == "StableVideoDiffusionPipeline"
+    assert (spec.width, spec.height, spec.steps, spec.frames) == (64, 64, 2, 25)
+    assert spec.variant is None
+
+
+def test_unknown_models_and_foreign_pipelines_are_refused_with_the_known_names(tmp_path):
+    with pytest.raises(InvalidInput, match="no model called 'sora'") as err:
+        resolve("sora", BUILTIN)
+    assert "svd-xt" in err.value.hint
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    with pytest.raises(InvalidInput, match="cannot drive"):
+        resolve(str(tmp_path), BUILTIN)
+
+
+def test_the_out_of_memory_ladder_walks_the_steps_users_take_by_hand():
+    spec = BUILTIN["svd-xt"]
+    plan, changes = MemoryPlan(frames=25, decode_chunk_size=8), []
+    while (step := plan.next(spec, allow_fewer_frames=True)) is not None:
+        plan, change = step
+        changes.append(change)
+    assert changes == [
+        "decode_chunk_size lowered to 4", "decode_chunk_size lowered to 2", "decode_chunk_size lowered to 1",
+        "model CPU offload and VAE slicing/tiling turned on", "frames lowered from 25 to 15",
+    ]
+    strict = MemoryPlan(frames=25, decode_chunk_size=None, offload=True)
+    assert strict.next(spec, allow_fewer_frames=False) is None

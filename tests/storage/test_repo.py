@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -88,3 +89,27 @@ def test_recovery_requeues_a_running_job_and_fails_one_that_keeps_crashing(repo)
     assert states == {"calm": "queued", "crashy": "failed", "waiting": "queued"}
     assert outcomes == ["interrupted"] and "stopped 3 times" in message
     assert repo.pending_deliveries.sync(repo, ["test"])[0][1] == "crashy"
+
+
+async def test_sqlite_group_commit_undoes_only_the_call_that_failed(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/g.db")
+    db.migrate()
+    repo = Repository(db)
+
+    def broken() -> None:
+        with db.transaction() as conn:
+            conn.execute(text("INSERT INTO budget_months (month, committed_micros) VALUES ('2099-01', 5)"))
+            raise RuntimeError("boom")
+
+    calls = [db.run(broken)] + [
+        repo.admit(platform="test", external_id=f"u{i}", name="U", is_admin=False, job=new_job(f"job{i}"),
+                   costs_micros=[0], limits=LIMITS, now=NOW)
+        for i in range(20)
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    assert all(r.job_id == f"job{i}" for i, r in enumerate(results[1:]))
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 20
+        assert conn.execute(text("SELECT count(*) FROM budget_months WHERE month = '2099-01'")).scalar_one() == 0
+    db.close()

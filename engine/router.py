@@ -97,7 +97,13 @@ class Router:
             elif reason := backend.unavailable_reason():
                 reasons.append(f"{name}: {reason}")
             elif backend.model_for(kind, options) is None:
-                reasons.append(f"{name}: does not have model {options.model!r}")
+                other = next((k for k in backend.kinds() if k != kind and backend.model_for(k, options)), None)
+                if other is not None:
+                    hint = "send a picture to animate" if other is JobKind.IMAGE_TO_VIDEO else "leave out the image"
+                    reasons.append(f"{name}: {options.model or 'its default model'} makes {other} videos only "
+                                   f"({hint}, or pick another model)")
+                else:
+                    reasons.append(f"{name}: does not have model {options.model!r}")
         return "; ".join(reasons) or f"no chain is configured for {kind}"
 
     def cooling_s(self, name: str) -> float:

@@ -86,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check the set-up and say how to fix what is missing")
     doctor.set_defaults(handler=cmd_doctor)
+
+    models = sub.add_parser("models", help="local model tools")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    tiny = models_sub.add_parser(
+        "make-tiny", help="write tiny random-weight versions of every model family (for tests, no GPU)"
+    )
+    tiny.add_argument("dir", type=Path, help="one folder per model is written here: DIR/svd-xt, ...")
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.set_defaults(handler=cmd_make_tiny)
     return parser
 
 
@@ -227,6 +236,28 @@ async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     checks = await asyncio.to_thread(run_checks, settings)
     print(render_checks(checks))
     return 1 if any(c.ok is False for c in checks) else 0
+
+
+async def cmd_make_tiny(settings: Settings, args: argparse.Namespace) -> int:
+    from engine.local.tiny import FAMILIES, make_tiny
+
+    for name in FAMILIES:
+        folder = await asyncio.to_thread(make_tiny, name, args.dir / name, seed=args.seed)
+        (folder / "reelbot.json").write_text(json.dumps(TINY_DEFAULTS[name], indent=2))
+        print(f"{folder}  ({name})")
+    print(f"Try: GPUS=cpu reelbot generate --image photo.png --model {args.dir / 'svd-xt'} --out tiny.mp4")
+    return 0
+
+
+# Sizes a CPU makes in seconds with the tiny models; the real models' defaults would take minutes.
+TINY_DEFAULTS: dict[str, dict[str, int | float]] = {
+    "svd-xt": {"width": 64, "height": 64, "frames": 14, "steps": 4, "seconds_estimate": 3},
+    "svd": {"width": 64, "height": 64, "frames": 8, "steps": 4, "seconds_estimate": 2},
+    "zeroscope": {"width": 64, "height": 64, "frames": 16, "steps": 4, "seconds_estimate": 1},
+    "animatediff": {"width": 64, "height": 64, "frames": 16, "steps": 4, "seconds_estimate": 1},
+    "wan": {"width": 64, "height": 64, "frames": 17, "steps": 4, "seconds_estimate": 1},
+    "ltx-video": {"width": 64, "height": 64, "frames": 17, "steps": 4, "seconds_estimate": 1},
+}
 
 
 def _settings_error(exc: ValidationError) -> str:

@@ -201,6 +201,7 @@ def build_backends(settings: Settings, lanes: list[GpuLane]) -> tuple[dict[str, 
             token=settings.hf_token.get_secret_value() if settings.hf_token else None,
             cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
             offline=settings.hf_hub_offline,
+            compile_denoiser=settings.local_compile,
         )
     for name, key in PROVIDER_KEYS.items():
         if getattr(settings, key) is None:

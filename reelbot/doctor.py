@@ -34,11 +34,18 @@ if TYPE_CHECKING:
 __all__ = ["MODEL_REPOS", "Check", "HubUnreachable", "hub_access", "render_checks", "run_checks"]
 
 # Short model names of the settings, and the Hugging Face repositories they load.
-MODEL_REPOS = {
-    "svd-xt": "stabilityai/stable-video-diffusion-img2vid-xt-1-1",
-    "svd": "stabilityai/stable-video-diffusion-img2vid",
-    "zeroscope": "cerspense/zeroscope_v2_576w",
-}
+def _model_repos(local_models: str = "") -> dict[str, str]:
+    """Registered model name -> Hugging Face repo, from the same registry the local backend uses."""
+    from engine.local.registry import load_registry
+
+    try:
+        registry = load_registry(local_models)
+    except ValueError:
+        from engine.local.registry import BUILTIN as registry
+    return {name: spec.source for name, spec in registry.items()}
+
+
+MODEL_REPOS = _model_repos()
 
 MIN_PYTHON = (3, 11)
 MIN_FREE_VRAM_GIB = 8.0
@@ -352,8 +359,9 @@ class _Doctor:
     def _model(self, name: str, model: str, setting: str) -> Check:
         if not self.local_needed:
             return Check(name, None, f"not checked, {self._not_needed()}")
+        repos = _model_repos(self.settings.local_models)
         folder = Path(model).expanduser()
-        if model not in MODEL_REPOS and folder.is_dir():
+        if model not in repos and folder.is_dir():
             if (folder / "model_index.json").is_file():
                 return Check(name, True, f"local folder {folder.resolve()}")
             return Check(
@@ -362,13 +370,13 @@ class _Doctor:
                 f"local folder {folder.resolve()} has no model_index.json",
                 fix=f"Point {setting} at a folder written by a diffusers pipeline's save_pretrained().",
             )
-        repo = MODEL_REPOS.get(model) or (model if _REPO_ID.fullmatch(model) else None)
+        repo = repos.get(model) or (model if _REPO_ID.fullmatch(model) else None)
         if repo is None:
             return Check(
                 name,
                 False,
                 f"unknown model {model!r} (not a known name, a Hugging Face repo id, or an existing folder)",
-                fix=f"Set {setting} to one of {', '.join(MODEL_REPOS)}, a repo id like owner/name, or a local folder.",
+                fix=f"Set {setting} to one of {', '.join(repos)}, a repo id like owner/name, or a local folder.",
             )
         url = f"https://huggingface.co/{repo}"
         if _truthy(os.environ.get("HF_HUB_OFFLINE", "")):

@@ -21,6 +21,7 @@ from engine.local.pipelines import (
     apply_plan,
     first_plan,
     load_pipeline,
+    optimize,
     run_pipeline,
 )
 from engine.local.registry import ModelSpec, resolve
@@ -43,6 +44,7 @@ class DiffusersBackend:
         token: str | None = None,
         cache_dir: Path | None = None,
         offline: bool = False,
+        compile_denoiser: bool = True,
         fault: FaultHook | None = None,
     ) -> None:
         self.name = name
@@ -51,6 +53,7 @@ class DiffusersBackend:
         self.token = token
         self.cache_dir = cache_dir
         self.offline = offline
+        self.compile_denoiser = compile_denoiser
         self.fault = fault
         self.seconds: dict[str, float] = {}  # measured run time per model, for estimates and ETAs
         self._unloadable: dict[str, tuple[float, ModelUnavailable]] = {}
@@ -109,6 +112,8 @@ class DiffusersBackend:
         plan = first_plan(spec, pipe, wanted, offload=tight)
         if tight:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
+        for change in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not tight):
+            ctx.note(change)
         while True:
             try:
                 apply_plan(pipe, plan, lane.device)

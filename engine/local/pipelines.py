@@ -126,6 +126,37 @@ def explain_load_error(exc: Exception, spec: ModelSpec, has_token: bool, offline
     return BackendUnavailable(f"Loading {spec.name} failed: {type(exc).__name__}: {exc}", backend="local")
 
 
+def optimize(pipe: Any, device: str, *, compile_denoiser: bool) -> list[str]:
+    """Speed settings for a CUDA lane, applied once per pipeline: TF32 matmuls, channels-last convs, and
+    ``torch.compile`` of the denoiser (per repeated block where diffusers supports it, so the compile
+    takes seconds; its cost is paid on the lane's first job). Returns what was done, for the notes."""
+    if getattr(pipe, "_reelbot_optimized", False) or not device.startswith("cuda"):
+        return []
+    import torch
+
+    pipe._reelbot_optimized = True
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    done = []
+    for name in ("unet", "transformer", "vae"):
+        module = getattr(pipe, name, None)
+        if module is not None and any(m.__class__.__name__.startswith("Conv") for m in module.modules()):
+            module.to(memory_format=torch.channels_last)
+            done.append(f"{name} channels-last")
+    denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+    if compile_denoiser and denoiser is not None and not getattr(pipe, "_reelbot_offloaded", False):
+        try:
+            if getattr(denoiser, "_repeated_blocks", None):
+                denoiser.compile_repeated_blocks(fullgraph=True)
+                done.append("denoiser blocks compiled")
+            else:
+                denoiser.compile(mode="max-autotune-no-cudagraphs")
+                done.append("denoiser compiled")
+        except Exception as exc:  # an unsupported model runs uncompiled rather than not at all
+            done.append(f"compile skipped ({type(exc).__name__})")
+    return done
+
+
 def apply_plan(pipe: Any, plan: MemoryPlan, device: str) -> None:
     """Turn on the memory savers the plan asks for (they cannot be turned off on a loaded pipeline)."""
     if not plan.offload:

@@ -86,7 +86,19 @@ def result_caption(job: JobView) -> str:
         parts.append(duration(job.seconds_taken))
     parts.append(money(job.charged_usd))
     head = f"“{prompt}”\n" if prompt else ""
-    return head + " · ".join(parts)
+    return head + " · ".join(parts) + "".join(f"\n{line}" for line in changes_told(job))
+
+
+def changes_told(job: JobView) -> list[str]:
+    """What the engine changed on the way that the user should know (less memory, fewer frames)."""
+    lines = []
+    for attempt in job.attempts:
+        for note in attempt.notes:
+            if note.startswith("out of GPU memory: "):
+                lines.append(f"Note: GPU memory was short, so {note.removeprefix('out of GPU memory: ')}.")
+            elif "k+1 frames" in note:
+                lines.append(f"Note: {note}.")
+    return lines
 
 
 def failure_text(job: JobView) -> str:

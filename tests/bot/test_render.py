@@ -12,6 +12,7 @@ from bot.render import (
     failure_text,
     progress_bar,
     queued_line,
+    result_caption,
     status_text,
 )
 from engine.errors import BudgetExhausted, InvalidInput, JobFailed, QueueFull, QuotaExceeded
@@ -217,3 +218,17 @@ def test_status_text_cloud_only_without_budget() -> None:
 def test_status_text_cooling_backend_without_an_error_message() -> None:
     backends = (BackendHealth("runway", False, ("image-to-video",), None, 3600.0, 3, None),)
     assert "  runway: cooling down 1 h 00 min (failures)" in status_text(report(backends=backends))
+
+
+def test_the_caption_tells_the_user_what_the_memory_ladder_changed():
+    from engine.types import AttemptView, Outcome
+
+    now = NOW
+    attempt = AttemptView("local", "svd-xt", now, now, Outcome.SUCCEEDED, None, None, 30.0, 0.0,
+                          notes=("loaded svd-xt on gpu0", "out of GPU memory: frames lowered from 25 to 15"))
+    job = JobView("abc", UserRef("test", "u"), JobKind.IMAGE_TO_VIDEO, "a cat", Options(), JobState.SUCCEEDED,
+                  Origin("test"), 7, now, started_at=now, finished_at=now, backend="local", model="svd-xt",
+                  attempts=(attempt,))
+    caption = result_caption(job)
+    assert "Note: GPU memory was short, so frames lowered from 25 to 15." in caption
+    assert "loaded svd-xt" not in caption

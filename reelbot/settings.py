@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     local_models: str = ""  # JSON: extra or changed entries of the model registry
     hf_home: Path | None = None  # where downloaded weights are cached (default: Hugging Face's own)
     hf_hub_offline: bool = False  # never contact the Hub: use only weights already downloaded
-    local_compile: bool = True  # torch.compile the denoiser on CUDA lanes (cost paid on the first job)
+    local_compile: bool = False  # torch.compile the denoiser on CUDA lanes (not yet measured on a GPU)
     local_usd_per_gpu_second: float = Field(0.0, ge=0)
     default_text_model: str = "zeroscope"
     default_image_model: str = "svd-xt"

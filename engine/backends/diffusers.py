@@ -44,7 +44,7 @@ class DiffusersBackend:
         token: str | None = None,
         cache_dir: Path | None = None,
         offline: bool = False,
-        compile_denoiser: bool = True,
+        compile_denoiser: bool = False,
         fault: FaultHook | None = None,
     ) -> None:
         self.name = name

@@ -335,9 +335,29 @@ def _svd(seed: int, num_frames: int) -> Any:
     )
 
 
+def _sd_vae_and_text_encoder(seed: int, tokenizer: Any) -> tuple[Any, Any]:
+    """The SD-1.x-style VAE and CLIP text encoder that zeroscope and AnimateDiff share, tiny."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(
+        block_out_channels=(16, 32),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        sample_size=32,
+        norm_num_groups=4,
+    )
+    torch.manual_seed(seed)
+    return vae, _clip_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
+
+
 def _zeroscope(seed: int) -> Any:
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
+    from diffusers import DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
 
     tokenizer = _clip_tokenizer()
     torch.manual_seed(seed)
@@ -362,19 +382,7 @@ def _zeroscope(seed: int) -> Any:
         set_alpha_to_one=False,
         steps_offset=1,
     )
-    torch.manual_seed(seed)
-    vae = AutoencoderKL(
-        block_out_channels=(16, 32),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        sample_size=32,
-        norm_num_groups=4,
-    )
-    torch.manual_seed(seed)
-    text_encoder = _clip_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
+    vae, text_encoder = _sd_vae_and_text_encoder(seed, tokenizer)
     return TextToVideoSDPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler
     )
@@ -382,13 +390,7 @@ def _zeroscope(seed: int) -> Any:
 
 def _animatediff(seed: int) -> Any:
     import torch
-    from diffusers import (
-        AnimateDiffPipeline,
-        AutoencoderKL,
-        DDIMScheduler,
-        MotionAdapter,
-        UNet2DConditionModel,
-    )
+    from diffusers import AnimateDiffPipeline, DDIMScheduler, MotionAdapter, UNet2DConditionModel
 
     tokenizer = _clip_tokenizer()
     torch.manual_seed(seed)
@@ -413,19 +415,7 @@ def _animatediff(seed: int) -> Any:
         steps_offset=1,
         timestep_spacing="linspace",
     )
-    torch.manual_seed(seed)
-    vae = AutoencoderKL(
-        block_out_channels=(16, 32),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        sample_size=32,
-        norm_num_groups=4,
-    )
-    torch.manual_seed(seed)
-    text_encoder = _clip_text_encoder(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
+    vae, text_encoder = _sd_vae_and_text_encoder(seed, tokenizer)
     torch.manual_seed(seed)
     motion_adapter = MotionAdapter(
         block_out_channels=(16, 32),  # must match the unet

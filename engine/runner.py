@@ -169,6 +169,8 @@ class JobRunner:
             if job.user_cancelled:
                 await self._close(job, JobState.CANCELLED, "cancelled", "Cancelled.")
                 return
+            if job.state is JobState.RUNNING:  # a clean stop is not a crash: queue it again as it was
+                await asyncio.shield(self.repo.requeue(job.id))
             raise
         except Exception as exc:  # a bug in the engine itself: the user still hears, and is refunded
             log.exception("job %s failed inside the engine", job.id)

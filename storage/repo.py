@@ -480,6 +480,12 @@ class Repository:
             )
         return report
 
+    @threaded
+    def requeue(self, job_id: str) -> None:
+        """Put a running job back in the queue after a clean stop (recovery counts only crashes)."""
+        with self.db.transaction() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.state == "running").values(state="queued"))
+
     # --- reading ------------------------------------------------------------------------------------------
 
     @threaded

@@ -444,3 +444,26 @@ async def test_run_on_cloud_now_takes_a_waiting_job_out_of_the_gpu_queue(app_fac
     assert [a.backend for a in done.attempts] == ["runway"]
     assert not await app.service.run_on_cloud(UserRef("test", "a"), running.id)  # already on the GPU
     await app.service.cancel(UserRef("test", "a"), running.id)
+
+
+async def test_a_clean_stop_mid_job_requeues_it_without_counting_a_crash(tmp_path):
+    settings = make_settings(tmp_path, simulated_seconds=30, simulated_steps=300)
+    first = await open_app(settings)
+    started = asyncio.Event()
+
+    async def on_event(event: Event) -> None:
+        if isinstance(event, Progress):
+            started.set()
+
+    first.service.subscribe(on_event)
+    view = await first.service.submit(req())
+    await asyncio.wait_for(started.wait(), 10)
+    await first.close()
+    assert await rows(first, f"SELECT state, interruptions FROM jobs WHERE id = '{view.id}'") == [("queued", 0)]
+    second = await open_app(make_settings(tmp_path, simulated_seconds=0.05))
+    try:
+        done = await second.service.wait(view.id)
+        assert done.state is JobState.SUCCEEDED
+        assert [a.outcome for a in done.attempts] == [Outcome.INTERRUPTED, Outcome.SUCCEEDED]
+    finally:
+        await second.close()

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backends.base import Output, RunContext  # noqa: E402
 from engine.backends.simulated import SimulatedBackend  # noqa: E402
-from engine.types import Options, Origin, SubmitRequest, UserRef  # noqa: E402
+from engine.types import JobState, Options, Origin, SubmitRequest, UserRef  # noqa: E402
 from reelbot.app import App  # noqa: E402
 from reelbot.settings import Settings  # noqa: E402
 
@@ -83,7 +83,8 @@ async def run(jobs: int, gpus: int, users: int, database_url: str) -> dict[str, 
             submitted_at[view.id] = start
         await asyncio.gather(*(job.task for job in list(service.runner.active.values()) if job.task))
         elapsed = time.perf_counter() - t0
-        states = await app.repo.counts_by_state()
+        finished = await asyncio.gather(*(service.get(job_id) for job_id in submitted_at))
+        succeeded = sum(1 for job in finished if job.state is JobState.SUCCEEDED)
     finally:
         await app.close()
     gaps = []
@@ -97,7 +98,7 @@ async def run(jobs: int, gpus: int, users: int, database_url: str) -> dict[str, 
                 gaps.append((start - prev_end) * 1000)
     return {
         "jobs": jobs,
-        "succeeded": states.get("succeeded", 0),
+        "succeeded": succeeded,
         "database": database_url.split(":", 1)[0],
         "gpus": gpus,
         "jobs_per_s": round(jobs / elapsed, 1),

@@ -25,7 +25,7 @@ from bot.render import describe_error, status_text
 from engine.errors import ReelbotError
 from engine.events import Queued
 from engine.router import BackendHealth
-from engine.status import LaneStatus, StatusReport
+from engine.status import GpuStats, LaneStatus, StatusReport
 from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
 from reelbot.app import App
 from reelbot.settings import Settings
@@ -223,8 +223,11 @@ def _with_snapshot(report: StatusReport, path: Path) -> tuple[StatusReport, bool
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
         data = json.loads(path.read_text())
         if time.time() - data["written"] < 3 * SNAPSHOT_EVERY_S:
-            lanes = tuple(LaneStatus(**{**x, "warm_models": tuple(x["warm_models"]), "stats": None})
-                          for x in data["lanes"])
+            lanes = tuple(
+                LaneStatus(**{**x, "warm_models": tuple(x["warm_models"]),
+                              "stats": GpuStats(**x["stats"]) if x.get("stats") else None})
+                for x in data["lanes"]
+            )
             backends = tuple(BackendHealth(**{**x, "kinds": tuple(x["kinds"])}) for x in data["backends"])
             return replace(report, lanes=lanes, backends=backends), True
     return report, False

@@ -416,3 +416,24 @@ def test_run_with_a_chat_token_does_not_start_that_front_end_or_print_the_token(
     for token in secrets.values():
         assert token not in bot.stdout
         assert token not in bot.stderr
+
+
+def test_status_from_another_shell_shows_the_running_engines_gpu_figures(tmp_path):
+    import json as _json
+    import time as _time
+    from dataclasses import asdict, replace
+
+    from engine.status import GpuStats, LaneStatus, StatusReport
+    from reelbot.cli import _with_snapshot
+
+    lane = LaneStatus("gpu0", "NVIDIA H100", "cuda:0", "job1", 12.0, 2, ("svd-xt",), 5, None,
+                      GpuStats(97.0, 70 * 1024, 80 * 1024, 71.0))
+    snapshot = tmp_path / "status.json"
+    snapshot.write_text(_json.dumps({"written": _time.time(), "lanes": [asdict(lane)], "backends": []}))
+    idle = StatusReport(generated_at=None, lanes=(), backends=(), queued=0, running=0, jobs_by_state={},  # type: ignore[arg-type]
+                        spend=(), budget_usd=None, committed_usd=0.0, top_users=())
+    report, live = _with_snapshot(idle, snapshot)
+    assert live and report.lanes == (lane,)
+    stale = replace(idle)
+    snapshot.write_text(_json.dumps({"written": _time.time() - 3600, "lanes": [asdict(lane)], "backends": []}))
+    assert _with_snapshot(stale, snapshot) == (stale, False)

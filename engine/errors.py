@@ -121,10 +121,12 @@ class EngineBusy(ReelbotError):
 
 
 class BackendError(ReelbotError):
-    """A backend failed one attempt. ``retryable`` errors hand the job to the next backend in the chain."""
+    """A backend failed one attempt. ``retryable`` errors hand the job to the next backend in the chain;
+    ``rests_backend`` errors count towards putting the backend in cooldown."""
 
     code = "backend_error"
     retryable = True
+    rests_backend = True
 
     def __init__(
         self,
@@ -143,6 +145,14 @@ class BackendUnavailable(BackendError):
     """Not configured, not reachable, or its model cannot be loaded: skip it, try the next."""
 
     code = "backend_unavailable"
+
+
+class ModelUnavailable(BackendError):
+    """This model cannot be loaded here (gated, not downloaded, broken). The backend's other models may
+    still work, so the backend is not rested for it; the job moves on to the next backend."""
+
+    code = "model_unavailable"
+    rests_backend = False
 
 
 class TransientError(BackendError):
@@ -181,6 +191,28 @@ class RejectedInput(BackendError):
     retryable = False
 
 
+class VideoTooLarge(ReelbotError):
+    """Even the smallest encode ``fit_to_size`` tries is over the destination's cap."""
+
+    code = "video_too_large"
+
+    def __init__(self, max_bytes: int, smallest_bytes: int) -> None:
+        super().__init__(
+            f"The video is {_mb(smallest_bytes)} even at the lowest quality, "
+            f"over the {_mb(max_bytes)} this chat accepts.",
+            hint="Try a shorter or smaller video.",
+        )
+        self.max_bytes = max_bytes
+        self.smallest_bytes = smallest_bytes
+
+
+def _mb(n: int) -> str:
+    # Binary units, as the chat apps count them: Telegram's "50 MB" is 50 x 1024 x 1024 bytes.
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MB"
+    return f"{n / 1024:.1f} KB"
+
+
 class JobFailed(ReelbotError):
     """Every backend that could run the job failed; the reservation was refunded."""
 
@@ -190,29 +222,3 @@ class JobFailed(ReelbotError):
         super().__init__(message, hint=hint)
         self.refund = refund
 
-
-ERRORS_BY_CODE: dict[str, type[ReelbotError]] = {
-    cls.code: cls
-    for cls in (
-        ReelbotError,
-        InvalidInput,
-        InvalidImage,
-        NotFound,
-        NotAllowed,
-        AlreadyFinished,
-        QuotaExceeded,
-        BudgetExhausted,
-        QueueFull,
-        NoBackend,
-        EngineBusy,
-        BackendError,
-        BackendUnavailable,
-        TransientError,
-        OutOfMemory,
-        AttemptTimeout,
-        AuthFailed,
-        Moderated,
-        RejectedInput,
-        JobFailed,
-    )
-}

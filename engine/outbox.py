@@ -16,8 +16,9 @@ from dataclasses import replace
 from typing import Protocol
 
 from engine.clock import utcnow
+from engine.errors import VideoTooLarge
 from engine.types import JobState, JobView
-from engine.video import VideoTooLarge, fit_to_size
+from engine.video import fit_to_size
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)

@@ -113,7 +113,7 @@ class Router:
         self._fails.pop(name, None)
 
     def record_failure(self, name: str, error: BackendError) -> None:
-        if not error.retryable or error.code == "model_unavailable":
+        if not error.retryable or not error.rests_backend:
             return  # the input's fault, or one model's: the backend's other models still work
         self._last_error[name] = error.message
         fails = self._fails.get(name, 0) + 1

@@ -22,6 +22,7 @@ from engine.backends.base import Cancelled, Output, RunContext
 from engine.clock import utcnow
 from engine.errors import AttemptTimeout, BackendError, TransientError
 from engine.events import Ended, EventBus, Progress, Retrying, Started
+from engine.lanes import GpuLane
 from engine.outbox import Outbox
 from engine.router import Router, Step
 from engine.scheduler import Scheduler, Ticket
@@ -222,8 +223,8 @@ class JobRunner:
         finally:
             self.scheduler.release(lane)
 
-    async def _attempt(self, job: ActiveJob, step: Step, lane: object) -> _Success | BackendError:
-        lane_name = getattr(lane, "name", None)
+    async def _attempt(self, job: ActiveJob, step: Step, lane: GpuLane | None) -> _Success | BackendError:
+        lane_name = lane.name if lane else None
         attempt_id = await self.repo.start_attempt(
             job.id, backend=step.name, model=step.model, lane=lane_name, now=utcnow()
         )
@@ -237,7 +238,7 @@ class JobRunner:
 
         ctx = RunContext(
             job=job.spec, workdir=self.results_dir / "work" / job.id, cancel=threading.Event(),
-            progress_fn=progress, lane=lane,  # type: ignore[arg-type]
+            progress_fn=progress, lane=lane,
         )
         started = time.monotonic()
         error: BackendError

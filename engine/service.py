@@ -8,7 +8,6 @@ it if a quota would be broken). From then on the runner owns the job.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -260,15 +259,15 @@ class Service:
             )
             for lane in self.scheduler.lanes
         )
-        spend = tuple(
-            SpendLine(name, today.get(name, (0, 0.0))[0] / 1e6, cost / 1e6, today.get(name, (0, 0.0))[1])
-            for name, (cost, _gpu) in sorted(month.items())
-        )
+        spend = []
+        for name, (month_cost, _) in sorted(month.items()):
+            today_cost, today_gpu = today.get(name, (0, 0.0))
+            spend.append(SpendLine(name, today_cost / 1e6, month_cost / 1e6, today_gpu))
         budget = self.config.limits.global_budget_micros
         return StatusReport(
             generated_at=now, lanes=lanes, backends=tuple(self.router.health()),
             queued=states.get("queued", 0), running=states.get("running", 0), jobs_by_state=states,
-            spend=spend, budget_usd=None if budget is None else budget / 1e6, committed_usd=committed / 1e6,
+            spend=tuple(spend), budget_usd=None if budget is None else budget / 1e6, committed_usd=committed / 1e6,
             top_users=tuple(TopUser(p, u, n, j, c / 1e6) for p, u, n, j, c in top),
         )
 
@@ -387,7 +386,7 @@ class Service:
             if self.scheduler.version == seen_version:
                 continue
             seen_version = self.scheduler.version
-            with contextlib.suppress(Exception):
+            try:
                 places = self.scheduler.positions()
                 for job_id, (place, eta) in places.items():
                     if last.get(job_id) != place:
@@ -395,6 +394,8 @@ class Service:
                         if active is not None:
                             self.events.publish(Queued(job_id, active.platform, place, eta))
                 last = {job_id: place for job_id, (place, _) in places.items()}
+            except Exception:  # keep telling positions; a bug here must not silence them for good
+                log.exception("could not publish queue positions")
 
 
 def _duration(seconds: float) -> str:

@@ -27,12 +27,6 @@ class JobState(StrEnum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
-class Role(StrEnum):
-    USER = "user"
-    ADMIN = "admin"
-    BANNED = "banned"
-
-
 class Outcome(StrEnum):
     """How one attempt ended."""
 
@@ -42,19 +36,6 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"
     TIMEOUT = "timeout"
     INTERRUPTED = "interrupted"  # the process died while it ran; found by recovery
-
-
-class LedgerKind(StrEnum):
-    RESERVE = "reserve"
-    SETTLE = "settle"
-    REFUND = "refund"
-
-
-class DeliveryState(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)

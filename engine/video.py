@@ -22,9 +22,9 @@ import numpy as np
 import PIL.Image
 from av.video.frame import PictureType, VideoFrame
 
-from engine.errors import ReelbotError
+from engine.errors import VideoTooLarge
 
-__all__ = ["VideoInfo", "VideoTooLarge", "encode_frames", "fit_to_size", "probe"]
+__all__ = ["VideoInfo", "encode_frames", "fit_to_size", "probe"]
 
 _PIX_FMT = "yuv420p"
 # BT.709, limited range, tagged in the stream: browsers and phones assume BT.709 for anything near HD, and
@@ -47,21 +47,6 @@ _TRIES_PER_SCALE = 2
 # pixels look better: a scale that would get less is skipped without trying it.
 _MIN_BITS_PER_PIXEL = 0.02
 _MIN_BITRATE = 2_000  # bits/s; x264 is at its coarsest quantiser long before this
-
-
-class VideoTooLarge(ReelbotError):
-    """Even the smallest encode :func:`fit_to_size` tries is over the cap: send a link instead."""
-
-    code = "video_too_large"
-
-    def __init__(self, max_bytes: int, smallest_bytes: int) -> None:
-        super().__init__(
-            f"The video is {_mb(smallest_bytes)} even at the lowest quality, "
-            f"over the {_mb(max_bytes)} this chat accepts.",
-            hint="Try a shorter or smaller video.",
-        )
-        self.max_bytes = max_bytes
-        self.smallest_bytes = smallest_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,9 +341,3 @@ def _beside(out: Path) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
 
-
-def _mb(n: int) -> str:
-    # Binary units, as the chat apps count them: Telegram's "50 MB" is 50 x 1024 x 1024 bytes.
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f} MB"
-    return f"{n / 1024:.1f} KB"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -52,7 +52,6 @@ class App:
     backends: dict[str, Backend]
     encode_pool: ThreadPoolExecutor
     lock: IO[str] | None = None
-    closers: list[object] = field(default_factory=list)
 
     @classmethod
     async def open(

@@ -246,21 +246,9 @@ async def cmd_make_tiny(settings: Settings, args: argparse.Namespace) -> int:
 
     for name in FAMILIES:
         folder = await asyncio.to_thread(make_tiny, name, args.dir / name, seed=args.seed)
-        (folder / "reelbot.json").write_text(json.dumps(TINY_DEFAULTS[name], indent=2))
         print(f"{folder}  ({name})")
     print(f"Try: GPUS=cpu reelbot generate --image photo.png --model {args.dir / 'svd-xt'} --out tiny.mp4")
     return 0
-
-
-# Sizes a CPU makes in seconds with the tiny models; the real models' defaults would take minutes.
-TINY_DEFAULTS: dict[str, dict[str, int | float]] = {
-    "svd-xt": {"width": 64, "height": 64, "frames": 14, "steps": 4, "seconds_estimate": 3},
-    "svd": {"width": 64, "height": 64, "frames": 8, "steps": 4, "seconds_estimate": 2},
-    "zeroscope": {"width": 64, "height": 64, "frames": 16, "steps": 4, "seconds_estimate": 1},
-    "animatediff": {"width": 64, "height": 64, "frames": 16, "steps": 4, "seconds_estimate": 1},
-    "wan": {"width": 64, "height": 64, "frames": 17, "steps": 4, "seconds_estimate": 1},
-    "ltx-video": {"width": 64, "height": 64, "frames": 17, "steps": 4, "seconds_estimate": 1},
-}
 
 
 def _settings_error(exc: ValidationError) -> str:

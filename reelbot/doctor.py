@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from reelbot.settings import Settings
 
-__all__ = ["MODEL_REPOS", "Check", "HubUnreachable", "hub_access", "render_checks", "run_checks"]
+__all__ = ["Check", "HubUnreachable", "hub_access", "render_checks", "run_checks"]
 
 # Short model names of the settings, and the Hugging Face repositories they load.
 def _model_repos(local_models: str = "") -> dict[str, str]:
@@ -44,8 +44,6 @@ def _model_repos(local_models: str = "") -> dict[str, str]:
         from engine.local.registry import BUILTIN as registry
     return {name: spec.source for name, spec in registry.items()}
 
-
-MODEL_REPOS = _model_repos()
 
 MIN_PYTHON = (3, 11)
 MIN_FREE_VRAM_GIB = 8.0

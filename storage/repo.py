@@ -538,20 +538,6 @@ class Repository:
             )
 
     @threaded
-    def set_user_limits(self, platform: str, external_id: str, **overrides: Any) -> None:
-        allowed = {"role", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month"}
-        unknown = set(overrides) - allowed
-        if unknown:
-            raise ValueError(f"unknown user fields: {sorted(unknown)}")
-        with self.db.transaction() as conn:
-            self._lock_user(conn, platform, external_id, "", "user", datetime.now().astimezone())
-            conn.execute(
-                update(users)
-                .where(users.c.platform == platform, users.c.external_id == external_id)
-                .values(**overrides)
-            )
-
-    @threaded
     def counts_by_state(self) -> dict[str, int]:
         with self.db.transaction() as conn:
             return dict(conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all())

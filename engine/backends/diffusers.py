@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.backends.base import Output, RunContext
-from engine.errors import InvalidInput, OutOfMemory
+from engine.errors import InvalidInput, ModelUnavailable, OutOfMemory
 from engine.lanes import GpuLane
 from engine.local.pipelines import (
     MemoryPlan,
-    ModelUnavailable,
     apply_plan,
     first_plan,
     load_pipeline,
@@ -56,6 +55,7 @@ class DiffusersBackend:
         self.compile_denoiser = compile_denoiser
         self.fault = fault
         self.seconds: dict[str, float] = {}  # measured run time per model, for estimates and ETAs
+        self._specs: dict[str, ModelSpec | None] = {}  # resolved once: folder models are read from disk
         self._unloadable: dict[str, tuple[float, ModelUnavailable]] = {}
 
     def kinds(self) -> frozenset[JobKind]:
@@ -73,11 +73,13 @@ class DiffusersBackend:
         name = options.model or self.default_models.get(kind)
         if not name:
             return None
-        try:
-            spec = resolve(name, self.registry)
-        except InvalidInput:
-            return None
-        return spec if kind in spec.kinds else None
+        if name not in self._specs:  # every submit asks, on the event loop: read a folder only once
+            try:
+                self._specs[name] = resolve(name, self.registry)
+            except InvalidInput:
+                self._specs[name] = None
+        spec = self._specs[name]
+        return spec if spec is not None and kind in spec.kinds else None
 
     def model_for(self, kind: JobKind, options: Options) -> str | None:
         spec = self.spec_for(kind, options)

@@ -21,16 +21,9 @@ import numpy as np
 from PIL import Image
 
 from engine.backends.base import Cancelled, RunContext
-from engine.errors import BackendError, BackendUnavailable
+from engine.errors import BackendError, BackendUnavailable, ModelUnavailable
 from engine.images import fit_image
 from engine.local.registry import ModelSpec
-
-
-class ModelUnavailable(BackendError):
-    """This model cannot be loaded here (gated, not downloaded, broken). Other models may still work,
-    so the local backend is not cooled down for it; the job moves on to the next backend."""
-
-    code = "model_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +133,11 @@ def optimize(pipe: Any, device: str, *, compile_denoiser: bool) -> list[str]:
     done = []
     for name in ("unet", "transformer", "vae"):
         module = getattr(pipe, name, None)
-        if module is not None and any(m.__class__.__name__.startswith("Conv") for m in module.modules()):
+        if module is None:
+            continue
+        convs = [m for m in module.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]
+        # channels-last exists for 2-D convolutions only; 3-D ones (zeroscope's UNet, Wan's VAE) keep theirs
+        if convs and all(isinstance(m, torch.nn.Conv2d) for m in convs):
             module.to(memory_format=torch.channels_last)
             done.append(f"{name} channels-last")
     denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)

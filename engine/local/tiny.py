@@ -28,16 +28,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FAMILIES", "build_tiny", "make_all", "make_tiny"]
+from engine.local.registry import BUILTIN
 
-# Registry name -> diffusers pipeline class name.
-FAMILIES: dict[str, str] = {
-    "svd-xt": "StableVideoDiffusionPipeline",
-    "svd": "StableVideoDiffusionPipeline",
-    "zeroscope": "TextToVideoSDPipeline",
-    "animatediff": "AnimateDiffPipeline",
-    "wan": "WanPipeline",
-    "ltx-video": "LTXPipeline",
+__all__ = ["CPU_DEFAULTS", "FAMILIES", "build_tiny", "make_all", "make_tiny"]
+
+# Registry name -> diffusers pipeline class name: every built-in model has a tiny builder below.
+FAMILIES: dict[str, str] = {name: spec.pipeline for name, spec in BUILTIN.items()}
+
+# Sizes a CPU makes in seconds with these models (the real models' defaults would take minutes); each
+# folder gets them as its reelbot.json, which the registry reads for a folder model.
+CPU_DEFAULTS: dict[str, dict[str, int | float]] = {
+    "svd-xt": {"width": 64, "height": 64, "frames": 14, "steps": 4, "seconds_estimate": 3},
+    "svd": {"width": 64, "height": 64, "frames": 8, "steps": 4, "seconds_estimate": 2},
+    "zeroscope": {"width": 64, "height": 64, "frames": 16, "steps": 4, "seconds_estimate": 1},
+    "animatediff": {"width": 64, "height": 64, "frames": 16, "steps": 4, "seconds_estimate": 1},
+    "wan": {"width": 64, "height": 64, "frames": 17, "steps": 4, "seconds_estimate": 1},
+    "ltx-video": {"width": 64, "height": 64, "frames": 17, "steps": 4, "seconds_estimate": 1},
 }
 
 # Text all the tiny tokenizers learn their merges / pieces from. Only its letters and common words matter:
@@ -556,7 +562,7 @@ def build_tiny(name: str, *, seed: int = 0) -> Any:
     # Seed each component without disturbing the caller's global RNG stream.
     with torch.random.fork_rng(devices=[]):
         pipe = _BUILDERS[name](seed)
-    if type(pipe).__name__ != FAMILIES[name]:  # pragma: no cover - guards the two tables drifting apart
+    if type(pipe).__name__ != FAMILIES[name]:
         raise AssertionError(f"{name}: built {type(pipe).__name__}, registry says {FAMILIES[name]}")
     return pipe
 
@@ -575,6 +581,7 @@ def make_tiny(name: str, folder: Path, *, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(folder, safe_serialization=True)
     _finish_folder(folder)
+    (folder / "reelbot.json").write_text(json.dumps(CPU_DEFAULTS[name], indent=2))
     return folder
 
 

@@ -232,3 +232,26 @@ def test_the_caption_tells_the_user_what_the_memory_ladder_changed():
     caption = result_caption(job)
     assert "Note: GPU memory was short, so frames lowered from 25 to 15." in caption
     assert "loaded svd-xt" not in caption
+
+
+def test_job_line_says_where_a_job_stands_at_each_stage():
+    from bot.render import job_line
+
+    assert job_line(job(state=JobState.QUEUED, position=2, eta_s=90)) == (
+        "Queued #2 (1 ahead of you, starts in ≈ 1 min 30 s)")
+    running = job_line(job(state=JobState.RUNNING, backend="local", progress=(5, 10)))
+    assert running.startswith("Running on local [") and running.endswith("50%")
+    assert job_line(job(state=JobState.RUNNING, backend="runway")) == "Running on runway…"
+    assert job_line(job(state=JobState.FAILED, error_message="Replicate refused the prompt.",
+                        reserved_usd=0.25)) == "Replicate refused the prompt. The $0.25 held for it was refunded."
+
+
+def test_usage_text_shows_each_limit_and_admins_have_none():
+    from bot.render import usage_text
+    from engine.status import UsageReport
+
+    user = UsageReport(jobs_today=3, open_jobs=1, month_usd=0.75, max_jobs_per_day=20, max_open_jobs=3,
+                       max_usd_per_month=2.0, is_admin=False)
+    assert usage_text(user) == "Today: 3 of 20 videos.\nIn progress: 1 of 3.\nThis month: $0.75 of $2.00."
+    admin = UsageReport(5, 0, 0.0, None, None, None, is_admin=True)
+    assert usage_text(admin) == "Today: 5 videos. This month: free. As an admin you have no personal limits."

@@ -9,8 +9,8 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from engine.errors import ReelbotError
-from engine.video import VideoTooLarge, encode_frames, fit_to_size, probe
+from engine.errors import ReelbotError, VideoTooLarge
+from engine.video import encode_frames, fit_to_size, probe
 
 
 def gradient_frames(n: int, width: int, height: int) -> list[np.ndarray]:

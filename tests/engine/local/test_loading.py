@@ -84,7 +84,8 @@ async def test_a_gated_model_is_explained_and_the_job_moves_to_the_cloud(app_fac
 
 
 async def test_the_gated_message_says_exactly_what_to_do(gated_hub, tmp_path):
-    from engine.local.pipelines import ModelUnavailable, load_pipeline
+    from engine.errors import ModelUnavailable
+    from engine.local.pipelines import load_pipeline
 
     for token, expected in ((None, "then set HF_TOKEN in .env"), ("hf_x", "with the account your HF_TOKEN")):
         with pytest.raises(ModelUnavailable) as err:
@@ -96,7 +97,8 @@ async def test_the_gated_message_says_exactly_what_to_do(gated_hub, tmp_path):
 
 
 def test_offline_without_the_weights_says_how_to_download_them(tmp_path):
-    from engine.local.pipelines import ModelUnavailable, load_pipeline
+    from engine.errors import ModelUnavailable
+    from engine.local.pipelines import load_pipeline
 
     with pytest.raises(ModelUnavailable) as err:
         load_pipeline(BUILTIN["zeroscope"], "cpu", token=None, cache_dir=tmp_path, offline=True)

@@ -130,15 +130,11 @@ parametrize_families = pytest.mark.parametrize("name", list(FAMILIES))
 TEXT_FAMILIES = [name for name in FAMILIES if not name.startswith("svd")]  # SVD is image-conditioned only
 
 
-def test_registry() -> None:
-    assert FAMILIES == {
-        "svd-xt": "StableVideoDiffusionPipeline",
-        "svd": "StableVideoDiffusionPipeline",
-        "zeroscope": "TextToVideoSDPipeline",
-        "animatediff": "AnimateDiffPipeline",
-        "wan": "WanPipeline",
-        "ltx-video": "LTXPipeline",
-    }
+def test_every_registered_model_has_a_tiny_builder_with_cpu_defaults() -> None:
+    from engine.local.registry import BUILTIN
+    from engine.local.tiny import _BUILDERS, CPU_DEFAULTS
+
+    assert set(_BUILDERS) == set(BUILTIN) == set(CPU_DEFAULTS)
     for cls_name in FAMILIES.values():
         assert hasattr(diffusers, cls_name)
 
@@ -237,9 +233,10 @@ def test_svd_variants_differ_only_in_default_frames(folders: dict[str, Path]) ->
     svd, xt = _read_all(folders["svd"]), _read_all(folders["svd-xt"])
     assert svd.keys() == xt.keys()
     differing = sorted(k for k in svd if svd[k] != xt[k])
-    assert differing == ["unet/config.json"]
+    assert differing == ["reelbot.json", "unet/config.json"]
     assert json.loads(svd["unet/config.json"])["num_frames"] == 14
     assert json.loads(xt["unet/config.json"])["num_frames"] == 25
+    assert (json.loads(svd["reelbot.json"])["frames"], json.loads(xt["reelbot.json"])["frames"]) == (8, 14)
 
 
 @pytest.mark.parametrize("name", TEXT_FAMILIES)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.render import duration, failure_text, progress_bar, queued_line
+from bot.render import duration, failure_text, progress_bar, queued_line, retrying_line
 from engine.events import Ended, Event, Progress, Queued, Retrying, Started
 from engine.types import JobState, JobView
 
@@ -62,7 +62,7 @@ class ProgressPrinter:
             where = ", ".join(x for x in (event.lane, event.model) if x)
             self._line(f"Running on {event.backend}" + (f" ({where})" if where else ""))
         elif isinstance(event, Retrying):
-            self._line(f"{event.failed_backend} failed ({event.reason}); trying {event.next_backend}")
+            self._line(retrying_line(event.failed_backend, event.reason, event.next_backend))
         elif isinstance(event, Ended) and self.live:
             self.stream.write("\n")
         self.stream.flush()

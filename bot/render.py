@@ -61,15 +61,25 @@ def queued_line(position: int | None, eta_s: float | None) -> str:
     return f"Queued #{position} ({who}, starts in ≈ {duration(eta_s)})"
 
 
+def running_line(backend: str | None, progress: tuple[int, int] | None = None, model: str | None = None) -> str:
+    where = f" on {backend}" if backend else ""
+    if model:
+        where += f" ({model})"
+    if progress:
+        return f"Running{where} {progress_bar(*progress)}"
+    return f"Running{where}…"
+
+
+def retrying_line(failed_backend: str, reason: str, next_backend: str) -> str:
+    return f"{failed_backend} could not make it ({reason}); trying {next_backend}…"
+
+
 def job_line(job: JobView) -> str:
     """One line for /job and the CLI: where the job stands now."""
     if job.state is JobState.QUEUED:
         return queued_line(job.position, job.eta_s)
     if job.state is JobState.RUNNING:
-        where = f" on {job.backend}" if job.backend else ""
-        if job.progress:
-            return f"Running{where} {progress_bar(*job.progress)}"
-        return f"Running{where}…"
+        return running_line(job.backend, job.progress)
     if job.state is JobState.SUCCEEDED:
         return result_caption(job)
     return failure_text(job)

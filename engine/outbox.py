@@ -2,9 +2,10 @@
 
 A front end registers a :class:`Deliverer` for its platform, with the largest video the platform accepts;
 the outbox hands it each finished job, its video re-encoded to fit that cap when needed (lower bitrate,
-then lower resolution), and marks the delivery done only when ``deliver`` returns. A delivery that raises is retried with backoff
-(honouring a ``retry_after`` on the exception), and after a restart everything not yet confirmed is sent
-again. A front end that is not running (no token) leaves its deliveries waiting for the next start.
+then lower resolution), and marks the delivery done only when ``deliver`` returns. A delivery that raises
+is retried with backoff (honouring a numeric ``retry_after`` on the exception; :class:`Undeliverable`
+gives up at once), and after a restart everything not yet confirmed is sent again. A front end that is
+not running (no token) leaves its deliveries waiting for the next start.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from engine.video import fit_to_size
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)
+
+
+class Undeliverable(Exception):
+    """Raised by a deliverer when trying again cannot help (the user blocked the bot, the chat is gone)."""
 
 
 class Deliverer(Protocol):
@@ -87,7 +92,7 @@ class Outbox:
                 try:
                     await deliverer.deliver(await self._fitted(await self.view(job_id), cap))
                 except Exception as exc:
-                    final = attempt == self.max_tries
+                    final = attempt == self.max_tries or isinstance(exc, Undeliverable)
                     log.warning("delivery of job %s failed (try %d/%d): %s", job_id, attempt,
                                 self.max_tries, exc)
                     await self.repo.end_delivery(
@@ -95,7 +100,9 @@ class Outbox:
                     )
                     if final:
                         return
-                    wait = getattr(exc, "retry_after", None) or self.retry_base_s * 2 ** (attempt - 1)
+                    wait = getattr(exc, "retry_after", None)
+                    if not isinstance(wait, int | float) or wait <= 0:
+                        wait = self.retry_base_s * 2 ** (attempt - 1)
                     await asyncio.sleep(float(wait))
                 else:
                     await self.repo.end_delivery(delivery_id, delivered=True, now=utcnow())

@@ -116,13 +116,21 @@ class JobRunner:
     async def to_cloud(self, job_id: str) -> bool:
         """Take a waiting job out of the GPU queue and send it to the first affordable cloud backend."""
         job = self.active.get(job_id)
-        if job is None or job.state is not JobState.QUEUED or job.ticket is None or job.task is None:
-            return False
-        if not any(not s.backend.local and self._affordable(job, s) for s in job.steps):
+        if job is None or job.task is None or self.cloud_step(job_id) is None:
             return False
         job.cloud_now = True
         job.task.cancel()  # _drive sees cloud_now and goes on with the cloud steps
         return True
+
+    def cloud_step(self, job_id: str) -> Step | None:
+        """The first cloud backend a job waiting for a GPU could move to now (affordable, not cooling)."""
+        job = self.active.get(job_id)
+        if job is None or job.state is not JobState.QUEUED or job.ticket is None:
+            return None
+        for step in job.steps:
+            if not step.backend.local and self.router.cooling_s(step.name) == 0 and self._affordable(job, step):
+                return step
+        return None
 
     async def shutdown(self) -> None:
         self._closing = True

@@ -38,6 +38,7 @@ from engine.scheduler import Scheduler
 from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser, UsageReport
 from engine.types import (
     AttemptView,
+    CloudOffer,
     JobKind,
     JobSpec,
     JobState,
@@ -222,6 +223,16 @@ class Service:
             raise NotAllowed("That job is someone else's.")
         return await self.runner.to_cloud(job_id)
 
+    def cloud_offer(self, job_id: str) -> CloudOffer | None:
+        """The cloud backend a waiting job would move to with :meth:`run_on_cloud`, if any could take it now.
+
+        Front ends show it as a choice ("Run on cloud now: replicate ≈ $0.08") while a job waits for a GPU.
+        """
+        step = self.runner.cloud_step(job_id)
+        if step is None:
+            return None
+        return CloudOffer(step.name, step.estimate.cost_usd, step.estimate.seconds)
+
     async def wait(self, job_id: str) -> JobView:
         """Wait until the job has ended and its delivery was attempted (the CLI's way to block)."""
         job = self.runner.active.get(job_id)
@@ -364,6 +375,7 @@ class Service:
             result_path=Path(job.result_path) if job.result_path else None,
             error_code=job.error_code,
             error_message=job.error_message,
+            image_path=Path(job.image_path) if job.image_path else None,
             position=place[0] if place else None,
             eta_s=place[1] if place else None,
             progress=active.progress if active else None,

@@ -111,6 +111,15 @@ class JobSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CloudOffer:
+    """A waiting job could leave the GPU queue now for this cloud backend, at about this cost."""
+
+    backend: str
+    cost_usd: float
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
     cost_usd: float
     seconds: float
@@ -156,6 +165,7 @@ class JobView:
     eta_s: float | None = None
     progress: tuple[int, int] | None = None  # (step, total) while running
     attempts: tuple[AttemptView, ...] = ()
+    image_path: Path | None = None  # the stored input picture of an image-to-video job (for Retry)
 
     @property
     def seconds_taken(self) -> float | None:

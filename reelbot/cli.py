@@ -22,12 +22,14 @@ from pydantic import ValidationError
 
 from bot import cli as cli_frontend
 from bot.render import describe_error, status_text
+from bot.telegram.frontend import TelegramFrontend
 from engine.errors import ReelbotError
 from engine.events import Queued
 from engine.router import BackendHealth
 from engine.status import GpuStats, LaneStatus, StatusReport
 from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
 from reelbot.app import App
+from reelbot.logs import redact_secrets
 from reelbot.settings import Settings
 
 log = logging.getLogger("reelbot")
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, bot token included
+    redact_secrets(settings)
     try:
         return asyncio.run(args.handler(settings, args))
     except ReelbotError as exc:
@@ -103,10 +107,26 @@ def _parser() -> argparse.ArgumentParser:
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = await App.open(settings, start=False)
-    app.service.register_deliverer(cli_frontend.PLATFORM, cli_frontend.FileDeliverer())
-    for line in frontend_lines(settings):
-        print(line)
-    await app.service.start()
+    frontends: list[TelegramFrontend] = []
+    try:
+        app.service.register_deliverer(cli_frontend.PLATFORM, cli_frontend.FileDeliverer())
+        if settings.telegram_token is not None:
+            telegram = TelegramFrontend(app.service, settings)
+            await telegram.prepare()
+            frontends.append(telegram)
+        await app.service.start()
+        for line in frontend_lines(settings):
+            print(line)
+        for frontend in frontends:
+            print(await frontend.start())
+        return await _serve(app)
+    finally:
+        for frontend in frontends:
+            await frontend.stop()
+        await app.close()
+
+
+async def _serve(app: App) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -124,21 +144,18 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         # A stopped bot's snapshot would make `reelbot status` show it as running for a while.
         (app.settings.data_dir / SNAPSHOT).unlink(missing_ok=True)
         print("Stopping: running jobs will be resumed at the next start.", flush=True)
-        await app.close()
     return 0
 
 
 def frontend_lines(settings: Settings) -> list[str]:
-    """Say plainly which chat front ends start and which do not, and why."""
+    """Say plainly which chat front ends do not start, and why (the running ones say so when started)."""
     lines = []
-    for name, token, var in (
-        ("Discord", settings.discord_token, "DISCORD_TOKEN"),
-        ("Telegram", settings.telegram_token, "TELEGRAM_TOKEN"),
-    ):
-        if token is None:
-            lines.append(f"{name}: not started ({var} is not set).")
-        else:
-            lines.append(f"{name}: not started ({var} is set, but this version has no {name} front end yet).")
+    if settings.discord_token is None:
+        lines.append("Discord: not started (DISCORD_TOKEN is not set).")
+    else:
+        lines.append("Discord: not started (DISCORD_TOKEN is set, but this version has no Discord front end yet).")
+    if settings.telegram_token is None:
+        lines.append("Telegram: not started (TELEGRAM_TOKEN is not set).")
     return lines
 
 

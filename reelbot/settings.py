@@ -32,6 +32,20 @@ class Settings(BaseSettings):
     discord_admin_ids: CommaList = []
     telegram_admin_ids: CommaList = []
 
+    # --- Telegram ---
+    telegram_api_base_url: str = "https://api.telegram.org/bot"  # a self-hosted Bot API server: its /bot
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    telegram_mode: str = "polling"  # or "webhook"
+    telegram_poll_timeout_s: int = Field(10, ge=1, le=50)  # one long poll; a stop waits for the current one
+    telegram_webhook_url: str = ""  # public https address Telegram posts updates to (webhook mode)
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535)
+    telegram_webhook_secret: SecretStr | None = None  # empty: a random one per start
+    telegram_max_upload_mb: float = Field(50, gt=0)  # Telegram's cap for bots; up to 2000 on your own server
+    telegram_max_download_mb: float = Field(20, gt=0)  # what bots may download; no cap on your own server
+    telegram_edit_interval_private_s: float = Field(1.0, ge=0)
+    telegram_edit_interval_group_s: float = Field(3.0, ge=0)
+
     # --- per-user quotas (admins are exempt, except from the global budget) ---
     max_running_per_user: int = Field(1, ge=0)
     max_queued_per_user: int = Field(3, ge=0)
@@ -103,6 +117,22 @@ class Settings(BaseSettings):
         if value not in ("diffusers", "simulated"):
             raise ValueError("LOCAL_BACKEND must be 'diffusers' or 'simulated'")
         return value
+
+    @field_validator("telegram_mode")
+    @classmethod
+    def _known_telegram_mode(cls, value: str) -> str:
+        if value not in ("polling", "webhook"):
+            raise ValueError("TELEGRAM_MODE must be 'polling' or 'webhook'")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> Settings:
+        if self.telegram_mode == "webhook" and not self.telegram_webhook_url:
+            raise ValueError(
+                "TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL, the public https address that Telegram "
+                "should send updates to (for example https://bot.example.org/telegram)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -6,6 +6,7 @@ the database holds afterwards; never how long anything took (timeouts only stop 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -14,8 +15,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -23,6 +25,7 @@ from pydantic import AliasChoices
 
 from engine.video import probe
 from reelbot.settings import Settings
+from tests.fakes.telegram_api import FakeTelegram
 
 SCRIPT = Path(sys.executable).with_name("reelbot")
 REELBOT = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "reelbot.cli"]
@@ -400,22 +403,76 @@ def test_run_owns_the_data_folder_until_stopped(
     assert "reelbot is not running" in after.stdout
 
 
-def test_run_with_a_chat_token_does_not_start_that_front_end_or_print_the_token(
-    tmp_path: Path, env: dict[str, str], running: list[Running]
+class FakeTelegramThread:
+    """The fake Bot API server on its own event loop, for a `reelbot run` process to talk to."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.fake = FakeTelegram()
+        self.call(self.fake.start)
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        async def run() -> Any:
+            result = fn(*args, **kwargs)
+            return await result if asyncio.iscoroutine(result) else result
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(TIMEOUT_S)
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+        return self.call(self.fake.wait_for, predicate, timeout=timeout)
+
+    def close(self) -> None:
+        self.call(self.fake.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegramThread]:
+    server = FakeTelegramThread()
+    yield server
+    server.close()
+    assert server.fake.spec_errors == []
+
+
+def test_run_starts_telegram_and_never_prints_a_token(
+    tmp_path: Path, env: dict[str, str], running: list[Running], telegram: FakeTelegramThread
 ) -> None:
-    secrets = {"DISCORD_TOKEN": "MTA-fake-discord-token-93jd8", "TELEGRAM_TOKEN": "12345:fake-telegram-token"}
-    bot = Running(tmp_path, {**env, **secrets, "LOG_LEVEL": "DEBUG"}, "run")
+    fake = telegram.fake
+    secrets = {"DISCORD_TOKEN": "MTA-fake-discord-token-93jd8", "TELEGRAM_TOKEN": fake.token}
+    bot = Running(tmp_path, {**env, **secrets, "LOG_LEVEL": "DEBUG", "TELEGRAM_API_BASE_URL": fake.base_url,
+                             "TELEGRAM_FILE_BASE_URL": fake.base_file_url}, "run")
     running.append(bot)
     bot.wait_for("reelbot is running")
-
+    assert f"Telegram: running as @{fake.bot_username} (polling).\n" in bot.stdout
     assert ("Discord: not started (DISCORD_TOKEN is set, but this version has no Discord front end yet).\n"
             in bot.stdout)
-    assert ("Telegram: not started (TELEGRAM_TOKEN is set, but this version has no Telegram front end yet).\n"
-            in bot.stdout)
+
+    ann = telegram.call(fake.user, 77, "Ann")
+    telegram.call(fake.send, telegram.call(fake.private_chat, ann), ann, "/video a red kite --frames 4")
+    telegram.wait_for(lambda: fake.calls_to("sendVideo"))
+    assert [c.params["chat_id"] for c in fake.calls_to("sendVideo")] == [77]
     assert bot.stop(signal.SIGTERM) == 0
-    for token in secrets.values():
+    assert "Traceback" not in bot.stderr
+    for token in secrets.values():  # not even in DEBUG logs
         assert token not in bot.stdout
         assert token not in bot.stderr
+
+
+def test_run_with_a_refused_telegram_token_says_what_to_do(
+    tmp_path: Path, env: dict[str, str], telegram: FakeTelegramThread
+) -> None:
+    fake = telegram.fake
+    result = reelbot(tmp_path, env, "run", TELEGRAM_TOKEN="999999:not-the-bots-token",
+                     TELEGRAM_API_BASE_URL=fake.base_url, TELEGRAM_FILE_BASE_URL=fake.base_file_url)
+    assert result.returncode == 2
+    assert "Telegram refused TELEGRAM_TOKEN." in result.stderr
+    assert "@BotFather" in result.stderr
+    assert "not-the-bots-token" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
 
 
 def test_status_from_another_shell_shows_the_running_engines_gpu_figures(tmp_path):

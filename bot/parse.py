@@ -1,0 +1,253 @@
+"""The one parser of chat prompts: inline flags like ``--seed 7 --portrait`` out, the prompt left.
+
+Discord and Telegram users type flags into the prompt or a photo's caption, so both front ends share this
+parser and a prompt means the same on either. Phones turn ``--`` into an em dash (``—seed``) or an en dash
+(``–seed``) and straight quotes into curly ones (“…”, ‘…’), so those count too. A dash inside prose ("a cat —
+surfing", "a - b", "well--known", a lone "--") stays text: only a word that starts with ``--``, ``—`` or
+``–`` immediately followed by a letter is a flag.
+
+Parsing only reads what was typed. Whether 500 frames are too many is the engine's call
+(``engine/validation.py``), so that the limits live in one place; only the seed's range is checked here,
+because a seed past 32 bits cannot even be stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import InvalidInput
+from engine.types import Options
+from engine.validation import MAX_SEED
+
+# A flag starts with "--" or what a phone makes of it (an em or en dash), then a letter.
+_FLAG = re.compile(r"^(--|—|–)([^\W\d_][^=]*)(?:=(.*))?$", re.DOTALL)
+# Opening quote -> the quotes that close it. Curly quotes close with their partner, but a phone that curls
+# only some of them, or a German keyboard („…“), may mix them, so straight ones close curly ones too.
+_QUOTES: dict[str, str] = {'"': '"”“', "“": '”"', "„": '“”"', "‘": "’'", "'": "'’"}
+_SINGLE = frozenset("‘'")  # these close only where a word ends: ‘don’t stop’ is one value
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    prompt: str
+    options: Options
+
+
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    field: str  # the Options field it sets ("size" sets width and height)
+    read: Callable[[str, str], Any] | None  # (flag name, value) -> field value; None: a switch
+    switch_value: object = None
+    wants: str = ""  # what its value is, for messages ("a whole number")
+    example: str = ""
+    help: str = ""
+
+
+def _whole(name: str, value: str) -> int:
+    if not value.isdecimal():
+        raise InvalidInput(_FLAGS[name].field, _bad(name, value))
+    return int(value)
+
+
+def _seed(name: str, value: str) -> int:
+    seed = _whole(name, value)
+    if seed > MAX_SEED:
+        raise InvalidInput("seed", f"--{name} must be between 0 and {MAX_SEED} (not {value}).",
+                           hint="Leave it out for a random one.")
+    return seed
+
+
+def _text(name: str, value: str) -> str:
+    return value.strip()
+
+
+def _name(name: str, value: str) -> str:
+    if not value.strip():
+        raise InvalidInput(_FLAGS[name].field, _missing(name))
+    return value.strip()
+
+
+def _size(name: str, value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)\s*[xX×*]\s*(\d+)", value.strip())
+    if not match:
+        raise InvalidInput("size", _bad(name, value))
+    return int(match.group(1)), int(match.group(2))
+
+
+_FLAGS: dict[str, _Flag] = {
+    "seed": _Flag("seed", _seed, wants="a whole number", example="7", help="the same seed makes the same video"),
+    "frames": _Flag("frames", _whole, wants="a whole number", example="25", help="how many frames"),
+    "fps": _Flag("fps", _whole, wants="a whole number", example="7", help="frames per second"),
+    "steps": _Flag("steps", _whole, wants="a whole number", example="25",
+                   help="denoising steps (more: slower, finer)"),
+    "portrait": _Flag("portrait", None, True, help="a tall video"),
+    "landscape": _Flag("portrait", None, False, help="a wide video (the default)"),
+    "size": _Flag("size", _size, wants="width x height in pixels", example="1024x576",
+                  help="an exact size in pixels"),
+    "neg": _Flag("negative_prompt", _text, wants="some text", example='"blurry, text"',
+                 help="what the video should not show"),
+    "negative": _Flag("negative_prompt", _text, wants="some text", example='"blurry, text"',
+                      help="the same as --neg"),
+    "model": _Flag("model", _name, wants="a model name", example="svd-xt", help="which model makes it"),
+    "provider": _Flag("provider", _name, wants="a provider name", example="local",
+                      help="run it only there (a GPU here or a cloud service)"),
+    "exact-frames": _Flag("allow_fewer_frames", None, False,
+                          help="fail rather than make fewer frames when GPU memory is short"),
+}
+_HELP_ORDER = ("seed", "frames", "fps", "steps", "portrait", "landscape", "size", "neg", "model", "provider",
+               "exact-frames")
+
+
+def flags_help() -> str:
+    """The flags for /help: one line each, with the value they take."""
+    lines = []
+    for name in _HELP_ORDER:
+        flag = _FLAGS[name]
+        usage = f"--{name}" if flag.read is None else f"--{name} {flag.example}"
+        lines.append(f"{usage} — {flag.help}")
+    lines.append("Flags go anywhere in the prompt; put text with spaces in quotes.")
+    return "\n".join(lines)
+
+
+def parse_prompt(text: str, *, base: Options = Options()) -> Parsed:  # noqa: B008 - Options is frozen
+    """Split ``text`` into the prompt and its flags; values from flags override ``base`` field by field.
+
+    ``base`` holds what the front end already knows in structured form (Discord's slash-command options), so
+    a flag typed into the prompt wins over a field filled in the form: it is the more specific of the two.
+    """
+    scan = _Scanner(text)
+    prompt: list[str] = []
+    chosen: dict[str, Any] = {}
+    given: dict[str, str] = {}  # field -> the flag that set it, to catch a field set twice
+    while (word := scan.word()) is not None:
+        match = _FLAG.match(word)
+        if match is None:
+            prompt.append(word)
+            continue
+        dash, name, inline = match.group(1), match.group(2).lower().replace("_", "-"), match.group(3)
+        flag = _FLAGS.get(name)
+        if flag is None:
+            raise InvalidInput("flags", f"I don't know the option {dash}{match.group(2)}.",
+                               hint=_suggest(name, dash))
+        if flag.field in given:
+            raise InvalidInput(flag.field, _twice(given[flag.field], name))
+        given[flag.field] = name
+        if flag.read is None:
+            if inline is not None:
+                raise InvalidInput(flag.field, f"--{name} takes no value; write just --{name}.")
+            chosen[flag.field] = flag.switch_value
+            continue
+        value = scan.value(name) if inline is None else _unquote(inline, name)  # --seed 7 or --seed=7
+        if value is None:
+            raise InvalidInput(flag.field, _missing(name))
+        chosen[flag.field] = flag.read(name, value)
+    if "size" in chosen:
+        chosen["width"], chosen["height"] = chosen.pop("size")
+    return Parsed(" ".join(prompt), dataclasses.replace(base, **chosen))
+
+
+class _Scanner:
+    """Reads the text a word at a time. Quotes group words only in a flag's value: in prose they are text
+    (a 12" pizza, the ’90s, a sign saying “open”), so the prompt reaches the model as it was typed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.at = 0
+
+    def word(self) -> str | None:
+        """The next word, or None at the end. A flag's ``="…"`` runs to its closing quote."""
+        text, n = self.text, len(self.text)
+        while self.at < n and text[self.at].isspace():
+            self.at += 1
+        if self.at >= n:
+            return None
+        start = self.at
+        while self.at < n and not text[self.at].isspace():
+            if text[self.at] in _QUOTES and text[self.at - 1] == "=" and _FLAG.match(text[start : self.at]):
+                if (end := _closing(text, self.at)) >= 0:
+                    self.at = end + 1
+                    continue
+            self.at += 1
+        return text[start : self.at]
+
+    def value(self, name: str) -> str | None:
+        """The value of flag ``name``: the next word, or a quoted stretch without its quotes; None when there
+        is none."""
+        text, n = self.text, len(self.text)
+        at = self.at
+        while at < n and text[at].isspace():
+            at += 1
+        if at < n and text[at] in _QUOTES:
+            if (end := _closing(text, at)) < 0:
+                raise _unclosed(name)
+            self.at = end + 1
+            return text[at + 1 : end]
+        saved = self.at
+        word = self.word()
+        if word is None or _FLAG.match(word):
+            self.at = saved  # "--seed --portrait": the next word is a flag of its own
+            return None
+        return word
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the quote opened at ``start`` closes, or -1 if it never does."""
+    closers = _QUOTES[text[start]]
+    for j in range(start + 1, len(text)):
+        if text[j] in closers:
+            if text[start] in _SINGLE and j + 1 < len(text) and text[j + 1].isalnum():
+                continue  # an apostrophe inside the quote: ‘don’t stop’
+            return j
+    return -1
+
+
+def _unquote(value: str, name: str) -> str | None:
+    """The value of ``--name=value``, without its quotes if it is quoted."""
+    if value and value[0] in _QUOTES:
+        end = _closing(value, 0)
+        if end < 0:
+            raise _unclosed(name)
+        if end == len(value) - 1:
+            return value[1:-1]
+    return value or None
+
+
+def _unclosed(name: str) -> InvalidInput:
+    flag = _FLAGS[name]
+    example = flag.example if flag.example.startswith('"') else f'"{flag.example}"'
+    return InvalidInput(flag.field, f"The quote after --{name} is never closed.",
+                        hint=f"Close it, like --{name} {example}, or remove it.")
+
+
+def _bad(name: str, value: str) -> str:
+    flag = _FLAGS[name]
+    shown = value if len(value) <= 30 else value[:29] + "…"
+    return f"--{name} needs {flag.wants}, like --{name} {flag.example} (not “{shown}”)."
+
+
+def _missing(name: str) -> str:
+    flag = _FLAGS[name]
+    return f"--{name} needs {flag.wants} after it, like --{name} {flag.example}."
+
+
+def _twice(first: str, second: str) -> str:
+    if first == second:
+        return f"--{first} is given twice; keep one."
+    if _FLAGS[first].switch_value != _FLAGS[second].switch_value and _FLAGS[first].read is None:
+        return f"--{first} and --{second} contradict each other; keep one."
+    return f"--{first} and --{second} set the same thing; keep one."
+
+
+def _suggest(name: str, dash: str) -> str:
+    known = sorted(_FLAGS)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = (f"Did you mean --{close[0]}? " if close else "") + "Known options: " + \
+        ", ".join(f"--{k}" for k in known) + "."
+    if dash != "--":  # "a cat —surfing": a dash the user meant as punctuation
+        hint += f" If the {dash} is part of your prompt, put a space after it."
+    return hint

@@ -1,0 +1,347 @@
+"""What the bot does with each update: pictures and /video become jobs; buttons and commands act on them.
+
+Every handler answers in words from ``bot/render.py``; a request that is refused (bad flags, a picture too
+big to download, a quota) gets one reply saying why and what to do, and nothing is queued or charged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from telegram import Message, Update
+from telegram import User as TgUser
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import render
+from bot.chart import status_chart
+from bot.parse import parse_prompt
+from bot.telegram import keyboards
+from bot.telegram.flood import patiently
+from bot.telegram.live import LiveMessages
+from bot.telegram.texts import header, help_text
+from engine.errors import InvalidImage, InvalidInput, NotAllowed, ReelbotError
+from engine.service import Service
+from engine.types import JobKind, JobState, JobView, Options, Origin, SubmitRequest, UserRef
+
+log = logging.getLogger(__name__)
+PLATFORM = "telegram"
+_NEW = filters.UpdateType.MESSAGE  # edits of old messages must not start jobs again
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    file_id: str
+    size: int | None
+
+
+class Handlers:
+    def __init__(
+        self, service: Service, live: LiveMessages, *, admin_ids: frozenset[str], max_download_bytes: int
+    ) -> None:
+        self.service = service
+        self.live = live
+        self.admin_ids = admin_ids
+        self.max_download_bytes = max_download_bytes
+
+    def install(self, application: Application) -> None:  # type: ignore[type-arg]
+        application.add_handler(CommandHandler(["start", "help"], self.help, filters=_NEW))
+        application.add_handler(CommandHandler("video", self.video, filters=_NEW))
+        application.add_handler(CommandHandler("usage", self.usage, filters=_NEW))
+        application.add_handler(CommandHandler("cancel", self.cancel, filters=_NEW))
+        application.add_handler(CommandHandler("job", self.job, filters=_NEW))
+        application.add_handler(CommandHandler("status", self.status, filters=_NEW))
+        application.add_handler(MessageHandler(_NEW & (filters.PHOTO | filters.Document.ALL), self.picture))
+        application.add_handler(
+            MessageHandler(_NEW & filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, self.hint)
+        )
+        application.add_handler(CallbackQueryHandler(self.button))
+        application.add_error_handler(self.on_error)
+
+    # --- making videos ---
+
+    async def picture(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not self._addressed(message, context):
+            return
+        text = self._strip_address(message.caption or "", context)
+        try:
+            picture = self._picture_of(message)
+        except ReelbotError as exc:
+            await self._reply(message, render.describe_error(exc))
+            return
+        await self._make(message, text, picture, context)
+
+    async def video(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/video <prompt>; as a reply to a picture it animates that picture."""
+        message = update.effective_message
+        if message is None:
+            return
+        text = self._strip_address(message.text or "", context)
+        picture = None
+        replied = message.reply_to_message
+        if replied is not None and (replied.photo or replied.document):
+            try:
+                picture = self._picture_of(replied)
+            except ReelbotError as exc:
+                await self._reply(message, render.describe_error(exc))
+                return
+        if not text.strip() and picture is None:
+            await self._reply(message, "Tell me what to show, like: /video a cat surfing at sunset\n"
+                                       "Or send me a photo to animate it.")
+            return
+        await self._make(message, text, picture, context)
+
+    async def _make(
+        self, message: Message, text: str, picture: Picture | None, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        user = self._user(message.from_user)
+        try:
+            parsed = parse_prompt(text)
+            if picture is not None:
+                self._check_size(picture.size)
+        except ReelbotError as exc:
+            await self._reply(message, render.describe_error(exc))
+            return
+        note = await self._reply(message, "⏳ Getting your picture…" if picture else "⏳ Queuing…")
+        if note is None:
+            return
+        try:
+            image = await self._download(picture, context) if picture is not None else None
+        except ReelbotError as exc:
+            await self._edit(note, render.describe_error(exc))
+            return
+        await self._submit(note, message.message_id, user, parsed.prompt, parsed.options, image)
+
+    async def _submit(
+        self, note: Message, reply_to: int, user: UserRef, prompt: str, options: Options, image: bytes | None
+    ) -> JobView | None:
+        """Queue a job whose progress ``note`` (the bot's own message) will show."""
+        chat = note.chat
+        origin = Origin(PLATFORM, str(chat.id), {
+            "message_id": note.message_id, "request_message_id": reply_to, "chat_type": chat.type,
+        })
+        try:
+            view = await self.service.submit(SubmitRequest(user, prompt, origin, options, image))
+        except ReelbotError as exc:
+            await self._edit(note, render.describe_error(exc))
+            return None
+        self.live.track(view.id, chat.id, note.message_id, chat.type, header(view.id, view.prompt, view.kind))
+        if view.state is JobState.QUEUED:
+            self.live.show(view.id, render.queued_line(view.position, view.eta_s),
+                           keyboards.waiting(view.id, self.service.cloud_offer(view.id)))
+        return view
+
+    # --- buttons ---
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        press = keyboards.parse_press(query.data)
+        if press is None:
+            await query.answer("This button no longer works; send your request again.")
+            return
+        user = self._user(query.from_user)
+        try:
+            if press.action == keyboards.CANCEL:
+                view = await self.service.cancel(user, press.job_id)
+                answer = render.failure_text(view)
+            elif press.action == keyboards.CLOUD:
+                offer = self.service.cloud_offer(press.job_id)
+                if offer is not None and await self.service.run_on_cloud(user, press.job_id):
+                    answer = f"Moving it to {offer.backend} now."
+                else:
+                    answer = "No cloud provider can take it right now; it stays in the GPU queue."
+            else:
+                answer = await self._again(query.message, user, press.job_id, press.action == keyboards.SAME_SEED)
+        except ReelbotError as exc:
+            await query.answer(_short(render.describe_error(exc)), show_alert=True)
+            return
+        await query.answer(_short(answer))
+
+    async def _again(self, message: object, user: UserRef, job_id: str, same_seed: bool) -> str:
+        """Retry and Same seed: the same request again, as a new job of whoever pressed."""
+        old = await self.service.get(job_id)
+        if not isinstance(message, Message):
+            raise InvalidInput("message", "That message is too old to reply to; send your request again.")
+        image = None
+        if old.kind is JobKind.IMAGE_TO_VIDEO:
+            image = await asyncio.to_thread(_read_kept, old.image_path, job_id)
+        options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
+        note = await self._reply(message, "⏳ Queuing it again…")
+        if note is None:
+            raise InvalidInput("message", "Telegram did not let me reply here; try again in a moment.")
+        view = await self._submit(note, message.message_id, user, old.prompt, options, image)
+        if view is None:
+            return "Could not queue it; see the message below."
+        return f"Queued again with seed {view.seed}." if same_seed else "Queued again with a new seed."
+
+    # --- commands ---
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is not None:
+            await self._reply(update.effective_message, help_text())
+
+    async def hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is not None:
+            await self._reply(update.effective_message,
+                              "To make a video from words, use /video followed by what to show. "
+                              "To animate a picture, send it to me as a photo. /help lists the options.")
+
+    async def usage(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            usage = await self.service.usage(self._user(message.from_user))
+            await self._reply(message, render.usage_text(usage))
+
+    async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        try:
+            view = await self.service.cancel(self._user(message.from_user), _arg(context))
+        except ReelbotError as exc:
+            await self._reply(message, render.describe_error(exc))
+            return
+        await self._reply(message, f"Job {view.id}: {render.failure_text(view)}")
+
+    async def job(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        job_id = _arg(context)
+        if job_id is None:
+            await self._reply(message, "Which job? Use /job followed by the id from the bot's message.")
+            return
+        user = self._user(message.from_user)
+        try:
+            view = await self.service.get(job_id)
+            if view.user.key != user.key and not user.is_admin:
+                raise NotAllowed("That job is someone else's; only they or an admin can look it up.")
+        except ReelbotError as exc:
+            await self._reply(message, render.describe_error(exc))
+            return
+        await self._reply(message, f"{header(view.id, view.prompt, view.kind)}\n{render.job_line(view)}")
+
+    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        if not self._user(message.from_user).is_admin:
+            await self._reply(message, "Only the bot's admins can see /status. /usage shows your own numbers.")
+            return
+        report = await self.service.status()
+        text = render.status_text(report)
+        chart = await asyncio.to_thread(status_chart, report)
+        fits = len(text) <= 1024
+        await patiently(lambda: message.reply_photo(chart, caption=text if fits else None, do_quote=True))
+        if not fits:
+            await self._reply(message, text)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Anything unexpected: logged for the admin, a plain apology for the user, never a traceback."""
+        log.error("Telegram update failed", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_message is not None:
+            try:
+                await update.effective_message.reply_text(render.describe_error(context.error or Exception()))
+            except TelegramError:
+                pass
+
+    # --- helpers ---
+
+    def _user(self, user: TgUser | None) -> UserRef:
+        if user is None:
+            raise NotAllowed("Anonymous messages cannot make videos; send it from your own account.")
+        return UserRef(PLATFORM, str(user.id), user.full_name or user.username or "",
+                       is_admin=str(user.id) in self.admin_ids)
+
+    def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """In groups the bot answers only when spoken to: a mention, /video, or a reply to its message."""
+        if message.chat.type == "private":
+            return True
+        caption = (message.caption or "").lower()
+        if f"@{context.bot.username}".lower() in caption or caption.lstrip().startswith("/video"):
+            return True
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.id == context.bot.id)
+
+    def _strip_address(self, text: str, context: ContextTypes.DEFAULT_TYPE) -> str:
+        text = re.sub(rf"^\s*/video(@{re.escape(context.bot.username)})?\b", "", text, flags=re.IGNORECASE)
+        return re.sub(rf"@{re.escape(context.bot.username)}\b", "", text, flags=re.IGNORECASE).strip()
+
+    def _picture_of(self, message: Message) -> Picture:
+        if message.photo:
+            largest = max(message.photo, key=lambda size: size.width * size.height)
+            return Picture(largest.file_id, largest.file_size)
+        document = message.document
+        if document is None or not (document.mime_type or "").startswith("image/"):
+            raise InvalidImage(
+                "That file is not a picture I can animate.",
+                hint="Send a photo, or a JPEG, PNG or WebP image as a file.",
+            )
+        return Picture(document.file_id, document.file_size)
+
+    def _check_size(self, size: int | None) -> None:
+        if size is not None and size > self.max_download_bytes:
+            raise self._too_big(f"That picture is {size / 1024**2:.0f} MB")
+
+    def _too_big(self, what: str = "That picture is too big") -> InvalidImage:
+        return InvalidImage(
+            f"{what}; Telegram lets bots download at most {self.max_download_bytes / 1024**2:.0f} MB.",
+            hint="Send it as a photo instead of a file (Telegram shrinks it), or send a smaller file.",
+        )
+
+    async def _download(self, picture: Picture, context: ContextTypes.DEFAULT_TYPE) -> bytes:
+        try:
+            file = await patiently(lambda: context.bot.get_file(picture.file_id))
+            self._check_size(file.file_size)
+            return bytes(await file.download_as_bytearray())
+        except BadRequest as exc:
+            if "too big" in exc.message.lower():
+                raise self._too_big() from exc
+            raise InvalidImage(
+                "Telegram would not give me that picture.", hint="Send it again, or as a photo."
+            ) from exc
+
+    async def _reply(self, message: Message, text: str) -> Message | None:
+        try:
+            return await patiently(lambda: message.reply_text(text, do_quote=True))
+        except TelegramError as exc:
+            log.warning("could not reply in chat %s: %s", message.chat_id, exc)
+            return None
+
+    async def _edit(self, note: Message, text: str) -> None:
+        try:
+            await patiently(lambda: note.edit_text(text))
+        except TelegramError as exc:
+            log.warning("could not edit message %s in chat %s: %s", note.message_id, note.chat_id, exc)
+
+
+def _arg(context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    return context.args[0].strip() if context.args else None
+
+
+def _short(text: str) -> str:
+    """Callback answers are cut by Telegram at 200 characters; cut them at a word instead."""
+    return text if len(text) <= 200 else text[:197].rsplit(" ", 1)[0] + "…"
+
+
+def _read_kept(path: Path | None, job_id: str) -> bytes:
+    try:
+        if path is not None:
+            return path.read_bytes()
+    except OSError:
+        pass
+    raise InvalidImage(f"The picture of job {job_id} is no longer kept.", hint="Send it to me again.")

@@ -1,0 +1,311 @@
+"""Send a photo, get a video: the real python-telegram-bot client against the fake Bot API server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.video import probe
+from tests.bot.telegram.conftest import delivery_state, png
+from tests.fakes.telegram_api import FakeTelegram
+
+
+def texts(fake: FakeTelegram, chat_id: int, message_id: int) -> list[str]:
+    """Everything a message said, in order: what it was sent with, then each edit."""
+    return fake.messages[(chat_id, message_id)].edits
+
+
+def replies_to(fake: FakeTelegram, chat_id: int, request_id: int) -> list[Any]:
+    return [m for m in fake.messages.values() if m.chat_id == chat_id and m.reply_to_message_id == request_id]
+
+
+def buttons(markup: dict | None) -> list[tuple[str, str]]:
+    if not markup:
+        return []
+    return [(b["text"], b.get("callback_data", "")) for row in markup["inline_keyboard"] for b in row]
+
+
+async def sent_videos(fake: FakeTelegram, count: int = 1, timeout: float = 20.0) -> list[Any]:  # noqa: ASYNC109
+    await fake.wait_for(lambda: len(fake.calls_to("sendVideo")) >= count, timeout=timeout)
+    return fake.calls_to("sendVideo")
+
+
+async def test_photo_with_caption_flags_becomes_a_video_reply(fake, make_bot, tmp_path: Path) -> None:
+    bot = await make_bot(simulated_seconds=0.6, simulated_steps=6)
+    ann = fake.user(1001, "Ann")
+    chat = fake.private_chat(ann)
+    request = fake.send(chat, ann, photo=png(), caption="a cat surfing --seed 7 --frames 8 --fps 4")
+
+    [video] = await sent_videos(fake)
+    assert video.params["chat_id"] == chat["id"]
+    assert video.params["supports_streaming"] is True
+    caption = video.params["caption"]
+    assert caption.startswith("“a cat surfing”")
+    assert "seed 7" in caption and "on local" in caption and "free" in caption
+    assert video.params["reply_parameters"]["message_id"] == request["message_id"]
+    path = tmp_path / "got.mp4"
+    path.write_bytes(video.files["video"])
+    info = probe(path)
+    assert (info.frames, info.fps) == (8, 4)
+
+    # One reply message followed the job from queued to done.
+    [note] = [m for m in replies_to(fake, chat["id"], request["message_id"]) if m.video is None]
+    await fake.wait_for(lambda: "Done" in fake.messages[(chat["id"], note.message_id)].text)
+    history = texts(fake, chat["id"], note.message_id)
+    assert any("Running on local" in t and "%" in t for t in history), history
+    final = fake.messages[(chat["id"], note.message_id)]
+    assert final.text.startswith("“a cat surfing” · job ")
+    assert "✅ Done in" in final.text and "The video is below." in final.text
+    assert final.reply_markup is None or buttons(final.reply_markup) == []
+
+    [job] = await bot.jobs()
+    assert job["state"] == "succeeded" and job["seed"] == 7
+    assert json.loads(job["options"]) == {"seed": 7, "frames": 8, "fps": 4, "portrait": False,
+                                          "allow_fewer_frames": True}
+    assert buttons(video.params["reply_markup"]) == [
+        ("🔁 Retry (new seed)", f"retry:{job['id']}"), ("🎯 Same seed", f"same:{job['id']}")]
+
+
+async def test_progress_edits_respect_the_chats_pace(fake, make_bot) -> None:
+    await make_bot(simulated_seconds=1.5, simulated_steps=30, telegram_edit_interval_private_s=0.4)
+    ann = fake.user(1002, "Ann")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, photo=png(), caption="waves")
+    await sent_videos(fake)
+    await fake.wait_for(lambda: any("Done" in (m.text or "") for m in fake.messages.values()))
+
+    edits = [c for c in fake.calls_to("editMessageText") if c.params["chat_id"] == chat["id"]]
+    gaps = [b.at - a.at for a, b in zip(edits, edits[1:], strict=False)]
+    assert edits and min(gaps) >= 0.38, gaps
+    # 30 progress steps in 1.5 s, yet only about one edit per 0.4 s reached Telegram.
+    assert len(edits) <= 1.5 / 0.4 + 4
+
+
+async def test_flood_control_retry_after_is_honoured(fake, make_bot) -> None:
+    await make_bot(simulated_seconds=0.5, simulated_steps=5)
+    fake.fail_next("editMessageText", times=1, error_code=429, retry_after=2)
+    ann = fake.user(1003, "Ann")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, photo=png(), caption="rain")
+    await sent_videos(fake)
+    await fake.wait_for(lambda: any("Done" in (m.text or "") for m in fake.messages.values()))
+
+    edits = [c for c in fake.calls_to("editMessageText") if c.params["chat_id"] == chat["id"]]
+    refused = edits[0]
+    assert edits[1].at - refused.at >= 1.95  # waited as long as Telegram said before touching that chat again
+    assert "Done" in edits[-1].params["text"]
+
+
+async def test_cancel_button_stops_the_job_and_says_nothing_was_charged(fake, make_bot) -> None:
+    bot = await make_bot(simulated_seconds=30, simulated_steps=30)
+    ann = fake.user(1004, "Ann")
+    chat = fake.private_chat(ann)
+    request = fake.send(chat, ann, photo=png(), caption="slow clouds")
+    await fake.wait_for(lambda: any("Running on local" in (m.text or "") for m in fake.messages.values()))
+    [note] = replies_to(fake, chat["id"], request["message_id"])
+    [(label, data)] = buttons(note.reply_markup)
+    assert label == "✖ Cancel"
+
+    query = fake.press(chat, ann, note.message_id, data)
+    answer = await fake.wait_for(lambda: fake.answered.get(query))
+    assert "Cancelled" in answer["text"]
+    await fake.wait_for(lambda: "✖ Cancelled" in fake.messages[(chat["id"], note.message_id)].text)
+    assert "You were not charged." in fake.messages[(chat["id"], note.message_id)].text
+    assert fake.calls_to("sendVideo") == []
+    [job] = await bot.jobs()
+    assert job["state"] == "cancelled" and job["charged_micros"] == 0
+
+
+async def test_someone_else_cannot_cancel_my_job(fake, make_bot) -> None:
+    await make_bot(simulated_seconds=30, simulated_steps=30)
+    ann, bob = fake.user(1005, "Ann"), fake.user(1006, "Bob")
+    group = fake.group_chat(-100500, "Makers")
+    request = fake.send(group, ann, photo=png(), caption=f"@{fake.bot_username} a fox")
+    await fake.wait_for(lambda: replies_to(fake, group["id"], request["message_id"]))
+    [note] = replies_to(fake, group["id"], request["message_id"])
+    await fake.wait_for(lambda: buttons(fake.messages[(group["id"], note.message_id)].reply_markup))
+    [(_, data)] = buttons(fake.messages[(group["id"], note.message_id)].reply_markup)[:1]
+
+    query = fake.press(group, bob, note.message_id, data)
+    answer = await fake.wait_for(lambda: fake.answered.get(query))
+    assert answer["show_alert"] is True and "someone else's" in answer["text"]
+
+
+async def test_cancel_command_cancels_the_latest_job(fake, make_bot) -> None:
+    bot = await make_bot(simulated_seconds=30, simulated_steps=30)
+    ann = fake.user(1007, "Ann")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, "/video a long drive at night")
+    await fake.wait_for(lambda: any("Running" in (m.text or "") for m in fake.messages.values()))
+    command = fake.send(chat, ann, "/cancel")
+    await fake.wait_for(lambda: replies_to(fake, chat["id"], command["message_id"]))
+    [reply] = replies_to(fake, chat["id"], command["message_id"])
+    [job] = await bot.jobs()
+    assert reply.text == f"Job {job['id']}: Cancelled. You were not charged."
+    assert job["state"] == "cancelled"
+
+
+async def test_text_video_command_makes_a_text_to_video_job(fake, make_bot, tmp_path: Path) -> None:
+    bot = await make_bot()
+    ann = fake.user(1008, "Ann")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, "/video a lighthouse in a storm —frames 6 —fps 3")
+    [video] = await sent_videos(fake)
+    path = tmp_path / "t.mp4"
+    path.write_bytes(video.files["video"])
+    assert (probe(path).frames, probe(path).fps) == (6, 3)
+    [job] = await bot.jobs()
+    assert (job["kind"], job["prompt"]) == ("text-to-video", "a lighthouse in a storm")
+
+
+async def test_bad_flag_is_explained_and_nothing_is_queued(fake, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1009, "Ann")
+    chat = fake.private_chat(ann)
+    request = fake.send(chat, ann, photo=png(), caption="a dog --sed 7")
+    await fake.wait_for(lambda: replies_to(fake, chat["id"], request["message_id"]))
+    [reply] = replies_to(fake, chat["id"], request["message_id"])
+    assert "--sed" in reply.text and "--seed" in reply.text
+    assert await bot.jobs() == []
+    assert fake.calls_to("getFile") == []
+
+
+async def test_picture_too_big_for_bots_gets_a_clear_message(fake, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1010, "Ann")
+    chat = fake.private_chat(ann)
+    request = fake.send(chat, ann, document=(png(), "image/png", "huge.png"), document_size=25 * 1024 * 1024,
+                        caption="make it move")
+    await fake.wait_for(lambda: replies_to(fake, chat["id"], request["message_id"]))
+    [reply] = replies_to(fake, chat["id"], request["message_id"])
+    assert "That picture is 25 MB; Telegram lets bots download at most 20 MB." in reply.text
+    assert "Send it as a photo" in reply.text
+    assert await bot.jobs() == []
+    assert fake.calls_to("getFile") == []
+
+
+async def test_a_file_that_is_not_a_picture_is_refused(fake, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1011, "Ann")
+    chat = fake.private_chat(ann)
+    request = fake.send(chat, ann, document=(b"%PDF-1.4", "application/pdf", "cv.pdf"))
+    await fake.wait_for(lambda: replies_to(fake, chat["id"], request["message_id"]))
+    [reply] = replies_to(fake, chat["id"], request["message_id"])
+    assert reply.text.startswith("That file is not a picture I can animate.")
+    assert await bot.jobs() == []
+
+
+async def test_in_groups_the_bot_answers_only_when_addressed(fake, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1012, "Ann")
+    group = fake.group_chat(-100600, "Makers")
+    ignored = fake.send(group, ann, photo=png(), caption="my holiday")
+    addressed = fake.send(group, ann, photo=png(), caption=f"@{fake.bot_username} make the sea move")
+    await sent_videos(fake)
+    assert replies_to(fake, group["id"], ignored["message_id"]) == []
+    [job] = await bot.jobs()
+    assert job["prompt"] == "make the sea move"
+    assert fake.calls_to("sendVideo")[0].params["chat_id"] == group["id"]
+    assert addressed["message_id"] in {m.reply_to_message_id for m in fake.messages.values()}
+
+
+async def test_status_is_for_admins_only(fake, make_bot) -> None:
+    await make_bot(telegram_admin_ids="2001")
+    boss, ann = fake.user(2001, "Boss"), fake.user(2002, "Ann")
+    asked = fake.send(fake.private_chat(ann), ann, "/status")
+    await fake.wait_for(lambda: replies_to(fake, ann["id"], asked["message_id"]))
+    [refusal] = replies_to(fake, ann["id"], asked["message_id"])
+    assert refusal.text.startswith("Only the bot's admins can see /status.")
+    assert fake.calls_to("sendPhoto") == []
+
+    fake.send(fake.private_chat(boss), boss, "/status")
+    await fake.wait_for(lambda: fake.calls_to("sendPhoto"))
+    [photo] = fake.calls_to("sendPhoto")
+    assert photo.params["chat_id"] == boss["id"]
+    assert photo.files["photo"].startswith(b"\x89PNG")
+    assert "Jobs: 0 queued, 0 running" in photo.params["caption"]
+    assert "gpu0" in photo.params["caption"]
+
+
+async def test_usage_and_job_lookup(fake, make_bot) -> None:
+    bot = await make_bot(max_jobs_per_day=5)
+    ann, bob = fake.user(1013, "Ann"), fake.user(1014, "Bob")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, "/video a kite")
+    await sent_videos(fake)
+    [job] = await bot.jobs()
+    usage = fake.send(chat, ann, "/usage")
+    lookup = fake.send(chat, ann, f"/job {job['id']}")
+    other = fake.send(fake.private_chat(bob), bob, f"/job {job['id']}")
+    await fake.wait_for(lambda: all(replies_to(fake, m["chat"]["id"], m["message_id"]) for m in (usage, lookup, other)))
+    assert replies_to(fake, chat["id"], usage["message_id"])[0].text.startswith("Today: 1 of 5 videos.")
+    found = replies_to(fake, chat["id"], lookup["message_id"])[0].text
+    assert found.startswith(f"“a kite” · job {job['id']}\n“a kite”\nseed {job['seed']}")
+    assert "someone else's" in replies_to(fake, bob["id"], other["message_id"])[0].text
+
+
+async def test_retry_and_same_seed_buttons_queue_new_jobs(fake, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1015, "Ann")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, photo=png(), caption="a boat --seed 42")
+    [video] = await sent_videos(fake)
+    [first] = await bot.jobs()
+    video_message = next(m for m in fake.messages.values() if m.video is not None)
+
+    same = fake.press(chat, ann, video_message.message_id, f"same:{first['id']}")
+    await fake.wait_for(lambda: fake.answered.get(same))
+    assert fake.answered[same]["text"] == "Queued again with seed 42."
+    await sent_videos(fake, 2)
+    retry = fake.press(chat, ann, video_message.message_id, f"retry:{first['id']}")
+    await fake.wait_for(lambda: fake.answered.get(retry))
+    assert fake.answered[retry]["text"] == "Queued again with a new seed."
+    await sent_videos(fake, 3)
+
+    jobs = await bot.jobs()
+    assert [j["kind"] for j in jobs] == ["image-to-video"] * 3
+    assert [j["prompt"] for j in jobs] == ["a boat"] * 3
+    assert jobs[1]["seed"] == 42 and jobs[2]["seed"] != 42
+    assert all(j["state"] == "succeeded" for j in jobs)
+
+
+async def test_quota_refusal_says_what_to_do(fake, make_bot) -> None:
+    bot = await make_bot(max_queued_per_user=1, simulated_seconds=30, simulated_steps=30)
+    ann = fake.user(1016, "Ann")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, "/video first")
+    await fake.wait_for(lambda: any("Running" in (m.text or "") for m in fake.messages.values()))
+    second = fake.send(chat, ann, "/video second")
+    await fake.wait_for(lambda: any("limit" in (m.text or "") for m in replies_to(fake, chat["id"],
+                                                                                     second["message_id"])))
+    [reply] = replies_to(fake, chat["id"], second["message_id"])
+    assert reply.text == ("You already have 1 videos waiting or in progress; the limit is 1 at a time. "
+                          "Wait for one to finish, or cancel one with /cancel.")
+    assert len(await bot.jobs()) == 1
+
+
+async def test_oversized_result_is_re_encoded_to_fit_the_upload_limit(fake, make_bot, tmp_path: Path) -> None:
+    cap = 40_000
+    await make_bot(telegram_max_upload_mb=cap / 1024 / 1024)
+    fake.max_upload_bytes = cap  # the fake refuses anything bigger, as Telegram refuses over 50 MB
+    ann = fake.user(1017, "Ann")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, "/video noisy static --frames 48 --size 512x512")
+    [video] = await sent_videos(fake, timeout=60)
+    assert len(video.files["video"]) <= cap
+    path = tmp_path / "fit.mp4"
+    path.write_bytes(video.files["video"])
+    assert probe(path).frames == 48
+
+
+async def test_blocked_user_is_not_retried(fake, make_bot) -> None:
+    bot = await make_bot()
+    fake.fail_next("sendVideo", times=5, error_code=403, description="Forbidden: bot was blocked by the user")
+    ann = fake.user(1018, "Ann")
+    chat = fake.private_chat(ann)
+    fake.send(chat, ann, "/video a cow")
+    await sent_videos(fake)
+    [job] = await bot.jobs()
+    assert await delivery_state(bot, job["id"], "failed") == ("failed", 1)
+    assert len(fake.calls_to("sendVideo")) == 1

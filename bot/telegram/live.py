@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup
@@ -37,7 +37,7 @@ class _Live:
     final: bool = False
     gone: bool = False  # deleted by the user, or the bot was removed from the chat
     task: asyncio.Task[None] | None = None
-    failures: int = field(default=0)
+    failures: int = 0
 
     def wanted(self) -> tuple[str, Any]:
         return self.text, self.markup.to_dict() if self.markup is not None else None
@@ -50,7 +50,6 @@ class LiveMessages:
         self.group_interval_s = group_interval_s
         self._live: dict[str, _Live] = {}
         self._next_slot: dict[int, float] = {}  # chat id -> monotonic time of its next allowed edit
-        self.edits = 0
 
     def tracks(self, job_id: str) -> bool:
         return job_id in self._live
@@ -135,6 +134,5 @@ class LiveMessages:
                 continue
             live.failures = 0
             live.shown = wanted
-            self.edits += 1
         if live.final and self._live.get(job_id) is live:
             del self._live[job_id]

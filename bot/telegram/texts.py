@@ -14,7 +14,7 @@ HELP = (
     "Send me a photo and I turn it into a short video. Add a caption to say what should happen.\n"
     "/video <what to show> makes a video from words alone.\n"
     "/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up.\n\n"
-    "Options go anywhere in the caption or prompt:\n"
+    "Options, in the caption or after /video:\n"
 )
 
 COMMANDS = (

@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -473,6 +474,22 @@ def test_run_with_a_refused_telegram_token_says_what_to_do(
     assert "@BotFather" in result.stderr
     assert "not-the-bots-token" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_run_with_telegram_unreachable_says_so_without_the_token(tmp_path: Path, env: dict[str, str]) -> None:
+    with socket.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    token = "4242:AAH-token-that-must-stay-secret"
+    result = reelbot(tmp_path, env, "run", TELEGRAM_TOKEN=token,
+                     TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{port}/bot",
+                     TELEGRAM_FILE_BASE_URL=f"http://127.0.0.1:{port}/file/bot")
+    assert result.returncode == 2
+    assert f"Could not reach Telegram at http://127.0.0.1:{port}/bot" in result.stderr
+    assert "TELEGRAM_API_BASE_URL" in result.stderr
+    assert token not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert rows(tmp_path / "data", "SELECT id FROM jobs") == []
 
 
 def test_status_from_another_shell_shows_the_running_engines_gpu_figures(tmp_path):

@@ -10,7 +10,7 @@ import re
 
 from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
 from engine.status import StatusReport, UsageReport
-from engine.types import JobState, JobView
+from engine.types import ChainPreview, JobState, JobView
 
 
 def duration(seconds: float | None) -> str:
@@ -59,6 +59,19 @@ def queued_line(position: int | None, eta_s: float | None) -> str:
     ahead = position - 1
     who = "you're next" if ahead == 0 else f"{ahead} ahead of you"
     return f"Queued #{position} ({who}, starts in ≈ {duration(eta_s)})"
+
+
+def preview_line(preview: ChainPreview) -> str:
+    """"local: #3 in queue, ≈ 2 min, free · cloud now: runway ≈ $0.25", for choosing before queueing."""
+    parts = []
+    if preview.local_position is not None:
+        cost = "free" if preview.local_cost_usd < 0.0005 else f"≈ {money(preview.local_cost_usd)}"
+        wait = preview.local_wait_s or 0.0
+        when = "starts now" if preview.local_position == 1 and wait < 1 else f"starts in ≈ {duration(wait)}"
+        parts.append(f"local: #{preview.local_position} in queue, {when}, {cost}")
+    if preview.cloud is not None:
+        parts.append(f"cloud now: {preview.cloud.backend} ≈ {money(preview.cloud.cost_usd)}")
+    return " · ".join(parts) or "no backend can take this job right now"
 
 
 def running_line(backend: str | None, progress: tuple[int, int] | None = None, model: str | None = None) -> str:

@@ -61,6 +61,15 @@ class Ended(Event):
     message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderAlert(Event):
+    """For admins, once until the backend works again: its key was refused or the service is gone.
+    ``job_id`` is the job that found out; ``platform`` is empty: every front end may tell its admins."""
+
+    backend: str
+    message: str
+
+
 Handler = Callable[[Event], Awaitable[None]]
 
 

@@ -60,6 +60,7 @@ class Router:
         self._fails: dict[str, int] = {}
         self._cool_until: dict[str, float] = {}
         self._last_error: dict[str, str] = {}
+        self._alerted: set[str] = set()
 
     def plan(self, kind: JobKind, options: Options) -> list[Step]:
         """The backends that could run this job, in chain order (cooling ones included: they may recover)."""
@@ -111,10 +112,16 @@ class Router:
 
     def record_success(self, name: str) -> None:
         self._fails.pop(name, None)
+        self._alerted.discard(name)
 
-    def record_failure(self, name: str, error: BackendError) -> None:
+    def record_failure(self, name: str, error: BackendError) -> bool:
+        """Count a failure; True when admins should hear of it: a refused key or a provider gone, the first
+        time since the backend last worked (not once per job)."""
         if not error.retryable or not error.rests_backend:
-            return  # the input's fault, or one model's: the backend's other models still work
+            return False  # the input's fault, or one model's: the backend's other models still work
+        alert = isinstance(error, AuthFailed | BackendUnavailable) and name not in self._alerted
+        if alert:
+            self._alerted.add(name)
         self._last_error[name] = error.message
         fails = self._fails.get(name, 0) + 1
         cool = error.retry_after or 0.0
@@ -126,6 +133,7 @@ class Router:
         self._fails[name] = fails
         if cool:
             self._cool_until[name] = max(self._cool_until.get(name, 0.0), self._clock() + cool)
+        return alert
 
     def health(self) -> list[BackendHealth]:
         rows = []

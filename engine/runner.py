@@ -21,7 +21,7 @@ from pathlib import Path
 from engine.backends.base import Cancelled, Output, RunContext
 from engine.clock import utcnow
 from engine.errors import AttemptTimeout, BackendError, TransientError
-from engine.events import Ended, EventBus, Progress, Retrying, Started
+from engine.events import Ended, EventBus, Progress, ProviderAlert, Retrying, Started
 from engine.lanes import GpuLane
 from engine.outbox import Outbox
 from engine.router import Router, Step
@@ -161,10 +161,13 @@ class JobRunner:
                     index += 1
                     continue
                 if isinstance(outcome, _Success):
+                    self.router.record_success(step.name)
                     await self._succeed(job, step, outcome)
                     return
                 failures.append(outcome)
-                self.router.record_failure(step.name, outcome)
+                if self.router.record_failure(step.name, outcome):
+                    log.error("%s is out of the chain: %s", step.name, outcome)
+                    self.events.publish(ProviderAlert(job.id, "", step.name, str(outcome)))
                 following = self._next_step(job, index + 1)
                 if not outcome.retryable or following is None:
                     break

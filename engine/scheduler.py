@@ -110,6 +110,15 @@ class Scheduler:
         waits = [q.wait_s(now) for q in self.queues if q.lane.serves(model)]
         return min(waits) if waits else None
 
+    def place_for(self, model: str | None) -> tuple[int, float] | None:
+        """(place, seconds until start) a new job for ``model`` would get now; None if no lane serves it."""
+        now = time.monotonic()
+        places = [(q.wait_s(now), q.size + 1) for q in self.queues if q.lane.serves(model)]
+        if not places:
+            return None
+        wait, place = min(places)
+        return place, wait
+
     # --- entering and leaving ---
 
     def enqueue(self, ticket: Ticket) -> Ticket:

@@ -38,6 +38,7 @@ from engine.scheduler import Scheduler
 from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser, UsageReport
 from engine.types import (
     AttemptView,
+    ChainPreview,
     CloudOffer,
     JobKind,
     JobSpec,
@@ -232,6 +233,23 @@ class Service:
         if step is None:
             return None
         return CloudOffer(step.name, step.estimate.cost_usd, step.estimate.seconds)
+
+    def preview(self, kind: JobKind, options: Options | None = None) -> ChainPreview:
+        """For a job about to be queued: "local: #3 in queue, ≈ 2 min, free; cloud now: runway ≈ $0.25".
+
+        Front ends show it so users can choose; the user's own quota is checked only when they submit.
+        """
+        steps = self.router.plan(kind, options or Options())
+        local = next((s for s in steps if s.backend.local and self.scheduler.can_serve(s.model)), None)
+        place = self.scheduler.place_for(local.model) if local else None
+        cloud = next((s for s in steps if not s.backend.local and self.router.cooling_s(s.name) == 0), None)
+        return ChainPreview(
+            local_position=place[0] if place else None,
+            local_wait_s=place[1] if place else None,
+            local_seconds=local.estimate.seconds if local else None,
+            local_cost_usd=(local.estimate.seconds * self.config.local_usd_per_gpu_second) if local else 0.0,
+            cloud=CloudOffer(cloud.name, cloud.estimate.cost_usd, cloud.estimate.seconds) if cloud else None,
+        )
 
     async def wait(self, job_id: str) -> JobView:
         """Wait until the job has ended and its delivery was attempted (the CLI's way to block)."""

@@ -120,6 +120,17 @@ class CloudOffer:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainPreview:
+    """Before a job is queued: what waiting for a GPU here means, and what the cloud would cost now."""
+
+    local_position: int | None  # the place it would take in the GPU queue (1: next); None: no GPU serves it
+    local_wait_s: float | None  # until it would start
+    local_seconds: float | None  # how long it would then run
+    local_cost_usd: float
+    cloud: CloudOffer | None  # the first cloud backend that could take it now, if any
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
     cost_usd: float
     seconds: float

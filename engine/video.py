@@ -24,7 +24,7 @@ from av.video.frame import PictureType, VideoFrame
 
 from engine.errors import VideoTooLarge
 
-__all__ = ["VideoInfo", "encode_frames", "fit_to_size", "probe"]
+__all__ = ["VideoInfo", "encode_frames", "fit_to_size", "playable_mp4", "probe"]
 
 _PIX_FMT = "yuv420p"
 # BT.709, limited range, tagged in the stream: browsers and phones assume BT.709 for anything near HD, and
@@ -206,6 +206,25 @@ def fit_to_size(src: Path, max_bytes: int, out: Path | None = None) -> VideoInfo
                 miss = payload / max(size - overhead, 1)
                 bitrate = max(int(bitrate * min(0.85, 0.95 * miss)), _MIN_BITRATE)
     raise VideoTooLarge(max_bytes, smallest if smallest is not None else info.size_bytes)
+
+
+def playable_mp4(src: Path, out: Path) -> VideoInfo:
+    """A provider's video as an MP4 every chat app plays: kept as is when it already is H.264 yuv420p in an
+    MP4, else re-encoded into ``out`` (WebM, ProRes, 10-bit or 4:4:4 from a cloud provider).
+    Raises ``ValueError`` when ``src`` is not a video at all."""
+    src = Path(src)
+    try:
+        info = probe(src)
+    except av.error.FFmpegError as exc:
+        raise ValueError(f"{src.name} is not a video ({exc}).") from None
+    with open(src, "rb") as handle:
+        is_mp4 = handle.read(12)[4:8] == b"ftyp"
+    if is_mp4 and info.codec == "h264" and info.pix_fmt == _PIX_FMT:
+        if not _same_file(src, out):
+            shutil.move(src, out)
+        return probe(out)
+    frames, rate, _ = _decode(src)
+    return encode_frames((f.to_ndarray(format="rgb24") for f in frames), float(rate), Path(out))
 
 
 # --- helpers --------------------------------------------------------------------------------------------

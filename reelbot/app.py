@@ -17,6 +17,13 @@ from typing import IO
 from engine.backends.base import Backend
 from engine.backends.diffusers import DiffusersBackend
 from engine.backends.simulated import SimulatedBackend
+from engine.cloud.base import CloudBackend, CloudConfig
+from engine.cloud.catalog import load_catalog
+from engine.cloud.fal import FalBackend, HuggingFaceBackend
+from engine.cloud.replicate import ReplicateBackend
+from engine.cloud.runway import RunwayBackend
+from engine.cloud.stability import StabilityBackend
+from engine.cloud.veo import VeoBackend
 from engine.errors import EngineBusy
 from engine.events import EventBus
 from engine.lanes import GpuLane
@@ -31,14 +38,23 @@ from reelbot.settings import Settings
 from storage.db import Database
 from storage.repo import Limits, Repository
 
-# Cloud providers by chain name, with the setting that holds each one's key.
-PROVIDER_KEYS = {
-    "replicate": "replicate_api_token",
-    "huggingface": "hf_token",
-    "stability": "stability_api_key",
-    "runway": "runwayml_api_secret",
-    "veo": "gemini_api_key",
-    "fal": "fal_key",
+# Cloud providers by chain name: the class, the setting that holds the key, the one that holds the base URL.
+PROVIDERS: dict[str, type[CloudBackend]] = {
+    "replicate": ReplicateBackend,
+    "huggingface": HuggingFaceBackend,
+    "stability": StabilityBackend,
+    "runway": RunwayBackend,
+    "veo": VeoBackend,
+    "fal": FalBackend,
+}
+PROVIDER_KEYS = {name: cls.key_setting for name, cls in PROVIDERS.items()}
+PROVIDER_URLS = {
+    "replicate": "replicate_base_url",
+    "huggingface": "hf_inference_base_url",
+    "stability": "stability_base_url",
+    "runway": "runwayml_base_url",
+    "veo": "gemini_base_url",
+    "fal": "fal_base_url",
 }
 
 
@@ -202,12 +218,27 @@ def build_backends(settings: Settings, lanes: list[GpuLane]) -> tuple[dict[str, 
             offline=settings.hf_hub_offline,
             compile_denoiser=settings.local_compile,
         )
-    for name, key in PROVIDER_KEYS.items():
-        if getattr(settings, key) is None:
-            missing[name] = f"{key.upper()} is not set"
-        else:
-            missing[name] = "this version has no client for it yet"
+    backends.update(build_providers(settings, missing))
     return backends, missing
+
+
+def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Backend]:
+    """One backend per cloud provider whose key is set; the others go to ``missing`` with the reason."""
+    catalog = load_catalog(settings.cloud_models)
+    config = CloudConfig(
+        poll_interval_s=settings.cloud_poll_interval_s,
+        timeout_s=settings.cloud_timeout_s,
+        max_download_bytes=round(settings.cloud_max_download_mb * 1024 * 1024),
+    )
+    built: dict[str, Backend] = {}
+    for name, key in PROVIDER_KEYS.items():
+        secret = getattr(settings, key)
+        if secret is None:
+            missing[name] = f"{key.upper()} is not set"
+            continue
+        cls, base_url = PROVIDERS[name], getattr(settings, PROVIDER_URLS[name])
+        built[name] = cls(key=secret.get_secret_value(), base_url=base_url, models=catalog[name], config=config)
+    return built
 
 
 def acquire_lock(data_dir: Path) -> IO[str]:

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     simulated_oom_every: int = Field(0, ge=0)
     simulated_frames: bool = True  # render real frames (False: instant backend for benchmarks)
 
-    # --- secrets of providers and hubs (used by later features; listed so doctor can check them) ---
+    # --- cloud providers: a provider without a key is simply not in the chain ---
     hf_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("hf_token", "huggingface_hub_token")
     )
@@ -100,6 +100,16 @@ class Settings(BaseSettings):
     runwayml_api_secret: SecretStr | None = None
     gemini_api_key: SecretStr | None = None
     fal_key: SecretStr | None = None
+    replicate_base_url: str = "https://api.replicate.com"  # the client adds /v1
+    hf_inference_base_url: str = "https://router.huggingface.co"
+    stability_base_url: str = "https://api.stability.ai"
+    runwayml_base_url: str = "https://api.dev.runwayml.com"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    fal_base_url: str = "https://queue.fal.run"
+    cloud_models: str = ""  # JSON: change or add cloud models, their inputs and prices (see README)
+    cloud_poll_interval_s: float = Field(2.0, gt=0)
+    cloud_timeout_s: float = Field(600.0, gt=0)  # a provider that has not finished by then is left
+    cloud_max_download_mb: float = Field(200.0, gt=0)
 
     @field_validator(
         "discord_admin_ids", "telegram_admin_ids", "chain_text_to_video", "chain_image_to_video",

@@ -7,6 +7,7 @@ only taken in :meth:`TelegramFrontend.start`, after the engine has resumed its j
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from urllib.parse import urlsplit
@@ -18,12 +19,12 @@ from telegram.ext import Application, ApplicationBuilder
 from bot.render import queued_line, retrying_line, running_line
 from bot.telegram import keyboards
 from bot.telegram.deliver import TelegramDeliverer
-from bot.telegram.flood import patiently
+from bot.telegram.flood import FloodWait, patiently
 from bot.telegram.handlers import PLATFORM, Handlers
 from bot.telegram.live import LiveMessages
 from bot.telegram.texts import COMMANDS, header
 from engine.errors import NotFound, ReelbotError
-from engine.events import Ended, Event, Progress, Queued, Retrying, Started, Subscription
+from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started, Subscription
 from engine.service import Service
 from reelbot.settings import Settings
 
@@ -131,6 +132,9 @@ class TelegramFrontend:
     # --- engine events -> the job's message ---
 
     async def on_event(self, event: Event) -> None:
+        if isinstance(event, ProviderAlert):
+            await self._tell_admins(f"⚠ {event.backend} is out of the fallback chain: {event.message}")
+            return
         if event.platform != PLATFORM:
             return
         if isinstance(event, Ended):
@@ -153,6 +157,14 @@ class TelegramFrontend:
         elif isinstance(event, Retrying):
             self.live.show(event.job_id, retrying_line(event.failed_backend, event.reason, event.next_backend),
                            keyboards.waiting(event.job_id))
+
+    async def _tell_admins(self, text: str) -> None:
+        """A private message to each admin (TELEGRAM_ADMIN_IDS) who has started a chat with the bot."""
+        for admin in sorted(self.settings.admin_ids(PLATFORM)):
+            try:
+                await patiently(functools.partial(self.app.bot.send_message, int(admin), text))
+            except (TelegramError, FloodWait, ValueError) as exc:
+                log.warning("could not tell admin %s on Telegram: %s", admin, type(exc).__name__)
 
     async def _follow(self, job_id: str) -> bool:
         """A job this process did not queue (resumed after a restart): find its message from its origin."""

@@ -1,0 +1,111 @@
+"""Every answer a provider gives that is not a result becomes one of the engine's errors, here.
+
+The classes decide what happens next (``engine/router.py``, ``engine/runner.py``): a transient error moves
+the job to the next provider and rests this one for as long as its Retry-After asks; an unavailable provider
+or a refused key rests it for an hour (admins are told once); rejected input and moderation are explained
+to the user and not tried elsewhere, because every provider would answer the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from engine.clock import utcnow
+from engine.errors import (
+    AuthFailed,
+    BackendError,
+    BackendUnavailable,
+    Moderated,
+    RejectedInput,
+    TransientError,
+)
+
+_SECONDS_IN_TEXT = re.compile(r"(?:in|after)\s+(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.I)
+_MODERATION_WORDS = re.compile(r"nsfw|safety|moderat|content[ _-]?(?:policy|filter)|flagged|sensitive", re.I)
+
+
+def retry_after(headers: Any, text: str = "") -> float | None:
+    """Seconds from a Retry-After header (seconds or an HTTP date), or from 'available in N seconds'."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
+            except (TypeError, ValueError):
+                pass
+    match = _SECONDS_IN_TEXT.search(text or "")
+    return float(match.group(1)) if match else None
+
+
+def detail_of(body: str) -> str:
+    """The provider's own words from an error body, whatever its shape; short, never the whole page."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, TypeError):
+        data = None
+    found = _find_message(data) if data is not None else None
+    text = found if found else (body or "").strip()
+    text = " ".join(text.split())
+    return text[:300] + ("…" if len(text) > 300 else "")
+
+
+def _find_message(data: Any) -> str | None:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, list):
+        parts = [m for item in data if (m := _find_message(item))]
+        return "; ".join(parts) if parts else None
+    if isinstance(data, dict):
+        for key in ("detail", "message", "error", "errors", "msg", "failure", "title", "name"):
+            if key in data and (found := _find_message(data[key])):
+                return found
+    return None
+
+
+def looks_moderated(text: str) -> bool:
+    return bool(_MODERATION_WORDS.search(text or ""))
+
+
+def moderated(provider: str, detail: str) -> Moderated:
+    return Moderated(
+        f"{provider} refused this prompt or picture under its content rules ({detail}).",
+        backend=provider, hint="Change the prompt or the picture; nothing was charged.",
+    )
+
+
+def classify(provider: str, key_setting: str, status: int, body: str, headers: Any = None) -> BackendError:
+    """An HTTP error answer (status >= 400) as the engine's error."""
+    detail = detail_of(body)
+    if status == 429:
+        wait = retry_after(headers, detail)
+        return TransientError(f"{provider} is rate-limiting us (HTTP 429: {detail}).", backend=provider,
+                              retry_after=wait)
+    if status in (401, 403):
+        return AuthFailed(
+            f"{provider} refused the API key (HTTP {status}: {detail}).", backend=provider,
+            hint=f"An admin should check {key_setting}.",
+        )
+    if status == 402:
+        return BackendUnavailable(f"{provider} says the account is out of credit (HTTP 402: {detail}).",
+                                  backend=provider, hint="An admin should top up the account.")
+    if status == 404:
+        return BackendUnavailable(f"{provider} answered 404 Not Found: the endpoint or model is gone "
+                                  f"({detail}).", backend=provider)
+    if status in (400, 413, 415, 422):
+        if looks_moderated(detail):
+            return moderated(provider, detail)
+        return RejectedInput(f"{provider} rejected the request (HTTP {status}: {detail}).", backend=provider,
+                             hint="Check the options; nothing was charged.")
+    return TransientError(f"{provider} failed (HTTP {status}: {detail}).", backend=provider,
+                          retry_after=retry_after(headers, "") if status in (502, 503, 504) else None)
+
+
+def not_json(provider: str, status: int, body: str) -> TransientError:
+    return TransientError(
+        f"{provider} sent an answer that is not valid JSON (HTTP {status}: {body[:80]!r}).", backend=provider
+    )

@@ -1,0 +1,40 @@
+"""Input pictures in the form each provider takes: cropped to its frame, encoded, within its byte limit."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+from PIL import Image
+
+from engine.errors import RejectedInput
+from engine.images import fit_image
+
+
+def prepared(path: Path, width: int, height: int, *, max_bytes: int, provider: str) -> bytes:
+    """The stored upload cropped (never stretched) to ``width`` x ``height`` as JPEG, under ``max_bytes``.
+
+    Quality steps down until it fits; a picture that cannot fit even so is refused with the limit named.
+    """
+    with Image.open(path) as image:
+        framed = fit_image(image.convert("RGB"), width, height)
+    for quality in (92, 85, 75, 60):
+        buffer = io.BytesIO()
+        framed.save(buffer, format="JPEG", quality=quality)
+        if buffer.tell() <= max_bytes:
+            return buffer.getvalue()
+    raise RejectedInput(
+        f"The picture is over the {max_bytes // 1024} KB {provider} accepts, even compressed.",
+        backend=provider, hint="Send a simpler or smaller picture.",
+    )
+
+
+def data_uri(data: bytes, mime: str = "image/jpeg") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def frame_for(width: int, height: int, choices: list[tuple[int, int]]) -> tuple[int, int]:
+    """The accepted frame whose shape is nearest the wanted one (Stability's three sizes, Runway's ratios)."""
+    wanted = width / height
+    return min(choices, key=lambda wh: abs(wh[0] / wh[1] - wanted))

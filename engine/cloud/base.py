@@ -116,7 +116,7 @@ class CloudBackend:
             if remote is not None:
                 await asyncio.shield(self._cancel_quietly(remote, entry))
             raise AttemptTimeout(
-                f"{self.name} did not finish within {self.config.timeout_s:.0f} s.", backend=self.name
+                f"{self.name} did not finish within {self.config.timeout_s:g} s; the job was cancelled there.", backend=self.name
             ) from None
         except asyncio.CancelledError:
             if remote is not None:

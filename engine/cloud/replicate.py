@@ -105,6 +105,8 @@ class ReplicateBackend(CloudBackend):
             if exc.status == 429 and error.retry_after is None:
                 error.retry_after = retry_after(None, body)
             return error
+        if isinstance(exc, ValueError) and not isinstance(exc, pydantic.ValidationError):  # JSONDecodeError
+            return TransientError(f"Replicate sent an answer that is not valid JSON ({exc}).", backend=self.name)
         if isinstance(exc, httpx.HTTPError):
             return TransientError(f"Could not reach Replicate ({type(exc).__name__}: {exc}).", backend=self.name)
         return TransientError(f"Replicate's client failed ({type(exc).__name__}: {exc}).", backend=self.name)

@@ -71,7 +71,11 @@ class FalBackend(CloudBackend):
 
     def classify(self, status: int, body: str, headers: Any) -> BackendError:
         if status == 422:  # fal's validation errors: the input, or its content checker
-            return self._failed(detail_of(body), _error_type(body))
+            detail, kind = detail_of(body), _error_type(body)
+            if looks_moderated(kind) or looks_moderated(detail):
+                return moderated(self.name, detail)
+            return RejectedInput(f"{self.name} rejected the request ({detail}).", backend=self.name,
+                                 hint="Check the options; nothing was charged.")
         return super().classify(status, body, headers)
 
     def _failed(self, detail: str, error_type: str) -> BackendError:

@@ -14,9 +14,9 @@ from typing import Any
 from engine.backends.base import RunContext
 from engine.cloud.base import CloudBackend, Poll, Submitted
 from engine.cloud.catalog import CloudModel
-from engine.cloud.failures import moderated
+from engine.cloud.failures import detail_of, moderated
 from engine.cloud.media import prepared
-from engine.errors import TransientError
+from engine.errors import AuthFailed, BackendError, TransientError
 from engine.types import JobKind
 
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
@@ -65,3 +65,10 @@ class VeoBackend(CloudBackend):
             reasons = "; ".join(result.get("raiMediaFilteredReasons") or []) or "filtered"
             raise moderated(self.name, reasons)
         raise TransientError("Veo finished without a video.", backend=self.name)
+
+    def classify(self, status: int, body: str, headers: Any) -> BackendError:
+        detail = detail_of(body)
+        if status == 400 and "API key" in detail:  # Gemini answers a bad key with 400 INVALID_ARGUMENT
+            return AuthFailed(f"Gemini refused the API key ({detail}).", backend=self.name,
+                              hint="An admin should check GEMINI_API_KEY.")
+        return super().classify(status, body, headers)

@@ -128,6 +128,14 @@ class Settings(BaseSettings):
             raise ValueError("LOCAL_BACKEND must be 'diffusers' or 'simulated'")
         return value
 
+    @field_validator("cloud_models")
+    @classmethod
+    def _cloud_models_parse(cls, value: str) -> str:
+        from engine.cloud.catalog import load_catalog
+
+        load_catalog(value)  # its ValueError says which entry is wrong and how
+        return value
+
     @field_validator("telegram_mode")
     @classmethod
     def _known_telegram_mode(cls, value: str) -> str:

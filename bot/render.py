@@ -74,10 +74,12 @@ def preview_line(preview: ChainPreview) -> str:
     return " · ".join(parts) or "no backend can take this job right now"
 
 
-def running_line(backend: str | None, progress: tuple[int, int] | None = None, model: str | None = None) -> str:
+def running_line(backend: str | None, progress: tuple[int, int] | None = None, model: str | None = None,
+                 estimate_usd: float = 0.0) -> str:
     where = f" on {backend}" if backend else ""
-    if model:
-        where += f" ({model})"
+    details = [d for d in (model, f"≈ {money(estimate_usd)}" if estimate_usd > 0 else None) if d]
+    if details:
+        where += f" ({', '.join(details)})"
     if progress:
         return f"Running{where} {progress_bar(*progress)}"
     return f"Running{where}…"

@@ -35,6 +35,7 @@ class Started(Event):
     backend: str
     model: str | None
     lane: str | None
+    estimate_usd: float = 0.0  # what a cloud attempt is expected to cost (shown to the user)
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,7 +240,8 @@ class JobRunner:
             job.id, backend=step.name, model=step.model, lane=lane_name, now=utcnow()
         )
         job.state, job.backend, job.progress = JobState.RUNNING, step.name, None
-        self.events.publish(Started(job.id, job.platform, step.name, step.model, lane_name))
+        self.events.publish(Started(job.id, job.platform, step.name, step.model, lane_name,
+                                    0.0 if step.backend.local else step.estimate.cost_usd))
         loop = asyncio.get_running_loop()
 
         def progress(done: int, total: int, preview: bytes | None) -> None:

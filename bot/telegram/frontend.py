@@ -61,7 +61,8 @@ class TelegramFrontend:
             max_download_bytes=round(settings.telegram_max_download_mb * 1024 * 1024),
         )
         self.handlers.install(self.app)
-        self._running_on: dict[str, tuple[str, str | None]] = {}  # job id -> (backend, model) once started
+        # job id -> (backend, model, estimated cost) once started
+        self._running_on: dict[str, tuple[str | None, str | None, float]] = {}
         self._subscription: Subscription | None = None
         self.username = ""
 
@@ -147,12 +148,12 @@ class TelegramFrontend:
             self.live.show(event.job_id, queued_line(event.position, event.eta_s),
                            keyboards.waiting(event.job_id, offer))
         elif isinstance(event, Started):
-            self._running_on[event.job_id] = (event.backend, event.model)
-            self.live.show(event.job_id, running_line(event.backend, None, event.model),
+            self._running_on[event.job_id] = (event.backend, event.model, event.estimate_usd)
+            self.live.show(event.job_id, running_line(event.backend, None, event.model, event.estimate_usd),
                            keyboards.waiting(event.job_id))
         elif isinstance(event, Progress):
-            backend, model = self._running_on.get(event.job_id, (None, None))
-            self.live.show(event.job_id, running_line(backend, (event.step, event.total), model),
+            backend, model, cost = self._running_on.get(event.job_id, (None, None, 0.0))
+            self.live.show(event.job_id, running_line(backend, (event.step, event.total), model, cost),
                            keyboards.waiting(event.job_id))
         elif isinstance(event, Retrying):
             self.live.show(event.job_id, retrying_line(event.failed_backend, event.reason, event.next_backend),

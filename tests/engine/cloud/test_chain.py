@@ -131,8 +131,7 @@ async def test_a_users_cancel_cancels_the_remote_job_and_refunds(app_factory, se
     runway.plan("slow")
     app = await app_factory(settings=provider_settings(("runway", runway), chain_image_to_video=["runway"]))
     view = await app.service.submit(req(image=_png()))
-    while not runway.jobs or next(iter(runway.jobs.values())).polls < 1:
-        await asyncio.sleep(0.01)
+    await runway.polled(1)
     cancelled = await app.service.cancel(UserRef("test", "u1"), view.id)
     assert cancelled.state is JobState.CANCELLED and cancelled.charged_usd == 0
     assert len(runway.calls("DELETE", "/v1/tasks/")) == 1

@@ -127,8 +127,7 @@ async def test_cancel_and_deadline_stop_the_remote_job(
     fake.plan("slow")
     backend = backend_for(name, fake, tmp_path, cloud_timeout_s=1.0)
     task = asyncio.create_task(backend.run(make_job(kind).ctx))
-    while len(fake.jobs) < 1 or next(iter(fake.jobs.values())).polls < 2:
-        await asyncio.sleep(0.01)
+    await fake.polled(2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -104,8 +104,7 @@ async def test_cancel_reaches_replicate(served, make_job, tmp_path: Path) -> Non
     fake.plan("slow")
     backend = backend_for("replicate", fake, tmp_path)
     task = asyncio.create_task(backend.run(make_job(JobKind.TEXT_TO_VIDEO).ctx))
-    while len(fake.calls("GET", "/v1/predictions/")) < 2:
-        await asyncio.sleep(0.01)
+    await fake.polled(2)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

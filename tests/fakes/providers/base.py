@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import secrets
@@ -73,6 +74,7 @@ class FakeProvider:
         self.problems: list[str] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._polled = asyncio.Event()
 
     def routes(self, router: web.UrlDispatcher) -> None:
         raise NotImplementedError
@@ -119,6 +121,7 @@ class FakeProvider:
         if job.cancelled:
             return "cancelled"
         job.polls += 1
+        self._polled.set()
         if job.plan.outcome == "slow" or job.polls <= job.plan.polls:
             return "running"
         return job.plan.outcome
@@ -127,6 +130,16 @@ class FakeProvider:
         return f"{self.url}/_files/{job.id}.mp4"
 
     # --- what the tests read ---
+
+    async def polled(self, times: int = 1) -> RemoteJob:
+        """Wait until some remote job has been looked at ``times`` times; return it."""
+        async with asyncio.timeout(10):
+            while True:
+                job = next((j for j in self.jobs.values() if j.polls >= times), None)
+                if job is not None:
+                    return job
+                self._polled.clear()
+                await self._polled.wait()
 
     def calls(self, method: str, path_part: str = "") -> list[Recorded]:
         return [r for r in self.requests if r.method == method and path_part in r.path]

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reelbot.settings import Settings
@@ -68,18 +68,26 @@ class HubUnreachable(Exception):
     skipped, not as a problem, since the model may be fine."""
 
 
+KeyResults = dict[str, "str | None | BaseException"]
+
+
 def run_checks(
     settings: Settings,
     *,
     hub_check: Callable[[str, str | None], str | None] | None = None,
+    key_check: Callable[[Settings], KeyResults] | None = None,
     timeout_s: float = 10.0,
 ) -> list[Check]:
     """Every check, in order. ``hub_check(repo_id, token)`` returns None when the token (None: the Hub's own
     login, if any) may download the repository, or says why not; it may raise :class:`HubUnreachable`.
-    ``timeout_s`` bounds each network step (the Hub, the database connection)."""
+    ``key_check(settings)`` asks each cloud provider whose key is set whether it works (see
+    :func:`provider_key_checks`). ``timeout_s`` bounds each network step (the Hub, the providers, the
+    database connection)."""
     if hub_check is None:
         hub_check = functools.partial(hub_access, timeout_s=timeout_s)
-    doctor = _Doctor(settings, hub_check, timeout_s)
+    if key_check is None:
+        key_check = functools.partial(provider_key_checks, timeout_s=timeout_s)
+    doctor = _Doctor(settings, hub_check, timeout_s, key_check)
     steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
         ("Python", doctor.python),
         ("torch", doctor.torch_check),
@@ -148,16 +156,42 @@ def hub_access(repo_id: str, token: str | None, *, timeout_s: float = 10.0) -> s
     return answer if isinstance(answer, str) else None
 
 
+def provider_key_checks(settings: Settings, *, timeout_s: float = 10.0) -> KeyResults:
+    """Ask every provider whose key is set, all at once, whether the key works: provider -> what was found
+    (None: the provider has no call to check a key with), or the error (refused, unreachable, timed out)."""
+    import asyncio
+
+    from reelbot.app import build_providers
+
+    async def ask_all() -> KeyResults:
+        backends = build_providers(settings, {})
+
+        async def ask(backend: Any) -> str | None:
+            async with asyncio.timeout(timeout_s):
+                return await backend.verify()
+
+        try:
+            answers = await asyncio.gather(*(ask(b) for b in backends.values()), return_exceptions=True)
+        finally:
+            for backend in backends.values():
+                await backend.aclose()
+        return dict(zip(backends, answers, strict=True))
+
+    return asyncio.run(ask_all())
+
+
 # --- the checks -----------------------------------------------------------------------------------------
 
 
 class _Doctor:
     def __init__(
-        self, settings: Settings, hub_check: Callable[[str, str | None], str | None], timeout_s: float
+        self, settings: Settings, hub_check: Callable[[str, str | None], str | None], timeout_s: float,
+        key_check: Callable[[Settings], KeyResults],
     ) -> None:
         self.settings = settings
         self.hub_check = hub_check
         self.timeout_s = timeout_s
+        self.key_check = key_check
         self.cloud_only = settings.gpus.strip().lower() == "none"
         self.simulated = settings.local_backend == "simulated"
         # Local GPU generation is wanted: diffusers pipelines on GPUs the settings allow.
@@ -415,10 +449,13 @@ class _Doctor:
         return Check(name, False, f"{repo}: {problem}", fix=fix)
 
     def provider_keys(self) -> list[Check]:
+        from engine.cloud.catalog import load_catalog
         from reelbot.app import PROVIDER_KEYS
 
         settings = self.settings
         chains = set(settings.chain_text_to_video) | set(settings.chain_image_to_video)
+        catalog = load_catalog(settings.cloud_models)
+        answers: KeyResults | None = None
         checks = []
         for provider, key in PROVIDER_KEYS.items():
             name = f"{provider} key"
@@ -440,7 +477,9 @@ class _Doctor:
                     )
                 )
             else:
-                checks.append(Check(name, True, "set"))
+                if answers is None:
+                    answers = self.key_check(settings)
+                checks.append(_key_answer(name, key.upper(), answers.get(provider), catalog.get(provider, [])))
         return checks
 
     def front_ends(self) -> list[Check]:
@@ -729,3 +768,29 @@ def _one_line(text: str) -> str:
 
 def _truthy(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _key_answer(name: str, setting: str, answer: object, models: list[Any]) -> Check:
+    """A provider's key check as a line: works (with what the provider said and the default models and
+    prices), refused (a problem, with the fix), or could not be asked now (skipped)."""
+    from engine.cloud.catalog import pick
+    from engine.errors import AuthFailed, BackendError, BackendUnavailable
+    from engine.types import JobKind
+
+    offers = []
+    for kind in JobKind:
+        entry = pick(models, kind, None)
+        if entry is not None:
+            seconds = entry.durations[0] if entry.durations else entry.frames / max(entry.fps, 1)
+            offers.append(f"{kind}: {entry.name} ≈ ${entry.cost(seconds):.3f}")
+    menu = "; ".join(offers) or "no models (CLOUD_MODELS)"
+    if isinstance(answer, AuthFailed | BackendUnavailable):
+        return Check(name, False, f"set, but {answer.message}", fix=answer.hint or f"Check {setting} in .env.")
+    if isinstance(answer, BackendError):
+        return Check(name, None, f"set; could not check it now ({answer.message}); {menu}")
+    if isinstance(answer, BaseException):
+        why = "no answer in time" if isinstance(answer, TimeoutError) else _error_text(answer, with_type=True)
+        return Check(name, None, f"set; could not check it now ({why}); {menu}")
+    if answer is None:
+        return Check(name, True, f"set (this provider has no key check: the first job will tell); {menu}")
+    return Check(name, True, f"set, works ({answer}); {menu}")

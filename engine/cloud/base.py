@@ -133,6 +133,14 @@ class CloudBackend:
         cost = entry.cost(values["duration"], poll.run_seconds)
         return Output(fps=info.fps, video_path=out, cost_usd=cost, model=entry.name)
 
+    async def verify(self) -> str | None:
+        """Ask the provider whether the key works, without making a video (for ``reelbot doctor``).
+
+        Plain words on what was found ("account alice", "1200 credits left"); None when the provider has no
+        such call. Raises the classified error when the key is refused or the provider cannot be reached.
+        """
+        return None
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

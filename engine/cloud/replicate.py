@@ -92,6 +92,13 @@ class ReplicateBackend(CloudBackend):
     async def cancel(self, remote: Submitted, entry: CloudModel) -> None:
         await self.client.predictions.async_cancel(remote.id)
 
+    async def verify(self) -> str | None:
+        try:
+            account = await self.client.accounts.async_current()
+        except Exception as exc:
+            raise self._error(exc) from None
+        return f"account {account.username}"
+
     async def aclose(self) -> None:
         # The client builds its httpx client lazily and has no close of its own.
         if getattr(self.client, "_Client__async_client", None) is not None:

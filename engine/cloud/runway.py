@@ -70,5 +70,9 @@ class RunwayBackend(CloudBackend):
             raise TransientError("The task was cancelled on Runway's side.", backend=self.name)
         raise TransientError(f"Runway answered with an unknown status {status!r}.", backend=self.name)
 
+    async def verify(self) -> str | None:
+        organization = await self.call("GET", f"{self.base_url}/v1/organization")
+        return f"{organization.get('creditBalance', '?')} credits left"
+
     async def cancel(self, remote: Submitted, entry: CloudModel) -> None:
         await self.call("DELETE", f"{self.base_url}/v1/tasks/{remote.id}", expect=(200, 204, 404))

@@ -55,6 +55,10 @@ class StabilityBackend(CloudBackend):
             raise TransientError("Stability AI accepted the job but sent no id.", backend=self.name) from None
         return Submitted(str(job_id))
 
+    async def verify(self) -> str | None:
+        balance = await self.call("GET", f"{self.base_url}/v1/user/balance")
+        return f"{balance.get('credits', '?')} credits left"
+
     async def check(self, remote: Submitted, entry: CloudModel) -> Poll:
         url = f"{self.base_url}/{entry.model}/result/{remote.id}"
         status, body, headers = await self.fetch("GET", url, headers={"Accept": "video/*"})

@@ -49,6 +49,12 @@ class VeoBackend(CloudBackend):
             raise TransientError("Gemini accepted the job but sent no operation name.", backend=self.name)
         return Submitted(str(answer["name"]))
 
+    async def verify(self) -> str | None:
+        names = sorted({m.model for m in self.models})
+        for name in names:
+            await self.call("GET", f"{self.base_url}/v1beta/models/{name}")
+        return f"{', '.join(names)} available"
+
     async def check(self, remote: Submitted, entry: CloudModel) -> Poll:
         operation = await self.call("GET", f"{self.base_url}/v1beta/{remote.id}")
         if not isinstance(operation, dict) or not operation.get("done"):

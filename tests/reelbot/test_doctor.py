@@ -176,7 +176,11 @@ def test_secrets_never_appear_in_the_report(make_settings) -> None:
     def leaky_hub_check(repo: str, token: str | None) -> str | None:
         raise RuntimeError(f"401 for {repo} with token {token}")  # an error message that carries the token
 
-    checks = run_checks(make_settings(local_backend="diffusers", **secrets), hub_check=leaky_hub_check)
+    def leaky_key_check(settings: Settings) -> dict:
+        return {"replicate": RuntimeError("401 with token r8_supersecret123"), "fal": "key fal-secret-key ok"}
+
+    checks = run_checks(make_settings(local_backend="diffusers", **secrets), hub_check=leaky_hub_check,
+                        key_check=leaky_key_check)
     text = render_checks(checks)
     for value in secrets.values():
         assert value not in text
@@ -185,7 +189,7 @@ def test_secrets_never_appear_in_the_report(make_settings) -> None:
             assert value not in check.detail + check.fix
     found = by_name(checks)
     assert found["Hugging Face token"] == Check("Hugging Face token", True, "set (12 characters)")
-    assert found["replicate key"].detail == "set"
+    assert found["replicate key"].detail.startswith("set; could not check it now")
     assert found["Discord token"].ok is True
     assert found["Telegram token"].ok is True
 
@@ -472,3 +476,42 @@ def test_render_marks_fixes_and_summary() -> None:
     ]
     assert render_checks([Check("A", False, "x")]).splitlines()[-1] == "1 problem"
     assert render_checks([Check("A", True, "x"), Check("B", None, "y")]).splitlines()[-1] == "All good."
+
+
+# --- cloud provider keys, asked of the providers themselves (their fakes) --------------------------------
+
+
+async def test_provider_keys_are_checked_with_the_providers(make_settings) -> None:
+    import asyncio
+
+    from tests.fakes.providers.fal import FakeFal
+    from tests.fakes.providers.replicate import FakeReplicate
+    from tests.fakes.providers.runway import FakeRunway
+    from tests.fakes.providers.stability import FakeStability
+    from tests.fakes.providers.veo import FakeVeo
+
+    fakes = [await cls().start() for cls in (FakeReplicate, FakeRunway, FakeStability, FakeVeo, FakeFal)]
+    replicate, runway, stability, veo, fal = fakes
+    try:
+        settings = make_settings(
+            replicate_api_token=replicate.key, replicate_base_url=replicate.url,
+            runwayml_api_secret="key_revoked", runwayml_base_url=runway.url,
+            stability_api_key=stability.key, stability_base_url=stability.url,
+            gemini_api_key=veo.key, gemini_base_url=veo.url,
+            fal_key=fal.key, fal_base_url="http://127.0.0.1:9",  # nothing listens there
+        )
+        found = by_name(await asyncio.to_thread(run_checks, settings, hub_check=lambda repo, token: None,
+                                                timeout_s=5))
+    finally:
+        for fake in fakes:
+            await fake.stop()
+    assert found["replicate key"].ok is True
+    assert found["replicate key"].detail.startswith("set, works (account reelbot-owner); ")
+    assert "text-to-video: zeroscope ≈ $0.043" in found["replicate key"].detail
+    assert found["runway key"].ok is False
+    assert "refused the API key (HTTP 401" in found["runway key"].detail
+    assert "RUNWAYML_API_SECRET" in found["runway key"].fix
+    assert found["stability key"].detail.startswith("set, works (42.5 credits left)")
+    assert found["veo key"].detail.startswith("set, works (veo-3.0-fast-generate-001 available)")
+    assert found["fal key"].ok is True and "no key check" in found["fal key"].detail
+    assert "key_revoked" not in render_checks(list(found.values()))

@@ -26,6 +26,7 @@ class FakeReplicate(FakeProvider):
         router.add_post("/v1/predictions/{id}/cancel", self.cancel)
         router.add_post("/v1/files", self.upload)
         router.add_get("/_uploads/{id}", self.uploaded)
+        router.add_get("/v1/account", self.account)
 
     async def _guard(self, request: web.Request, step: str) -> web.Response | None:
         body = await request.read()
@@ -88,6 +89,12 @@ class FakeReplicate(FakeProvider):
             "size": size, "etag": "x", "checksums": {}, "metadata": {}, "created_at": _now(),
             "expires_at": None, "urls": {"get": f"{self.url}/_uploads/{file_id}"},
         }, status=201)
+
+    async def account(self, request: web.Request) -> web.Response:
+        if (refused := await self._guard(request, "account")) is not None:
+            return refused
+        return web.json_response({"type": "user", "username": "reelbot-owner", "name": "Owner",
+                                  "github_url": None})
 
     async def uploaded(self, request: web.Request) -> web.Response:
         return web.Response(body=self.uploads.get(request.match_info["id"], b""), content_type="image/jpeg")

@@ -21,6 +21,7 @@ class FakeRunway(FakeProvider):
         router.add_post("/v1/text_to_video", self.text_to_video)
         router.add_get("/v1/tasks/{id}", self.task)
         router.add_delete("/v1/tasks/{id}", self.delete)
+        router.add_get("/v1/organization", self.organization)
 
     def _guard(self, request: web.Request, step: str) -> web.Response | None:
         if request.headers.get("X-Runway-Version") != VERSION:
@@ -86,6 +87,12 @@ class FakeRunway(FakeProvider):
         else:
             out.update(status="SUCCEEDED", output=[self.video_url(job)])
         return web.json_response(out)
+
+    async def organization(self, request: web.Request) -> web.Response:
+        if (refused := self._guard(request, "organization")) is not None:
+            return refused
+        return web.json_response({"creditBalance": 1200, "tier": {"maxMonthlyCreditSpend": 10000, "models": {}},
+                                  "usage": {"models": {}}})
 
     async def delete(self, request: web.Request) -> web.Response:
         if (refused := self._guard(request, "delete")) is not None:

@@ -20,6 +20,7 @@ class FakeStability(FakeProvider):
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v2beta/image-to-video", self.create)
         router.add_get("/v2beta/image-to-video/result/{id}", self.result)
+        router.add_get("/v1/user/balance", self.balance)
 
     def _guard(self, request: web.Request, step: str) -> web.Response | None:
         if request.headers.get("Authorization") != f"Bearer {self.key}":
@@ -50,6 +51,11 @@ class FakeStability(FakeProvider):
                                      status=400)
         job = self.new_job("image-to-video", {k: v[1] for k, v in parts.items()}, secrets.token_hex(32))
         return web.json_response({"id": job.id})
+
+    async def balance(self, request: web.Request) -> web.Response:
+        if (refused := self._guard(request, "balance")) is not None:
+            return refused
+        return web.json_response({"credits": 42.5})
 
     async def result(self, request: web.Request) -> web.Response:
         if (refused := self._guard(request, "result")) is not None:

@@ -16,6 +16,7 @@ class FakeVeo(FakeProvider):
 
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1beta/models/{call}", self.predict)
+        router.add_get("/v1beta/models/{model}", self.model)
         router.add_get("/v1beta/models/{model}/operations/{id}", self.operation)
         router.add_get("/v1beta/files/{call}", self.download)
 
@@ -51,6 +52,15 @@ class FakeVeo(FakeProvider):
             return _error(400, "durationSeconds must be 4, 6 or 8", "INVALID_ARGUMENT")
         job = self.new_job(model, body, secrets.token_hex(6))
         return web.json_response({"name": f"models/{model}/operations/{job.id}"})
+
+    async def model(self, request: web.Request) -> web.Response:
+        if (refused := self._guard(request, "model")) is not None:
+            return refused
+        name = request.match_info["model"]
+        if not name.startswith("veo-"):
+            return _error(404, f"models/{name} is not found for API version v1beta", "NOT_FOUND")
+        return web.json_response({"name": f"models/{name}", "displayName": "Veo",
+                                  "supportedGenerationMethods": ["predictLongRunning"]})
 
     async def operation(self, request: web.Request) -> web.Response:
         if (refused := self._guard(request, "operation")) is not None:

@@ -12,6 +12,7 @@ Hugging Face speaks the same protocol at ``https://router.huggingface.co/fal-ai/
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from engine.backends.base import RunContext
@@ -41,7 +42,7 @@ class FalBackend(CloudBackend):
 
     async def submit(self, ctx: RunContext, entry: CloudModel, values: dict[str, Any]) -> Submitted:
         if ctx.job.image_path is not None:
-            data = prepared(ctx.job.image_path, values["width"], values["height"], max_bytes=MAX_IMAGE_BYTES,
+            data = await prepared(ctx.job.image_path, values["width"], values["height"], max_bytes=MAX_IMAGE_BYTES,
                             provider=self.name)
             values = {**values, "image": data_uri(data)}
         answer = await self.call("POST", self._url(entry.model), json=render_inputs(entry.inputs, values))
@@ -100,8 +101,6 @@ class HuggingFaceBackend(FalBackend):
 
 
 def _error_type(body: str) -> str:
-    import json
-
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, TypeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from pathlib import Path
@@ -12,11 +13,16 @@ from engine.errors import RejectedInput
 from engine.images import fit_image
 
 
-def prepared(path: Path, width: int, height: int, *, max_bytes: int, provider: str) -> bytes:
+async def prepared(path: Path, width: int, height: int, *, max_bytes: int, provider: str) -> bytes:
     """The stored upload cropped (never stretched) to ``width`` x ``height`` as JPEG, under ``max_bytes``.
 
     Quality steps down until it fits; a picture that cannot fit even so is refused with the limit named.
+    The work runs in a thread: a large picture takes a while to resize and encode.
     """
+    return await asyncio.to_thread(_prepared, path, width, height, max_bytes, provider)
+
+
+def _prepared(path: Path, width: int, height: int, max_bytes: int, provider: str) -> bytes:
     with Image.open(path) as image:
         framed = fit_image(image.convert("RGB"), width, height)
     for quality in (92, 85, 75, 60):

@@ -10,6 +10,7 @@ official ones; both come from the catalog's prices.
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import httpx
@@ -56,7 +57,7 @@ class ReplicateBackend(CloudBackend):
 
     async def _image(self, ctx: RunContext, values: dict[str, Any]) -> str:
         assert ctx.job.image_path is not None
-        data = prepared(ctx.job.image_path, values["width"], values["height"], max_bytes=MAX_IMAGE_BYTES,
+        data = await prepared(ctx.job.image_path, values["width"], values["height"], max_bytes=MAX_IMAGE_BYTES,
                         provider=self.name)
         if len(data) <= DATA_URL_LIMIT:
             return data_uri(data)
@@ -136,7 +137,5 @@ def _progress(logs: str | None) -> float | None:
     """The last 'NN%|' a model's tqdm bar printed, as Replicate's own client reads it."""
     if not logs:
         return None
-    import re
-
     found = re.findall(r"(\d+)%\|", logs)
     return int(found[-1]) / 100 if found else None

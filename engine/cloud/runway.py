@@ -38,7 +38,7 @@ class RunwayBackend(CloudBackend):
             body["promptText"] = values["prompt"][:MAX_PROMPT]
         if ctx.job.kind is JobKind.IMAGE_TO_VIDEO:
             assert ctx.job.image_path is not None
-            image = prepared(ctx.job.image_path, width, height, max_bytes=MAX_IMAGE_BYTES, provider=self.name)
+            image = await prepared(ctx.job.image_path, width, height, max_bytes=MAX_IMAGE_BYTES, provider=self.name)
             body["promptImage"] = data_uri(image)
             path = "image_to_video"
         else:

@@ -35,7 +35,7 @@ class StabilityBackend(CloudBackend):
         assert ctx.job.image_path is not None, "image-to-video jobs carry a picture"
         width, height = frame_for(values["width"], values["height"], SIZES)
         form = aiohttp.FormData()
-        form.add_field("image", prepared(ctx.job.image_path, width, height, max_bytes=MAX_IMAGE_BYTES,
+        form.add_field("image", await prepared(ctx.job.image_path, width, height, max_bytes=MAX_IMAGE_BYTES,
                                          provider=self.name),
                        filename="image.jpg", content_type="image/jpeg")
         for key, value in render_inputs(entry.inputs, values).items():

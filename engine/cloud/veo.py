@@ -33,7 +33,7 @@ class VeoBackend(CloudBackend):
         instance: dict[str, Any] = {"prompt": values["prompt"] or "Animate this picture."}
         if ctx.job.kind is JobKind.IMAGE_TO_VIDEO:
             assert ctx.job.image_path is not None
-            image = prepared(ctx.job.image_path, values["width"], values["height"], max_bytes=MAX_IMAGE_BYTES,
+            image = await prepared(ctx.job.image_path, values["width"], values["height"], max_bytes=MAX_IMAGE_BYTES,
                              provider=self.name)
             instance["image"] = {"bytesBase64Encoded": base64.b64encode(image).decode("ascii"),
                                  "mimeType": "image/jpeg"}

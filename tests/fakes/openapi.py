@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 
 def check(spec: dict[str, Any], base_path: str, method: str, path: str, body: bytes,
-          content_type: str, form_fields: set[str] | None = None) -> list[str]:
-    """Problems with one request, as sentences; empty when the published API accepts it."""
+          content_type: str, form: Mapping[str, bytes] | None = None) -> list[str]:
+    """Problems with one request, as sentences; empty when the published API accepts it.
+
+    ``form`` holds a multipart request's fields; a ``payload_json`` field (Discord's way to send JSON beside
+    files) is checked against the operation's JSON schema."""
     if not path.startswith(base_path):
         return [f"{method} {path} is outside the API ({base_path})"]
     local = path[len(base_path):] or "/"
@@ -45,13 +49,31 @@ def check(spec: dict[str, Any], base_path: str, method: str, path: str, body: by
         return [f"{method} {local} sent {kind or 'no body'}; the API takes {', '.join(media)}"]
     schema = media[kind].get("schema", {})
     if kind == "application/json":
-        try:
-            data = json.loads(body or b"null")
-        except json.JSONDecodeError:
-            return [f"{method} {local}: the body is not JSON"]
-        validator = jsonschema.Draft202012Validator({**schema, "components": spec["components"]})
-        return [f"{method} {local}: {e.message} at {list(e.absolute_path)}" for e in validator.iter_errors(data)]
+        return _json_problems(spec, schema, body, f"{method} {local}")
     if kind == "multipart/form-data":
-        missing = set(schema.get("required", [])) - (form_fields or set())
-        return [f"{method} {local}: multipart field {name!r} is missing" for name in sorted(missing)]
+        fields = form or {}
+        missing = set(schema.get("required", [])) - set(fields)
+        problems = [f"{method} {local}: multipart field {name!r} is missing" for name in sorted(missing)]
+        if "payload_json" in fields and "application/json" in media:
+            problems += _json_problems(spec, media["application/json"].get("schema", {}), fields["payload_json"],
+                                       f"{method} {local} payload_json")
+        return problems
     return []
+
+
+def _json_problems(spec: dict[str, Any], schema: dict[str, Any], body: bytes, where: str) -> list[str]:
+    try:
+        data = json.loads(body or b"null")
+    except json.JSONDecodeError:
+        return [f"{where}: the body is not JSON"]
+    return [f"{where}: {e.message} at {list(e.absolute_path)}" for e in _validator(spec, schema).iter_errors(data)]
+
+
+_VALIDATORS: dict[tuple[int, str], jsonschema.protocols.Validator] = {}
+
+
+def _validator(spec: dict[str, Any], schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    key = (id(spec), json.dumps(schema, sort_keys=True))
+    if key not in _VALIDATORS:
+        _VALIDATORS[key] = jsonschema.Draft202012Validator({**schema, "components": spec["components"]})
+    return _VALIDATORS[key]

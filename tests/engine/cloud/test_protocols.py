@@ -13,7 +13,6 @@ from PIL import Image
 from engine.errors import BackendUnavailable, Moderated, RejectedInput, TransientError
 from engine.types import JobKind
 from tests.engine.cloud.conftest import backend_for
-from tests.fakes.providers.base import form_parts  # noqa: F401  (the fakes parse forms with it)
 from tests.fakes.providers.fal import FakeFal, FakeHuggingFace
 from tests.fakes.providers.runway import FakeRunway
 from tests.fakes.providers.stability import FakeStability

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
@@ -164,17 +162,3 @@ class FakeProvider:
             return web.Response(text="<html>oops</html>", content_type="text/html")
         return web.Response(body=tiny_mp4(), content_type="video/mp4")
 
-
-async def form_parts(request: web.Request) -> dict[str, tuple[str | None, bytes]]:
-    """A multipart form's fields as name -> (filename, bytes), parsed from the body the log already read."""
-    body = await request.read()
-    head = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode()
-    message = email.message_from_bytes(head + body, policy=email.policy.HTTP)
-    parts: dict[str, tuple[str | None, bytes]] = {}
-    if not message.is_multipart():
-        return parts
-    for part in message.iter_parts():  # type: ignore[attr-defined]
-        name = part.get_param("name", header="content-disposition")
-        if name:
-            parts[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
-    return parts

@@ -8,8 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.forms import form_parts
 from tests.fakes.openapi import check, load
-from tests.fakes.providers.base import FakeProvider, RemoteJob, form_parts
+from tests.fakes.providers.base import FakeProvider, RemoteJob
 
 
 class FakeReplicate(FakeProvider):
@@ -32,7 +33,7 @@ class FakeReplicate(FakeProvider):
         body = await request.read()
         fields = None
         if request.content_type == "multipart/form-data":
-            fields = set(await form_parts(request))
+            fields = {name: data for name, (_, data) in (await form_parts(request)).items()}
         for problem in check(load("replicate-openapi.json"), "/v1", request.method, request.path, body,
                              request.headers.get("Content-Type", ""), fields):
             self.problem(problem)

@@ -8,7 +8,8 @@ import secrets
 from aiohttp import web
 from PIL import Image
 
-from tests.fakes.providers.base import FakeProvider, form_parts, tiny_mp4
+from tests.fakes.forms import form_parts
+from tests.fakes.providers.base import FakeProvider, tiny_mp4
 
 SIZES = {(1024, 576), (576, 1024), (768, 768)}
 

@@ -10,7 +10,7 @@ import re
 
 from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
 from engine.status import StatusReport, UsageReport
-from engine.types import ChainPreview, JobState, JobView
+from engine.types import ChainPreview, JobKind, JobState, JobView
 
 
 def duration(seconds: float | None) -> str:
@@ -51,6 +51,15 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, JobFailed):
         text += " You were not charged."
     return text
+
+
+def header(job_id: str, prompt: str, kind: JobKind | str) -> str:
+    """The first line of a job's message: what it makes, and the id to use with /job and /cancel."""
+    if prompt:
+        what = f"“{prompt if len(prompt) <= 80 else prompt[:79] + '…'}”"
+    else:
+        what = "Your picture" if kind == JobKind.IMAGE_TO_VIDEO else "Your video"
+    return f"{what} · job {job_id}"
 
 
 def queued_line(position: int | None, eta_s: float | None) -> str:
@@ -156,10 +165,22 @@ def _limit(value: int | None) -> str:
 
 
 def status_text(report: StatusReport) -> str:
-    """The admin's /status as plain text (the CLI and Telegram; Discord adds an embed and a chart)."""
+    """The admin's /status as plain text (the CLI and Telegram; Discord shows the same sections as an embed)."""
     lines = [f"Jobs: {report.queued} queued, {report.running} running"]
-    if not report.lanes:
-        lines.append("GPUs: none (cloud only)")
+    for title, section in status_sections(report):
+        if title in ("GPUs", "Spend"):
+            lines.extend(section)
+        elif title.startswith("Top users"):
+            lines.append(f"{title}: {section[0]}")
+        else:
+            lines.append(f"{title}:")
+            lines.extend(f"  {line}" for line in section)
+    return "\n".join(lines)
+
+
+def status_sections(report: StatusReport) -> list[tuple[str, list[str]]]:
+    """/status in sections (GPUs, Backends, Spend, Top users), each a list of lines."""
+    gpus = [] if report.lanes else ["GPUs: none (cloud only)"]
     for lane in report.lanes:
         state = "BROKEN: " + lane.broken if lane.broken else (
             f"busy with {lane.current_job} for {duration(lane.busy_s)}" if lane.current_job else "idle"
@@ -170,8 +191,8 @@ def status_text(report: StatusReport) -> str:
             stats = (f", {s.utilization_pct:.0f}% util, {s.memory_used_mib / 1024:.1f}/"
                      f"{s.memory_total_mib / 1024:.0f} GiB, {s.temperature_c:.0f}°C")
         warm = ", ".join(lane.warm_models) or "none"
-        lines.append(f"{lane.name} ({lane.label}): {state}, {lane.queued} waiting, warm: {warm}{stats}")
-    lines.append("Backends:")
+        gpus.append(f"{lane.name} ({lane.label}): {state}, {lane.queued} waiting, warm: {warm}{stats}")
+    backends = []
     for backend in report.backends:
         if backend.problem:
             health = f"unavailable: {backend.problem}"
@@ -179,16 +200,17 @@ def status_text(report: StatusReport) -> str:
             health = f"cooling down {duration(backend.cooling_s)} ({backend.last_error or 'failures'})"
         else:
             health = "ok"
-        lines.append(f"  {backend.name}: {health}")
-    lines.append(f"Spend today {money(report.spend_today_usd)}, this month {money(report.spend_month_usd)}")
+        backends.append(f"{backend.name}: {health}")
+    spend = [f"Spend today {money(report.spend_today_usd)}, this month {money(report.spend_month_usd)}"]
     for line in report.spend:
         if line.month_usd or line.gpu_seconds_today:
-            lines.append(f"  {line.backend}: today {money(line.today_usd)}, month {money(line.month_usd)}, "
+            spend.append(f"  {line.backend}: today {money(line.today_usd)}, month {money(line.month_usd)}, "
                          f"GPU today {duration(line.gpu_seconds_today)}")
     if report.budget_usd is not None:
-        lines.append(f"Budget this month: ${report.committed_usd:.2f} of ${report.budget_usd:.2f} committed, "
+        spend.append(f"Budget this month: ${report.committed_usd:.2f} of ${report.budget_usd:.2f} committed, "
                      f"${report.budget_left_usd or 0.0:.2f} left")
+    sections = [("GPUs", gpus), ("Backends", backends), ("Spend", spend)]
     if report.top_users:
         top = ", ".join(f"{u.name or u.user_id} ({u.jobs})" for u in report.top_users)
-        lines.append(f"Top users this month: {top}")
-    return "\n".join(lines)
+        sections.append(("Top users this month", [top]))
+    return sections

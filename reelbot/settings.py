@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     discord_admin_ids: CommaList = []
     telegram_admin_ids: CommaList = []
 
+    # --- Discord ---
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    discord_command_guilds: CommaList = []  # guild ids: commands appear there at once; empty: global
+    discord_edit_interval_s: float = Field(1.5, ge=0)  # least time between two edits of a job's message
+    discord_max_upload_mb: float = Field(10, gt=0)  # Discord's limit for servers without boosts
+
     # --- Telegram ---
     telegram_api_base_url: str = "https://api.telegram.org/bot"  # a self-hosted Bot API server: its /bot
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
@@ -113,6 +120,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "discord_admin_ids", "telegram_admin_ids", "chain_text_to_video", "chain_image_to_video",
+        "discord_command_guilds",
         mode="before",
     )
     @classmethod

@@ -14,11 +14,11 @@ from pathlib import Path
 from telegram import Bot, InputFile, ReplyParameters
 from telegram.error import BadRequest, Forbidden
 
-from bot.render import result_caption
+from bot.render import header, result_caption
 from bot.telegram import keyboards
 from bot.telegram.flood import patiently
 from bot.telegram.live import LiveMessages
-from bot.telegram.texts import header, last_line
+from bot.telegram.texts import last_line
 from engine.outbox import Undeliverable
 from engine.types import JobState, JobView
 from engine.video import probe

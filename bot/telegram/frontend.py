@@ -16,13 +16,13 @@ from telegram import BotCommand
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.render import queued_line, retrying_line, running_line
+from bot.render import header, queued_line, retrying_line, running_line
 from bot.telegram import keyboards
 from bot.telegram.deliver import TelegramDeliverer
 from bot.telegram.flood import FloodWait, patiently
 from bot.telegram.handlers import PLATFORM, Handlers
 from bot.telegram.live import LiveMessages
-from bot.telegram.texts import COMMANDS, header
+from bot.telegram.texts import COMMANDS
 from engine.errors import NotFound, ReelbotError
 from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started, Subscription
 from engine.service import Service

@@ -27,10 +27,11 @@ from telegram.ext import (
 from bot import render
 from bot.chart import status_chart
 from bot.parse import parse_prompt
+from bot.render import header
 from bot.telegram import keyboards
 from bot.telegram.flood import patiently
 from bot.telegram.live import LiveMessages
-from bot.telegram.texts import header, help_text
+from bot.telegram.texts import help_text
 from engine.errors import InvalidImage, InvalidInput, NotAllowed, ReelbotError
 from engine.service import Service
 from engine.types import JobKind, JobState, JobView, Options, Origin, SubmitRequest, UserRef

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.parse import flags_help
 from bot.render import duration, failure_text, money
-from engine.types import JobKind, JobState, JobView
+from engine.types import JobState, JobView
 
 HELP = (
     "Send me a photo and I turn it into a short video. Add a caption to say what should happen.\n"
@@ -29,15 +29,6 @@ COMMANDS = (
 
 def help_text() -> str:
     return HELP + flags_help()
-
-
-def header(job_id: str, prompt: str, kind: JobKind | str) -> str:
-    """The first line of a job's message: what it makes, and the id to use with /job and /cancel."""
-    if prompt:
-        what = f"“{prompt if len(prompt) <= 80 else prompt[:79] + '…'}”"
-    else:
-        what = "Your picture" if kind == JobKind.IMAGE_TO_VIDEO else "Your video"
-    return f"{what} · job {job_id}"
 
 
 def last_line(job: JobView) -> str:

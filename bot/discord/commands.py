@@ -1,0 +1,270 @@
+"""Slash commands, the "Animate image" context menu and the job buttons: parse, call the engine, render.
+
+Every command that starts a job is deferred first (Discord gives 3 seconds), so "The application did not
+respond" never shows. A refusal (bad flags, a picture that is not one, a quota) is told only to the user who
+asked (ephemeral), with when they can try again, and the public "thinking…" reply is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from pathlib import Path
+
+import discord
+from discord import app_commands
+
+from bot import render
+from bot.chart import status_chart
+from bot.discord import views
+from bot.discord.live import LiveReplies, Reply
+from bot.discord.texts import HELP, status_embed
+from bot.parse import parse_prompt
+from engine.errors import InvalidImage, InvalidInput, NotAllowed, ReelbotError
+from engine.service import Service
+from engine.types import JobKind, JobState, Options, Origin, SubmitRequest, UserRef
+
+log = logging.getLogger(__name__)
+PLATFORM = "discord"
+EPHEMERAL_LIMIT = 2000
+
+
+class Commands:
+    def __init__(self, service: Service, live: LiveReplies, *, admin_ids: frozenset[str],
+                 max_image_bytes: int) -> None:
+        self.service = service
+        self.live = live
+        self.admin_ids = admin_ids
+        self.max_image_bytes = max_image_bytes
+
+    def install(self, tree: app_commands.CommandTree) -> None:  # type: ignore[type-arg]
+        """Register every command on ``tree``; each one only hands over to a method of this object."""
+        commands = self
+
+        @app_commands.command(name="video", description="Make a video from words, or animate a picture")
+        @app_commands.describe(
+            prompt="What to show; options work inline too: --seed 7 --frames 25 --fps 7 --portrait --neg blurry",
+            image="A picture to animate (image-to-video)", frames="How many frames", fps="Frames per second",
+            seed="Same seed, same video", portrait="Tall video (9:16)", model="A model by name, e.g. svd-xt",
+            provider="Run it on this backend, e.g. local or replicate",
+        )
+        async def video(
+            interaction: discord.Interaction, prompt: str = "", image: discord.Attachment | None = None,
+            frames: app_commands.Range[int, 1, 1000] | None = None, fps: app_commands.Range[int, 1, 240] | None = None,
+            seed: app_commands.Range[int, 0, 2**31 - 1] | None = None, portrait: bool | None = None,
+            model: str | None = None, provider: str | None = None,
+        ) -> None:
+            base = Options(frames=frames, fps=fps, seed=seed, portrait=bool(portrait), model=model,
+                           provider=provider)
+            await commands.make(interaction, prompt, base, image)
+
+        @app_commands.context_menu(name="Animate image")
+        async def animate(interaction: discord.Interaction, message: discord.Message) -> None:
+            await commands.animate(interaction, message)
+
+        @app_commands.command(name="usage", description="What you have used and what is left")
+        async def usage(interaction: discord.Interaction) -> None:
+            await commands.usage(interaction)
+
+        @app_commands.command(name="cancel", description="Cancel your latest job, or one by id")
+        @app_commands.describe(job="The job id from the bot's message (leave empty for your latest)")
+        async def cancel(interaction: discord.Interaction, job: str | None = None) -> None:
+            await commands.cancel(interaction, job)
+
+        @app_commands.command(name="job", description="Look up a job by its id")
+        @app_commands.describe(job="The job id from the bot's message")
+        async def job(interaction: discord.Interaction, job: str) -> None:
+            await commands.job(interaction, job)
+
+        @app_commands.command(name="status", description="GPUs, queues, providers and spend (admins)")
+        async def status(interaction: discord.Interaction) -> None:
+            await commands.status(interaction)
+
+        @app_commands.command(name="help", description="How to use this bot")
+        async def help_(interaction: discord.Interaction) -> None:
+            await commands.help(interaction)
+
+        for command in (video, animate, usage, cancel, job, status, help_):
+            tree.add_command(command)
+        tree.on_error = self.on_error  # type: ignore[method-assign]
+
+    # --- making videos ---
+
+    async def animate(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """Context menu on any message: animate its first picture, with the message's text as the prompt."""
+        picture = next((a for a in message.attachments if (a.content_type or "").startswith("image/")), None)
+        if picture is None:
+            await self._tell(interaction, "That message has no picture to animate. Use it on a message with an "
+                                          "image attached.")
+            return
+        await self.make(interaction, message.content or "", Options(), picture)
+
+    async def make(self, interaction: discord.Interaction, text: str, base: Options,
+                   picture: discord.Attachment | None) -> None:
+        callback = await interaction.response.defer(thinking=True)
+        try:
+            user = self._user(interaction)
+            parsed = parse_prompt(text, base=base)
+            if picture is None and not parsed.prompt:
+                raise InvalidInput("prompt", "Tell me what to show, like: /video prompt: a cat surfing at sunset.",
+                                   hint="Or attach a picture to animate it.")
+            image = await self._download(picture) if picture is not None else None
+            message_id = callback.message_id if callback and callback.message_id else \
+                (await interaction.original_response()).id
+            reply = Reply(interaction.application_id, interaction.token, message_id,
+                          interaction.created_at.timestamp())
+            origin = Origin(PLATFORM, str(interaction.channel_id or ""), {
+                "app_id": str(reply.app_id), "token": reply.token, "message_id": str(message_id),
+                "created": reply.created, "user_id": str(interaction.user.id),
+                "guild_id": str(interaction.guild_id or ""), "limit": interaction.filesize_limit,
+            })
+            view = await self.service.submit(SubmitRequest(user, parsed.prompt, origin, parsed.options, image))
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+            return
+        self.live.track(view.id, reply, render.header(view.id, view.prompt, view.kind))
+        if view.state is JobState.QUEUED:
+            self.live.show(view.id, render.queued_line(view.position, view.eta_s),
+                           views.waiting(view.id, self.service.cloud_offer(view.id)))
+
+    # --- buttons ---
+
+    async def press(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
+        try:
+            user = self._user(interaction)
+            if action == views.CANCEL:
+                view = await self.service.cancel(user, job_id)
+                await self._tell(interaction, f"Job {view.id}: {render.failure_text(view)}")
+            elif action == views.CLOUD:
+                offer = self.service.cloud_offer(job_id)
+                if offer is not None and await self.service.run_on_cloud(user, job_id):
+                    await self._tell(interaction, f"Moving job {job_id} to {offer.backend} now "
+                                                  f"(≈ {render.money(offer.cost_usd)}).")
+                else:
+                    await self._tell(interaction, "No cloud provider can take it right now; it stays in the GPU "
+                                                  "queue.")
+            else:
+                await self._again(interaction, user, job_id, same_seed=action == views.SAME_SEED)
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+
+    async def _again(self, interaction: discord.Interaction, user: UserRef, job_id: str, *, same_seed: bool) -> None:
+        """Retry and Same seed: the same request again, as a new job of whoever pressed, in a new reply."""
+        old = await self.service.get(job_id)
+        image = None
+        if old.kind is JobKind.IMAGE_TO_VIDEO:
+            image = await asyncio.to_thread(_read_kept, old.image_path, job_id)
+        options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
+        await self.make(interaction, old.prompt, options, _Kept(image) if image is not None else None)  # type: ignore[arg-type]
+
+    # --- the other commands ---
+
+    async def usage(self, interaction: discord.Interaction) -> None:
+        usage = await self.service.usage(self._user(interaction))
+        await self._tell(interaction, render.usage_text(usage))
+
+    async def cancel(self, interaction: discord.Interaction, job: str | None = None) -> None:
+        try:
+            view = await self.service.cancel(self._user(interaction), job.strip() if job else None)
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+            return
+        await self._tell(interaction, f"Job {view.id}: {render.failure_text(view)}")
+
+    async def job(self, interaction: discord.Interaction, job: str) -> None:
+        user = self._user(interaction)
+        try:
+            view = await self.service.get(job.strip())
+            if view.user.key != user.key and not user.is_admin:
+                raise NotAllowed("That job is someone else's; only they or an admin can look it up.")
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+            return
+        await self._tell(interaction, f"{render.header(view.id, view.prompt, view.kind)}\n{render.job_line(view)}")
+
+    async def status(self, interaction: discord.Interaction) -> None:
+        """GPUs, queues, providers and spend, for admins (listed ids or Manage Server)."""
+        if not self._user(interaction).is_admin:
+            await self._tell(interaction, "Only the bot's admins (and members who can manage this server) can "
+                                          "see /status. /usage shows your own numbers.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.service.status()
+        chart = await asyncio.to_thread(status_chart, report)
+        embed = status_embed(report).set_image(url="attachment://status.png")
+        await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(chart), "status.png"),
+                                        ephemeral=True)
+
+    async def help(self, interaction: discord.Interaction) -> None:
+        await self._tell(interaction, HELP)
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """Anything unexpected: logged for the admin, a plain apology for the user, never a traceback."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, ReelbotError):
+            await self._refuse(interaction, cause)
+            return
+        if isinstance(error, app_commands.TransformerError | app_commands.CommandSignatureMismatch):
+            await self._tell(interaction, f"That option is not right: {error}")
+            return
+        log.error("Discord command failed", exc_info=cause)
+        await self._tell(interaction, render.describe_error(cause))
+
+    # --- helpers ---
+
+    def _user(self, interaction: discord.Interaction) -> UserRef:
+        who = interaction.user
+        manager = bool(interaction.guild_id and interaction.permissions.manage_guild)
+        return UserRef(PLATFORM, str(who.id), who.display_name or who.name,
+                       is_admin=str(who.id) in self.admin_ids or manager)
+
+    async def _download(self, picture: discord.Attachment) -> bytes:
+        if isinstance(picture, _Kept):
+            return picture.data
+        if not (picture.content_type or "").startswith("image/"):
+            raise InvalidImage(f"{picture.filename} is not a picture I can animate.",
+                               hint="Attach a JPEG, PNG or WebP image.")
+        if picture.size > self.max_image_bytes:
+            raise InvalidImage(f"That picture is {picture.size / 1024**2:.1f} MB; the limit is "
+                               f"{self.max_image_bytes / 1024**2:.0f} MB.", hint="Attach a smaller picture.")
+        try:
+            return await picture.read()
+        except discord.HTTPException as exc:
+            raise InvalidImage("Discord would not give me that picture.", hint="Attach it again.") from exc
+
+    async def _tell(self, interaction: discord.Interaction, text: str) -> None:
+        """A reply only the user sees."""
+        text = text if len(text) <= EPHEMERAL_LIMIT else text[: EPHEMERAL_LIMIT - 1] + "…"
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+
+    async def _refuse(self, interaction: discord.Interaction, error: BaseException) -> None:
+        """Say why, to the user alone; take away the public "thinking…" reply if there is one."""
+        public = interaction.response.is_done() and interaction.response.type is \
+            discord.InteractionResponseType.deferred_channel_message
+        await self._tell(interaction, render.describe_error(error))
+        if public:
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException as exc:
+                log.info("could not remove the placeholder reply: %s", exc)
+
+
+class _Kept:
+    """The stored picture of an earlier job, standing in for an attachment (Retry, Same seed)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+def _read_kept(path: Path | None, job_id: str) -> bytes:
+    try:
+        if path is not None:
+            return path.read_bytes()
+    except OSError:
+        pass
+    raise InvalidImage(f"The picture of job {job_id} is no longer kept.", hint="Attach it again.")
+

@@ -1,0 +1,93 @@
+"""Finished jobs to Discord: the job's reply is edited one last time, with the mp4 attached.
+
+An interaction's token lives 15 minutes. A job that ends later (a long queue, a restart) is posted as a new
+message in the channel, mentioning the user; where the bot cannot post there, it goes to the user's DMs.
+The outbox marks the delivery done once :meth:`DiscordDeliverer.deliver` returns, and retries it otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import discord
+
+from bot.discord import views
+from bot.discord.live import LiveReplies, Reply
+from bot.discord.texts import last_line
+from bot.render import header
+from engine.outbox import Undeliverable
+from engine.types import JobState, JobView
+from engine.video import fit_to_size
+
+log = logging.getLogger(__name__)
+
+
+class DiscordDeliverer:
+    def __init__(self, client: discord.Client, live: LiveReplies) -> None:
+        self.client = client
+        self.live = live
+
+    async def deliver(self, job: JobView) -> None:
+        data = job.origin.data
+        self.live.forget(job.id)  # progress still waiting to be shown would only come after the end
+        text = f"{header(job.id, job.prompt, job.kind)}\n{last_line(job)}"
+        video = await self._video(job, int(data.get("limit") or 0))
+        view = views.finished(job.id) if job.state is not JobState.CANCELLED else None
+        reply = _reply(data)
+        if reply is not None and reply.fresh():
+            try:
+                await self.live.webhook(reply).edit_message(
+                    reply.message_id, content=text, attachments=[_file(video, job.id)] if video else [],
+                    view=view,
+                )
+                return
+            except discord.NotFound:
+                log.info("the reply of job %s is gone; posting the result as a new message", job.id)
+            except discord.HTTPException as exc:
+                if exc.status not in (401, 403):
+                    raise  # Discord had a bad moment: the outbox tries again
+        await self._post(job, text, video, view)
+
+    async def _post(self, job: JobView, text: str, video: Path | None, view: discord.ui.View | None) -> None:
+        user_id = job.origin.data.get("user_id") or job.user.user_id
+        mention = f"<@{user_id}> "
+        channel_id = job.origin.chat_id
+        if channel_id:
+            try:
+                channel = self.client.get_partial_messageable(int(channel_id))
+                await channel.send(mention + text, file=_file(video, job.id) if video else discord.utils.MISSING,
+                                   view=view or discord.utils.MISSING,
+                                   allowed_mentions=discord.AllowedMentions(users=True))
+                return
+            except (discord.Forbidden, discord.NotFound) as exc:
+                log.info("cannot post job %s in channel %s (%s); trying a DM", job.id, channel_id, exc.status)
+        try:
+            user = await self.client.fetch_user(int(user_id))
+            await user.send(text, file=_file(video, job.id) if video else discord.utils.MISSING,
+                            view=view or discord.utils.MISSING)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise Undeliverable(f"Discord lets me reach user {user_id} neither in the channel nor by DM") from exc
+
+    async def _video(self, job: JobView, limit: int) -> Path | None:
+        """The result, re-encoded once more if this server's own upload limit is below the bot-wide one."""
+        path = job.result_path
+        if job.state is not JobState.SUCCEEDED or path is None:
+            return None
+        if limit and path.stat().st_size > limit:
+            fitted = await asyncio.to_thread(fit_to_size, path, limit, path.with_name(f"{path.stem}.{limit}.mp4"))
+            return fitted.path
+        return path
+
+
+def _reply(data: dict) -> Reply | None:
+    try:
+        return Reply(int(data["app_id"]), str(data["token"]), int(data["message_id"]), float(data["created"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _file(path: Path | None, job_id: str) -> discord.File:
+    assert path is not None
+    return discord.File(path, filename=f"reelbot-{job_id}.mp4")

@@ -1,0 +1,94 @@
+"""A running reelbot (engine + the real discord.py client) talking to the local Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot.discord.frontend import DiscordFrontend
+from engine.backends.base import Backend
+from engine.lanes import GpuLane
+from reelbot.app import App
+from tests.conftest import make_settings
+from tests.fakes.discord_api import FakeDiscord
+
+GUILD = 700000000000000001
+
+
+def png(width: int = 320, height: int = 240, color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+class Bot:
+    """One reelbot process's worth of engine and Discord front end (stop and start it again to restart)."""
+
+    def __init__(self, fake: FakeDiscord, tmp_path: Path, **settings: Any) -> None:
+        self.fake = fake
+        self.backends: dict[str, Backend] | None = settings.pop("backends", None)
+        self.gpus: int = settings.pop("gpus", 1)
+        defaults: dict[str, Any] = {
+            "discord_token": fake.token,
+            "discord_api_base_url": fake.api_url,
+            "discord_gateway_url": fake.gateway_url,
+            "discord_edit_interval_s": 0.2,
+            "discord_command_guilds": str(GUILD),
+        }
+        self.settings = make_settings(tmp_path, **{**defaults, **settings})
+        self.app: App | None = None
+        self.frontend: DiscordFrontend | None = None
+        self.started_line = ""
+
+    async def start(self) -> Bot:
+        lanes = [GpuLane(i, device=f"sim:{i}") for i in range(self.gpus)]
+        self.app = await App.open(self.settings, backends=self.backends, lanes=lanes, start=False, lock=False)
+        self.frontend = DiscordFrontend(self.app.service, self.settings)
+        await self.frontend.prepare()
+        await self.app.service.start()
+        self.started_line = await self.frontend.start()
+        return self
+
+    async def stop(self) -> None:
+        if self.frontend is not None:
+            await self.frontend.stop()
+            self.frontend = None
+        if self.app is not None:
+            await self.app.close()
+            self.app = None
+
+    @property
+    def service(self) -> Any:
+        assert self.app is not None
+        return self.app.service
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    server.guild(GUILD)
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.spec_errors == [], "the bot sent requests the Discord API spec does not allow"
+
+
+@pytest.fixture
+async def make_bot(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Any]:
+    bots: list[Bot] = []
+
+    async def factory(**settings: Any) -> Bot:
+        bot = Bot(fake, tmp_path, **settings)
+        bots.append(bot)
+        return await bot.start()
+
+    yield factory
+    for bot in bots:
+        await bot.stop()
+    await asyncio.sleep(0)

@@ -1,0 +1,484 @@
+"""A local Discord: enough of the gateway and the REST API for the real discord.py client to run reelbot.
+
+Gateway (``/gateway``, plain-text JSON frames): HELLO, heartbeats and their ACKs, IDENTIFY checked against
+the token, READY, one GUILD_CREATE per guild, then whatever the test dispatches (INTERACTION_CREATE).
+REST (``/api/v10``): the bot's user and application, command sync, interaction callbacks (with
+``?with_response=1``), webhook follow-ups and edits with files, channel messages and DMs. Every REST request
+is checked against the published OpenAPI spec (``specs/discord-openapi.json``); what it does not allow is
+collected in ``spec_errors``. Uploaded pictures are served back from ``/attachments/...`` like Discord's CDN.
+
+Tests drive it like users do: ``slash("video", user, options=...)``, ``context_menu(...)``, ``press(...)``,
+and read what users would see: ``messages`` (each with every version it had), ``callbacks``, ``requests``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes.forms import form_parts
+from tests.fakes.openapi import check, load
+
+API = "/api/v10"
+# The spec types every attachment id as a snowflake string, but a new upload is referred to by its index in
+# the multipart body ("id": 0), as Discord's own docs show and discord.py sends: not a problem.
+_NEW_UPLOAD_ID = re.compile(r"^\w+ \S+ payload_json: \d+ is not of type 'string' at \['attachments', \d+, 'id'\]$")
+EPHEMERAL = 1 << 6
+MANAGE_GUILD = 1 << 5
+EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 15) | (1 << 31)  # view, send, attach, use commands
+_counter = itertools.count()
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+def snowflake() -> str:
+    """A Discord id: the time it was made (discord.py reads an interaction's age from it), then a counter."""
+    return str(((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) % 4096))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class Sent:
+    """A message as users see it, with every version it had (first as sent, then each edit)."""
+
+    id: str
+    channel_id: str
+    author: dict[str, Any]
+    content: str = ""
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    components: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # filename -> bytes
+    flags: int = 0
+    interaction_token: str | None = None
+    versions: list[str] = field(default_factory=list)
+    loading: bool = False
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.flags & EPHEMERAL)
+
+    def buttons(self) -> list[tuple[str, str]]:
+        return [(c.get("label", ""), c.get("custom_id", "")) for row in self.components
+                for c in row.get("components", [])]
+
+    def payload(self, fake: FakeDiscord) -> dict[str, Any]:
+        return {
+            "id": self.id, "channel_id": self.channel_id, "author": self.author, "content": self.content,
+            "timestamp": _now(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "mentions": [], "mention_roles": [], "pinned": False, "type": 0, "flags": self.flags,
+            "embeds": self.embeds, "components": self.components,
+            "attachments": [fake.attachment(self.channel_id, name, data) for name, data in self.files.items()],
+            **({"application_id": fake.app_id, "webhook_id": fake.app_id} if self.interaction_token else {}),
+        }
+
+
+@dataclass
+class Interaction:
+    id: str
+    token: str
+    user: dict[str, Any]
+    channel_id: str
+    guild_id: str | None
+    callbacks: list[dict[str, Any]] = field(default_factory=list)  # the bodies of its callbacks, in order
+    acked_at: float | None = None  # monotonic time of the first callback
+    created_at: float = field(default_factory=time.monotonic)
+    original: str | None = None  # message id of the original response
+
+
+class FakeDiscord:
+    token = "MTA.fake.discord-bot-token"
+
+    def __init__(self, *, filesize_limit: int = 10 * 1024 * 1024) -> None:
+        self.app_id = snowflake()
+        self.bot = {"id": self.app_id, "username": "reelbot", "discriminator": "0", "global_name": "reelbot",
+                    "avatar": None, "bot": True, "flags": 0}
+        self.filesize_limit = filesize_limit
+        self.guilds: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, Sent] = {}
+        self.interactions: dict[str, Interaction] = {}  # token -> interaction
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> synced commands
+        self.uploads: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str, Any]] = []
+        self.spec_errors: list[str] = []
+        self.identified = 0
+        self.heartbeats = 0
+        self.fail_next: list[tuple[str, int, dict[str, Any]]] = []  # (path part, status, body)
+        self._sockets: list[tuple[web.WebSocketResponse, list[int]]] = []
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+        app = web.Application(client_max_size=200 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{channel}/{id}/{name}", self._cdn)
+        app.router.add_route("*", API + "/{tail:.*}", self._rest)
+        self.app = app
+
+    # --- life cycle ---
+
+    async def start(self) -> FakeDiscord:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        for ws, _ in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/gateway"
+
+    # --- the world ---
+
+    def user(self, user_id: int, name: str = "ann") -> dict[str, Any]:
+        return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name.title(),
+                "avatar": None, "bot": False, "flags": 0}
+
+    def dm_channel(self, user_id: str) -> str:
+        """The id of the private channel between the bot and a user."""
+        return str(int(user_id) + 77)
+
+    def guild(self, guild_id: int, name: str = "Makers", channel_id: int | None = None) -> dict[str, Any]:
+        gid = str(guild_id)
+        channel = {"id": str(channel_id or guild_id + 1), "type": 0, "name": "videos", "position": 0,
+                   "permission_overwrites": [], "nsfw": False, "parent_id": None, "guild_id": gid}
+        self.guilds[gid] = {
+            "id": gid, "name": name, "icon": None, "owner_id": "1", "afk_channel_id": None, "afk_timeout": 300,
+            "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
+            "roles": [{"id": gid, "name": "@everyone", "permissions": str(EVERYONE_PERMISSIONS), "position": 0,
+                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+            "emojis": [], "stickers": [], "features": [], "mfa_level": 0, "system_channel_id": None,
+            "system_channel_flags": 0, "rules_channel_id": None, "vanity_url_code": None, "description": None,
+            "banner": None, "premium_tier": 0, "premium_subscription_count": 0, "preferred_locale": "en-US",
+            "public_updates_channel_id": None, "nsfw_level": 0, "premium_progress_bar_enabled": False,
+            "joined_at": _now(), "large": False, "unavailable": False, "member_count": 2,
+            "members": [{"user": self.bot, "roles": [], "joined_at": _now(), "deaf": False, "mute": False,
+                         "flags": 0}],
+            "channels": [channel], "threads": [], "voice_states": [], "presences": [], "stage_instances": [],
+            "guild_scheduled_events": [], "soundboard_sounds": [],
+        }
+        return channel
+
+    def attachment(self, channel_id: str, name: str, data: bytes, content_type: str | None = None) -> dict[str, Any]:
+        key = f"{channel_id}/{abs(hash((name, len(data))))}/{name}"
+        self.uploads[key] = data
+        return {"id": key.split("/")[1], "filename": name, "size": len(data), "url": f"{self.url}/attachments/{key}",
+                "proxy_url": f"{self.url}/attachments/{key}",
+                "content_type": content_type or ("video/mp4" if name.endswith(".mp4") else "image/png")}
+
+    # --- users acting ---
+
+    def slash(self, name: str, user: dict[str, Any], *, guild_id: int | None = None,
+              options: dict[str, Any] | None = None, image: tuple[str, bytes, str] | None = None,
+              manage_guild: bool = False) -> Interaction:
+        """A user runs /name with options (an image as (filename, bytes, content type)); in a guild or a DM."""
+        inter = self._interaction(user, guild_id, manage_guild)
+        opts: list[dict[str, Any]] = []
+        resolved: dict[str, Any] = {}
+        for key, value in (options or {}).items():
+            kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
+            opts.append({"name": key, "type": kind, "value": value})
+        if image is not None:
+            attachment = self.attachment(inter.channel_id, image[0], image[1], image[2])
+            opts.append({"name": "image", "type": 11, "value": attachment["id"]})
+            resolved["attachments"] = {attachment["id"]: attachment}
+        data = {"id": snowflake(), "name": name, "type": 1, "options": opts,
+                **({"resolved": resolved} if resolved else {}), **({"guild_id": str(guild_id)} if guild_id else {})}
+        self._dispatch_interaction(inter, 2, data)
+        return inter
+
+    def context_menu(self, name: str, user: dict[str, Any], target: Sent, *, guild_id: int | None = None) -> Interaction:
+        inter = self._interaction(user, guild_id, False, channel_id=target.channel_id)
+        data = {"id": snowflake(), "name": name, "type": 3, "target_id": target.id,
+                "resolved": {"messages": {target.id: target.payload(self)}}}
+        self._dispatch_interaction(inter, 2, data)
+        return inter
+
+    def post(self, user: dict[str, Any], channel_id: str, content: str = "",
+             files: dict[str, bytes] | None = None) -> Sent:
+        """A user's own message in a channel (for the context menu to point at)."""
+        message = Sent(snowflake(), channel_id, user, content, files=dict(files or {}))
+        self.messages[message.id] = message
+        return message
+
+    def press(self, message: Sent, custom_id: str, user: dict[str, Any], *, guild_id: int | None = None,
+              manage_guild: bool = False) -> Interaction:
+        inter = self._interaction(user, guild_id, manage_guild, channel_id=message.channel_id)
+        self._dispatch_interaction(inter, 3, {"custom_id": custom_id, "component_type": 2},
+                                   message=message.payload(self))
+        return inter
+
+    # --- what tests read ---
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not (result := predicate()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    recent = "\n".join(f"  {m} {p}" for m, p, _ in self.requests[-12:])
+                    raise AssertionError(f"timed out waiting; the last requests were:\n{recent}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except TimeoutError:
+                    pass
+        return result
+
+    def original(self, inter: Interaction) -> Sent | None:
+        return self.messages.get(inter.original) if inter.original else None
+
+    def in_channel(self, channel_id: str) -> list[Sent]:
+        return [m for m in self.messages.values() if m.channel_id == channel_id]
+
+    # --- gateway ---
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        seq = [0]
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}))
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            op = payload.get("op")
+            if op == 1:
+                self.heartbeats += 1
+                await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+            elif op == 2:
+                if payload["d"].get("token") != self.token:
+                    await ws.close(code=4004, message=b"Authentication failed.")
+                    break
+                self.identified += 1
+                ready = {"v": 10, "user": self.bot, "session_id": snowflake(), "resume_gateway_url": self.gateway_url,
+                         "guilds": [{"id": g, "unavailable": True} for g in self.guilds], "shard": [0, 1],
+                         "application": {"id": self.app_id, "flags": 0}, "private_channels": [],
+                         "relationships": [], "presences": [], "geo_ordered_rtc_regions": []}
+                await self._send(ws, seq, "READY", ready)
+                for guild in self.guilds.values():
+                    await self._send(ws, seq, "GUILD_CREATE", guild)
+                self._sockets.append((ws, seq))
+                await self._notify()
+        self._sockets = [(s, q) for s, q in self._sockets if s is not ws]
+        return ws
+
+    async def _send(self, ws: web.WebSocketResponse, seq: list[int], event: str, data: dict[str, Any]) -> None:
+        seq[0] += 1
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": seq[0], "d": data}))
+
+    def _interaction(self, user: dict[str, Any], guild_id: int | None, manage_guild: bool,
+                     channel_id: str | None = None) -> Interaction:
+        if guild_id is not None:
+            gid = str(guild_id)
+            channel = channel_id or self.guilds[gid]["channels"][0]["id"]
+        else:
+            gid, channel = None, channel_id or self.dm_channel(user["id"])
+        inter = Interaction(snowflake(), f"itoken-{snowflake()}", user, channel, gid)
+        inter.manage_guild = manage_guild  # type: ignore[attr-defined]
+        self.interactions[inter.token] = inter
+        return inter
+
+    def _dispatch_interaction(self, inter: Interaction, kind: int, data: dict[str, Any],
+                              message: dict[str, Any] | None = None) -> None:
+        permissions = EVERYONE_PERMISSIONS | (MANAGE_GUILD if getattr(inter, "manage_guild", False) else 0)
+        payload: dict[str, Any] = {
+            "id": inter.id, "application_id": self.app_id, "type": kind, "token": inter.token, "version": 1,
+            "data": data, "channel_id": inter.channel_id, "app_permissions": str(EVERYONE_PERMISSIONS),
+            "locale": "en-US", "entitlements": [], "attachment_size_limit": self.filesize_limit,
+        }
+        if inter.guild_id is not None:
+            payload.update(
+                guild_id=inter.guild_id, guild_locale="en-US", context=0,
+                guild={"id": inter.guild_id, "locale": "en-US", "features": []},
+                channel={"id": inter.channel_id, "type": 0, "guild_id": inter.guild_id, "name": "videos",
+                         "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None},
+                member={"user": inter.user, "roles": [], "joined_at": _now(), "deaf": False, "mute": False,
+                        "flags": 0, "permissions": str(permissions), "pending": False},
+                authorizing_integration_owners={"0": inter.guild_id},
+            )
+        else:
+            payload.update(user=inter.user, context=1, authorizing_integration_owners={"1": inter.user["id"]},
+                           channel={"id": inter.channel_id, "type": 1, "recipients": [inter.user]})
+        if message is not None:
+            payload["message"] = message
+        for ws, seq in list(self._sockets):
+            asyncio.get_running_loop().create_task(self._send(ws, seq, "INTERACTION_CREATE", payload))
+
+    # --- REST ---
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        form = None
+        if request.content_type == "multipart/form-data":
+            form = {name: data for name, (_, data) in (await form_parts(request)).items()}
+        for problem in check(load("discord-openapi.json"), API, request.method, request.path, body,
+                             request.headers.get("Content-Type", ""), form):
+            if not _NEW_UPLOAD_ID.search(problem):
+                self.spec_errors.append(problem)
+        tail = request.path[len(API):]
+        self.requests.append((request.method, tail, json.loads(body) if body and form is None else form))
+        try:
+            if request.headers.get("Authorization") not in (f"Bot {self.token}", None) and "/webhooks/" not in tail:
+                return _error(401, 0, "401: Unauthorized")
+            if not tail.startswith(("/webhooks/", "/interactions/")) and \
+                    request.headers.get("Authorization") != f"Bot {self.token}":
+                return _error(401, 0, "401: Unauthorized")
+            for i, (part, status, error) in enumerate(self.fail_next):
+                if part in tail:
+                    del self.fail_next[i]
+                    return _json(error, status=status)
+            return await self._route(request, tail, body, form)
+        finally:
+            await self._notify()
+
+    async def _route(self, request: web.Request, tail: str, body: bytes, form: dict[str, bytes] | None) -> web.Response:
+        method, parts = request.method, tail.strip("/").split("/")
+        payload = _payload(body, form)
+        if (method, tail) == ("GET", "/users/@me"):
+            return _json(self.bot)
+        if (method, tail) == ("GET", "/oauth2/applications/@me"):
+            return _json({"id": self.app_id, "name": "reelbot", "icon": None, "description": "",
+                                      "bot_public": True, "bot_require_code_grant": False, "owner": self.user(1, "owner"),
+                                      "team": None, "verify_key": "00" * 32, "flags": 0, "bot": self.bot})
+        if (method, tail) == ("GET", "/gateway/bot"):
+            return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": {
+                "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+        if method == "PUT" and parts[0] == "applications" and parts[-1] == "commands":
+            scope = parts[3] if len(parts) == 5 else "global"
+            synced = [{"description": "", "options": [], "default_member_permissions": None, **c, "id": snowflake(), "application_id": self.app_id, "version": snowflake(),
+                       **({"guild_id": scope} if scope != "global" else {})} for c in payload]
+            self.commands[scope] = synced
+            return _json(synced)
+        if method == "POST" and parts[0] == "interactions":
+            return self._callback(request, parts[2], payload, form)
+        if parts[0] == "webhooks":
+            return self._webhook(method, parts, request, payload, form)
+        if (method, parts[0], parts[-1]) == ("POST", "channels", "messages"):
+            message = self._store(Sent(snowflake(), parts[1], self.bot), payload, form)
+            return _json(message.payload(self))
+        if (method, tail) == ("POST", "/users/@me/channels"):
+            uid = payload["recipient_id"]
+            return _json({"id": self.dm_channel(uid), "type": 1, "last_message_id": None,
+                                      "recipients": [self.user(int(uid))]})
+        return _error(404, 0, f"404: Not Found ({method} {tail})")
+
+    def _callback(self, request: web.Request, token: str, payload: dict[str, Any],
+                  form: dict[str, bytes] | None) -> web.Response:
+        inter = self.interactions.get(token)
+        if inter is None:
+            return _error(404, 10062, "Unknown interaction")
+        if inter.acked_at is not None:
+            return _error(400, 40060, "Interaction has already been acknowledged.")
+        inter.acked_at = time.monotonic()
+        inter.callbacks.append(payload)
+        kind, data = payload.get("type"), payload.get("data") or {}
+        message: Sent | None = None
+        if kind in (4, 5):
+            message = Sent(snowflake(), inter.channel_id, self.bot, interaction_token=token,
+                           flags=int(data.get("flags") or 0), loading=kind == 5)
+            self.messages[message.id] = message
+            self._store(message, data, form)
+            inter.original = message.id
+        elif kind in (6, 7):
+            source = next((m for m in self.messages.values() if m.interaction_token and
+                           self.interactions.get(m.interaction_token) is not None), None)
+            message = source
+        if request.query.get("with_response") in ("1", "true", "True"):
+            return _json({
+                "interaction": {"id": inter.id, "type": 2, "response_message_id": message.id if message else None,
+                                "response_message_loading": kind == 5,
+                                "response_message_ephemeral": bool(message and message.ephemeral)},
+                **({"resource": {"type": kind, "message": message.payload(self)}} if message and kind in (4, 5) else {}),
+            })
+        return web.Response(status=204)
+
+    def _webhook(self, method: str, parts: list[str], request: web.Request, payload: dict[str, Any],
+                 form: dict[str, bytes] | None) -> web.Response:
+        token = parts[2]
+        inter = self.interactions.get(token)
+        if parts[1] != self.app_id or inter is None:
+            return _error(404, 10015, "Unknown Webhook")
+        if time.monotonic() - inter.created_at > 15 * 60 or getattr(inter, "expired", False):
+            return _error(401, 50027, "Invalid Webhook Token")
+        if method == "POST" and len(parts) == 3:
+            message = self._store(Sent(snowflake(), inter.channel_id, self.bot, interaction_token=token,
+                                       flags=int(payload.get("flags") or 0)), payload, form)
+            return _json(message.payload(self))
+        if len(parts) == 5 and parts[3] == "messages":
+            target = inter.original if parts[4] == "@original" else parts[4]
+            message = self.messages.get(target or "")
+            if message is None:
+                return _error(404, 10008, "Unknown Message")
+            if method == "GET":
+                return _json(message.payload(self))
+            if method == "PATCH":
+                message.loading = False
+                self._store(message, payload, form)
+                return _json(message.payload(self))
+        return _error(405, 0, "405: Method Not Allowed")
+
+    def _store(self, message: Sent, payload: dict[str, Any], form: dict[str, bytes] | None) -> Sent:
+        if "content" in payload:
+            message.content = payload["content"] or ""
+        if "embeds" in payload:
+            message.embeds = payload["embeds"] or []
+        if "components" in payload:
+            message.components = payload["components"] or []
+        if "attachments" in payload or form:
+            kept = {a.get("filename") for a in payload.get("attachments") or [] if "filename" in a}
+            files = {}
+            for index, attachment in enumerate(payload.get("attachments") or []):
+                data = (form or {}).get(f"files[{attachment.get('id', index)}]")
+                if data is not None:
+                    files[attachment.get("filename", f"file{index}")] = data
+            message.files = {**{k: v for k, v in message.files.items() if k in kept}, **files}
+        message.versions.append(message.content)
+        self.messages[message.id] = message
+        return message
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        key = f"{request.match_info['channel']}/{request.match_info['id']}/{request.match_info['name']}"
+        data = self.uploads.get(key)
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+
+def _payload(body: bytes, form: dict[str, bytes] | None) -> Any:
+    if form is not None:
+        return json.loads(form.get("payload_json", b"{}"))
+    return json.loads(body) if body else {}
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"code": code, "message": message}, status=status)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    """JSON the way Discord sends it: discord.py parses a body only when the type is exactly this."""
+    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})

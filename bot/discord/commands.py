@@ -85,8 +85,13 @@ class Commands:
         async def help_(interaction: discord.Interaction) -> None:
             await commands.help(interaction)
 
-        for command in (video, animate, usage, cancel, job, status, help_):
-            tree.add_command(command)
+        tree.add_command(video)
+        tree.add_command(animate)
+        tree.add_command(usage)
+        tree.add_command(cancel)
+        tree.add_command(job)
+        tree.add_command(status)
+        tree.add_command(help_)
         tree.on_error = self.on_error  # type: ignore[method-assign]
 
     # --- making videos ---

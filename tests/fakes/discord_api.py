@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,9 +28,7 @@ from tests.fakes.forms import form_parts
 from tests.fakes.openapi import check, load
 
 API = "/api/v10"
-# The spec types every attachment id as a snowflake string, but a new upload is referred to by its index in
-# the multipart body ("id": 0), as Discord's own docs show and discord.py sends: not a problem.
-_NEW_UPLOAD_ID = re.compile(r"^\w+ \S+ payload_json: \d+ is not of type 'string' at \['attachments', \d+, 'id'\]$")
+
 EPHEMERAL = 1 << 6
 MANAGE_GUILD = 1 << 5
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 15) | (1 << 31)  # view, send, attach, use commands
@@ -39,9 +36,9 @@ _counter = itertools.count()
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
 
-def snowflake() -> str:
+def snowflake(age_s: float = 0.0) -> str:
     """A Discord id: the time it was made (discord.py reads an interaction's age from it), then a counter."""
-    return str(((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) % 4096))
+    return str(((int((time.time() - age_s) * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) % 4096))
 
 
 def _now() -> str:
@@ -106,6 +103,7 @@ class FakeDiscord:
         self.filesize_limit = filesize_limit
         self.guilds: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, Sent] = {}
+        self.deleted: dict[str, Sent] = {}
         self.interactions: dict[str, Interaction] = {}  # token -> interaction
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> synced commands
         self.uploads: dict[str, bytes] = {}
@@ -191,9 +189,10 @@ class FakeDiscord:
 
     def slash(self, name: str, user: dict[str, Any], *, guild_id: int | None = None,
               options: dict[str, Any] | None = None, image: tuple[str, bytes, str] | None = None,
-              manage_guild: bool = False) -> Interaction:
-        """A user runs /name with options (an image as (filename, bytes, content type)); in a guild or a DM."""
-        inter = self._interaction(user, guild_id, manage_guild)
+              manage_guild: bool = False, age_s: float = 0.0) -> Interaction:
+        """A user runs /name with options (an image as (filename, bytes, content type)); in a guild or a DM.
+        ``age_s`` makes the interaction that old (its token expires 15 minutes after it was made)."""
+        inter = self._interaction(user, guild_id, manage_guild, age_s=age_s)
         opts: list[dict[str, Any]] = []
         resolved: dict[str, Any] = {}
         for key, value in (options or {}).items():
@@ -248,6 +247,10 @@ class FakeDiscord:
     def original(self, inter: Interaction) -> Sent | None:
         return self.messages.get(inter.original) if inter.original else None
 
+    def ephemeral(self, inter: Interaction) -> list[str]:
+        """What only the user saw: ephemeral replies and follow-ups of this interaction, in order."""
+        return [m.content for m in self.messages.values() if m.interaction_token == inter.token and m.ephemeral]
+
     def in_channel(self, channel_id: str) -> list[Sent]:
         return [m for m in self.messages.values() if m.channel_id == channel_id]
 
@@ -288,13 +291,14 @@ class FakeDiscord:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": seq[0], "d": data}))
 
     def _interaction(self, user: dict[str, Any], guild_id: int | None, manage_guild: bool,
-                     channel_id: str | None = None) -> Interaction:
+                     channel_id: str | None = None, age_s: float = 0.0) -> Interaction:
         if guild_id is not None:
             gid = str(guild_id)
             channel = channel_id or self.guilds[gid]["channels"][0]["id"]
         else:
             gid, channel = None, channel_id or self.dm_channel(user["id"])
-        inter = Interaction(snowflake(), f"itoken-{snowflake()}", user, channel, gid)
+        inter = Interaction(snowflake(age_s), f"itoken-{snowflake()}", user, channel, gid,
+                            created_at=time.monotonic() - age_s)
         inter.manage_guild = manage_guild  # type: ignore[attr-defined]
         self.interactions[inter.token] = inter
         return inter
@@ -332,10 +336,10 @@ class FakeDiscord:
         form = None
         if request.content_type == "multipart/form-data":
             form = {name: data for name, (_, data) in (await form_parts(request)).items()}
-        for problem in check(load("discord-openapi.json"), API, request.method, request.path, body,
-                             request.headers.get("Content-Type", ""), form):
-            if not _NEW_UPLOAD_ID.search(problem):
-                self.spec_errors.append(problem)
+        for problem in check(load("discord-openapi.json"), API, request.method, request.path,
+                             _ids_as_strings(body) if form is None else body,
+                             request.headers.get("Content-Type", ""), _upload_ids_as_strings(form)):
+            self.spec_errors.append(problem)
         tail = request.path[len(API):]
         self.requests.append((request.method, tail, json.loads(body) if body and form is None else form))
         try:
@@ -377,6 +381,8 @@ class FakeDiscord:
         if (method, parts[0], parts[-1]) == ("POST", "channels", "messages"):
             message = self._store(Sent(snowflake(), parts[1], self.bot), payload, form)
             return _json(message.payload(self))
+        if method == "GET" and parts[0] == "users" and len(parts) == 2 and parts[1].isdigit():
+            return _json(self.user(int(parts[1]), f"user{parts[1][-4:]}"))
         if (method, tail) == ("POST", "/users/@me/channels"):
             uid = payload["recipient_id"]
             return _json({"id": self.dm_channel(uid), "type": 1, "last_message_id": None,
@@ -436,6 +442,9 @@ class FakeDiscord:
                 message.loading = False
                 self._store(message, payload, form)
                 return _json(message.payload(self))
+            if method == "DELETE":
+                self.deleted[message.id] = self.messages.pop(message.id)
+                return web.Response(status=204)
         return _error(405, 0, "405: Method Not Allowed")
 
     def _store(self, message: Sent, payload: dict[str, Any], form: dict[str, bytes] | None) -> Sent:
@@ -482,3 +491,32 @@ def _error(status: int, code: int, message: str) -> web.Response:
 def _json(data: Any, status: int = 200) -> web.Response:
     """JSON the way Discord sends it: discord.py parses a body only when the type is exactly this."""
     return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+
+
+def _ids_as_strings(body: bytes) -> bytes:
+    """Discord takes an id as a number or a string (snowflakes fit in 64 bits); the spec types them as
+    strings only. discord.py sends numbers (``recipient_id``, and a new upload's index as its ``id``), so
+    ids are compared as strings; everything else is checked as sent."""
+    if not body:
+        return body
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError:
+        return body
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: str(v) if (k == "id" or k.endswith("_id")) and isinstance(v, int) and not isinstance(v, bool)
+                    else fix(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        return value
+
+    return json.dumps(fix(data)).encode()
+
+
+def _upload_ids_as_strings(form: dict[str, bytes] | None) -> dict[str, bytes] | None:
+    """The same for the JSON that travels beside files in a multipart body."""
+    if not form or "payload_json" not in form:
+        return form
+    return {**form, "payload_json": _ids_as_strings(form["payload_json"])}

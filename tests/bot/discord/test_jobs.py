@@ -31,3 +31,137 @@ async def test_video_command_defers_then_shows_progress_and_ends_with_the_mp4(fa
     assert (info.frames, info.fps) == (8, 4)
     labels = [label for label, _ in done.buttons()]
     assert labels == ["Retry (new seed)", "Same seed"]
+
+
+def _button(message, label: str) -> str:
+    return next(custom_id for text, custom_id in message.buttons() if text.startswith(label))
+
+
+async def test_image_attachment_makes_an_image_to_video_job(fake: FakeDiscord, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1001, "ann")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "waves --portrait"},
+                       image=("beach.png", png(), "image/png"))
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
+    assert "(svd-xt)" in done.content
+    [job] = [await bot.service.get(done.content.split("job ")[1].split()[0])]
+    assert job.kind == "image-to-video" and job.options.portrait
+
+
+async def test_animate_image_context_menu(fake: FakeDiscord, make_bot) -> None:
+    await make_bot()
+    ann, bob = fake.user(1001, "ann"), fake.user(1002, "bob")
+    channel = fake.guilds[str(GUILD)]["channels"][0]["id"]
+    posted = fake.post(bob, channel, "a sunset over the sea", files={"sunset.png": png()})
+    inter = fake.context_menu("Animate image", ann, posted, guild_id=GUILD)
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
+    assert done.content.startswith("“a sunset over the sea” · job ") and "(svd-xt)" in done.content
+
+    words = fake.post(bob, channel, "no picture here")
+    refused = fake.context_menu("Animate image", ann, words, guild_id=GUILD)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(refused))
+    assert text.startswith("That message has no picture to animate.")
+
+
+async def test_cancel_button_stops_the_job_and_only_the_owner_may_press_it(fake: FakeDiscord, make_bot) -> None:
+    await make_bot(simulated_seconds=30, simulated_steps=300)
+    ann, eve = fake.user(1001, "ann"), fake.user(1003, "eve")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a slow cat"})
+    running = await fake.wait_for(lambda: (m := fake.original(inter)) and "Running" in m.content and m)
+    cancel = _button(running, "Cancel")
+    assert cancel.startswith("reelbot:cancel:")
+
+    sneaky = fake.press(running, cancel, eve, guild_id=GUILD)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(sneaky))
+    assert "someone else's" in text
+
+    pressed = fake.press(running, cancel, ann, guild_id=GUILD)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(pressed))
+    assert text.endswith("Cancelled. You were not charged.")
+    final = await fake.wait_for(lambda: (m := fake.original(inter)) and "✖" in m.content and m)
+    assert "✖ Cancelled. You were not charged." in final.content and not final.files
+
+
+async def test_retry_and_same_seed_queue_new_jobs_in_new_replies(fake: FakeDiscord, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1001, "ann")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a fox", "seed": 42})
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
+
+    same = fake.press(done, _button(done, "Same seed"), ann, guild_id=GUILD)
+    again = await fake.wait_for(lambda: (m := fake.original(same)) and m.files and m)
+    assert "seed 42" in again.content and again.id != done.id
+
+    retry = fake.press(done, _button(done, "Retry"), ann, guild_id=GUILD)
+    other = await fake.wait_for(lambda: (m := fake.original(retry)) and m.files and m)
+    assert "seed 42" not in other.content
+    assert bot.service is not None
+
+
+async def test_status_is_for_admins_and_server_managers(fake: FakeDiscord, make_bot) -> None:
+    await make_bot(discord_admin_ids="2001")
+    boss, ann, mod = fake.user(2001, "boss"), fake.user(1001, "ann"), fake.user(1004, "mod")
+    refused = fake.slash("status", ann, guild_id=GUILD)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(refused))
+    assert text.startswith("Only the bot's admins")
+
+    for who, manage in ((boss, False), (mod, True)):
+        asked = fake.slash("status", who, guild_id=GUILD, manage_guild=manage)
+        shown = await fake.wait_for(lambda asked=asked: [m for m in fake.messages.values()
+                                                         if m.interaction_token == asked.token and m.embeds])
+        embed = shown[-1].embeds[0]
+        assert embed["title"] == "reelbot status" and embed["description"] == "Jobs: 0 queued, 0 running"
+        assert [f["name"] for f in embed["fields"]][:3] == ["GPUs", "Backends", "Spend"]
+        assert embed["image"]["url"] == "attachment://status.png"
+        assert shown[-1].files["status.png"].startswith(b"\x89PNG") and shown[-1].ephemeral
+
+
+async def test_quota_refusal_is_ephemeral_says_when_and_removes_the_public_reply(fake: FakeDiscord,
+                                                                                  make_bot) -> None:
+    await make_bot(max_jobs_per_day=1)
+    ann = fake.user(1001, "ann")
+    first = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "one"})
+    await fake.wait_for(lambda: (m := fake.original(first)) and m.files)
+    second = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "two"})
+    [text] = await fake.wait_for(lambda: fake.ephemeral(second))
+    assert "You have made 1 videos today; the limit is 1 a day." in text and "You can make more in" in text
+    await fake.wait_for(lambda: second.original in fake.deleted)
+
+
+async def test_bad_flags_are_explained_and_nothing_is_queued(fake: FakeDiscord, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1001, "ann")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a cat --frames lots"})
+    [text] = await fake.wait_for(lambda: fake.ephemeral(inter))
+    assert "--frames" in text
+    assert (await bot.service.status()).jobs_by_state == {}
+
+
+async def test_dms_work(fake: FakeDiscord, make_bot) -> None:
+    await make_bot()
+    ann = fake.user(1001, "ann")
+    inter = fake.slash("video", ann, options={"prompt": "a quiet lake"})
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
+    assert done.channel_id == fake.dm_channel(ann["id"])
+
+
+async def test_a_job_that_ends_after_the_token_expired_is_posted_in_the_channel(fake: FakeDiscord,
+                                                                                 make_bot) -> None:
+    await make_bot()
+    ann = fake.user(1001, "ann")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "an old request"}, age_s=14.8 * 60)
+    channel = fake.guilds[str(GUILD)]["channels"][0]["id"]
+    posted = await fake.wait_for(lambda: [m for m in fake.in_channel(channel) if m.files])
+    assert posted[0].content.startswith("<@1001> “an old request” · job ")
+    assert posted[0].interaction_token is None  # a channel message, not an edit of the expired reply
+
+
+async def test_a_channel_the_bot_cannot_post_in_gets_the_result_by_dm(fake: FakeDiscord, make_bot) -> None:
+    await make_bot()
+    ann = fake.user(1001, "ann")
+    channel = fake.guilds[str(GUILD)]["channels"][0]["id"]
+    fake.fail_next.append((f"/channels/{channel}/messages", 403, {"code": 50013, "message": "Missing Permissions"}))
+    fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a private result"}, age_s=14.8 * 60)
+    dm = await fake.wait_for(lambda: [m for m in fake.in_channel(fake.dm_channel(ann["id"])) if m.files])
+    assert dm[0].content.startswith("“a private result” · job ")
+

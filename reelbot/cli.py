@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from bot import cli as cli_frontend
 from bot.render import describe_error, status_text
+from bot.discord.frontend import DiscordFrontend
 from bot.telegram.frontend import TelegramFrontend
 from engine.errors import ReelbotError
 from engine.events import Queued
@@ -107,9 +108,13 @@ def _parser() -> argparse.ArgumentParser:
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = await App.open(settings, start=False)
-    frontends: list[TelegramFrontend] = []
+    frontends: list[TelegramFrontend | DiscordFrontend] = []
     try:
         app.service.register_deliverer(cli_frontend.PLATFORM, cli_frontend.FileDeliverer())
+        if settings.discord_token is not None:
+            discord_frontend = DiscordFrontend(app.service, settings)
+            frontends.append(discord_frontend)
+            await discord_frontend.prepare()
         if settings.telegram_token is not None:
             telegram = TelegramFrontend(app.service, settings)
             await telegram.prepare()
@@ -152,8 +157,6 @@ def frontend_lines(settings: Settings) -> list[str]:
     lines = []
     if settings.discord_token is None:
         lines.append("Discord: not started (DISCORD_TOKEN is not set).")
-    else:
-        lines.append("Discord: not started (DISCORD_TOKEN is set, but this version has no Discord front end yet).")
     if settings.telegram_token is None:
         lines.append("Telegram: not started (TELEGRAM_TOKEN is not set).")
     return lines

@@ -9,7 +9,6 @@ job's next slot (``DISCORD_EDIT_INTERVAL_S``), newer progress replaces older. di
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import discord
 log = logging.getLogger(__name__)
 TOKEN_LIFETIME_S = 15 * 60
 TOKEN_MARGIN_S = 30  # stop using a token this long before Discord does
+_TRIES = 3  # edits in a row that Discord refuses before the job's message is left as it is
 
 
 @dataclass
@@ -45,6 +45,7 @@ class _Live:
     final: bool = False
     gone: bool = False
     task: asyncio.Task[None] | None = None
+    last_edit: float = 0.0  # monotonic time of the last edit: the next waits for the interval
 
 
 class LiveReplies:
@@ -87,26 +88,26 @@ class LiveReplies:
             live.task = asyncio.get_running_loop().create_task(self._flush(job_id, live), name=f"dc-edit-{job_id}")
 
     async def _flush(self, job_id: str, live: _Live) -> None:
-        last = 0.0
+        failures = 0
         while not live.gone and live.shown != live.version:
-            wait = last + self.interval_s - time.monotonic()
+            wait = live.last_edit + self.interval_s - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-                continue
+                continue  # newer text may have arrived while waiting
             if not live.reply.fresh():
                 live.gone = True  # the token is about to expire: the result will come as a new message
                 break
-            version, last = live.version, time.monotonic()
+            version, live.last_edit = live.version, time.monotonic()
             try:
-                await self.webhook(live.reply).edit_message(
-                    live.reply.message_id, content=live.text, view=live.view if live.view else None
-                )
+                await self.webhook(live.reply).edit_message(live.reply.message_id, content=live.text,
+                                                            view=live.view)
             except discord.NotFound:
                 live.gone = True  # the message was deleted
+                break
             except discord.HTTPException as exc:
-                log.warning("cannot edit the message of job %s: %s", job_id, exc)
-                with contextlib.suppress(Exception):
-                    await asyncio.sleep(self.interval_s)
-                live.gone = exc.status in (401, 403)
+                failures += 1
+                log.warning("cannot edit the message of job %s (%s): %s", job_id, exc.status, exc.text)
+                live.gone = exc.status in (401, 403) or failures >= _TRIES
                 continue
+            failures = 0
             live.shown = version

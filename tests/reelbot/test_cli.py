@@ -26,7 +26,10 @@ from pydantic import AliasChoices
 
 from engine.video import probe
 from reelbot.settings import Settings
+from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.telegram_api import FakeTelegram
+
+DISCORD_GUILD = 700000000000000001
 
 SCRIPT = Path(sys.executable).with_name("reelbot")
 REELBOT = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "reelbot.cli"]
@@ -404,14 +407,14 @@ def test_run_owns_the_data_folder_until_stopped(
     assert "reelbot is not running" in after.stdout
 
 
-class FakeTelegramThread:
-    """The fake Bot API server on its own event loop, for a `reelbot run` process to talk to."""
+class FakeThread:
+    """A fake server (the Bot API, Discord) on its own event loop, for a `reelbot run` process to talk to."""
 
-    def __init__(self) -> None:
+    def __init__(self, fake: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.fake = FakeTelegram()
+        self.fake = fake
         self.call(self.fake.start)
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -432,30 +435,44 @@ class FakeTelegramThread:
 
 
 @pytest.fixture
-def telegram() -> Iterator[FakeTelegramThread]:
-    server = FakeTelegramThread()
+def telegram() -> Iterator[FakeThread]:
+    server = FakeThread(FakeTelegram())
     yield server
     server.close()
     assert server.fake.spec_errors == []
 
 
-def test_run_starts_telegram_and_never_prints_a_token(
-    tmp_path: Path, env: dict[str, str], running: list[Running], telegram: FakeTelegramThread
+@pytest.fixture
+def discord() -> Iterator[FakeThread]:
+    fake = FakeDiscord()
+    fake.guild(DISCORD_GUILD)
+    server = FakeThread(fake)
+    yield server
+    server.close()
+    assert server.fake.spec_errors == []
+
+
+def test_run_starts_discord_and_telegram_and_never_prints_a_token(
+    tmp_path: Path, env: dict[str, str], running: list[Running], telegram: FakeThread, discord: FakeThread
 ) -> None:
-    fake = telegram.fake
-    secrets = {"DISCORD_TOKEN": "MTA-fake-discord-token-93jd8", "TELEGRAM_TOKEN": fake.token}
+    fake, dc = telegram.fake, discord.fake
+    secrets = {"DISCORD_TOKEN": dc.token, "TELEGRAM_TOKEN": fake.token}
     bot = Running(tmp_path, {**env, **secrets, "LOG_LEVEL": "DEBUG", "TELEGRAM_API_BASE_URL": fake.base_url,
-                             "TELEGRAM_FILE_BASE_URL": fake.base_file_url}, "run")
+                             "TELEGRAM_FILE_BASE_URL": fake.base_file_url, "DISCORD_API_BASE_URL": dc.api_url,
+                             "DISCORD_GATEWAY_URL": dc.gateway_url,
+                             "DISCORD_COMMAND_GUILDS": str(DISCORD_GUILD)}, "run")
     running.append(bot)
     bot.wait_for("reelbot is running")
     assert f"Telegram: running as @{fake.bot_username} (polling).\n" in bot.stdout
-    assert ("Discord: not started (DISCORD_TOKEN is set, but this version has no Discord front end yet).\n"
-            in bot.stdout)
+    assert "Discord: running as reelbot in 1 servers (commands registered in 1 servers).\n" in bot.stdout
 
     ann = telegram.call(fake.user, 77, "Ann")
     telegram.call(fake.send, telegram.call(fake.private_chat, ann), ann, "/video a red kite --frames 4")
     telegram.wait_for(lambda: fake.calls_to("sendVideo"))
     assert [c.params["chat_id"] for c in fake.calls_to("sendVideo")] == [77]
+    inter = discord.call(dc.slash, "video", dc.user(88, "bo"), guild_id=DISCORD_GUILD,
+                         options={"prompt": "a blue kite --frames 4"})
+    discord.wait_for(lambda: (m := dc.original(inter)) and m.files)
     assert bot.stop(signal.SIGTERM) == 0
     assert "Traceback" not in bot.stderr
     for token in secrets.values():  # not even in DEBUG logs
@@ -464,7 +481,7 @@ def test_run_starts_telegram_and_never_prints_a_token(
 
 
 def test_run_with_a_refused_telegram_token_says_what_to_do(
-    tmp_path: Path, env: dict[str, str], telegram: FakeTelegramThread
+    tmp_path: Path, env: dict[str, str], telegram: FakeThread
 ) -> None:
     fake = telegram.fake
     result = reelbot(tmp_path, env, "run", TELEGRAM_TOKEN="999999:not-the-bots-token",
@@ -511,3 +528,15 @@ def test_status_from_another_shell_shows_the_running_engines_gpu_figures(tmp_pat
     stale = replace(idle)
     snapshot.write_text(_json.dumps({"written": _time.time() - 3600, "lanes": [asdict(lane)], "backends": []}))
     assert _with_snapshot(stale, snapshot) == (stale, False)
+
+
+def test_run_with_a_refused_discord_token_says_what_to_do(
+    tmp_path: Path, env: dict[str, str], discord: FakeThread
+) -> None:
+    dc = discord.fake
+    result = reelbot(tmp_path, env, "run", DISCORD_TOKEN="MTA.not-the-bots-token",
+                     DISCORD_API_BASE_URL=dc.api_url, DISCORD_GATEWAY_URL=dc.gateway_url)
+    assert result.returncode == 2
+    assert "Discord refused DISCORD_TOKEN." in result.stderr and "Reset Token" in result.stderr
+    assert "not-the-bots-token" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

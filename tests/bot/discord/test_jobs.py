@@ -154,6 +154,7 @@ async def test_a_job_that_ends_after_the_token_expired_is_posted_in_the_channel(
     posted = await fake.wait_for(lambda: [m for m in fake.in_channel(channel) if m.files])
     assert posted[0].content.startswith("<@1001> “an old request” · job ")
     assert posted[0].interaction_token is None  # a channel message, not an edit of the expired reply
+    assert fake.original(inter).files == {}  # type: ignore[union-attr]
 
 
 async def test_a_channel_the_bot_cannot_post_in_gets_the_result_by_dm(fake: FakeDiscord, make_bot) -> None:
@@ -165,3 +166,27 @@ async def test_a_channel_the_bot_cannot_post_in_gets_the_result_by_dm(fake: Fake
     dm = await fake.wait_for(lambda: [m for m in fake.in_channel(fake.dm_channel(ann["id"])) if m.files])
     assert dm[0].content.startswith("“a private result” · job ")
 
+
+
+async def test_a_result_over_the_servers_upload_limit_is_re_encoded_to_fit(fake: FakeDiscord, make_bot,
+                                                                            tmp_path: Path) -> None:
+    await make_bot()
+    fake.filesize_limit = 60_000  # this server's limit, as the interaction reports it
+    inter = fake.slash("video", fake.user(1001), guild_id=GUILD,
+                       options={"prompt": "big --frames 60 --size 640x360", "fps": 12})
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m, timeout=30)
+    [(name, data)] = done.files.items()
+    assert len(data) <= 60_000
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert probe(path).frames == 60
+
+
+async def test_progress_edits_keep_to_the_edit_interval(fake: FakeDiscord, make_bot) -> None:
+    await make_bot(simulated_seconds=2.0, simulated_steps=40, discord_edit_interval_s=0.5)
+    inter = fake.slash("video", fake.user(1001), guild_id=GUILD, options={"prompt": "steady"})
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
+    edits = [p for m, p, _ in fake.requests if m == "PATCH" and inter.token in p]
+    # 40 progress steps in 2 s, at most one edit every 0.5 s (plus the final one with the video)
+    assert 2 <= len(edits) <= 2.0 / 0.5 + 3, len(edits)
+    assert any("%" in v for v in done.versions)

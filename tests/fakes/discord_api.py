@@ -91,6 +91,7 @@ class Interaction:
     acked_at: float | None = None  # monotonic time of the first callback
     created_at: float = field(default_factory=time.monotonic)
     original: str | None = None  # message id of the original response
+    dispatched_at: float = 0.0  # monotonic time INTERACTION_CREATE went out on the gateway
 
 
 class FakeDiscord:
@@ -326,6 +327,7 @@ class FakeDiscord:
                            channel={"id": inter.channel_id, "type": 1, "recipients": [inter.user]})
         if message is not None:
             payload["message"] = message
+        inter.dispatched_at = time.monotonic()
         for ws, seq in list(self._sockets):
             asyncio.get_running_loop().create_task(self._send(ws, seq, "INTERACTION_CREATE", payload))
 

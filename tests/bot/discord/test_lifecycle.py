@@ -79,3 +79,20 @@ async def test_a_failed_job_says_why_and_that_it_was_refunded(fake: FakeDiscord,
     final = await fake.wait_for(lambda: (m := fake.original(inter)) and "❌" in m.content and m)
     assert "❌ the GPU fell over. You were not charged." in final.content
     assert [label for label, _ in final.buttons()] == ["Retry (new seed)", "Same seed"]
+
+
+async def test_admins_get_one_dm_when_a_providers_key_is_refused(fake: FakeDiscord, make_bot) -> None:
+    from engine.errors import AuthFailed
+
+    backends = {
+        "replicate": SimulatedBackend("replicate", local=False, seconds=0.02, steps=1, failure=lambda n, job: AuthFailed(
+            "replicate refused the API key (HTTP 401).", hint="An admin should check REPLICATE_API_TOKEN.")),
+        "runway": SimulatedBackend("runway", local=False, seconds=0.02, steps=1, usd_per_run=0.25),
+    }
+    await make_bot(backends=backends, chain_text_to_video="replicate,runway", discord_admin_ids="2001")
+    for n in range(2):
+        inter = fake.slash("video", fake.user(1001 + n), guild_id=GUILD, options={"prompt": f"job {n}"})
+        await fake.wait_for(lambda inter=inter: (m := fake.original(inter)) and m.files)
+    dms = [m.content for m in fake.in_channel(fake.dm_channel("2001"))]
+    assert dms == ["⚠ replicate is out of the fallback chain: replicate refused the API key (HTTP 401). "
+                   "An admin should check REPLICATE_API_TOKEN."]

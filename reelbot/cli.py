@@ -21,8 +21,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot import cli as cli_frontend
-from bot.render import describe_error, status_text
 from bot.discord.frontend import DiscordFrontend
+from bot.render import describe_error, status_text
 from bot.telegram.frontend import TelegramFrontend
 from engine.errors import ReelbotError
 from engine.events import Queued

@@ -190,3 +190,27 @@ async def test_progress_edits_keep_to_the_edit_interval(fake: FakeDiscord, make_
     # 40 progress steps in 2 s, at most one edit every 0.5 s (plus the final one with the video)
     assert 2 <= len(edits) <= 2.0 / 0.5 + 3, len(edits)
     assert any("%" in v for v in done.versions)
+
+
+async def test_usage_job_and_cancel_commands_answer_the_user_alone(fake: FakeDiscord, make_bot) -> None:
+    await make_bot(simulated_seconds=30, simulated_steps=300, max_jobs_per_day=5)
+    ann, eve = fake.user(1001, "ann"), fake.user(1003, "eve")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a long walk"})
+    running = await fake.wait_for(lambda: (m := fake.original(inter)) and "Running" in m.content and m)
+    job_id = running.content.split("job ")[1].split()[0]
+
+    usage = fake.slash("usage", ann, guild_id=GUILD)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(usage))
+    assert text.startswith("Today: 1 of 5 videos.") and "In progress: 1 of 50." in text
+
+    looked = fake.slash("job", ann, guild_id=GUILD, options={"job": job_id})
+    [text] = await fake.wait_for(lambda: fake.ephemeral(looked))
+    assert text.startswith(f"“a long walk” · job {job_id}\nRunning on local")
+    nosy = fake.slash("job", eve, guild_id=GUILD, options={"job": job_id})
+    [text] = await fake.wait_for(lambda: fake.ephemeral(nosy))
+    assert "someone else's" in text
+
+    cancel = fake.slash("cancel", ann, guild_id=GUILD)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(cancel))
+    assert text == f"Job {job_id}: Cancelled. You were not charged."
+    assert fake.heartbeats >= 1  # the gateway connection is kept alive the way Discord asks

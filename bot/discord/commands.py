@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from pathlib import Path
 
 import discord
 from discord import app_commands
@@ -21,6 +20,7 @@ from bot.discord import views
 from bot.discord.live import LiveReplies, Reply
 from bot.discord.texts import HELP, status_embed
 from bot.parse import parse_prompt
+from bot.progress import kept_picture
 from engine.errors import InvalidImage, InvalidInput, NotAllowed, ReelbotError
 from engine.service import Service
 from engine.types import JobKind, JobState, Options, Origin, SubmitRequest, UserRef
@@ -159,7 +159,7 @@ class Commands:
         old = await self.service.get(job_id)
         image = None
         if old.kind is JobKind.IMAGE_TO_VIDEO:
-            image = await asyncio.to_thread(_read_kept, old.image_path, job_id)
+            image = await asyncio.to_thread(kept_picture, old.image_path, job_id)
         options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
         await self.make(interaction, old.prompt, options, _Kept(image) if image is not None else None)  # type: ignore[arg-type]
 
@@ -263,13 +263,4 @@ class _Kept:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-
-
-def _read_kept(path: Path | None, job_id: str) -> bytes:
-    try:
-        if path is not None:
-            return path.read_bytes()
-    except OSError:
-        pass
-    raise InvalidImage(f"The picture of job {job_id} is no longer kept.", hint="Attach it again.")
 

@@ -23,9 +23,10 @@ from bot.discord import views
 from bot.discord.commands import PLATFORM, Commands
 from bot.discord.deliver import DiscordDeliverer
 from bot.discord.live import LiveReplies, Reply
-from bot.render import header, queued_line, retrying_line, running_line
+from bot.progress import JobLines, alert_text
+from bot.render import header
 from engine.errors import NotFound, ReelbotError
-from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started, Subscription
+from engine.events import Event, ProviderAlert, Queued, Subscription
 from engine.service import Service
 from reelbot.settings import Settings
 
@@ -71,7 +72,7 @@ class DiscordFrontend:
                                  max_image_bytes=settings.max_image_bytes)
         self.commands.install(self.client.tree)
         self.client.reelbot_press = self.commands.press
-        self._running_on: dict[str, tuple[str | None, str | None, float]] = {}
+        self.lines = JobLines()
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -142,29 +143,15 @@ class DiscordFrontend:
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, ProviderAlert):
-            await self._tell_admins(f"⚠ {event.backend} is out of the fallback chain: {event.message}")
+            await self._tell_admins(alert_text(event))
             return
         if event.platform != PLATFORM:
             return
-        if isinstance(event, Ended):
-            self._running_on.pop(event.job_id, None)
-            return  # the deliverer writes the last word, also after a restart
-        if not self.live.tracks(event.job_id) and not await self._follow(event.job_id):
+        line = self.lines.line(event)
+        if line is None or (not self.live.tracks(event.job_id) and not await self._follow(event.job_id)):
             return
-        if isinstance(event, Queued):
-            self.live.show(event.job_id, queued_line(event.position, event.eta_s),
-                           views.waiting(event.job_id, self.service.cloud_offer(event.job_id)))
-        elif isinstance(event, Started):
-            self._running_on[event.job_id] = (event.backend, event.model, event.estimate_usd)
-            self.live.show(event.job_id, running_line(event.backend, None, event.model, event.estimate_usd),
-                           views.waiting(event.job_id))
-        elif isinstance(event, Progress):
-            backend, model, cost = self._running_on.get(event.job_id, (None, None, 0.0))
-            self.live.show(event.job_id, running_line(backend, (event.step, event.total), model, cost),
-                           views.waiting(event.job_id))
-        elif isinstance(event, Retrying):
-            self.live.show(event.job_id, retrying_line(event.failed_backend, event.reason, event.next_backend),
-                           views.waiting(event.job_id))
+        offer = self.service.cloud_offer(event.job_id) if isinstance(event, Queued) else None
+        self.live.show(event.job_id, line, views.waiting(event.job_id, offer))
 
     async def _follow(self, job_id: str) -> bool:
         """A job this process did not queue (resumed after a restart): find its reply from its origin."""

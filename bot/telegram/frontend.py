@@ -16,7 +16,8 @@ from telegram import BotCommand
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.render import header, queued_line, retrying_line, running_line
+from bot.progress import JobLines, alert_text
+from bot.render import header
 from bot.telegram import keyboards
 from bot.telegram.deliver import TelegramDeliverer
 from bot.telegram.flood import FloodWait, patiently
@@ -24,7 +25,7 @@ from bot.telegram.handlers import PLATFORM, Handlers
 from bot.telegram.live import LiveMessages
 from bot.telegram.texts import COMMANDS
 from engine.errors import NotFound, ReelbotError
-from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started, Subscription
+from engine.events import Event, ProviderAlert, Queued, Subscription
 from engine.service import Service
 from reelbot.settings import Settings
 
@@ -61,8 +62,7 @@ class TelegramFrontend:
             max_download_bytes=round(settings.telegram_max_download_mb * 1024 * 1024),
         )
         self.handlers.install(self.app)
-        # job id -> (backend, model, estimated cost) once started
-        self._running_on: dict[str, tuple[str | None, str | None, float]] = {}
+        self.lines = JobLines()
         self._subscription: Subscription | None = None
         self.username = ""
 
@@ -134,30 +134,15 @@ class TelegramFrontend:
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, ProviderAlert):
-            await self._tell_admins(f"⚠ {event.backend} is out of the fallback chain: {event.message}")
+            await self._tell_admins(alert_text(event))
             return
         if event.platform != PLATFORM:
             return
-        if isinstance(event, Ended):
-            self._running_on.pop(event.job_id, None)
-            return  # the deliverer writes the last word, also after a restart
-        if not self.live.tracks(event.job_id) and not await self._follow(event.job_id):
+        line = self.lines.line(event)
+        if line is None or (not self.live.tracks(event.job_id) and not await self._follow(event.job_id)):
             return
-        if isinstance(event, Queued):
-            offer = self.service.cloud_offer(event.job_id)
-            self.live.show(event.job_id, queued_line(event.position, event.eta_s),
-                           keyboards.waiting(event.job_id, offer))
-        elif isinstance(event, Started):
-            self._running_on[event.job_id] = (event.backend, event.model, event.estimate_usd)
-            self.live.show(event.job_id, running_line(event.backend, None, event.model, event.estimate_usd),
-                           keyboards.waiting(event.job_id))
-        elif isinstance(event, Progress):
-            backend, model, cost = self._running_on.get(event.job_id, (None, None, 0.0))
-            self.live.show(event.job_id, running_line(backend, (event.step, event.total), model, cost),
-                           keyboards.waiting(event.job_id))
-        elif isinstance(event, Retrying):
-            self.live.show(event.job_id, retrying_line(event.failed_backend, event.reason, event.next_backend),
-                           keyboards.waiting(event.job_id))
+        offer = self.service.cloud_offer(event.job_id) if isinstance(event, Queued) else None
+        self.live.show(event.job_id, line, keyboards.waiting(event.job_id, offer))
 
     async def _tell_admins(self, text: str) -> None:
         """A private message to each admin (TELEGRAM_ADMIN_IDS) who has started a chat with the bot."""

@@ -10,7 +10,6 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from telegram import Message, Update
 from telegram import User as TgUser
@@ -27,6 +26,7 @@ from telegram.ext import (
 from bot import render
 from bot.chart import status_chart
 from bot.parse import parse_prompt
+from bot.progress import kept_picture
 from bot.render import header
 from bot.telegram import keyboards
 from bot.telegram.flood import patiently
@@ -179,7 +179,7 @@ class Handlers:
             raise InvalidInput("message", "That message is too old to reply to; send your request again.")
         image = None
         if old.kind is JobKind.IMAGE_TO_VIDEO:
-            image = await asyncio.to_thread(_read_kept, old.image_path, job_id)
+            image = await asyncio.to_thread(kept_picture, old.image_path, job_id)
         options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
         note = await self._reply(message, "⏳ Queuing it again…")
         if note is None:
@@ -338,11 +338,3 @@ def _short(text: str) -> str:
     """Callback answers are cut by Telegram at 200 characters; cut them at a word instead."""
     return text if len(text) <= 200 else text[:197].rsplit(" ", 1)[0] + "…"
 
-
-def _read_kept(path: Path | None, job_id: str) -> bytes:
-    try:
-        if path is not None:
-            return path.read_bytes()
-    except OSError:
-        pass
-    raise InvalidImage(f"The picture of job {job_id} is no longer kept.", hint="Send it to me again.")

@@ -1,0 +1,49 @@
+"""Engine events as the line a job's message shows, the same on every chat platform.
+
+A front end feeds each event of its platform to :meth:`JobLines.line` and shows what comes back under the
+job's header, with its own buttons; :meth:`JobLines.alert` words what admins are told. The last word of a
+job (done, failed) is the deliverer's, so ``Ended`` gives no line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.render import queued_line, retrying_line, running_line
+from engine.errors import InvalidImage
+from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started
+
+
+class JobLines:
+    def __init__(self) -> None:
+        self._running_on: dict[str, tuple[str | None, str | None, float]] = {}  # backend, model, estimate
+
+    def line(self, event: Event) -> str | None:
+        if isinstance(event, Ended):
+            self._running_on.pop(event.job_id, None)
+            return None
+        if isinstance(event, Queued):
+            return queued_line(event.position, event.eta_s)
+        if isinstance(event, Started):
+            self._running_on[event.job_id] = (event.backend, event.model, event.estimate_usd)
+            return running_line(event.backend, None, event.model, event.estimate_usd)
+        if isinstance(event, Progress):
+            backend, model, cost = self._running_on.get(event.job_id, (None, None, 0.0))
+            return running_line(backend, (event.step, event.total), model, cost)
+        if isinstance(event, Retrying):
+            return retrying_line(event.failed_backend, event.reason, event.next_backend)
+        return None
+
+
+def alert_text(event: ProviderAlert) -> str:
+    return f"⚠ {event.backend} is out of the fallback chain: {event.message}"
+
+
+def kept_picture(path: Path | None, job_id: str) -> bytes:
+    """The stored picture of an earlier job, for Retry and Same seed."""
+    try:
+        if path is not None:
+            return path.read_bytes()
+    except OSError:
+        pass
+    raise InvalidImage(f"The picture of job {job_id} is no longer kept.", hint="Send it to me again.")

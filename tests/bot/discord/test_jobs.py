@@ -90,11 +90,11 @@ async def test_retry_and_same_seed_queue_new_jobs_in_new_replies(fake: FakeDisco
 
     same = fake.press(done, _button(done, "Same seed"), ann, guild_id=GUILD)
     again = await fake.wait_for(lambda: (m := fake.original(same)) and m.files and m)
-    assert "seed 42" in again.content and again.id != done.id
+    assert "· seed 42 ·" in again.content and again.id != done.id
 
     retry = fake.press(done, _button(done, "Retry"), ann, guild_id=GUILD)
     other = await fake.wait_for(lambda: (m := fake.original(retry)) and m.files and m)
-    assert "seed 42" not in other.content
+    assert "· seed 42 ·" not in other.content and "· seed " in other.content
     assert bot.service is not None
 
 

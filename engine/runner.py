@@ -191,6 +191,8 @@ class JobRunner:
             if job.ticket is not None:
                 self.scheduler.withdraw(job.ticket)
             self.active.pop(job.id, None)
+            # Attempts' scratch (a provider's download, partial frames) is never needed once the job stops.
+            await asyncio.to_thread(shutil.rmtree, self.results_dir / "work" / job.id, True)
 
     def _next_step(self, job: ActiveJob, start: int) -> int | None:
         for index in range(start, len(job.steps)):

@@ -32,6 +32,7 @@ from engine.events import EventBus, Handler, Queued, Subscription
 from engine.images import load_image
 from engine.lanes import GpuLane
 from engine.outbox import Deliverer, Outbox
+from engine.retention import delete_job_files
 from engine.router import Router
 from engine.runner import ActiveJob, JobRunner
 from engine.scheduler import Scheduler
@@ -70,6 +71,8 @@ class EngineConfig:
     local_usd_per_gpu_second: float = 0.0
     max_interruptions: int = 2
     position_interval_s: float = 1.0
+    keep_files_s: float = 7 * 86400.0  # a finished job's video and picture stay this long (0: for ever)
+    sweep_interval_s: float = 3600.0
 
 
 def new_job_id() -> str:
@@ -109,6 +112,7 @@ class Service:
             local_usd_per_gpu_second=config.local_usd_per_gpu_second,
         )
         self._positions_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
 
     # --- life cycle ---
 
@@ -123,12 +127,16 @@ class Service:
         for job_id in report.queued:
             await self._resume(job_id)
         await self.outbox.flush()
-        self._positions_task = asyncio.get_running_loop().create_task(self._publish_positions())
+        loop = asyncio.get_running_loop()
+        self._positions_task = loop.create_task(self._publish_positions())
+        if self.config.keep_files_s > 0:
+            self._sweep_task = loop.create_task(self._sweep_regularly())
 
     async def stop(self) -> None:
-        if self._positions_task is not None:
-            self._positions_task.cancel()
-            await asyncio.gather(self._positions_task, return_exceptions=True)
+        for task in (self._positions_task, self._sweep_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.runner.shutdown()
         await self.outbox.aclose()
         await self.events.close()
@@ -299,6 +307,32 @@ class Service:
             spend=tuple(spend), budget_usd=None if budget is None else budget / 1e6, committed_usd=committed / 1e6,
             top_users=tuple(TopUser(p, u, n, j, c / 1e6) for p, u, n, j, c in top),
         )
+
+    async def sweep_files(self, now: datetime | None = None) -> int:
+        """Delete the files of jobs that ended more than ``keep_files_s`` ago and were delivered; returns how
+        many jobs lost their files. The rows, attempts and ledger stay."""
+        if self.config.keep_files_s <= 0:
+            return 0
+        cutoff = (now or utcnow()) - timedelta(seconds=self.config.keep_files_s)
+        swept = 0
+        while rows := await self.repo.files_to_forget(cutoff):
+            for job_id, result, image in rows:
+                await asyncio.to_thread(delete_job_files, job_id, result, image,
+                                        results_dir=self.config.results_dir, uploads_dir=self.config.uploads_dir)
+            await self.repo.forget_files([job_id for job_id, _, _ in rows])
+            swept += len(rows)
+        if swept:
+            log.info("deleted the files of %d jobs that ended over %.0f days ago", swept,
+                     self.config.keep_files_s / 86400)
+        return swept
+
+    async def _sweep_regularly(self) -> None:
+        while True:
+            try:
+                await self.sweep_files()
+            except Exception:  # a full disk is worse than a skipped sweep: try again next time
+                log.exception("could not delete old files")
+            await asyncio.sleep(self.config.sweep_interval_s)
 
     # --- inside ---
 

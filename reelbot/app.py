@@ -154,6 +154,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         local_max_wait_s=settings.local_max_wait_s,
         local_usd_per_gpu_second=settings.local_usd_per_gpu_second,
         max_interruptions=settings.max_interruptions,
+        keep_files_s=settings.keep_files_days * 86400,
     )
 
 

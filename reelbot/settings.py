@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, ge=256)
     job_timeout_s: float = Field(900.0, gt=0)
     max_interruptions: int = Field(2, ge=0)  # crashes a job may survive before it is failed and refunded
+    keep_files_days: float = Field(7.0, ge=0)  # videos and pictures of finished jobs (0: keep for ever)
 
     # --- routing ---
     chain_text_to_video: CommaList = ["local", "replicate", "huggingface", "fal", "runway", "veo"]

@@ -117,7 +117,8 @@ class CloudBackend:
             if remote is not None:
                 await asyncio.shield(self._cancel_quietly(remote, entry))
             raise AttemptTimeout(
-                f"{self.name} did not finish within {self.config.timeout_s:g} s; the job was cancelled there.", backend=self.name
+                f"{self.name} did not finish within {self.config.timeout_s:g} s; the job was cancelled there.",
+                backend=self.name,
             ) from None
         except asyncio.CancelledError:
             if remote is not None:
@@ -130,6 +131,8 @@ class CloudBackend:
         except ValueError as exc:
             raise TransientError(f"{self.name} sent back something that is not a video ({exc}).",
                                  backend=self.name) from None
+        finally:
+            raw.unlink(missing_ok=True)  # moved into place, re-encoded, or refused: never needed again
         cost = entry.cost(values["duration"], poll.run_seconds)
         return Output(fps=info.fps, video_path=out, cost_usd=cost, model=entry.name)
 

@@ -106,7 +106,8 @@ class Commands:
         await self.make(interaction, message.content or "", Options(), picture)
 
     async def make(self, interaction: discord.Interaction, text: str, base: Options,
-                   picture: discord.Attachment | None) -> None:
+                   picture: discord.Attachment | bytes | None) -> None:
+        """Defer, then queue the job; ``picture`` is an attachment to fetch, or the bytes of a kept one."""
         callback = await interaction.response.defer(thinking=True)
         try:
             user = self._user(interaction)
@@ -114,7 +115,7 @@ class Commands:
             if picture is None and not parsed.prompt:
                 raise InvalidInput("prompt", "Tell me what to show, like: /video prompt: a cat surfing at sunset.",
                                    hint="Or attach a picture to animate it.")
-            image = await self._download(picture) if picture is not None else None
+            image = picture if isinstance(picture, bytes | None) else await self._download(picture)
             message_id = callback.message_id if callback and callback.message_id else \
                 (await interaction.original_response()).id
             reply = Reply(interaction.application_id, interaction.token, message_id,
@@ -161,7 +162,7 @@ class Commands:
         if old.kind is JobKind.IMAGE_TO_VIDEO:
             image = await asyncio.to_thread(kept_picture, old.image_path, job_id)
         options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
-        await self.make(interaction, old.prompt, options, _Kept(image) if image is not None else None)  # type: ignore[arg-type]
+        await self.make(interaction, old.prompt, options, image)
 
     # --- the other commands ---
 
@@ -225,8 +226,6 @@ class Commands:
                        is_admin=str(who.id) in self.admin_ids or manager)
 
     async def _download(self, picture: discord.Attachment) -> bytes:
-        if isinstance(picture, _Kept):
-            return picture.data
         if not (picture.content_type or "").startswith("image/"):
             raise InvalidImage(f"{picture.filename} is not a picture I can animate.",
                                hint="Attach a JPEG, PNG or WebP image.")
@@ -256,11 +255,3 @@ class Commands:
                 await interaction.delete_original_response()
             except discord.HTTPException as exc:
                 log.info("could not remove the placeholder reply: %s", exc)
-
-
-class _Kept:
-    """The stored picture of an earlier job, standing in for an attachment (Retry, Same seed)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-

@@ -214,3 +214,30 @@ async def test_usage_job_and_cancel_commands_answer_the_user_alone(fake: FakeDis
     [text] = await fake.wait_for(lambda: fake.ephemeral(cancel))
     assert text == f"Job {job_id}: Cancelled. You were not charged."
     assert fake.heartbeats >= 1  # the gateway connection is kept alive the way Discord asks
+
+
+async def test_nothing_to_show_and_files_that_are_not_pictures_are_explained(fake: FakeDiscord, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1001, "ann")
+    empty = fake.slash("video", ann, guild_id=GUILD)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(empty))
+    assert text.startswith("Tell me what to show") and "attach a picture" in text
+    document = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "animate this"},
+                          image=("notes.pdf", b"%PDF-1.4", "application/pdf"))
+    [text] = await fake.wait_for(lambda: fake.ephemeral(document))
+    assert text.startswith("notes.pdf is not a picture I can animate.")
+    assert (await bot.service.status()).jobs_by_state == {}
+
+
+async def test_retry_of_an_image_job_animates_the_same_picture_again(fake: FakeDiscord, make_bot) -> None:
+    bot = await make_bot()
+    ann = fake.user(1001, "ann")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "waves"},
+                       image=("beach.png", png(color=(10, 90, 200)), "image/png"))
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
+    retry = fake.press(done, _button(done, "Retry"), ann, guild_id=GUILD)
+    again = await fake.wait_for(lambda: (m := fake.original(retry)) and m.files and m)
+    first_id, second_id = (m.content.split("job ")[1].split()[0] for m in (done, again))
+    first, second = await bot.service.get(first_id), await bot.service.get(second_id)
+    assert second.kind == "image-to-video" and second.seed != first.seed
+    assert second.image_path.read_bytes() == first.image_path.read_bytes()

@@ -16,6 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.clock import utcnow
 from engine.errors import (
@@ -28,7 +29,7 @@ from engine.errors import (
     QuotaExceeded,
     ReelbotError,
 )
-from engine.events import EventBus, Handler, Queued, Subscription
+from engine.events import Ended, EventBus, Handler, Queued, Subscription
 from engine.images import load_image
 from engine.lanes import GpuLane
 from engine.outbox import Deliverer, Outbox
@@ -36,7 +37,7 @@ from engine.retention import delete_job_files
 from engine.router import Router
 from engine.runner import ActiveJob, JobRunner
 from engine.scheduler import Scheduler
-from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser, UsageReport
+from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser, UsageReport, WorkerStatus
 from engine.types import (
     AttemptView,
     ChainPreview,
@@ -54,6 +55,9 @@ from engine.types import (
 from engine.validation import InputLimits, validate
 from storage.models import Attempt, Job, User
 from storage.repo import Admitted, Limits, NewJob, Refusal, Repository, day_start, month_key, month_start
+
+if TYPE_CHECKING:
+    from engine.distributed.remote import Remote
 
 log = logging.getLogger(__name__)
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -91,6 +95,7 @@ class Service:
         config: EngineConfig,
         encode_pool: Executor,
         gpu_stats: Callable[[GpuLane], GpuStats | None] = lambda lane: None,
+        remote: Remote | None = None,
     ) -> None:
         self.repo = repo
         self.router = router
@@ -113,6 +118,7 @@ class Service:
         )
         self._positions_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
+        self.remote = remote  # distributed mode: jobs go to PostgreSQL for the GPU workers
 
     # --- life cycle ---
 
@@ -120,6 +126,13 @@ class Service:
         """Recover what a previous run left, then start sending positions. Register deliverers first."""
         self.config.results_dir.mkdir(parents=True, exist_ok=True)
         self.config.uploads_dir.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        if self.remote is not None:  # the workers run the jobs; the watchdog rescues those of dead workers
+            await self.remote.start(self)
+            await self.outbox.flush()
+            if self.config.keep_files_s > 0:
+                self._sweep_task = loop.create_task(self._sweep_regularly())
+            return
         report = await self.repo.recover(now=utcnow(), max_interruptions=self.config.max_interruptions)
         if report.requeued or report.failed:
             log.warning("recovered after a stop: %d jobs run again, %d failed after repeated crashes",
@@ -127,7 +140,6 @@ class Service:
         for job_id in report.queued:
             await self._resume(job_id)
         await self.outbox.flush()
-        loop = asyncio.get_running_loop()
         self._positions_task = loop.create_task(self._publish_positions())
         if self.config.keep_files_s > 0:
             self._sweep_task = loop.create_task(self._sweep_regularly())
@@ -137,6 +149,8 @@ class Service:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        if self.remote is not None:
+            await self.remote.stop()
         await self.runner.shutdown()
         await self.outbox.aclose()
         await self.events.close()
@@ -193,8 +207,11 @@ class Service:
                 image_path.unlink(missing_ok=True)
             raise self._refused(result, now, costs[-1])
         spec = JobSpec(job_id, kind, prompt, options, image_path, seed)
-        self._start(spec, user.key, request.origin.platform, result, steps)
-        place = self.scheduler.position(job_id)
+        if self.remote is not None:
+            place: tuple[int, float] | None = await self.remote.dispatch(job_id, steps, result.priority)
+        else:
+            self._start(spec, user.key, request.origin.platform, result, steps)
+            place = self.scheduler.position(job_id)
         if place is not None:
             self.events.publish(Queued(job_id, request.origin.platform, place[0], place[1]))
         return JobView(
@@ -220,10 +237,34 @@ class Service:
             raise NotAllowed("That job is someone else's; only they or an admin can cancel it.")
         if view.state.terminal:
             raise AlreadyFinished(job_id, view.state.value)
-        if not await self.runner.cancel(job_id):
-            await self.repo.finish(job_id, state="cancelled", now=utcnow(), error_code="cancelled",
-                                   error_message="Cancelled.")
+        if await self.runner.cancel(job_id):
+            return await self.get(job_id)
+        if self.remote is not None and await self.remote.cancel(job_id) == "aborting":
+            return await self._until_ended(job_id)  # its worker stops it, refunds it and tells everyone
+        closed = await self.repo.finish(job_id, state="cancelled", now=utcnow(), error_code="cancelled",
+                                        error_message="Cancelled.")
+        if closed is not None:
+            self.events.publish(Ended(job_id, view.origin.platform, JobState.CANCELLED, "cancelled", "Cancelled."))
+            self.outbox.notify(closed, job_id, view.origin.platform)
         return await self.get(job_id)
+
+    async def _until_ended(self, job_id: str, timeout_s: float = 30.0) -> JobView:
+        deadline = time.monotonic() + timeout_s
+        while (view := await self.get(job_id)).state in (JobState.QUEUED, JobState.RUNNING):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        return view
+
+    async def run_here(self, job_id: str) -> asyncio.Task[None] | None:
+        """A worker's part in distributed mode: drive a queued job through this process's runner (its GPU
+        lane, then the cloud); the task ends when the job has. None if the job already ended."""
+        found = await self.repo.job(job_id)
+        if found is None or found[0].state in ("succeeded", "failed", "cancelled"):
+            return None
+        await self._resume(job_id)
+        active = self.runner.active.get(job_id)
+        return active.task if active is not None else None
 
     async def run_on_cloud(self, by: UserRef, job_id: str) -> bool:
         """Move a job waiting for a GPU to the cloud now (within what was reserved for it)."""
@@ -301,11 +342,17 @@ class Service:
             today_cost, today_gpu = today.get(name, (0, 0.0))
             spend.append(SpendLine(name, today_cost / 1e6, month_cost / 1e6, today_gpu))
         budget = self.config.limits.global_budget_micros
+        beats = await self.repo.workers()
+        workers = tuple(
+            WorkerStatus(w["name"], w["host"], w["gpu"], tuple(w["models"]), tuple(w["warm"]), w["current_job"],
+                         w["jobs_done"], (now - w["last_heartbeat"]).total_seconds())
+            for w in beats
+        )
         return StatusReport(
             generated_at=now, lanes=lanes, backends=tuple(self.router.health()),
             queued=states.get("queued", 0), running=states.get("running", 0), jobs_by_state=states,
             spend=tuple(spend), budget_usd=None if budget is None else budget / 1e6, committed_usd=committed / 1e6,
-            top_users=tuple(TopUser(p, u, n, j, c / 1e6) for p, u, n, j, c in top),
+            top_users=tuple(TopUser(p, u, n, j, c / 1e6) for p, u, n, j, c in top), workers=workers,
         )
 
     async def sweep_files(self, now: datetime | None = None) -> int:

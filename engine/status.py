@@ -48,6 +48,20 @@ class TopUser:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """A `reelbot worker` of distributed mode, as its last heartbeat described it."""
+
+    name: str
+    host: str
+    gpu: str
+    models: tuple[str, ...]
+    warm: tuple[str, ...]
+    current_job: str | None
+    jobs_done: int
+    heartbeat_age_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     generated_at: datetime
     lanes: tuple[LaneStatus, ...]
@@ -59,6 +73,7 @@ class StatusReport:
     budget_usd: float | None
     committed_usd: float
     top_users: tuple[TopUser, ...]
+    workers: tuple[WorkerStatus, ...] = ()
 
     @property
     def spend_today_usd(self) -> float:

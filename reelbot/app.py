@@ -24,6 +24,9 @@ from engine.cloud.replicate import ReplicateBackend
 from engine.cloud.runway import RunwayBackend
 from engine.cloud.stability import StabilityBackend
 from engine.cloud.veo import VeoBackend
+from engine.distributed.pool import WorkerPool
+from engine.distributed.queue import JobQueue
+from engine.distributed.remote import Remote
 from engine.errors import EngineBusy
 from engine.events import EventBus
 from engine.lanes import GpuLane
@@ -68,6 +71,7 @@ class App:
     backends: dict[str, Backend]
     encode_pool: ThreadPoolExecutor
     lock: IO[str] | None = None
+    queue: JobQueue | None = None  # distributed mode
 
     @classmethod
     async def open(
@@ -78,16 +82,31 @@ class App:
         lanes: list[GpuLane] | None = None,
         start: bool = True,
         lock: bool = True,
+        worker: bool = False,
     ) -> App:
-        handle = acquire_lock(settings.data_dir) if lock else None
+        """``worker``: a `reelbot worker` of distributed mode (it runs jobs; it does not queue them)."""
+        # Distributed mode: many processes share the database by design; no data-folder lock.
+        handle = acquire_lock(settings.data_dir) if lock and not settings.distributed else None
+        queue: JobQueue | None = None
         try:
             db = Database(settings.database_url)
             db.migrate()
             repo = Repository(db)
+            front_end_only = settings.distributed and not worker
+            if front_end_only:
+                lanes = []  # the GPUs are the workers'
             lanes = build_lanes(settings) if lanes is None else lanes
             missing: dict[str, str] = {}
             if backends is None:
-                backends, missing = build_backends(settings, lanes)
+                backends, missing = build_backends(settings, lanes, pool=front_end_only)
+            remote = None
+            if settings.distributed:
+                queue = JobQueue(settings.database_url)
+                await queue.open()
+                if front_end_only:
+                    remote = Remote(queue, heartbeat_s=settings.worker_heartbeat_s,
+                                    stalled_s=settings.worker_stalled_s,
+                                    max_interruptions=settings.max_interruptions)
             router = Router(
                 backends,
                 {
@@ -108,11 +127,14 @@ class App:
                 config=engine_config(settings),
                 encode_pool=encode_pool,
                 gpu_stats=stats or (lambda lane: None),
+                remote=remote,
             )
         except BaseException:
             release_lock(handle)
+            if queue is not None:
+                await queue.close()
             raise
-        app = cls(settings, db, repo, service, lanes, backends, encode_pool, handle)
+        app = cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue)
         if start:
             await service.start()
         return app
@@ -124,6 +146,8 @@ class App:
         for lane in self.lanes:
             lane.close()
         self.encode_pool.shutdown(wait=True)
+        if self.queue is not None:
+            await self.queue.close()
         self.db.close()
         release_lock(self.lock)
         self.lock = None
@@ -185,12 +209,28 @@ def cuda_devices(choice: str) -> list[tuple[int, str]]:
     return [(i, torch.cuda.get_device_name(i)) for i in visible]
 
 
-def build_backends(settings: Settings, lanes: list[GpuLane]) -> tuple[dict[str, Backend], dict[str, str]]:
-    """The backends the settings describe, and for each chain entry that is missing, why."""
+def build_backends(
+    settings: Settings, lanes: list[GpuLane], *, pool: bool = False
+) -> tuple[dict[str, Backend], dict[str, str]]:
+    """The backends the settings describe, and for each chain entry that is missing, why. ``pool``: the
+    front end of distributed mode, where "local" stands for the GPU workers."""
     backends: dict[str, Backend] = {}
     missing: dict[str, str] = {}
+    if pool:
+        backends["local"] = WorkerPool(local_backend(settings))
+    elif settings.local_backend == "simulated" or lanes:
+        backends["local"] = local_backend(settings)
+    else:
+        missing["local"] = ("no CUDA GPU found (check the driver and GPUS; GPUS=cpu runs tiny test models, "
+                            "LOCAL_BACKEND=simulated tries reelbot without a GPU)")
+    backends.update(build_providers(settings, missing))
+    return backends, missing
+
+
+def local_backend(settings: Settings) -> Backend:
+    """The backend that runs jobs on this machine's GPU lanes."""
     if settings.local_backend == "simulated":
-        backends["local"] = SimulatedBackend(
+        return SimulatedBackend(
             "local",
             seconds=settings.simulated_seconds,
             load_seconds=settings.simulated_load_seconds,
@@ -204,23 +244,17 @@ def build_backends(settings: Settings, lanes: list[GpuLane]) -> tuple[dict[str, 
             },
             scratch=settings.data_dir / "work",
         )
-    elif not lanes:
-        missing["local"] = ("no CUDA GPU found (check the driver and GPUS; GPUS=cpu runs tiny test models, "
-                            "LOCAL_BACKEND=simulated tries reelbot without a GPU)")
-    else:
-        backends["local"] = DiffusersBackend(
-            load_registry(settings.local_models),
-            default_models={
-                JobKind.TEXT_TO_VIDEO: settings.default_text_model,
-                JobKind.IMAGE_TO_VIDEO: settings.default_image_model,
-            },
-            token=settings.hf_token.get_secret_value() if settings.hf_token else None,
-            cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
-            offline=settings.hf_hub_offline,
-            compile_denoiser=settings.local_compile,
-        )
-    backends.update(build_providers(settings, missing))
-    return backends, missing
+    return DiffusersBackend(
+        load_registry(settings.local_models),
+        default_models={
+            JobKind.TEXT_TO_VIDEO: settings.default_text_model,
+            JobKind.IMAGE_TO_VIDEO: settings.default_image_model,
+        },
+        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+        cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
+        offline=settings.hf_hub_offline,
+        compile_denoiser=settings.local_compile,
+    )
 
 
 def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Backend]:

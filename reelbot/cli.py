@@ -13,6 +13,7 @@ import getpass
 import json
 import logging
 import signal
+import socket
 import sys
 import time
 from dataclasses import asdict, replace
@@ -85,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, default=None,
                      help="where to write the mp4 (default: reelbot-<date>-<time>.mp4 here)")
     gen.set_defaults(handler=cmd_generate)
+
+    worker = sub.add_parser("worker", help="distributed mode: run jobs from PostgreSQL on one GPU (or the cloud)")
+    worker.add_argument("--gpu", default="0", help="CUDA index of the GPU to use (or cpu); default 0")
+    worker.add_argument("--models", default="", help="comma list of the models it serves (default: all)")
+    worker.add_argument("--cloud", action="store_true", help="a cloud-only worker: jobs with no local step")
+    worker.add_argument("--concurrency", type=int, default=0, help="jobs at once (GPU: 1; cloud: 8)")
+    worker.set_defaults(handler=cmd_worker)
 
     status = sub.add_parser("status", help="what /status shows: GPUs, queues, providers, spend")
     status.set_defaults(handler=cmd_status)
@@ -223,6 +231,59 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # --- status and doctor ----------------------------------------------------------------------------------
+
+
+async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """One GPU (or cloud) worker of distributed mode, until SIGTERM or Ctrl-C."""
+    from engine.distributed.queue import CLOUD_QUEUE, queue_for
+    from engine.distributed.worker import Worker
+    from engine.lanes import GpuLane
+    from engine.local.registry import load_registry
+
+    if not settings.distributed:
+        print("reelbot: `reelbot worker` is for distributed mode: set QUEUE=procrastinate and DATABASE_URL to "
+              "a PostgreSQL server every host can reach (one process needs no workers: `reelbot run`).",
+              file=sys.stderr)
+        return 2
+    host = socket.gethostname()
+    models = [m.strip() for m in args.models.split(",") if m.strip()] or sorted(load_registry(settings.local_models))
+    if args.cloud:
+        lanes, gpu, queues, concurrency = [], "cloud", [CLOUD_QUEUE], args.concurrency or 8
+        name = f"{host}:cloud"
+    else:
+        index = 0 if args.gpu == "cpu" else int(args.gpu)
+        if settings.local_backend == "simulated":
+            lane = GpuLane(index, device=f"sim:{index}", label="simulated GPU", models=frozenset(models))
+        elif args.gpu == "cpu":
+            lane = GpuLane(0, device="cpu", label="CPU", models=frozenset(models))
+        else:
+            from reelbot.app import cuda_devices
+
+            found = dict(cuda_devices(str(index)))
+            if index not in found:
+                print(f"reelbot: there is no CUDA GPU {index} here (check --gpu and CUDA_VISIBLE_DEVICES).",
+                      file=sys.stderr)
+                return 2
+            lane = GpuLane(index, device=f"cuda:{index}", label=found[index], models=frozenset(models))
+        name = f"{host}:gpu{index}"
+        lane.name = name
+        lanes, gpu, queues, concurrency = [lane], lane.label, [queue_for(m) for m in models], 1
+    app = await App.open(settings, lanes=lanes, start=False, worker=True)
+    assert app.queue is not None
+    worker = Worker(app, app.queue, name=name, host=host, gpu=gpu, models=models, queues=queues,
+                    concurrency=concurrency, heartbeat_s=settings.worker_heartbeat_s,
+                    stalled_s=settings.worker_stalled_s)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"reelbot worker {name} is running: {gpu}; queues: {', '.join(queues)}. Ctrl-C stops it.", flush=True)
+    try:
+        await worker.serve(stop)
+    finally:
+        await app.close()
+    print("Worker stopped: its job, if any, is queued again.", flush=True)
+    return 0
 
 
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:

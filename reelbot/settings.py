@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: sqlite file data_dir/reelbot.db
     log_level: str = "INFO"
 
+    # --- one process, or many GPU workers on PostgreSQL ---
+    queue: str = "embedded"  # or "procrastinate" (needs DATABASE_URL on PostgreSQL; run `reelbot worker`s)
+    worker_heartbeat_s: float = Field(5.0, gt=0)
+    worker_stalled_s: float = Field(30.0, gt=0)  # no heartbeat for this long: the worker's job runs elsewhere
+    metrics_port: int = Field(0, ge=0, le=65535)  # Prometheus /metrics on this port (0: off)
+
     # --- chat front ends ---
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
@@ -145,6 +151,13 @@ class Settings(BaseSettings):
         load_catalog(value)  # its ValueError says which entry is wrong and how
         return value
 
+    @field_validator("queue")
+    @classmethod
+    def _known_queue(cls, value: str) -> str:
+        if value not in ("embedded", "procrastinate"):
+            raise ValueError("QUEUE must be 'embedded' (one process) or 'procrastinate' (GPU workers on PostgreSQL)")
+        return value
+
     @field_validator("telegram_mode")
     @classmethod
     def _known_telegram_mode(cls, value: str) -> str:
@@ -165,7 +178,16 @@ class Settings(BaseSettings):
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'reelbot.db').as_posix()}"
+        if self.queue == "procrastinate" and not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "QUEUE=procrastinate runs GPU workers on PostgreSQL: set DATABASE_URL to a postgresql:// URL "
+                "that every host can reach (or QUEUE=embedded for one process)"
+            )
         return self
+
+    @property
+    def distributed(self) -> bool:
+        return self.queue == "procrastinate"
 
     @property
     def results_dir(self) -> Path:

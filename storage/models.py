@@ -118,3 +118,19 @@ class BudgetMonth(SQLModel, table=True):
 
     month: str = Field(primary_key=True, max_length=7)  # "2026-11"
     committed_micros: int = 0
+
+
+class Worker(SQLModel, table=True):
+    """A `reelbot worker` process (distributed mode), as its heartbeat last described it."""
+
+    __tablename__ = "workers"
+
+    name: str = Field(primary_key=True, max_length=128)  # host:gpu (or host:cloud)
+    host: str = Field(max_length=128)
+    gpu: str = Field(max_length=128)  # the GPU's name, or "cloud"
+    models: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    warm: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    current_job: str | None = Field(default=None, max_length=16)
+    jobs_done: int = 0
+    started_at: datetime
+    last_heartbeat: datetime

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Integer, bindparam, case, func, insert, or_, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, threaded
-from storage.models import Attempt, BudgetMonth, Delivery, Job, LedgerEntry, SQLModel, User
+from storage.models import Attempt, BudgetMonth, Delivery, Job, LedgerEntry, SQLModel, User, Worker
 
 users = SQLModel.metadata.tables[User.__tablename__]
 jobs = SQLModel.metadata.tables[Job.__tablename__]
@@ -23,6 +23,7 @@ attempts = SQLModel.metadata.tables[Attempt.__tablename__]
 ledger = SQLModel.metadata.tables[LedgerEntry.__tablename__]
 deliveries = SQLModel.metadata.tables[Delivery.__tablename__]
 budget = SQLModel.metadata.tables[BudgetMonth.__tablename__]
+workers = SQLModel.metadata.tables[Worker.__tablename__]
 
 OPEN_STATES = ("queued", "running")
 USER_FIELDS = ("id", "role", "name", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month")
@@ -479,6 +480,61 @@ class Repository:
                 ).scalars()
             )
         return report
+
+    @threaded
+    def interrupt(self, job_id: str, *, now: datetime, max_interruptions: int, why: str) -> str | None:
+        """One job's worker died while it ran (distributed mode): close its running attempt, then queue the
+        job again ("requeued") or, past ``max_interruptions``, fail and refund it ("failed"); None when the
+        job had already ended."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                select(jobs.c.state, jobs.c.interruptions).where(jobs.c.id == job_id).with_for_update()
+            ).one_or_none()
+            if row is None or row[0] in TERMINAL_STATES:
+                return None
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.job_id == job_id, attempts.c.outcome == "running")
+                .values(outcome="interrupted", ended_at=now, error_code="interrupted", error_message=why)
+            )
+            interruptions = row[1] + (1 if row[0] == "running" else 0)
+            if interruptions > max_interruptions:
+                self._finish(
+                    conn, job_id, state="failed", now=now, charge_micros=0, result_path=None, error_code="crashed",
+                    error_message=f"The worker running this job stopped {interruptions} times; it was not "
+                                  "tried again.",
+                    deliver=True,
+                )
+                return "failed"
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(state="queued", interruptions=interruptions))
+            return "requeued"
+
+    @threaded
+    def queued_job_ids(self) -> list[str]:
+        with self.db.transaction() as conn:
+            return list(conn.execute(
+                select(jobs.c.id).where(jobs.c.state == "queued").order_by(jobs.c.created_at)).scalars())
+
+    # --- workers (distributed mode) -------------------------------------------------------------------------
+
+    @threaded
+    def worker_beat(self, row: dict[str, Any]) -> None:
+        """Insert or refresh a worker's row (its heartbeat)."""
+        with self.db.transaction() as conn:
+            done = conn.execute(update(workers).where(workers.c.name == row["name"]).values(
+                **{k: v for k, v in row.items() if k not in ("name", "started_at")}))
+            if done.rowcount == 0:
+                conn.execute(insert(workers).values(**row))
+
+    @threaded
+    def worker_gone(self, name: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(workers.delete().where(workers.c.name == name))
+
+    @threaded
+    def workers(self) -> list[dict[str, Any]]:
+        with self.db.transaction() as conn:
+            return [dict(r) for r in conn.execute(select(workers).order_by(workers.c.name)).mappings()]
 
     @threaded
     def requeue(self, job_id: str) -> None:

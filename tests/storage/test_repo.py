@@ -14,7 +14,7 @@ from storage.repo import Limits, NewJob, Refusal, Repository
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LIMITS = Limits(max_running=1, max_queued=5, max_jobs_per_day=10, max_usd_per_month=1.0,
                 global_budget_micros=5_000_000)
-TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "alembic_version"}
+TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "workers", "alembic_version"}
 
 
 def new_job(job_id: str) -> NewJob:
@@ -39,7 +39,7 @@ def test_migrations_create_every_table_and_run_again_harmlessly(repo):
     repo.db.migrate()
     assert TABLES <= set(inspect(repo.db.engine).get_table_names())
     with repo.db.transaction() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):

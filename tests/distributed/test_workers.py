@@ -1,0 +1,141 @@
+"""Many GPU workers on PostgreSQL: jobs spread, models stay where they are warm, a killed worker's job runs
+elsewhere, a cancel reaches the worker running the job, and the books balance."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from engine.events import Event
+from engine.types import JobState, Options, Origin, Outcome, SubmitRequest, UserRef
+
+
+def req(user: str = "u1", prompt: str = "a crane", **options) -> SubmitRequest:
+    return SubmitRequest(UserRef("test", user), prompt, Origin("test", "c"), Options(**options))
+
+
+async def wait_all(app, job_ids, wait_s=60.0):
+    await until(lambda: _all_ended(app, job_ids), wait_s)
+    return [await app.service.get(j) for j in job_ids]
+
+
+async def _all_ended(app, job_ids) -> bool:
+    states = [(await app.service.get(j)).state for j in job_ids]
+    return all(state.terminal for state in states)
+
+
+async def until(check, wait_s: float = 30.0) -> None:
+    """Poll ``check()`` (a coroutine function) until it is true; fail after ``wait_s``."""
+    for _ in range(int(wait_s / 0.05)):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"still not true after {wait_s} s")
+
+
+def state_is(app, job_id, *states):
+    async def check() -> bool:
+        return (await app.service.get(job_id)).state in states
+    return check
+
+
+async def test_jobs_spread_over_three_workers_and_are_delivered_once(front, workers) -> None:
+    for gpu in ("0", "1", "2"):
+        workers("--gpu", gpu)
+    app, deliverer = await front()
+    events: list[Event] = []
+
+    async def record(event: Event) -> None:
+        events.append(event)
+
+    app.service.subscribe(record)
+    jobs = [(await app.service.submit(req(f"u{i}"))).id for i in range(9)]
+    views = await wait_all(app, jobs)
+    assert [v.state for v in views] == [JobState.SUCCEEDED] * 9
+    lanes = {v.attempts[-1].backend + "@" + (v.attempts[-1].model or "") for v in views}
+    assert lanes == {"local@zeroscope"}
+    await app.service.outbox.idle()
+    assert sorted(j.id for j in deliverer.delivered) == sorted(jobs)
+    assert await app.repo.ledger_balance() == {j: 0 for j in jobs}
+    report = await app.service.status()
+    assert len(report.workers) == 3 and sum(w.jobs_done for w in report.workers) >= 1
+    assert {type(e).__name__ for e in events} >= {"Started", "Progress", "Ended"}  # over LISTEN/NOTIFY
+
+
+async def test_models_go_to_the_workers_that_serve_them(front, workers) -> None:
+    text = workers("--gpu", "0", "--models", "zeroscope")
+    image = workers("--gpu", "1", "--models", "svd-xt")
+    app, _ = await front()
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((64, 96, 3), 90, np.uint8)).save(buffer, "PNG")
+    t2v = [(await app.service.submit(req(f"t{i}"))).id for i in range(3)]
+    i2v = [(await app.service.submit(SubmitRequest(UserRef("test", f"i{i}"), "waves", Origin("test", "c"),
+                                                   Options(), buffer.getvalue()))).id for i in range(3)]
+    views = await wait_all(app, t2v + i2v)
+    assert all(v.state is JobState.SUCCEEDED for v in views)
+    by_job = {v.id: v.attempts[-1] for v in views}
+    rows = await app.repo.db.run(_lanes, app.repo.db, t2v + i2v)
+    assert {rows[j] for j in t2v} == {text.name} and {rows[j] for j in i2v} == {image.name}
+    assert {by_job[j].model for j in i2v} == {"svd-xt"}
+
+
+def _lanes(db, job_ids):
+    from sqlalchemy import text as sql
+
+    with db.transaction() as conn:
+        found = conn.execute(sql("SELECT job_id, lane FROM attempts WHERE outcome = 'succeeded'")).all()
+    return {job: lane for job, lane in found if job in job_ids}
+
+
+async def test_a_killed_workers_job_runs_on_another_within_a_minute_charged_once(front, workers) -> None:
+    first = workers("--gpu", "0", simulated_seconds=6, simulated_steps=60)
+    app, deliverer = await front()
+    job_id = (await app.service.submit(req())).id
+    await until(state_is(app, job_id, JobState.RUNNING))
+    first.kill()
+    killed_at = time.monotonic()
+    workers("--gpu", "1", simulated_seconds=0.3, simulated_steps=3)
+    [done] = await wait_all(app, [job_id], 60)
+    rerun_after = time.monotonic() - killed_at
+    assert done.state is JobState.SUCCEEDED and rerun_after < 60
+    assert [a.outcome for a in done.attempts] == [Outcome.INTERRUPTED, Outcome.SUCCEEDED]
+    await app.service.outbox.idle()
+    assert [j.id for j in deliverer.delivered] == [job_id]
+    assert await app.repo.ledger_balance() == {job_id: 0}
+
+
+async def test_a_job_that_keeps_killing_workers_is_failed_and_refunded(front, workers) -> None:
+    app, deliverer = await front(max_interruptions=1)
+    job_id = (await app.service.submit(req(), )).id
+    for gpu in ("0", "1"):
+        worker = workers("--gpu", gpu, simulated_seconds=30, simulated_steps=300)
+        await until(state_is(app, job_id, JobState.RUNNING))
+        worker.kill()
+        await until(state_is(app, job_id, JobState.QUEUED, JobState.FAILED))
+    [done] = await wait_all(app, [job_id], 30)
+    assert done.state is JobState.FAILED and done.error_code == "crashed"
+    assert "stopped 2 times" in done.error_message and done.charged_usd == 0
+    assert [a.outcome for a in done.attempts] == [Outcome.INTERRUPTED, Outcome.INTERRUPTED]
+    await app.service.outbox.idle()
+    assert [j.id for j in deliverer.delivered] == [job_id]
+    assert await app.repo.ledger_balance() == {job_id: 0}
+
+
+async def test_cancel_reaches_the_worker_running_the_job_and_refunds(front, workers) -> None:
+    workers("--gpu", "0", simulated_seconds=30, simulated_steps=300)
+    app, deliverer = await front()
+    running = (await app.service.submit(req("u1"))).id
+    waiting = (await app.service.submit(req("u2"))).id
+    await until(state_is(app, running, JobState.RUNNING))
+    dropped = await app.service.cancel(UserRef("test", "u2"), waiting)  # still in the queue: never runs
+    assert dropped.state is JobState.CANCELLED and dropped.attempts == ()
+    stopped = await app.service.cancel(UserRef("test", "u1"), running)  # on the worker: it stops there
+    assert stopped.state is JobState.CANCELLED and stopped.attempts[-1].outcome is Outcome.CANCELLED
+    await app.service.outbox.idle()
+    assert sorted(j.id for j in deliverer.delivered) == sorted([running, waiting])
+    assert await app.repo.ledger_balance() == {running: 0, waiting: 0}

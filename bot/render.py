@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
-from engine.status import StatusReport, UsageReport
+from engine.status import StatusReport, UsageReport, WorkerStatus
 from engine.types import ChainPreview, JobKind, JobState, JobView
 
 
@@ -178,9 +178,19 @@ def status_text(report: StatusReport) -> str:
     return "\n".join(lines)
 
 
+def worker_line(worker: WorkerStatus) -> str:
+    """A GPU worker of distributed mode: what it is, what it does, when it last answered."""
+    doing = f"busy with {worker.current_job}" if worker.current_job else "idle"
+    if worker.heartbeat_age_s > 60:
+        doing = f"LOST (no heartbeat for {duration(worker.heartbeat_age_s)})"
+    warm = ", ".join(worker.warm) or "none"
+    return (f"{worker.name} ({worker.gpu}): {doing}, {worker.jobs_done} done, warm: {warm}, "
+            f"heartbeat {duration(worker.heartbeat_age_s)} ago")
+
+
 def status_sections(report: StatusReport) -> list[tuple[str, list[str]]]:
     """/status in sections (GPUs, Backends, Spend, Top users), each a list of lines."""
-    gpus = [] if report.lanes else ["GPUs: none (cloud only)"]
+    gpus = [] if report.lanes or report.workers else ["GPUs: none (cloud only)"]
     for lane in report.lanes:
         state = "BROKEN: " + lane.broken if lane.broken else (
             f"busy with {lane.current_job} for {duration(lane.busy_s)}" if lane.current_job else "idle"
@@ -209,7 +219,10 @@ def status_sections(report: StatusReport) -> list[tuple[str, list[str]]]:
     if report.budget_usd is not None:
         spend.append(f"Budget this month: ${report.committed_usd:.2f} of ${report.budget_usd:.2f} committed, "
                      f"${report.budget_left_usd or 0.0:.2f} left")
-    sections = [("GPUs", gpus), ("Backends", backends), ("Spend", spend)]
+    sections = [("GPUs", gpus)]
+    if report.workers:
+        sections.append(("Workers", [worker_line(w) for w in report.workers]))
+    sections += [("Backends", backends), ("Spend", spend)]
     if report.top_users:
         top = ", ".join(f"{u.name or u.user_id} ({u.jobs})" for u in report.top_users)
         sections.append(("Top users this month", [top]))

@@ -208,7 +208,10 @@ class Service:
             raise self._refused(result, now, costs[-1])
         spec = JobSpec(job_id, kind, prompt, options, image_path, seed)
         if self.remote is not None:
-            place: tuple[int, float] | None = await self.remote.dispatch(job_id, steps, result.priority)
+            # Admins first; among users, whoever has fewer jobs open goes before (procrastinate takes the
+            # highest priority first, and in order of arrival within one).
+            fair = result.priority * 1000 - await self.repo.open_jobs_of(result.user_id)
+            place: tuple[int, float] | None = await self.remote.dispatch(job_id, steps, fair)
         else:
             self._start(spec, user.key, request.origin.platform, result, steps)
             place = self.scheduler.position(job_id)

@@ -32,6 +32,7 @@ from engine.status import GpuStats, LaneStatus, StatusReport
 from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
 from reelbot.app import App
 from reelbot.logs import redact_secrets
+from reelbot.metrics import Metrics
 from reelbot.settings import Settings
 
 log = logging.getLogger("reelbot")
@@ -128,6 +129,10 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             await telegram.prepare()
             frontends.append(telegram)
         await app.service.start()
+        if settings.metrics_port:
+            metrics = Metrics(app.service)
+            metrics.serve(settings.metrics_port)
+            print(f"Metrics: http://0.0.0.0:{settings.metrics_port}/metrics", flush=True)
         for line in frontend_lines(settings):
             print(line)
         for frontend in frontends:
@@ -277,10 +282,16 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    metrics = None
+    if settings.metrics_port:
+        metrics = Metrics(app.service)
+        metrics.serve(settings.metrics_port)
     print(f"reelbot worker {name} is running: {gpu}; queues: {', '.join(queues)}. Ctrl-C stops it.", flush=True)
     try:
         await worker.serve(stop)
     finally:
+        if metrics is not None:
+            await metrics.close()
         await app.close()
     print("Worker stopped: its job, if any, is queued again.", flush=True)
     return 0

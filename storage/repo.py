@@ -510,6 +510,13 @@ class Repository:
             return "requeued"
 
     @threaded
+    def open_jobs_of(self, user_id: int) -> int:
+        """How many of a user's jobs wait or run (fair order across users in distributed mode)."""
+        with self.db.transaction() as conn:
+            return int(conn.execute(select(func.count()).select_from(jobs).where(
+                jobs.c.user_id == user_id, jobs.c.state.in_(OPEN_STATES))).scalar_one())
+
+    @threaded
     def queued_job_ids(self) -> list[str]:
         with self.db.transaction() as conn:
             return list(conn.execute(

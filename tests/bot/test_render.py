@@ -255,3 +255,16 @@ def test_usage_text_shows_each_limit_and_admins_have_none():
     assert usage_text(user) == "Today: 3 of 20 videos.\nIn progress: 1 of 3.\nThis month: $0.75 of $2.00."
     admin = UsageReport(5, 0, 0.0, None, None, None, is_admin=True)
     assert usage_text(admin) == "Today: 5 videos. This month: free. As an admin you have no personal limits."
+
+
+def test_status_lists_distributed_workers_and_flags_lost_ones() -> None:
+    from engine.status import WorkerStatus
+
+    workers = (
+        WorkerStatus("box1:gpu0", "box1", "NVIDIA H100", ("svd-xt",), ("svd-xt",), "abc123", 12, 1.5),
+        WorkerStatus("box2:gpu0", "box2", "NVIDIA L4", ("zeroscope",), (), None, 3, 300.0),
+    )
+    lines = status_text(report(lanes=(), workers=workers)).splitlines()
+    assert "Workers:" in lines and "GPUs: none (cloud only)" not in lines
+    assert ("  box1:gpu0 (NVIDIA H100): busy with abc123, 12 done, warm: svd-xt, heartbeat 2 s ago") in lines
+    assert any(line.startswith("  box2:gpu0 (NVIDIA L4): LOST (no heartbeat for 5 min 00 s)") for line in lines)

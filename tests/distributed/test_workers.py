@@ -139,3 +139,45 @@ async def test_cancel_reaches_the_worker_running_the_job_and_refunds(front, work
     await app.service.outbox.idle()
     assert sorted(j.id for j in deliverer.delivered) == sorted([running, waiting])
     assert await app.repo.ledger_balance() == {running: 0, waiting: 0}
+
+
+async def test_users_take_turns_and_a_worker_survives_losing_its_database_connections(front, workers) -> None:
+    worker = workers("--gpu", "0", simulated_seconds=0.4, simulated_steps=4)
+    app, _ = await front()
+    heavy = [(await app.service.submit(req("heavy", f"h{i}"))).id for i in range(4)]
+    light = (await app.service.submit(req("light", "l0"))).id
+    await until(state_is(app, heavy[0], JobState.RUNNING, JobState.SUCCEEDED))
+    # Every connection of the worker is cut, as when PostgreSQL restarts or the network drops.
+    cut = await app.repo.db.run(_cut_connections, app.repo.db)
+    assert cut > 0
+    views = await wait_all(app, heavy + [light], 60)
+    assert all(v.state is JobState.SUCCEEDED for v in views), [(v.id, v.state, v.error_message) for v in views]
+    started = sorted(views, key=lambda v: v.attempts[-1].started_at)
+    assert started.index(next(v for v in started if v.id == light)) <= 2  # not behind all of heavy's
+    assert worker.proc.poll() is None
+
+
+def _cut_connections(db) -> int:
+    from sqlalchemy import text as sql
+
+    with db.transaction() as conn:
+        return len(conn.execute(sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND application_name NOT LIKE 'pytest%' "
+            "AND backend_type = 'client backend' AND query NOT ILIKE '%LISTEN%'")).all())
+
+
+async def test_a_cloud_only_worker_runs_the_jobs_that_have_no_local_step(front, workers) -> None:
+    from tests.fakes.providers.runway import FakeRunway
+
+    runway = await FakeRunway().start()
+    try:
+        keys = {"runwayml_api_secret": runway.key, "runwayml_base_url": runway.url,
+                "cloud_poll_interval_s": 0.05, "chain_text_to_video": "runway"}
+        workers("--cloud", **keys)
+        app, deliverer = await front(**{**keys, "chain_text_to_video": ["runway"]})
+        [done] = await wait_all(app, [(await app.service.submit(req())).id], 60)
+        assert done.state is JobState.SUCCEEDED and done.backend == "runway" and done.charged_usd == 0.6
+        assert len(runway.jobs) == 1
+    finally:
+        await runway.stop()

@@ -120,6 +120,8 @@ class JobQueue:
             queues=queues, name=name, concurrency=concurrency, install_signal_handlers=False,
             update_heartbeat_interval=heartbeat_s, stalled_worker_timeout=stalled_s, delete_jobs="successful",
             abort_job_polling_interval=1.0,
+            # A stopping worker hands its job back at once instead of finishing it (a video can take minutes).
+            shutdown_graceful_timeout=0.1,
         )
 
     def stats(self) -> Any:

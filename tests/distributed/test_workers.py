@@ -181,3 +181,17 @@ async def test_a_cloud_only_worker_runs_the_jobs_that_have_no_local_step(front, 
         assert len(runway.jobs) == 1
     finally:
         await runway.stop()
+
+
+async def test_a_worker_stopped_with_sigterm_hands_its_job_back(front, workers) -> None:
+    first = workers("--gpu", "0", simulated_seconds=30, simulated_steps=300)
+    app, deliverer = await front()
+    job_id = (await app.service.submit(req())).id
+    await until(state_is(app, job_id, JobState.RUNNING))
+    assert first.stop() == 0
+    assert any("its job, if any, is queued again" in line for line in first.output)
+    workers("--gpu", "1", simulated_seconds=0.3, simulated_steps=3)
+    [done] = await wait_all(app, [job_id], 60)
+    assert done.state is JobState.SUCCEEDED
+    assert [a.outcome for a in done.attempts] == [Outcome.INTERRUPTED, Outcome.SUCCEEDED]
+    assert (await app.service.get(job_id)).charged_usd == 0 and await app.repo.ledger_balance() == {job_id: 0}

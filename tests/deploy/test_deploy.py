@@ -1,0 +1,77 @@
+"""deploy/ as an operator uses it: the compose file, the Dockerfiles and the systemd units must name only
+real settings and commands, give every GPU its own worker, and share the files workers and front end need."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import yaml
+
+from reelbot.cli import _parser
+from reelbot.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+SETTINGS = {name.upper() for name in Settings.model_fields} | {"HUGGINGFACE_HUB_TOKEN"}
+ENV_EXAMPLE = (ROOT / ".env.example").read_text()
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
+def test_compose_runs_postgres_a_front_end_and_one_worker_per_gpu() -> None:
+    services = compose()["services"]
+    workers = {name: svc for name, svc in services.items() if name.startswith("worker")}
+    assert {"postgres", "frontend"} <= set(services) and len(workers) >= 2
+    gpus = []
+    for svc in workers.values():
+        [device] = svc["deploy"]["resources"]["reservations"]["devices"]
+        assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+        gpus += device["device_ids"]
+        args = _parser().parse_args(svc["command"][1:])
+        assert args.command == "worker"
+        assert "data:/data" in svc["volumes"] and "models:/models" in svc["volumes"]
+    assert len(gpus) == len(set(gpus)), "two workers share a GPU"
+    assert "data:/data" in services["frontend"]["volumes"]  # uploads and results: one share for all
+    assert services["frontend"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_compose_sets_only_real_settings_and_documents_what_it_reads() -> None:
+    services = compose()["services"]
+    for name in ("frontend", *[n for n in services if n.startswith("worker")]):
+        unknown = set(services[name]["environment"]) - SETTINGS
+        assert unknown == set(), f"{name} sets {unknown}, which reelbot does not read"
+        assert services[name]["environment"]["QUEUE"] == "procrastinate"
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgresql://")
+    text = (DEPLOY / "compose.yaml").read_text()
+    for var in set(re.findall(r"\$\{(\w+)", text)):
+        assert var in SETTINGS or var in ENV_EXAMPLE, f"{var} is not documented in .env.example"
+
+
+def test_dockerfiles_copy_what_exists_and_run_real_commands() -> None:
+    for name in ("Dockerfile", "Dockerfile.worker"):
+        text = (DEPLOY / name).read_text()
+        for line in re.findall(r"^COPY (.+)$", text, re.M):
+            for source in line.split()[:-1]:
+                assert (ROOT / source).exists(), f"{name} copies {source}, which does not exist"
+        cmd = re.search(r'^CMD (\[.*\])$', text, re.M)
+        assert cmd is not None
+        argv = yaml.safe_load(cmd.group(1))
+        assert argv[0] == "reelbot" and _parser().parse_args(argv[1:]).command in ("run", "worker")
+        for env in re.findall(r"^ENV (.+)$", text, re.M):
+            for key in re.findall(r"(\w+)=", env):
+                assert key in SETTINGS | {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "DEBIAN_FRONTEND", "PATH"}
+    assert "torch" not in (DEPLOY / "Dockerfile").read_text()  # the front end stays small
+
+
+def test_systemd_units_start_real_commands() -> None:
+    for unit in ("reelbot.service", "reelbot-worker@.service"):
+        text = (DEPLOY / unit).read_text()
+        [exec_start] = re.findall(r"^ExecStart=(.+)$", text, re.M)
+        argv = shlex.split(exec_start.replace("%i", "0"))
+        assert argv[0].endswith("/reelbot")
+        assert _parser().parse_args(argv[1:]).command in ("run", "worker")
+        assert "KillSignal=SIGTERM" in text

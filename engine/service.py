@@ -256,7 +256,7 @@ class Service:
         while (view := await self.get(job_id)).state in (JobState.QUEUED, JobState.RUNNING):
             if time.monotonic() > deadline:
                 break
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
         return view
 
     async def run_here(self, job_id: str) -> asyncio.Task[None] | None:
@@ -308,6 +308,9 @@ class Service:
         job = self.runner.active.get(job_id)
         if job is not None and job.task is not None:
             await asyncio.wait({job.task})
+        elif self.remote is not None:  # a worker runs it: its end arrives with the database
+            await self._until_ended(job_id, timeout_s=float("inf"))
+            await self.outbox.flush()
         await self.outbox.idle()
         return await self.get(job_id)
 

@@ -8,6 +8,7 @@ it if a quota would be broken). From then on the runner owns the job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -29,7 +30,7 @@ from engine.errors import (
     QuotaExceeded,
     ReelbotError,
 )
-from engine.events import Ended, EventBus, Handler, Queued, Subscription
+from engine.events import Ended, Event, EventBus, Handler, Queued, Subscription
 from engine.images import load_image
 from engine.lanes import GpuLane
 from engine.outbox import Deliverer, Outbox
@@ -211,7 +212,11 @@ class Service:
             # Admins first; among users, whoever has fewer jobs open goes before (procrastinate takes the
             # highest priority first, and in order of arrival within one).
             fair = result.priority * 1000 - await self.repo.open_jobs_of(result.user_id)
-            place: tuple[int, float] | None = await self.remote.dispatch(job_id, steps, fair)
+            try:
+                place: tuple[int, float] | None = await self.remote.dispatch(job_id, steps, fair)
+            except Exception:  # admitted and stored: the watchdog queues it within a minute
+                log.exception("could not queue job %s now; it will be queued again shortly", job_id)
+                place = None
         else:
             self._start(spec, user.key, request.origin.platform, result, steps)
             place = self.scheduler.position(job_id)
@@ -258,6 +263,21 @@ class Service:
                 break
             await asyncio.sleep(0.1)
         return view
+
+    async def _until_ended_event(self, job_id: str, check_every_s: float = 5.0) -> None:
+        ended = asyncio.Event()
+
+        async def on_event(event: Event) -> None:
+            if isinstance(event, Ended) and event.job_id == job_id:
+                ended.set()
+
+        subscription = self.events.subscribe(on_event)
+        try:
+            while (await self.get(job_id)).state in (JobState.QUEUED, JobState.RUNNING):
+                with contextlib.suppress(TimeoutError):  # the database is asked now and then, in case
+                    await asyncio.wait_for(ended.wait(), check_every_s)
+        finally:
+            await subscription.close()
 
     async def run_here(self, job_id: str) -> asyncio.Task[None] | None:
         """A worker's part in distributed mode: drive a queued job through this process's runner (its GPU
@@ -308,8 +328,8 @@ class Service:
         job = self.runner.active.get(job_id)
         if job is not None and job.task is not None:
             await asyncio.wait({job.task})
-        elif self.remote is not None:  # a worker runs it: its end arrives with the database
-            await self._until_ended(job_id, timeout_s=float("inf"))
+        elif self.remote is not None:  # a worker runs it: its end arrives as an event (NOTIFY)
+            await self._until_ended_event(job_id)
             await self.outbox.flush()
         await self.outbox.idle()
         return await self.get(job_id)

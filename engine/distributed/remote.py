@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from engine.service import Service
 
 log = logging.getLogger(__name__)
+RECONCILE_EVERY_S = 60.0  # jobs admitted but not queued (the queue refused them a moment): queued again
 
 
 class Remote:
@@ -88,9 +89,13 @@ class Remote:
             await self.service.outbox.flush()
 
     async def _watch(self) -> None:
+        last_reconcile = asyncio.get_running_loop().time()
         while True:
             try:
                 await self.rescue_stalled()
+                if asyncio.get_running_loop().time() - last_reconcile > RECONCILE_EVERY_S:
+                    last_reconcile = asyncio.get_running_loop().time()
+                    await self.reconcile()
             except Exception:
                 log.exception("the watchdog could not check for stopped workers")
             await asyncio.sleep(self.heartbeat_s)

@@ -213,3 +213,20 @@ async def test_reelbot_generate_waits_for_a_worker_and_writes_the_video(front, w
                          "--out", str(out)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 0
+
+
+async def test_a_job_admitted_but_never_queued_is_queued_again(front, workers) -> None:
+    app, _ = await front()
+    job_id = (await app.service.submit(req())).id
+    await app.repo.db.run(_forget_queue, app.repo.db, job_id)  # as if the process died right after admission
+    assert await app.service.remote.reconcile() == 1
+    workers("--gpu", "0")
+    [done] = await wait_all(app, [job_id], 60)
+    assert done.state is JobState.SUCCEEDED
+
+
+def _forget_queue(db, job_id) -> None:
+    from sqlalchemy import text as sql
+
+    with db.transaction() as conn:
+        conn.execute(sql("DELETE FROM procrastinate_jobs WHERE lock = :j"), {"j": job_id})

@@ -77,11 +77,11 @@ class JobQueue:
         return True
 
     async def _find(self, job_id: str) -> tuple[int, str] | None:
-        row = await self.app.connector.execute_query_one_async(
+        rows = await self.app.connector.execute_query_all_async(
             "SELECT id, status FROM procrastinate_jobs WHERE lock = %(lock)s AND status IN ('todo', 'doing') "
             "ORDER BY id DESC LIMIT 1", lock=job_id,
         )
-        return (int(row["id"]), str(row["status"])) if row else None
+        return (int(rows[0]["id"]), str(rows[0]["status"])) if rows else None
 
     async def cancel(self, job_id: str) -> str:
         """"cancelled" (it was waiting), "aborting" (its worker is told to stop), or "none" (not queued)."""

@@ -36,6 +36,7 @@ S = TypeVar("S")
 MIGRATIONS = Path(__file__).parent / "migrations"
 SAFETY_CHECKPOINT_PAGES = 20_000  # about 80 MB of WAL
 CHECKPOINT_EVERY_S = 1.0
+_MIGRATION_LOCK = 0x7265656D  # any fixed number: every reelbot process on the database uses the same
 
 
 class Database:
@@ -130,6 +131,10 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.transaction() as conn:
+            if not self.is_sqlite:
+                # Many processes start at once in distributed mode: one migrates, the others wait for it
+                # (the lock ends with this transaction).
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 

@@ -113,3 +113,20 @@ async def test_sqlite_group_commit_undoes_only_the_call_that_failed(tmp_path):
         assert conn.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 20
         assert conn.execute(text("SELECT count(*) FROM budget_months WHERE month = '2099-01'")).scalar_one() == 0
     db.close()
+
+
+def test_processes_starting_together_on_a_new_postgresql_database_migrate_once(pg_url):
+    import concurrent.futures
+
+    def start() -> str:
+        db = Database(pg_url)
+        try:
+            db.migrate()
+            with db.transaction() as conn:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        finally:
+            db.close()
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        versions = list(pool.map(lambda _: start(), range(4)))
+    assert versions == ["0002"] * 4

@@ -169,7 +169,9 @@ class Service:
 
     async def submit(self, request: SubmitRequest) -> JobView:
         kind, prompt, options = validate(request, self.config.input_limits)
-        if self.scheduler.queued() >= self.config.max_queue:
+        waiting = self.scheduler.queued() if self.remote is None else \
+            (await self.repo.counts_by_state()).get("queued", 0)
+        if waiting >= self.config.max_queue:
             raise QueueFull(self.config.max_queue)
         steps = self.router.plan(kind, options)
         if not steps:

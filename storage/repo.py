@@ -539,6 +539,12 @@ class Repository:
             conn.execute(workers.delete().where(workers.c.name == name))
 
     @threaded
+    def forget_workers(self, silent_since: datetime) -> int:
+        """Drop the rows of workers that have sent no heartbeat since a time (gone for good)."""
+        with self.db.transaction() as conn:
+            return conn.execute(workers.delete().where(workers.c.last_heartbeat < silent_since)).rowcount
+
+    @threaded
     def workers(self) -> list[dict[str, Any]]:
         with self.db.transaction() as conn:
             return [dict(r) for r in conn.execute(select(workers).order_by(workers.c.name)).mappings()]

@@ -102,6 +102,15 @@ class JobQueue:
             "SELECT count(*) AS n FROM procrastinate_jobs WHERE queue_name = %(q)s AND status = 'todo'", q=queue)
         return int(row["n"]) if row else 0
 
+    async def places(self) -> dict[str, tuple[str, int]]:
+        """job id -> (queue, 1-based place) of every waiting job, in the order workers will take them."""
+        rows = await self.app.connector.execute_query_all_async(
+            "SELECT args->>'job_id' AS job_id, queue_name, row_number() OVER "
+            "(PARTITION BY queue_name ORDER BY priority DESC, id) AS place "
+            "FROM procrastinate_jobs WHERE status = 'todo' AND task_name = %(task)s", task=TASK,
+        )
+        return {str(r["job_id"]): (str(r["queue_name"]), int(r["place"])) for r in rows}
+
     async def stalled(self, seconds: float) -> list[tuple[ProcJob, str]]:
         """Jobs being run by workers whose heartbeat stopped ``seconds`` ago (killed, cut off)."""
         found = await self.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds, task_name=TASK)

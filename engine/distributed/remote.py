@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from engine.clock import utcnow
 from engine.distributed.notify import Listener
 from engine.distributed.queue import JobQueue, queue_for
-from engine.events import Ended, Event
+from engine.events import Ended, Event, Queued
 from engine.router import Step
 from engine.types import JobState
 
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from engine.service import Service
 
 log = logging.getLogger(__name__)
-RECONCILE_EVERY_S = 60.0  # jobs admitted but not queued (the queue refused them a moment): queued again
+POSITIONS_EVERY_S = 2.0
+RECONCILE_EVERY_S = 60.0
+FORGET_WORKER_S = 3600.0  # jobs admitted but not queued (the queue refused them a moment): queued again
 
 
 class Remote:
@@ -49,6 +52,7 @@ class Remote:
         await asyncio.wait_for(self.listener.connected.wait(), 30)
         await self.reconcile()
         self._tasks.append(loop.create_task(self._watch(), name="reelbot-watchdog"))
+        self._tasks.append(loop.create_task(self._publish_positions(), name="reelbot-positions"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -83,6 +87,23 @@ class Remote:
             log.warning("queued %d jobs again that were admitted but not in the queue", fixed)
         return fixed
 
+    async def _publish_positions(self) -> None:
+        """Tell waiting jobs when their place in their model's queue changes (every POSITIONS_EVERY_S)."""
+        last: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(POSITIONS_EVERY_S)
+            try:
+                places = await self.queue.places()
+                for job_id, (_, place) in places.items():
+                    if last.get(job_id, place) != place:
+                        view = await self.service.get(job_id)
+                        steps = self.service.router.plan(view.kind, view.options)
+                        each = next((s.estimate.seconds for s in steps if s.backend.local), 60.0)
+                        self.service.events.publish(Queued(job_id, view.origin.platform, place, (place - 1) * each))
+                last = {job_id: place for job_id, (_, place) in places.items()}
+            except Exception:
+                log.exception("could not publish queue positions")
+
     async def _on_event(self, event: Event) -> None:
         self.service.events.publish(event)
         if isinstance(event, Ended):
@@ -96,6 +117,8 @@ class Remote:
                 if asyncio.get_running_loop().time() - last_reconcile > RECONCILE_EVERY_S:
                     last_reconcile = asyncio.get_running_loop().time()
                     await self.reconcile()
+                    # A worker silent for an hour is gone (its job went elsewhere long ago): off /status.
+                    await self.service.repo.forget_workers(utcnow() - timedelta(seconds=FORGET_WORKER_S))
             except Exception:
                 log.exception("the watchdog could not check for stopped workers")
             await asyncio.sleep(self.heartbeat_s)

@@ -230,3 +230,18 @@ def _forget_queue(db, job_id) -> None:
 
     with db.transaction() as conn:
         conn.execute(sql("DELETE FROM procrastinate_jobs WHERE lock = :j"), {"j": job_id})
+
+
+async def test_waiting_jobs_hear_when_their_place_changes(front, workers) -> None:
+    workers("--gpu", "0", simulated_seconds=2.5, simulated_steps=5)
+    app, _ = await front()
+    places: list[tuple[str, int]] = []
+
+    async def record(event: Event) -> None:
+        if type(event).__name__ == "Queued":
+            places.append((event.job_id, event.position))  # type: ignore[attr-defined]
+
+    app.service.subscribe(record)
+    ids = [(await app.service.submit(req(f"u{i}"))).id for i in range(3)]
+    await wait_all(app, ids, 60)
+    assert (ids[2], 1) in places  # it was second in line, then first

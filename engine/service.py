@@ -250,7 +250,7 @@ class Service:
         if await self.runner.cancel(job_id):
             return await self.get(job_id)
         if self.remote is not None and await self.remote.cancel(job_id) == "aborting":
-            return await self._until_ended(job_id)  # its worker stops it, refunds it and tells everyone
+            return await self._until_ended(job_id, timeout_s=30.0)  # its worker stops it, refunds, tells
         closed = await self.repo.finish(job_id, state="cancelled", now=utcnow(), error_code="cancelled",
                                         error_message="Cancelled.")
         if closed is not None:
@@ -258,15 +258,10 @@ class Service:
             self.outbox.notify(closed, job_id, view.origin.platform)
         return await self.get(job_id)
 
-    async def _until_ended(self, job_id: str, timeout_s: float = 30.0) -> JobView:
-        deadline = time.monotonic() + timeout_s
-        while (view := await self.get(job_id)).state in (JobState.QUEUED, JobState.RUNNING):
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
-        return view
-
-    async def _until_ended_event(self, job_id: str, check_every_s: float = 5.0) -> None:
+    async def _until_ended(self, job_id: str, timeout_s: float | None = None,
+                           check_every_s: float = 5.0) -> JobView:
+        """Wait for a job a worker runs to end: its Ended event (NOTIFY) wakes this; the database is asked
+        every ``check_every_s`` in case. Returns the job as it is then (also when ``timeout_s`` ran out)."""
         ended = asyncio.Event()
 
         async def on_event(event: Event) -> None:
@@ -274,10 +269,15 @@ class Service:
                 ended.set()
 
         subscription = self.events.subscribe(on_event)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
-            while (await self.get(job_id)).state in (JobState.QUEUED, JobState.RUNNING):
-                with contextlib.suppress(TimeoutError):  # the database is asked now and then, in case
-                    await asyncio.wait_for(ended.wait(), check_every_s)
+            while (view := await self.get(job_id)).state in (JobState.QUEUED, JobState.RUNNING):
+                left = check_every_s if deadline is None else min(check_every_s, deadline - time.monotonic())
+                if left <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ended.wait(), left)
+            return view
         finally:
             await subscription.close()
 
@@ -331,7 +331,7 @@ class Service:
         if job is not None and job.task is not None:
             await asyncio.wait({job.task})
         elif self.remote is not None:  # a worker runs it: its end arrives as an event (NOTIFY)
-            await self._until_ended_event(job_id)
+            await self._until_ended(job_id)
             await self.outbox.flush()
         await self.outbox.idle()
         return await self.get(job_id)

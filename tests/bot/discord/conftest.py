@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from bot.discord.frontend import DiscordFrontend
 from engine.backends.base import Backend
@@ -19,12 +17,6 @@ from tests.conftest import make_settings
 from tests.fakes.discord_api import FakeDiscord
 
 GUILD = 700000000000000001
-
-
-def png(width: int = 320, height: int = 240, color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(out, format="PNG")
-    return out.getvalue()
 
 
 class Bot:

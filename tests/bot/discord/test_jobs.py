@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.video import probe
-from tests.bot.discord.conftest import GUILD, png
+from tests.bot.discord.conftest import GUILD
 from tests.fakes.discord_api import FakeDiscord
+from tests.images import png
 
 
 async def test_video_command_defers_then_shows_progress_and_ends_with_the_mp4(fake: FakeDiscord, make_bot,

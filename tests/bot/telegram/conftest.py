@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 from sqlalchemy import text
 
 from bot.telegram.frontend import TelegramFrontend
@@ -19,12 +17,6 @@ from engine.lanes import GpuLane
 from reelbot.app import App
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram
-
-
-def png(width: int = 320, height: int = 240, color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(out, format="PNG")
-    return out.getvalue()
 
 
 class Bot:

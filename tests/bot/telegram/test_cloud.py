@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.bot.telegram.conftest import png
 from tests.bot.telegram.test_jobs import replies_to, sent_videos, texts
 from tests.fakes.providers.replicate import FakeReplicate
 from tests.fakes.providers.runway import FakeRunway
+from tests.images import png
 
 
 async def test_cloud_fallback_shows_its_price_and_admins_hear_of_a_refused_key_once(fake, make_bot) -> None:

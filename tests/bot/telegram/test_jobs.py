@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.video import probe
-from tests.bot.telegram.conftest import delivery_state, png
+from tests.bot.telegram.conftest import delivery_state
 from tests.fakes.telegram_api import FakeTelegram
+from tests.images import png
 
 
 def texts(fake: FakeTelegram, chat_id: int, message_id: int) -> list[str]:

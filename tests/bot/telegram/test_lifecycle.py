@@ -7,8 +7,9 @@ import socket
 import aiohttp
 
 from engine.backends.simulated import SimulatedBackend
-from tests.bot.telegram.conftest import delivery_state, png
+from tests.bot.telegram.conftest import delivery_state
 from tests.bot.telegram.test_jobs import buttons, replies_to, sent_videos
+from tests.images import png
 
 
 async def test_restart_mid_job_delivers_the_video_once(fake, make_bot) -> None:

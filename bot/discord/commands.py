@@ -37,6 +37,7 @@ class Commands:
         self.live = live
         self.admin_ids = admin_ids
         self.max_image_bytes = max_image_bytes
+        self._public: set[int] = set()  # interactions whose "thinking…" reply is public until the job is queued
 
     def install(self, tree: app_commands.CommandTree) -> None:  # type: ignore[type-arg]
         """Register every command on ``tree``; each one only hands over to a method of this object."""
@@ -109,6 +110,7 @@ class Commands:
                    picture: discord.Attachment | bytes | None) -> None:
         """Defer, then queue the job; ``picture`` is an attachment to fetch, or the bytes of a kept one."""
         callback = await interaction.response.defer(thinking=True)
+        self._public.add(interaction.id)
         try:
             user = self._user(interaction)
             parsed = parse_prompt(text, base=base)
@@ -129,6 +131,7 @@ class Commands:
         except ReelbotError as exc:
             await self._refuse(interaction, exc)
             return
+        self._public.discard(interaction.id)
         self.live.track(view.id, reply, render.header(view.id, view.prompt, view.kind))
         if view.state is JobState.QUEUED:
             self.live.show(view.id, render.queued_line(view.position, view.eta_s),
@@ -140,6 +143,8 @@ class Commands:
         try:
             user = self._user(interaction)
             if action == views.CANCEL:
+                # A job on a remote worker can take a few seconds to stop: acknowledge first.
+                await interaction.response.defer(ephemeral=True, thinking=True)
                 view = await self.service.cancel(user, job_id)
                 await self._tell(interaction, f"Job {view.id}: {render.failure_text(view)}")
             elif action == views.CLOUD:
@@ -171,6 +176,7 @@ class Commands:
         await self._tell(interaction, render.usage_text(usage))
 
     async def cancel(self, interaction: discord.Interaction, job: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             view = await self.service.cancel(self._user(interaction), job.strip() if job else None)
         except ReelbotError as exc:
@@ -247,11 +253,11 @@ class Commands:
 
     async def _refuse(self, interaction: discord.Interaction, error: BaseException) -> None:
         """Say why, to the user alone; take away the public "thinking…" reply if there is one."""
-        public = interaction.response.is_done() and interaction.response.type is \
-            discord.InteractionResponseType.deferred_channel_message
-        await self._tell(interaction, render.describe_error(error))
-        if public:
+        if interaction.id in self._public:
+            # First the public placeholder goes: a follow-up sent while it is there would replace it, in public.
+            self._public.discard(interaction.id)
             try:
                 await interaction.delete_original_response()
             except discord.HTTPException as exc:
                 log.info("could not remove the placeholder reply: %s", exc)
+        await self._tell(interaction, render.describe_error(error))

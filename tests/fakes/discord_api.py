@@ -250,7 +250,8 @@ class FakeDiscord:
 
     def ephemeral(self, inter: Interaction) -> list[str]:
         """What only the user saw: ephemeral replies and follow-ups of this interaction, in order."""
-        return [m.content for m in self.messages.values() if m.interaction_token == inter.token and m.ephemeral]
+        return [m.content for m in self.messages.values()
+                if m.interaction_token == inter.token and m.ephemeral and not m.loading]
 
     def in_channel(self, channel_id: str) -> list[Sent]:
         return [m for m in self.messages.values() if m.channel_id == channel_id]
@@ -430,6 +431,11 @@ class FakeDiscord:
         if time.monotonic() - inter.created_at > 15 * 60 or getattr(inter, "expired", False):
             return _error(401, 50027, "Invalid Webhook Token")
         if method == "POST" and len(parts) == 3:
+            loading = self.messages.get(inter.original or "")
+            if loading is not None and loading.loading:
+                # The first follow-up after a deferred response takes the place of its "thinking…" message.
+                loading.loading = False
+                return _json(self._store(loading, payload, form).payload(self))
             message = self._store(Sent(snowflake(), inter.channel_id, self.bot, interaction_token=token,
                                        flags=int(payload.get("flags") or 0)), payload, form)
             return _json(message.payload(self))

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = await App.open(settings, start=False)
     frontends: list[TelegramFrontend | DiscordFrontend] = []
+    stoppers: list[Callable[[], Awaitable[None]]] = []
     try:
         app.service.register_deliverer(cli_frontend.PLATFORM, cli_frontend.FileDeliverer())
         if settings.discord_token is not None:
@@ -132,6 +134,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if settings.metrics_port:
             metrics = Metrics(app.service)
             metrics.serve(settings.metrics_port)
+            stoppers.append(metrics.close)
             print(f"Metrics: http://0.0.0.0:{settings.metrics_port}/metrics", flush=True)
         for line in frontend_lines(settings):
             print(line)
@@ -139,6 +142,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             print(await frontend.start())
         return await _serve(app)
     finally:
+        for stop in stoppers:
+            await stop()
         for frontend in frontends:
             await frontend.stop()
         await app.close()

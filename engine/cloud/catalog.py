@@ -12,12 +12,12 @@ check them against your own bills and set yours.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from engine.json_setting import json_object
 from engine.types import JobKind, JobSpec
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
@@ -181,12 +181,7 @@ def load_catalog(extra_json: str = "") -> dict[str, list[CloudModel]]:
     """
     catalog = {provider: list(entries) for provider, entries in BUILTIN.items()}
     if extra_json.strip():
-        try:
-            extra = json.loads(extra_json)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"CLOUD_MODELS is not valid JSON: {exc}") from None
-        if not isinstance(extra, dict):
-            raise ValueError('CLOUD_MODELS must be a JSON object: {"replicate": [{"name": ..., "kind": ...}]}')
+        extra = json_object("CLOUD_MODELS", extra_json, '{"replicate": [{"name": ..., "kind": ...}]}')
         for provider, entries in extra.items():
             if provider not in catalog:
                 raise ValueError(f"CLOUD_MODELS names an unknown provider {provider!r}; known: "

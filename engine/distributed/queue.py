@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import procrastinate
 import psycopg
@@ -132,6 +131,3 @@ class JobQueue:
             # A stopping worker hands its job back at once instead of finishing it (a video can take minutes).
             shutdown_graceful_timeout=0.1,
         )
-
-    def stats(self) -> Any:
-        return self.app.job_manager

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidInput
+from engine.json_setting import json_object
 from engine.types import JobKind
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
@@ -86,12 +87,7 @@ def load_registry(extra_json: str = "") -> dict[str, ModelSpec]:
     registry = dict(BUILTIN)
     if not extra_json.strip():
         return registry
-    try:
-        entries = json.loads(extra_json)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"LOCAL_MODELS is not valid JSON: {exc}") from None
-    if not isinstance(entries, dict):
-        raise ValueError('LOCAL_MODELS must be a JSON object: {"name": {"pipeline": ..., "source": ...}}')
+    entries = json_object("LOCAL_MODELS", extra_json, '{"name": {"pipeline": ..., "source": ...}}')
     for name, entry in entries.items():
         base = registry.get(name)
         registry[name] = _spec_from(name, entry, base)

@@ -27,6 +27,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.server import serve
+
 # A copy of shared/specs/telegram-bot-api.json (Bot API 10.1), kept here so a fresh clone tests alone.
 SPEC_PATH = Path(__file__).with_name("specs") / "telegram-bot-api.json"
 MB = 1024 * 1024
@@ -109,11 +111,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=200 * MB)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
         for task in list(self._tasks):

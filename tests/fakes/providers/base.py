@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from tests.fakes.server import serve
+
 OUTCOMES = ("ok", "moderated", "failed", "slow", "expired", "not_video", "malformed")
 
 
@@ -80,11 +82,7 @@ class FakeProvider:
     # --- life cycle ---
 
     async def start(self) -> FakeProvider:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve(self.app)
         self.url = f"http://127.0.0.1:{port}"
         return self
 

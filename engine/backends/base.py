@@ -34,6 +34,10 @@ class RunContext:
     progress_fn: ProgressFn
     lane: GpuLane | None = None
     notes: list[str] = field(default_factory=list)
+    # What the provider billed (or, per its catalog entry, will bill) for this attempt so far, in dollars.
+    # A cloud backend sets it as soon as it is known, so that an attempt that is cancelled, times out or
+    # fails after remote work started is still on the books. None: nothing billed that we know of.
+    billed_usd: float | None = None
 
     def progress(self, step: int, total: int, preview: bytes | None = None) -> None:
         """Report a step; safe to call from any thread."""

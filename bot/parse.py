@@ -51,6 +51,9 @@ class _Flag:
 def _whole(name: str, value: str) -> int:
     if not value.isdecimal():
         raise InvalidInput(_FLAGS[name].field, _bad(name, value))
+    if len(value) > 12:  # past any limit; and Python refuses to read numbers of over 4,300 digits at all
+        raise InvalidInput(_FLAGS[name].field, f"--{name} {value[:12]}… is far too large ({len(value):,} digits).",
+                           hint=f"Use a small number, like --{name} {_FLAGS[name].example}.")
     return int(value)
 
 

@@ -7,10 +7,7 @@ job (done, failed) is the deliverer's, so ``Ended`` gives no line.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.render import queued_line, retrying_line, running_line
-from engine.errors import InvalidImage
 from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started
 
 
@@ -37,13 +34,3 @@ class JobLines:
 
 def alert_text(event: ProviderAlert) -> str:
     return f"⚠ {event.backend} is out of the fallback chain: {event.message}"
-
-
-def kept_picture(path: Path | None, job_id: str) -> bytes:
-    """The stored picture of an earlier job, for Retry and Same seed."""
-    try:
-        if path is not None:
-            return path.read_bytes()
-    except OSError:
-        pass
-    raise InvalidImage(f"The picture of job {job_id} is no longer kept.", hint="Send it to me again.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
-from engine.status import StatusReport, UsageReport, WorkerStatus
+from engine.status import ScopeStatus, StatusReport, UsageReport, WorkerStatus
 from engine.types import ChainPreview, JobKind, JobState, JobView
 
 
@@ -176,6 +176,12 @@ def status_text(report: StatusReport) -> str:
             lines.append(f"{title}:")
             lines.extend(f"  {line}" for line in section)
     return "\n".join(lines)
+
+
+def scope_status_text(status: ScopeStatus, place: str) -> str:
+    """/status for a server's managers: that place's own jobs; GPUs, providers and money are the bot's admins'."""
+    return (f"{place}: {status.queued} waiting, {status.running} running; today {status.succeeded_today} made, "
+            f"{status.failed_today} failed.\nGPUs, providers and spend are shown to the bot's admins only.")
 
 
 def worker_line(worker: WorkerStatus) -> str:

@@ -134,6 +134,16 @@ def fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
     return image.resize((width, height), Image.Resampling.LANCZOS, box=box)
 
 
+def frame_upload(image: Image.Image, width: int, height: int) -> Image.Image:
+    """An upload as it is kept for its job: cropped to the shape of a ``width`` x ``height`` frame and, if
+    larger, scaled down to it (never up: a small picture keeps its pixels, the model scales it)."""
+    src_w, src_h = image.size
+    ratio = width / height
+    crop_w, crop_h = (src_h * ratio, float(src_h)) if src_w / src_h > ratio else (float(src_w), src_w / ratio)
+    scale = min(1.0, width / crop_w)
+    return fit_image(image, max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
+
+
 # --- checks ---------------------------------------------------------------------------------------------
 
 

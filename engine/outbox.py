@@ -18,7 +18,7 @@ from typing import Protocol
 
 from engine.clock import utcnow
 from engine.errors import VideoTooLarge
-from engine.types import JobState, JobView
+from engine.types import ORIGIN_SECRETS, JobState, JobView
 from engine.video import fit_to_size
 from storage.repo import Repository
 
@@ -99,6 +99,7 @@ class Outbox:
                         delivery_id, delivered=False, now=utcnow(), error=str(exc)[:500], final=final
                     )
                     if final:
+                        await self.repo.forget_origin_keys(job_id, ORIGIN_SECRETS)
                         return
                     wait = getattr(exc, "retry_after", None)
                     if not isinstance(wait, int | float) or wait <= 0:
@@ -106,6 +107,7 @@ class Outbox:
                     await asyncio.sleep(float(wait))
                 else:
                     await self.repo.end_delivery(delivery_id, delivered=True, now=utcnow())
+                    await self.repo.forget_origin_keys(job_id, ORIGIN_SECRETS)
                     return
         finally:
             self._inflight.discard(delivery_id)

@@ -9,6 +9,7 @@ the results or uploads folder). Scratch folders of attempts go as soon as the jo
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,23 @@ def delete_job_files(job_id: str, result_path: str | None, image_path: str | Non
         except OSError as exc:
             log.warning("could not delete %s: %s", path, exc)
     return gone
+
+
+def orphan_uploads(uploads_dir: Path, now: datetime, min_age_s: float = 3600.0) -> dict[str, Path]:
+    """Pictures in the uploads folder older than ``min_age_s``, by the job id in their name. Those whose
+    job row does not exist were left by a submit that died half-way, and are nobody's to keep."""
+    found: dict[str, Path] = {}
+    try:
+        entries = list(uploads_dir.iterdir())
+    except FileNotFoundError:
+        return found
+    for path in entries:
+        try:
+            if path.is_file() and now.timestamp() - path.stat().st_mtime > min_age_s:
+                found[path.name.split(".", 1)[0]] = path
+        except OSError:
+            continue
+    return found
 
 
 def _owned(path: Path, job_id: str, folders: tuple[Path, ...]) -> bool:

@@ -14,15 +14,17 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.access import Access
 from engine.clock import utcnow
 from engine.errors import (
     AlreadyFinished,
     BudgetExhausted,
+    InvalidImage,
     NoBackend,
     NotAllowed,
     NotFound,
@@ -31,15 +33,26 @@ from engine.errors import (
     ReelbotError,
 )
 from engine.events import Ended, Event, EventBus, Handler, Queued, Subscription
-from engine.images import load_image
+from engine.images import frame_upload, load_image
 from engine.lanes import GpuLane
 from engine.outbox import Deliverer, Outbox
-from engine.retention import delete_job_files
+from engine.ratelimit import RateLimiter
+from engine.retention import delete_job_files, orphan_uploads
 from engine.router import Router
 from engine.runner import ActiveJob, JobRunner
 from engine.scheduler import Scheduler
-from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser, UsageReport, WorkerStatus
+from engine.status import (
+    GpuStats,
+    LaneStatus,
+    ScopeStatus,
+    SpendLine,
+    StatusReport,
+    TopUser,
+    UsageReport,
+    WorkerStatus,
+)
 from engine.types import (
+    Again,
     AttemptView,
     ChainPreview,
     CloudOffer,
@@ -53,7 +66,7 @@ from engine.types import (
     SubmitRequest,
     UserRef,
 )
-from engine.validation import InputLimits, validate
+from engine.validation import MAX_SEED, InputLimits, clean_text, validate
 from storage.models import Attempt, Job, User
 from storage.repo import Admitted, Limits, NewJob, Refusal, Repository, day_start, month_key, month_start
 
@@ -78,6 +91,8 @@ class EngineConfig:
     position_interval_s: float = 1.0
     keep_files_s: float = 7 * 86400.0  # a finished job's video and picture stay this long (0: for ever)
     sweep_interval_s: float = 3600.0
+    access: Access = Access()  # who is an admin: the ids in the settings, and the CLI's local operator
+    rate_limit_per_minute: int = 0  # requests per user per minute reaching the quota check (0: no limit)
 
 
 def new_job_id() -> str:
@@ -117,6 +132,8 @@ class Service:
             local_max_wait_s=config.local_max_wait_s,
             local_usd_per_gpu_second=config.local_usd_per_gpu_second,
         )
+        self.access = config.access
+        self.rate = RateLimiter(config.rate_limit_per_minute)
         self._positions_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
         self.remote = remote  # distributed mode: jobs go to PostgreSQL for the GPU workers
@@ -168,7 +185,18 @@ class Service:
     # --- the API ---
 
     async def submit(self, request: SubmitRequest) -> JobView:
+        """Admit a job: the cheap checks first (input, rate, ban, quota), then the picture is fetched and
+        stored at the size the job needs, then the job and its reservation are stored in one transaction.
+        Whatever fails on the way, nothing is left behind: no row, no charge, no file."""
         kind, prompt, options = validate(request, self.config.input_limits)
+        user = replace(request.user, name=clean_text(request.user.name).strip())
+        admin = self.access.is_admin(user)
+        if not admin and (wait := self.rate.hit(user.key)) is not None:
+            per_minute = self.rate.per_minute
+            raise QuotaExceeded(
+                "rate", f"You are sending requests too fast (at most {per_minute} a minute).",
+                retry_after=wait, hint=f"Try again in {_seconds(wait)}.",
+            )
         waiting = self.scheduler.queued() if self.remote is None else \
             (await self.repo.counts_by_state()).get("queued", 0)
         if waiting >= self.config.max_queue:
@@ -183,32 +211,42 @@ class Service:
             {round(max(s.estimate.cost_usd for s in steps[:n]) * 1e6) for n in range(1, len(steps) + 1)},
             reverse=True,
         )
-        job_id = new_job_id()
-        seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
-        image_path = None
-        if request.image is not None:
-            image_path = await asyncio.to_thread(self._store_image, job_id, request.image)
         now = utcnow()
-        user = request.user
-        result = await self.repo.admit(
-            platform=user.platform,
-            external_id=user.user_id,
-            name=user.name,
-            is_admin=user.is_admin,
-            job=NewJob(
-                id=job_id, kind=kind.value, prompt=prompt, options=options.to_dict(), seed=seed,
-                image_path=str(image_path) if image_path else None,
-                origin_platform=request.origin.platform,
-                origin={"chat_id": request.origin.chat_id, "data": request.origin.data},
-            ),
-            costs_micros=costs,
-            limits=self.config.limits,
-            now=now,
-        )
-        if isinstance(result, Refusal):
+        limits = self.config.limits
+        refusal = await self.repo.precheck(platform=user.platform, external_id=user.user_id, is_admin=admin,
+                                           cheapest_micros=costs[-1], limits=limits, now=now)
+        if refusal is not None:
+            raise self._refused(refusal, now, costs[-1])
+        job_id = new_job_id()
+        seed = options.seed if options.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        image_path = None
+        try:
+            if request.image is not None:
+                data = request.image if isinstance(request.image, bytes) else await request.image()
+                image_path = await asyncio.to_thread(self._store_image, job_id, data, options)
+            origin = request.origin
+            result = await self.repo.admit(
+                platform=user.platform,
+                external_id=user.user_id,
+                name=user.name,
+                is_admin=admin,
+                job=NewJob(
+                    id=job_id, kind=kind.value, prompt=prompt, options=options.to_dict(), seed=seed,
+                    image_path=str(image_path) if image_path else None,
+                    origin_platform=origin.platform,
+                    origin={"chat_id": origin.chat_id, "data": origin.data},
+                    scope=origin.scope or None,
+                ),
+                costs_micros=costs,
+                limits=limits,
+                now=now,
+            )
+            if isinstance(result, Refusal):
+                raise self._refused(result, now, costs[-1])
+        except BaseException:
             if image_path is not None:
                 image_path.unlink(missing_ok=True)
-            raise self._refused(result, now, costs[-1])
+            raise
         spec = JobSpec(job_id, kind, prompt, options, image_path, seed)
         if self.remote is not None:
             # Admins first; among users, whoever has fewer jobs open goes before (procrastinate takes the
@@ -236,6 +274,23 @@ class Service:
             raise NotFound(job_id)
         return self._view(*found)
 
+    async def job_for(self, by: UserRef, job_id: str) -> JobView:
+        """/job: a job as its owner (or an admin) may see it."""
+        view = await self.get(job_id)
+        self.access.check_owner_or_admin(by, view.user.key, "look up")
+        return view
+
+    async def again(self, by: UserRef, job_id: str, *, same_seed: bool) -> Again:
+        """Retry and Same seed: the earlier job's request, for its owner to submit again (with the kept
+        picture). Buttons can be forged, so who pressed is checked here, whichever chat it came from."""
+        old = await self.get(job_id)
+        self.access.check_owner(by, old.user.key, "retry" if not same_seed else "repeat")
+        image = None
+        if old.kind is JobKind.IMAGE_TO_VIDEO:
+            image = await asyncio.to_thread(_kept_picture, old.image_path, job_id)
+        options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
+        return Again(old.prompt, options, image)
+
     async def cancel(self, by: UserRef, job_id: str | None = None) -> JobView:
         """Cancel a queued or running job: the user's own (their latest, if no id), or anyone's for admins."""
         if job_id is None:
@@ -243,8 +298,7 @@ class Service:
             if job_id is None:
                 raise NotFound(None, "You have no video waiting or in progress to cancel.")
         view = await self.get(job_id)
-        if view.user.key != by.key and not by.is_admin:
-            raise NotAllowed("That job is someone else's; only they or an admin can cancel it.")
+        self.access.check_owner_or_admin(by, view.user.key, "cancel")
         if view.state.terminal:
             raise AlreadyFinished(job_id, view.state.value)
         if await self.runner.cancel(job_id):
@@ -294,8 +348,7 @@ class Service:
     async def run_on_cloud(self, by: UserRef, job_id: str) -> bool:
         """Move a job waiting for a GPU to the cloud now (within what was reserved for it)."""
         view = await self.get(job_id)
-        if view.user.key != by.key and not by.is_admin:
-            raise NotAllowed("That job is someone else's.")
+        self.access.check_owner_or_admin(by, view.user.key, "move")
         return await self.runner.to_cloud(job_id)
 
     def cloud_offer(self, job_id: str) -> CloudOffer | None:
@@ -338,7 +391,7 @@ class Service:
 
     async def usage(self, user: UserRef) -> UsageReport:
         usage = await self.repo.usage(user.platform, user.user_id, self.config.limits, utcnow())
-        admin = user.is_admin or usage.role == "admin"
+        admin = self.access.is_admin(user)
         lim = usage.limits
         return UsageReport(
             jobs_today=usage.jobs_today, open_jobs=usage.open_jobs, month_usd=usage.month_micros / 1e6,
@@ -347,7 +400,19 @@ class Service:
             max_usd_per_month=None if admin else lim.max_usd_per_month, is_admin=admin,
         )
 
-    async def status(self) -> StatusReport:
+    async def status(self, by: UserRef) -> StatusReport | ScopeStatus:
+        """/status: everything for admins; for a server's or group's managers only that place's own jobs
+        (no money, no names, no other place); nothing for anyone else."""
+        if self.access.is_admin(by):
+            return await self.report()
+        if by.manages:
+            counts = await self.repo.scope_counts(by.manages, day_start(utcnow()))
+            return ScopeStatus(by.manages, counts.queued, counts.running, counts.succeeded_today,
+                               counts.failed_today)
+        raise NotAllowed("Only the bot's admins can see /status.", hint="/usage shows your own numbers.")
+
+    async def report(self) -> StatusReport:
+        """Everything /status shows an admin; for the operator's own tools (the CLI, metrics)."""
         now = utcnow()
         today = await self.repo.spend_by_backend(day_start(now))
         month = await self.repo.spend_by_backend(month_start(now))
@@ -386,9 +451,14 @@ class Service:
     async def sweep_files(self, now: datetime | None = None) -> int:
         """Delete the files of jobs that ended more than ``keep_files_s`` ago and were delivered; returns how
         many jobs lost their files. The rows, attempts and ledger stay."""
+        now = now or utcnow()
+        orphans = await asyncio.to_thread(orphan_uploads, self.config.uploads_dir, now)
+        unknown = await self.repo.unknown_job_ids(list(orphans))
+        for job_id in unknown:  # a picture whose job was never stored (a crash mid-submit): nobody's
+            await asyncio.to_thread(orphans[job_id].unlink, True)
         if self.config.keep_files_s <= 0:
             return 0
-        cutoff = (now or utcnow()) - timedelta(seconds=self.config.keep_files_s)
+        cutoff = now - timedelta(seconds=self.config.keep_files_s)
         swept = 0
         while rows := await self.repo.files_to_forget(cutoff):
             for job_id, result, image in rows:
@@ -437,12 +507,19 @@ class Service:
                        Path(job.image_path) if job.image_path else None, job.seed)
         self._start(spec, view.user.key, job.origin_platform, admitted, steps)
 
-    def _store_image(self, job_id: str, data: bytes) -> Path:
+    def _store_image(self, job_id: str, data: bytes, options: Options) -> Path:
+        """Decode the upload once and keep it cropped to the job's frame, no larger than the largest frame
+        a job may have: a 40-megapixel photo becomes a picture of a megapixel or so, not a 100 MB PNG."""
         limits = self.config.input_limits
         image = load_image(data, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels)
+        if options.width and options.height:
+            width, height = options.width, options.height
+        else:  # 16:9, or 9:16 for --portrait, as large as MAX_VIDEO_PIXELS allows
+            unit = max(1, int((limits.max_video_pixels / (16 * 9)) ** 0.5))
+            width, height = (9 * unit, 16 * unit) if options.portrait else (16 * unit, 9 * unit)
         path = self.config.uploads_dir / f"{job_id}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(path, format="PNG")
+        frame_upload(image, width, height).save(path, format="PNG")
         return path
 
     def _refused(self, refusal: Refusal, now: datetime, cheapest_micros: int) -> ReelbotError:
@@ -485,7 +562,7 @@ class Service:
         origin = job.origin or {}
         return JobView(
             id=job.id,
-            user=UserRef(user.platform, user.external_id, user.name, user.role == "admin"),
+            user=UserRef(user.platform, user.external_id, user.name),
             kind=JobKind(job.kind),
             prompt=job.prompt,
             options=Options.from_dict(job.options or {}),
@@ -535,6 +612,19 @@ class Service:
                 last = {job_id: place for job_id, (place, _) in places.items()}
             except Exception:  # keep telling positions; a bug here must not silence them for good
                 log.exception("could not publish queue positions")
+
+
+def _kept_picture(path: Path | None, job_id: str) -> bytes:
+    try:
+        if path is not None:
+            return path.read_bytes()
+    except OSError:
+        pass
+    raise InvalidImage(f"The picture of job {job_id} is no longer kept.", hint="Send it to me again.")
+
+
+def _seconds(seconds: float) -> str:
+    return f"{max(1, round(seconds))} s" if seconds < 90 else _duration(seconds)
 
 
 def _duration(seconds: float) -> str:

@@ -89,6 +89,17 @@ class StatusReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ScopeStatus:
+    """/status for the managers of one server or group: that place's own jobs, nothing global."""
+
+    scope: str
+    queued: int
+    running: int
+    succeeded_today: int
+    failed_today: int
+
+
+@dataclass(frozen=True, slots=True)
 class UsageReport:
     """A user's own numbers, for /usage."""
 

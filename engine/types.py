@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -40,16 +41,27 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class UserRef:
-    """Who asked, as the chat platform knows them."""
+    """Who asked, as the chat platform knows them.
+
+    ``manages`` is the scope (see :attr:`Origin.scope`) whose managers the platform says this person belongs
+    to for this request (Discord's Manage Server in that server). It opens that server's own view of
+    ``/status`` and nothing else; whether someone is an admin is never the front end's to say
+    (``engine/access.py``).
+    """
 
     platform: str
     user_id: str
     name: str = ""
-    is_admin: bool = False
+    manages: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.platform}:{self.user_id}"
+
+
+# Keys of ``Origin.data`` that are credentials (a Discord interaction's token answers as the bot for 15
+# minutes): kept only while the job's news is on its way, dropped from the database once it was delivered.
+ORIGIN_SECRETS = ("token",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,7 @@ class Origin:
     platform: str
     chat_id: str = ""
     data: dict[str, Any] = field(default_factory=dict)  # message ids, interaction tokens, output path...
+    scope: str = ""  # the server or group it came from ("discord:guild:123"), for that place's own view
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +108,18 @@ class SubmitRequest:
     prompt: str
     origin: Origin
     options: Options = Options()
-    image: bytes | None = None  # raw upload; validated and stored by the engine
+    # The raw upload, or how to fetch it (a chat attachment's download): the engine fetches it only after
+    # the cheap checks on the user (ban, rate, quota) passed, then validates and stores it.
+    image: bytes | Callable[[], Awaitable[bytes]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Again:
+    """What Retry and Same seed submit again: the earlier job's request, as its owner made it."""
+
+    prompt: str
+    options: Options
+    image: bytes | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,18 @@
 """Checks on what a user asked for, before anything is stored or charged.
 
 Each problem raises :class:`~engine.errors.InvalidInput` naming the field, the value's problem and what to
-do. Nothing is corrected silently: a 9-second prompt typo should not quietly become a different video.
+do. Nothing is corrected silently (a 9-second prompt typo should not quietly become a different video),
+except characters nobody can see: control, bidi and zero-width characters are dropped from text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass
 
 from engine.errors import InvalidInput
-from engine.images import inspect_image
 from engine.types import JobKind, Options, SubmitRequest
 
 MAX_SEED = 2**32 - 1
@@ -44,7 +45,9 @@ def validate(request: SubmitRequest, limits: InputLimits) -> tuple[JobKind, str,
         )
     opts = request.options
     if opts.negative_prompt is not None:
-        _text("negative_prompt", opts.negative_prompt, limits.max_prompt_chars)
+        opts = dataclasses.replace(
+            opts, negative_prompt=_text("negative_prompt", opts.negative_prompt, limits.max_prompt_chars)
+        )
     _int_range("frames", opts.frames, 1, limits.max_frames, "frames")
     _int_range("fps", opts.fps, 1, limits.max_fps, "frames per second")
     _int_range("seed", opts.seed, 0, MAX_SEED, "")
@@ -58,18 +61,29 @@ def validate(request: SubmitRequest, limits: InputLimits) -> tuple[JobKind, str,
         )
     if opts.provider is not None and not _PROVIDER.match(opts.provider):
         raise InvalidInput("provider", f"{opts.provider[:40]!r} is not a provider name.")
-    if request.image is not None:
-        inspect_image(request.image, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels)
+    # The picture is checked when it is stored (engine/images.py), after the cheap checks on the user.
     return kind, prompt, opts
+
+
+def clean_text(text: str) -> str:
+    """Text as it may reach a model, a caption or a status line: no control characters (tabs and line
+    breaks become spaces), no bidi overrides or zero-width characters (Unicode "format" characters, which
+    can make a caption read differently from what it says, or hide words from a reader)."""
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch in "\t\n\r\u2028\u2029":
+            kept.append(" ")
+        elif category not in ("Cc", "Cf"):
+            kept.append(ch)
+    return "".join(kept)
 
 
 def _text(field: str, value: object, max_chars: int) -> str:
     label = "prompt" if field == "prompt" else "negative prompt"
     if not isinstance(value, str):
         raise InvalidInput(field, f"The {label} must be text.")
-    text = value.strip()
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
-        raise InvalidInput(field, f"The {label} contains control characters.", hint="Type it as plain text.")
+    text = clean_text(value).strip()
     if len(text) > max_chars:
         raise InvalidInput(
             field,

@@ -8,12 +8,15 @@ second ``reelbot`` from running the same jobs twice.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from engine.access import Access
 from engine.backends.base import Backend
 from engine.backends.diffusers import DiffusersBackend
 from engine.backends.simulated import SimulatedBackend
@@ -40,6 +43,8 @@ from engine.validation import InputLimits
 from reelbot.settings import Settings
 from storage.db import Database
 from storage.repo import Limits, Repository
+
+log = logging.getLogger(__name__)
 
 # Cloud providers by chain name: the class, the setting that holds the key, the one that holds the base URL.
 PROVIDERS: dict[str, type[CloudBackend]] = {
@@ -86,6 +91,7 @@ class App:
     ) -> App:
         """``worker``: a `reelbot worker` of distributed mode (it runs jobs; it does not queue them)."""
         # Distributed mode: many processes share the database by design; no data-folder lock.
+        private_data_dir(settings.data_dir)
         handle = acquire_lock(settings.data_dir) if lock and not settings.distributed else None
         queue: JobQueue | None = None
         try:
@@ -179,7 +185,26 @@ def engine_config(settings: Settings) -> EngineConfig:
         local_usd_per_gpu_second=settings.local_usd_per_gpu_second,
         max_interruptions=settings.max_interruptions,
         keep_files_s=settings.keep_files_days * 86400,
+        access=Access.from_ids({p: settings.admin_ids(p) for p in ("discord", "telegram")}),
+        rate_limit_per_minute=settings.rate_limit_per_minute,
     )
+
+
+def private_data_dir(data_dir: Path) -> None:
+    """DATA_DIR holds the database, people's pictures and videos: readable by reelbot's user alone.
+    Everything reelbot creates from here on is 0600 (folders 0700); what an older version left readable
+    to others is closed once, here."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for folder, dirs, files in os.walk(data_dir):
+        for name in [folder, *(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]:
+            try:
+                mode = os.stat(name, follow_symlinks=False).st_mode
+                if stat.S_ISLNK(mode) or not mode & 0o077:
+                    continue
+                os.chmod(name, stat.S_IMODE(mode) & 0o700)
+            except OSError as exc:
+                log.warning("could not make %s private: %s", name, exc)
 
 
 def build_lanes(settings: Settings) -> list[GpuLane]:

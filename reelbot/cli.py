@@ -33,7 +33,7 @@ from engine.status import GpuStats, LaneStatus, StatusReport
 from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
 from reelbot.app import App
 from reelbot.logs import redact_secrets
-from reelbot.metrics import Metrics
+from reelbot.metrics import serve_metrics
 from reelbot.settings import Settings
 
 log = logging.getLogger("reelbot")
@@ -132,10 +132,10 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             frontends.append(telegram)
         await app.service.start()
         if settings.metrics_port:
-            metrics = Metrics(app.service)
-            metrics.serve(settings.metrics_port)
+            metrics = await serve_metrics(app.service, settings)
             stoppers.append(metrics.close)
-            print(f"Metrics: http://0.0.0.0:{settings.metrics_port}/metrics", flush=True)
+            print(f"Metrics: http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+                  f"{' (bearer token required)' if settings.metrics_token else ''}", flush=True)
         for line in frontend_lines(settings):
             print(line)
         for frontend in frontends:
@@ -185,7 +185,7 @@ async def _write_snapshots(app: App) -> None:
     path = app.settings.data_dir / SNAPSHOT
     while True:
         try:
-            report = await app.service.status()
+            report = await app.service.report()
             data = {"written": time.time(), "lanes": [asdict(x) for x in report.lanes],
                     "backends": [asdict(x) for x in report.backends]}
             tmp = path.with_suffix(".tmp")
@@ -218,7 +218,7 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         await app.service.start()
         out = (args.out or Path(f"reelbot-{time.strftime('%Y%m%d-%H%M%S')}.mp4")).resolve()
         request = SubmitRequest(
-            user=UserRef(cli_frontend.PLATFORM, getpass.getuser(), getpass.getuser(), is_admin=True),
+            user=UserRef(cli_frontend.PLATFORM, getpass.getuser(), getpass.getuser()),  # the operator: an admin
             prompt=args.prompt,
             origin=Origin(cli_frontend.PLATFORM, data={"out": str(out)}),
             options=options,
@@ -289,8 +289,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     metrics = None
     if settings.metrics_port:
-        metrics = Metrics(app.service)
-        metrics.serve(settings.metrics_port)
+        metrics = await serve_metrics(app.service, settings)
     print(f"reelbot worker {name} is running: {gpu}; queues: {', '.join(queues)}. Ctrl-C stops it.", flush=True)
     try:
         await worker.serve(stop)
@@ -305,7 +304,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     app = await App.open(settings, start=False, lock=False)
     try:
-        report = await app.service.status()
+        report = await app.service.report()
     finally:
         await app.close()
     report, live = _with_snapshot(report, settings.data_dir / SNAPSHOT)

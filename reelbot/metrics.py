@@ -1,20 +1,23 @@
 """Prometheus metrics (``METRICS_PORT``): queue depth, jobs by state, job durations, GPU use, workers, spend.
 
 Gauges are refreshed from the engine's status every ``REFRESH_S`` (the same figures ``/status`` shows); the
-job-duration histogram is fed by the engine's events as jobs end. Served by prometheus-client's own HTTP
-server on a thread: scraping never touches the event loop.
+job-duration histogram is fed by the engine's events as jobs end. The figures include spend and budget, so
+the endpoint listens on 127.0.0.1 unless ``METRICS_HOST`` says otherwise, and with ``METRICS_TOKEN`` set it
+answers only scrapers that send it as a bearer token (compared in constant time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 
 from engine.events import Ended, Event
 from engine.service import Service
+from reelbot.settings import Settings
 
 log = logging.getLogger(__name__)
 REFRESH_S = 15.0
@@ -38,15 +41,21 @@ class Metrics:
         self.spend_month = Gauge("reelbot_spend_usd_month", "Money spent this month", ["backend"], registry=r)
         self.budget_left = Gauge("reelbot_budget_left_usd", "Monthly budget not yet committed", registry=r)
         self._task: asyncio.Task[None] | None = None
-        self._server: tuple[Any, Any] | None = None
+        self._runner: web.AppRunner | None = None
+        self._token: bytes | None = None
         self._subscription = service.subscribe(self._on_event)
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
-        self._server = start_http_server(port, addr=addr, registry=self.registry)
+    async def serve(self, port: int, addr: str = "127.0.0.1", token: str | None = None) -> None:
+        self._token = token.encode() if token else None
+        app = web.Application()
+        app.router.add_get("/metrics", self._scrape)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, addr, port).start()
         self._task = asyncio.get_running_loop().create_task(self._refresh_regularly(), name="reelbot-metrics")
 
     async def refresh(self) -> None:
-        report = await self.service.status()
+        report = await self.service.report()
         self.queue_depth.set(report.queued)
         for state in ("queued", "running", "succeeded", "failed", "cancelled"):
             self.jobs.labels(state).set(report.jobs_by_state.get(state, 0))
@@ -62,6 +71,14 @@ class Metrics:
             self.spend_month.labels(line.backend).set(line.month_usd)
         if report.budget_left_usd is not None:
             self.budget_left.set(report.budget_left_usd)
+
+    async def _scrape(self, request: web.Request) -> web.Response:
+        if self._token is not None:
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, b"Bearer " + self._token):
+                return web.Response(status=401, text="METRICS_TOKEN required\n",
+                                    headers={"WWW-Authenticate": 'Bearer realm="reelbot metrics"'})
+        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, Ended):
@@ -82,6 +99,13 @@ class Metrics:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self._subscription.close()
-        if self._server is not None:
-            self._server[0].shutdown()
-            self._server[0].server_close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def serve_metrics(service: Service, settings: Settings) -> Metrics:
+    """Metrics as the settings ask for them (``METRICS_PORT``, ``METRICS_HOST``, ``METRICS_TOKEN``)."""
+    metrics = Metrics(service)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    await metrics.serve(settings.metrics_port, settings.metrics_host, token)
+    return metrics

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     worker_heartbeat_s: float = Field(5.0, gt=0)
     worker_stalled_s: float = Field(30.0, gt=0)  # no heartbeat for this long: the worker's job runs elsewhere
     metrics_port: int = Field(0, ge=0, le=65535)  # Prometheus /metrics on this port (0: off)
+    metrics_host: str = "127.0.0.1"  # the address it listens on; 0.0.0.0 only behind a firewall or a token
+    metrics_token: SecretStr | None = None  # if set, scrapers must send "Authorization: Bearer <token>"
 
     # --- chat front ends ---
     discord_token: SecretStr | None = None
@@ -66,6 +68,7 @@ class Settings(BaseSettings):
     max_usd_per_month: float = Field(2.0, ge=0)
     global_monthly_budget_usd: float = Field(50.0, ge=0)
     max_queue: int = Field(500, ge=1)
+    rate_limit_per_minute: int = Field(6, ge=0)  # requests per user per minute, every front end (0: off)
 
     # --- jobs ---
     max_prompt_chars: int = Field(1000, ge=1)

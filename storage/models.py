@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -20,6 +20,7 @@ class User(SQLModel, table=True):
     platform: str = Field(max_length=32)
     external_id: str = Field(max_length=64)
     name: str = Field(default="", max_length=128)
+    # "user" or "banned". Admins are never stored: they are the ids in the settings (engine/access.py).
     role: str = Field(default="user", max_length=16)
     # Per-user overrides of the quota settings; NULL means "use the setting".
     max_running: int | None = None
@@ -35,6 +36,7 @@ class Job(SQLModel, table=True):
         Index("ix_jobs_user_created", "user_id", "created_at"),
         Index("ix_jobs_user_state", "user_id", "state"),
         Index("ix_jobs_state", "state"),
+        Index("ix_jobs_scope_created", "scope", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=16)
@@ -42,12 +44,13 @@ class Job(SQLModel, table=True):
     kind: str = Field(max_length=32)
     prompt: str = Field(sa_column=Column(Text, nullable=False))
     options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    seed: int
+    seed: int = Field(sa_column=Column(BigInteger, nullable=False))  # 0 .. 2**32-1: past a 32-bit column
     image_path: str | None = None
     state: str = Field(max_length=16)
     priority: int = 0
     origin_platform: str = Field(max_length=32)
     origin: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    scope: str | None = Field(default=None, max_length=64)  # the server or group it came from
     max_cost_micros: int = 0  # what was reserved: no backend costing more may run the job
     charged_micros: int = 0
     backend: str | None = Field(default=None, max_length=64)

@@ -51,6 +51,17 @@ class NewJob:
     image_path: str | None
     origin_platform: str
     origin: dict[str, Any]
+    scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeCounts:
+    """One server's or group's own jobs: what its managers may see (no names, no money)."""
+
+    queued: int
+    running: int
+    succeeded_today: int
+    failed_today: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,30 +240,20 @@ class Repository:
 
         ``costs_micros`` lists acceptable reservations, most capable first (whole chain, then cheaper
         prefixes of it); the first one the user's and the installation's budgets allow is taken.
+        ``is_admin`` is the engine's decision for this request; it is never stored.
         """
         q, x = self._q, self.db.execute
         with self.db.transaction() as conn:
             committed = self._lock_budget_month(conn, month_key(now))
-            user = self._lock_user(conn, platform, external_id, name, "admin" if is_admin else "user", now)
-            role = "admin" if is_admin else user["role"]
-            if role == "banned":
-                return Refusal("banned", 0, 0)
+            user = self._lock_user(conn, platform, external_id, name, now)
             effective = _effective_limits(user, limits)
-            month_micros = 0
-            if role != "admin":
-                open_jobs = x(conn, q.open_count, {"b_uid": user["id"]}).fetchone()[0]
-                if effective.max_queued is not None and open_jobs >= effective.max_queued:
-                    return Refusal("max_queued", open_jobs, effective.max_queued)
-                if effective.max_jobs_per_day is not None:
-                    today = self._jobs_since(conn, user["id"], day_start(now))
-                    if today >= effective.max_jobs_per_day:
-                        return Refusal("max_jobs_per_day", today, effective.max_jobs_per_day)
-                if effective.max_usd_per_month is not None and max(costs_micros) > 0:
-                    month_micros = self._user_month_micros(conn, user["id"], now)
+            refusal, month_micros = self._user_refusal(conn, user, effective, is_admin, max(costs_micros), now)
+            if refusal is not None:
+                return refusal
             reserve = None
             for cost in costs_micros:
                 if (
-                    role != "admin"
+                    not is_admin
                     and effective.max_usd_per_month is not None
                     and month_micros + cost > round(effective.max_usd_per_month * 1e6)
                 ):
@@ -271,7 +272,7 @@ class Repository:
                 return Refusal(
                     "max_usd_per_month", month_micros / 1e6, effective.max_usd_per_month or 0.0
                 )
-            priority = 10 if role == "admin" else 0
+            priority = 10 if is_admin else 0
             x(
                 conn,
                 q.job_new,
@@ -279,7 +280,7 @@ class Repository:
                     "id": job.id, "user_id": user["id"], "kind": job.kind, "prompt": job.prompt,
                     "options": job.options, "seed": job.seed, "image_path": job.image_path,
                     "state": "queued", "priority": priority, "origin_platform": job.origin_platform,
-                    "origin": job.origin, "max_cost_micros": reserve, "charged_micros": 0,
+                    "origin": job.origin, "scope": job.scope, "max_cost_micros": reserve, "charged_micros": 0,
                     "interruptions": 0, "created_at": now,
                 },
             )
@@ -292,8 +293,63 @@ class Repository:
             if reserve:
                 x(conn, q.budget_add, {"b_month": month_key(now), "b_amount": reserve})
             return Admitted(
-                job.id, user["id"], reserve, priority, None if role == "admin" else effective.max_running
+                job.id, user["id"], reserve, priority, None if is_admin else effective.max_running
             )
+
+    def _user_refusal(
+        self, conn: Connection, user: dict[str, Any], effective: Limits, is_admin: bool, cost_micros: int,
+        now: datetime,
+    ) -> tuple[Refusal | None, int]:
+        """The per-user rules in the order users hear them: ban, open jobs, jobs today, money this month.
+        Returns the refusal (or None) and the user's money this month (0 when it did not matter)."""
+        if is_admin:
+            return None, 0
+        if user["role"] == "banned":
+            return Refusal("banned", 0, 0), 0
+        open_jobs = self.db.execute(conn, self._q.open_count, {"b_uid": user["id"]}).fetchone()[0]
+        if effective.max_queued is not None and open_jobs >= effective.max_queued:
+            return Refusal("max_queued", open_jobs, effective.max_queued), 0
+        if effective.max_jobs_per_day is not None:
+            today = self._jobs_since(conn, user["id"], day_start(now))
+            if today >= effective.max_jobs_per_day:
+                return Refusal("max_jobs_per_day", today, effective.max_jobs_per_day), 0
+        month_micros = 0
+        if effective.max_usd_per_month is not None and cost_micros > 0:
+            month_micros = self._user_month_micros(conn, user["id"], now)
+        return None, month_micros
+
+    @threaded
+    def precheck(
+        self, *, platform: str, external_id: str, is_admin: bool, cheapest_micros: int, limits: Limits,
+        now: datetime,
+    ) -> Refusal | None:
+        """Would admission refuse this user whatever the picture? A read, no locks, nothing stored: the
+        cheap look before an upload is downloaded and decoded. ``admit`` decides for real."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                select(*(users.c[name] for name in USER_FIELDS))
+                .where(users.c.platform == platform, users.c.external_id == external_id)
+            ).fetchone()
+            user = dict(zip(USER_FIELDS, row, strict=True)) if row is not None else None
+            if user is None:  # a first request: nothing of theirs to count, only the budgets
+                user = {"id": -1, "role": "user"}
+            effective = _effective_limits(user, limits)
+            refusal, month_micros = self._user_refusal(conn, user, effective, is_admin, cheapest_micros, now)
+            if refusal is not None:
+                return refusal
+            if (
+                not is_admin
+                and effective.max_usd_per_month is not None
+                and month_micros + cheapest_micros > round(effective.max_usd_per_month * 1e6)
+            ):
+                return Refusal("max_usd_per_month", month_micros / 1e6, effective.max_usd_per_month)
+            if limits.global_budget_micros is not None:
+                committed = conn.execute(
+                    select(budget.c.committed_micros).where(budget.c.month == month_key(now))
+                ).scalar_one_or_none() or 0
+                if committed + cheapest_micros > limits.global_budget_micros:
+                    return Refusal("global_budget", committed / 1e6, limits.global_budget_micros / 1e6)
+        return None
 
     def _lock_budget_month(self, conn: Connection, month: str) -> int:
         row = self.db.execute(conn, self._q.budget_get, {"b_month": month}).fetchone()
@@ -303,12 +359,12 @@ class Repository:
         return int(row[0])
 
     def _lock_user(
-        self, conn: Connection, platform: str, external_id: str, name: str, role: str, now: datetime
+        self, conn: Connection, platform: str, external_id: str, name: str, now: datetime
     ) -> dict[str, Any]:
         key = {"b_platform": platform, "b_ext": external_id}
         row = self.db.execute(conn, self._q.user_get, key).fetchone()
         if row is None:
-            self.db.execute(conn, self._q.user_new, {**key, "b_name": name[:128], "b_role": role, "b_now": now})
+            self.db.execute(conn, self._q.user_new, {**key, "b_name": name[:128], "b_role": "user", "b_now": now})
             row = self.db.execute(conn, self._q.user_get, key).fetchone()
         user = dict(zip(USER_FIELDS, row, strict=True))
         if name and user["name"] != name[:128]:
@@ -607,6 +663,18 @@ class Repository:
             )
 
     @threaded
+    def scope_counts(self, scope: str, today: datetime) -> ScopeCounts:
+        """The jobs of one server or group: waiting and running now, made and failed today."""
+        with self.db.transaction() as conn:
+            rows: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+                select(jobs.c.state, func.count())
+                .where(jobs.c.scope == scope, or_(jobs.c.state.in_(OPEN_STATES), jobs.c.created_at >= today))
+                .group_by(jobs.c.state)
+            ).all())
+        return ScopeCounts(rows.get("queued", 0), rows.get("running", 0), rows.get("succeeded", 0),
+                           rows.get("failed", 0))
+
+    @threaded
     def counts_by_state(self) -> dict[str, int]:
         with self.db.transaction() as conn:
             return dict(conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all())
@@ -692,7 +760,26 @@ class Repository:
             with self.db.transaction() as conn:
                 conn.execute(update(jobs).where(jobs.c.id.in_(list(job_ids))).values(result_path=None, image_path=None))
 
+    @threaded
+    def unknown_job_ids(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of these ids no job row has (files named after them belong to nobody)."""
+        if not job_ids:
+            return set()
+        with self.db.transaction() as conn:
+            known = set(conn.execute(select(jobs.c.id).where(jobs.c.id.in_(list(job_ids)))).scalars())
+        return set(job_ids) - known
+
     # --- the outbox ---------------------------------------------------------------------------------------
+
+    @threaded
+    def forget_origin_keys(self, job_id: str, keys: Sequence[str]) -> None:
+        """Drop credentials kept in a job's origin (an interaction token) once they are no longer needed."""
+        with self.db.transaction() as conn:
+            origin = conn.execute(select(jobs.c.origin).where(jobs.c.id == job_id).with_for_update()).scalar() or {}
+            data = origin.get("data") or {}
+            if any(key in data for key in keys):
+                kept = {k: v for k, v in data.items() if k not in keys}
+                conn.execute(update(jobs).where(jobs.c.id == job_id).values(origin={**origin, "data": kept}))
 
     @threaded
     def pending_deliveries(self, platforms: Iterable[str]) -> list[tuple[int, str, str]]:

@@ -27,6 +27,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "simulated_steps": 5,
         "max_queued_per_user": 50,
         "max_jobs_per_day": 500,
+        "rate_limit_per_minute": 0,  # tests submit in bursts; the rate limit has tests of its own
         **overrides,
     }
     return Settings(_env_file=None, **values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
@@ -20,10 +21,11 @@ from bot.discord import views
 from bot.discord.live import LiveReplies, Reply
 from bot.discord.texts import HELP, status_embed
 from bot.parse import parse_prompt
-from bot.progress import kept_picture
-from engine.errors import InvalidImage, InvalidInput, NotAllowed, ReelbotError
+from engine.errors import InvalidImage, InvalidInput, ReelbotError
 from engine.service import Service
-from engine.types import JobKind, JobState, Options, Origin, SubmitRequest, UserRef
+from engine.status import ScopeStatus
+from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
+from engine.validation import MAX_SEED
 
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
@@ -31,11 +33,9 @@ EPHEMERAL_LIMIT = 2000
 
 
 class Commands:
-    def __init__(self, service: Service, live: LiveReplies, *, admin_ids: frozenset[str],
-                 max_image_bytes: int) -> None:
+    def __init__(self, service: Service, live: LiveReplies, *, max_image_bytes: int) -> None:
         self.service = service
         self.live = live
-        self.admin_ids = admin_ids
         self.max_image_bytes = max_image_bytes
         self._public: set[int] = set()  # interactions whose "thinking…" reply is public until the job is queued
 
@@ -53,7 +53,7 @@ class Commands:
         async def video(
             interaction: discord.Interaction, prompt: str = "", image: discord.Attachment | None = None,
             frames: app_commands.Range[int, 1, 1000] | None = None, fps: app_commands.Range[int, 1, 240] | None = None,
-            seed: app_commands.Range[int, 0, 2**31 - 1] | None = None, portrait: bool | None = None,
+            seed: app_commands.Range[int, 0, MAX_SEED] | None = None, portrait: bool | None = None,
             model: str | None = None, provider: str | None = None,
         ) -> None:
             base = Options(frames=frames, fps=fps, seed=seed, portrait=bool(portrait), model=model,
@@ -78,7 +78,8 @@ class Commands:
         async def job(interaction: discord.Interaction, job: str) -> None:
             await commands.job(interaction, job)
 
-        @app_commands.command(name="status", description="GPUs, queues, providers and spend (admins)")
+        @app_commands.command(name="status", description="GPUs, queues, providers and spend (admins); this "
+                                                          "server's jobs (its managers)")
         async def status(interaction: discord.Interaction) -> None:
             await commands.status(interaction)
 
@@ -108,7 +109,8 @@ class Commands:
 
     async def make(self, interaction: discord.Interaction, text: str, base: Options,
                    picture: discord.Attachment | bytes | None) -> None:
-        """Defer, then queue the job; ``picture`` is an attachment to fetch, or the bytes of a kept one."""
+        """Defer, then queue the job; ``picture`` is an attachment (fetched by the engine once the cheap checks
+        passed), or the bytes of a kept one."""
         callback = await interaction.response.defer(thinking=True)
         self._public.add(interaction.id)
         try:
@@ -117,7 +119,7 @@ class Commands:
             if picture is None and not parsed.prompt:
                 raise InvalidInput("prompt", "Tell me what to show, like: /video prompt: a cat surfing at sunset.",
                                    hint="Or attach a picture to animate it.")
-            image = picture if isinstance(picture, bytes | None) else await self._download(picture)
+            image = picture if isinstance(picture, bytes | None) else self._fetcher(picture)
             message_id = callback.message_id if callback and callback.message_id else \
                 (await interaction.original_response()).id
             reply = Reply(interaction.application_id, interaction.token, message_id,
@@ -126,9 +128,11 @@ class Commands:
                 "app_id": str(reply.app_id), "token": reply.token, "message_id": str(message_id),
                 "created": reply.created, "user_id": str(interaction.user.id),
                 "guild_id": str(interaction.guild_id or ""), "limit": interaction.filesize_limit,
-            })
+            }, scope=_scope(interaction))
             view = await self.service.submit(SubmitRequest(user, parsed.prompt, origin, parsed.options, image))
-        except ReelbotError as exc:
+        except Exception as exc:  # a refusal, or a bug: either way said privately, never in public
+            if not isinstance(exc, ReelbotError):
+                log.error("Discord job request failed", exc_info=exc)
             await self._refuse(interaction, exc)
             return
         self._public.discard(interaction.id)
@@ -161,13 +165,9 @@ class Commands:
             await self._refuse(interaction, exc)
 
     async def _again(self, interaction: discord.Interaction, user: UserRef, job_id: str, *, same_seed: bool) -> None:
-        """Retry and Same seed: the same request again, as a new job of whoever pressed, in a new reply."""
-        old = await self.service.get(job_id)
-        image = None
-        if old.kind is JobKind.IMAGE_TO_VIDEO:
-            image = await asyncio.to_thread(kept_picture, old.image_path, job_id)
-        options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
-        await self.make(interaction, old.prompt, options, image)
+        """Retry and Same seed: the owner's request again, as a new job, in a new reply."""
+        again = await self.service.again(user, job_id, same_seed=same_seed)
+        await self.make(interaction, again.prompt, again.options, again.image)
 
     # --- the other commands ---
 
@@ -185,24 +185,24 @@ class Commands:
         await self._tell(interaction, f"Job {view.id}: {render.failure_text(view)}")
 
     async def job(self, interaction: discord.Interaction, job: str) -> None:
-        user = self._user(interaction)
         try:
-            view = await self.service.get(job.strip())
-            if view.user.key != user.key and not user.is_admin:
-                raise NotAllowed("That job is someone else's; only they or an admin can look it up.")
+            view = await self.service.job_for(self._user(interaction), job.strip())
         except ReelbotError as exc:
             await self._refuse(interaction, exc)
             return
         await self._tell(interaction, f"{render.header(view.id, view.prompt, view.kind)}\n{render.job_line(view)}")
 
     async def status(self, interaction: discord.Interaction) -> None:
-        """GPUs, queues, providers and spend, for admins (listed ids or Manage Server)."""
-        if not self._user(interaction).is_admin:
-            await self._tell(interaction, "Only the bot's admins (and members who can manage this server) can "
-                                          "see /status. /usage shows your own numbers.")
-            return
+        """GPUs, queues, providers and spend for the bot's admins; this server's own jobs for its managers."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await self.service.status()
+        try:
+            report = await self.service.status(self._user(interaction))
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+            return
+        if isinstance(report, ScopeStatus):
+            await self._tell(interaction, render.scope_status_text(report, "This server"))
+            return
         chart = await asyncio.to_thread(status_chart, report)
         embed = status_embed(report).set_image(url="attachment://status.png")
         await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(chart), "status.png"),
@@ -226,22 +226,27 @@ class Commands:
     # --- helpers ---
 
     def _user(self, interaction: discord.Interaction) -> UserRef:
+        """Who pressed or typed. Manage Server opens this server's own /status view, nothing more: whether
+        someone is an admin of the bot is the engine's call, from DISCORD_ADMIN_IDS."""
         who = interaction.user
         manager = bool(interaction.guild_id and interaction.permissions.manage_guild)
         return UserRef(PLATFORM, str(who.id), who.display_name or who.name,
-                       is_admin=str(who.id) in self.admin_ids or manager)
+                       manages=_scope(interaction) if manager else None)
 
-    async def _download(self, picture: discord.Attachment) -> bytes:
-        if not (picture.content_type or "").startswith("image/"):
-            raise InvalidImage(f"{picture.filename} is not a picture I can animate.",
-                               hint="Attach a JPEG, PNG or WebP image.")
-        if picture.size > self.max_image_bytes:
-            raise InvalidImage(f"That picture is {picture.size / 1024**2:.1f} MB; the limit is "
-                               f"{self.max_image_bytes / 1024**2:.0f} MB.", hint="Attach a smaller picture.")
-        try:
-            return await picture.read()
-        except discord.HTTPException as exc:
-            raise InvalidImage("Discord would not give me that picture.", hint="Attach it again.") from exc
+    def _fetcher(self, picture: discord.Attachment) -> Callable[[], Awaitable[bytes]]:
+        async def fetch() -> bytes:
+            if not (picture.content_type or "").startswith("image/"):
+                raise InvalidImage(f"{picture.filename} is not a picture I can animate.",
+                                   hint="Attach a JPEG, PNG or WebP image.")
+            if picture.size > self.max_image_bytes:
+                raise InvalidImage(f"That picture is {picture.size / 1024**2:.1f} MB; the limit is "
+                                   f"{self.max_image_bytes / 1024**2:.0f} MB.", hint="Attach a smaller picture.")
+            try:
+                return await picture.read()
+            except discord.HTTPException as exc:
+                raise InvalidImage("Discord would not give me that picture.", hint="Attach it again.") from exc
+
+        return fetch
 
     async def _tell(self, interaction: discord.Interaction, text: str) -> None:
         """A reply only the user sees."""
@@ -261,3 +266,8 @@ class Commands:
             except discord.HTTPException as exc:
                 log.info("could not remove the placeholder reply: %s", exc)
         await self._tell(interaction, render.describe_error(error))
+
+
+def _scope(interaction: discord.Interaction) -> str:
+    """The server a request comes from (its managers' /status counts its jobs); empty in DMs."""
+    return f"discord:guild:{interaction.guild_id}" if interaction.guild_id else ""

@@ -14,7 +14,7 @@ from pathlib import Path
 import discord
 
 from bot.discord import views
-from bot.discord.live import LiveReplies, Reply
+from bot.discord.live import NO_MENTIONS, LiveReplies, Reply, only_user
 from bot.discord.texts import last_line
 from bot.render import header
 from engine.outbox import Undeliverable
@@ -40,7 +40,7 @@ class DiscordDeliverer:
             try:
                 await self.live.webhook(reply).edit_message(
                     reply.message_id, content=text, attachments=[_file(video, job.id)] if video else [],
-                    view=view,
+                    view=view, allowed_mentions=NO_MENTIONS,
                 )
                 return
             except discord.NotFound:
@@ -59,14 +59,14 @@ class DiscordDeliverer:
                 channel = self.client.get_partial_messageable(int(channel_id))
                 await channel.send(mention + text, file=_file(video, job.id) if video else discord.utils.MISSING,
                                    view=view or discord.utils.MISSING,
-                                   allowed_mentions=discord.AllowedMentions(users=True))
+                                   allowed_mentions=only_user(int(user_id)))
                 return
             except (discord.Forbidden, discord.NotFound) as exc:
                 log.info("cannot post job %s in channel %s (%s); trying a DM", job.id, channel_id, exc.status)
         try:
             user = await self.client.fetch_user(int(user_id))
             await user.send(text, file=_file(video, job.id) if video else discord.utils.MISSING,
-                            view=view or discord.utils.MISSING)
+                            view=view or discord.utils.MISSING, allowed_mentions=NO_MENTIONS)
         except (discord.Forbidden, discord.NotFound) as exc:
             raise Undeliverable(f"Discord lets me reach user {user_id} neither in the channel nor by DM") from exc
 

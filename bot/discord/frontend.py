@@ -22,7 +22,7 @@ from discord.http import Route
 from bot.discord import views
 from bot.discord.commands import PLATFORM, Commands
 from bot.discord.deliver import DiscordDeliverer
-from bot.discord.live import LiveReplies, Reply
+from bot.discord.live import NO_MENTIONS, LiveReplies, Reply
 from bot.progress import JobLines, alert_text
 from bot.render import header
 from engine.errors import NotFound, ReelbotError
@@ -44,7 +44,7 @@ class ReelbotClient(discord.Client):
     def __init__(self) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # server names and channels; no privileged intent is needed
-        super().__init__(intents=intents)
+        super().__init__(intents=intents, allowed_mentions=NO_MENTIONS)  # a prompt never pings anyone
         self.tree: app_commands.CommandTree[ReelbotClient] = app_commands.CommandTree(self)
         self.reelbot_press: views.Press | None = None
         self.ready = asyncio.Event()
@@ -68,7 +68,7 @@ class DiscordFrontend:
         self.settings = settings
         self.client = ReelbotClient()
         self.live = LiveReplies(self.client, interval_s=settings.discord_edit_interval_s)
-        self.commands = Commands(service, self.live, admin_ids=settings.admin_ids(PLATFORM),
+        self.commands = Commands(service, self.live,
                                  max_image_bytes=settings.max_image_bytes)
         self.commands.install(self.client.tree)
         self.client.reelbot_press = self.commands.press

@@ -16,6 +16,15 @@ from dataclasses import dataclass
 import discord
 
 log = logging.getLogger(__name__)
+# Prompts are typed by strangers and end up in the bot's messages: "@everyone" or "<@&role>" in a prompt must
+# not ping anyone. Every message goes out with this, except the one that calls a job's owner back.
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def only_user(user_id: int) -> discord.AllowedMentions:
+    """Mentions that reach the job's owner and nobody else."""
+    return discord.AllowedMentions(everyone=False, roles=False, replied_user=False,
+                                   users=[discord.Object(user_id)])
 TOKEN_LIFETIME_S = 15 * 60
 TOKEN_MARGIN_S = 30  # stop using a token this long before Discord does
 _TRIES = 3  # edits in a row that Discord refuses before the job's message is left as it is
@@ -81,6 +90,7 @@ class LiveReplies:
         self._live.clear()
 
     def webhook(self, reply: Reply) -> discord.Webhook:
+        """The interaction's webhook; every message sent through it mentions nobody (see NO_MENTIONS)."""
         return discord.Webhook.partial(reply.app_id, reply.token, client=self.client)
 
     def _kick(self, job_id: str, live: _Live) -> None:
@@ -100,7 +110,7 @@ class LiveReplies:
             version, live.last_edit = live.version, time.monotonic()
             try:
                 await self.webhook(live.reply).edit_message(live.reply.message_id, content=live.text,
-                                                            view=live.view)
+                                                            view=live.view, allowed_mentions=NO_MENTIONS)
             except discord.NotFound:
                 live.gone = True  # the message was deleted
                 break

@@ -24,6 +24,7 @@ from bot.telegram.flood import FloodWait, patiently
 from bot.telegram.handlers import PLATFORM, Handlers
 from bot.telegram.live import LiveMessages
 from bot.telegram.texts import COMMANDS
+from bot.telegram.webhook import WebhookServer
 from engine.errors import NotFound, ReelbotError
 from engine.events import Event, ProviderAlert, Queued, Subscription
 from engine.service import Service
@@ -58,12 +59,13 @@ class TelegramFrontend:
             group_interval_s=settings.telegram_edit_interval_group_s,
         )
         self.handlers = Handlers(
-            service, self.live, admin_ids=settings.admin_ids(PLATFORM),
+            service, self.live,
             max_download_bytes=round(settings.telegram_max_download_mb * 1024 * 1024),
         )
         self.handlers.install(self.app)
         self.lines = JobLines()
         self._subscription: Subscription | None = None
+        self._webhook: WebhookServer | None = None
         self.username = ""
 
     async def prepare(self) -> None:
@@ -97,15 +99,15 @@ class TelegramFrontend:
         updater = self.app.updater
         assert updater is not None
         if self.settings.telegram_mode == "webhook":
-            secret = self.settings.telegram_webhook_secret
-            await updater.start_webhook(
-                listen=self.settings.telegram_webhook_listen,
-                port=self.settings.telegram_webhook_port,
-                url_path=urlsplit(self.settings.telegram_webhook_url).path.lstrip("/"),
-                webhook_url=self.settings.telegram_webhook_url,
-                secret_token=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
-                allowed_updates=UPDATES,
+            given = self.settings.telegram_webhook_secret
+            secret = given.get_secret_value() if given else secrets.token_urlsafe(32)
+            self._webhook = WebhookServer(
+                self.app, path=urlsplit(self.settings.telegram_webhook_url).path, secret=secret,
+                listen=self.settings.telegram_webhook_listen, port=self.settings.telegram_webhook_port,
             )
+            await self._webhook.start()
+            await patiently(lambda: self.app.bot.set_webhook(
+                self.settings.telegram_webhook_url, secret_token=secret, allowed_updates=UPDATES))
             how = f"webhook at {self.settings.telegram_webhook_url}"
         else:
             await updater.start_polling(
@@ -116,6 +118,8 @@ class TelegramFrontend:
         return f"Telegram: running as @{self.username} ({how})."
 
     async def stop(self) -> None:
+        if self._webhook is not None:
+            await self._webhook.stop()
         updater = self.app.updater
         if updater is not None and updater.running:
             await updater.stop()

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Message, Update
 from telegram import User as TgUser
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -26,7 +27,6 @@ from telegram.ext import (
 from bot import render
 from bot.chart import status_chart
 from bot.parse import parse_prompt
-from bot.progress import kept_picture
 from bot.render import header
 from bot.telegram import keyboards
 from bot.telegram.flood import patiently
@@ -34,7 +34,8 @@ from bot.telegram.live import LiveMessages
 from bot.telegram.texts import help_text
 from engine.errors import InvalidImage, InvalidInput, NotAllowed, ReelbotError
 from engine.service import Service
-from engine.types import JobKind, JobState, JobView, Options, Origin, SubmitRequest, UserRef
+from engine.status import StatusReport
+from engine.types import JobState, JobView, Options, Origin, SubmitRequest, UserRef
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
@@ -48,12 +49,9 @@ class Picture:
 
 
 class Handlers:
-    def __init__(
-        self, service: Service, live: LiveMessages, *, admin_ids: frozenset[str], max_download_bytes: int
-    ) -> None:
+    def __init__(self, service: Service, live: LiveMessages, *, max_download_bytes: int) -> None:
         self.service = service
         self.live = live
-        self.admin_ids = admin_ids
         self.max_download_bytes = max_download_bytes
 
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -107,35 +105,35 @@ class Handlers:
     async def _make(
         self, message: Message, text: str, picture: Picture | None, context: ContextTypes.DEFAULT_TYPE
     ) -> None:
-        user = self._user(message.from_user)
         try:
+            user = self._sender(message)
             parsed = parse_prompt(text)
             if picture is not None:
                 self._check_size(picture.size)
         except ReelbotError as exc:
             await self._reply(message, render.describe_error(exc))
             return
-        note = await self._reply(message, "⏳ Getting your picture…" if picture else "⏳ Queuing…")
+        note = await self._reply(message, "⏳ Queuing…")
         if note is None:
             return
-        try:
-            image = await self._download(picture, context) if picture is not None else None
-        except ReelbotError as exc:
-            await self._edit(note, render.describe_error(exc))
-            return
+        image = self._fetcher(picture, context) if picture is not None else None
         await self._submit(note, message.message_id, user, parsed.prompt, parsed.options, image)
 
     async def _submit(
-        self, note: Message, reply_to: int, user: UserRef, prompt: str, options: Options, image: bytes | None
+        self, note: Message, reply_to: int, user: UserRef, prompt: str, options: Options,
+        image: bytes | Callable[[], Awaitable[bytes]] | None,
     ) -> JobView | None:
-        """Queue a job whose progress ``note`` (the bot's own message) will show."""
+        """Queue a job whose progress ``note`` (the bot's own message) will show. A picture to fetch is
+        fetched by the engine once the cheap checks (rate, quota) passed."""
         chat = note.chat
         origin = Origin(PLATFORM, str(chat.id), {
             "message_id": note.message_id, "request_message_id": reply_to, "chat_type": chat.type,
-        })
+        }, scope=f"telegram:chat:{chat.id}" if chat.type != "private" else "")
         try:
             view = await self.service.submit(SubmitRequest(user, prompt, origin, options, image))
-        except ReelbotError as exc:
+        except Exception as exc:  # a refusal, or a bug: the note says so, it never stays at "Queuing…"
+            if not isinstance(exc, ReelbotError):
+                log.error("Telegram job request failed", exc_info=exc)
             await self._edit(note, render.describe_error(exc))
             return None
         self.live.track(view.id, chat.id, note.message_id, chat.type, header(view.id, view.prompt, view.kind))
@@ -173,18 +171,14 @@ class Handlers:
         await query.answer(_short(answer))
 
     async def _again(self, message: object, user: UserRef, job_id: str, same_seed: bool) -> str:
-        """Retry and Same seed: the same request again, as a new job of whoever pressed."""
-        old = await self.service.get(job_id)
+        """Retry and Same seed: the owner's request again, as a new job."""
+        again = await self.service.again(user, job_id, same_seed=same_seed)
         if not isinstance(message, Message):
             raise InvalidInput("message", "That message is too old to reply to; send your request again.")
-        image = None
-        if old.kind is JobKind.IMAGE_TO_VIDEO:
-            image = await asyncio.to_thread(kept_picture, old.image_path, job_id)
-        options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
         note = await self._reply(message, "⏳ Queuing it again…")
         if note is None:
             raise InvalidInput("message", "Telegram did not let me reply here; try again in a moment.")
-        view = await self._submit(note, message.message_id, user, old.prompt, options, image)
+        view = await self._submit(note, message.message_id, user, again.prompt, again.options, again.image)
         if view is None:
             return "Could not queue it; see the message below."
         return f"Queued again with seed {view.seed}." if same_seed else "Queued again with a new seed."
@@ -204,7 +198,11 @@ class Handlers:
     async def usage(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is not None:
-            usage = await self.service.usage(self._user(message.from_user))
+            try:
+                usage = await self.service.usage(self._sender(message))
+            except ReelbotError as exc:
+                await self._reply(message, render.describe_error(exc))
+                return
             await self._reply(message, render.usage_text(usage))
 
     async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -212,7 +210,7 @@ class Handlers:
         if message is None:
             return
         try:
-            view = await self.service.cancel(self._user(message.from_user), _arg(context))
+            view = await self.service.cancel(self._sender(message), _arg(context))
         except ReelbotError as exc:
             await self._reply(message, render.describe_error(exc))
             return
@@ -226,11 +224,8 @@ class Handlers:
         if job_id is None:
             await self._reply(message, "Which job? Use /job followed by the id from the bot's message.")
             return
-        user = self._user(message.from_user)
         try:
-            view = await self.service.get(job_id)
-            if view.user.key != user.key and not user.is_admin:
-                raise NotAllowed("That job is someone else's; only they or an admin can look it up.")
+            view = await self.service.job_for(self._sender(message), job_id)
         except ReelbotError as exc:
             await self._reply(message, render.describe_error(exc))
             return
@@ -240,16 +235,27 @@ class Handlers:
         message = update.effective_message
         if message is None:
             return
-        if not self._user(message.from_user).is_admin:
-            await self._reply(message, "Only the bot's admins can see /status. /usage shows your own numbers.")
+        try:
+            report = await self.service.status(self._sender(message))
+        except ReelbotError as exc:
+            await self._reply(message, render.describe_error(exc))
             return
-        report = await self.service.status()
+        assert isinstance(report, StatusReport)  # only admins get here: Telegram names no group managers
+        # Spend, users and GPUs are for the admin's eyes: in a group they go to the admin's private chat.
+        chat_id = message.chat_id if message.chat.type == "private" else message.from_user.id  # type: ignore[union-attr]
         text = render.status_text(report)
         chart = await asyncio.to_thread(status_chart, report)
         fits = len(text) <= 1024
-        await patiently(lambda: message.reply_photo(chart, caption=text if fits else None, do_quote=True))
-        if not fits:
-            await self._reply(message, text)
+        try:
+            await patiently(lambda: context.bot.send_photo(chat_id, chart, caption=text if fits else None))
+            if not fits:
+                await patiently(lambda: context.bot.send_message(chat_id, text))
+        except Forbidden:
+            await self._reply(message, "I can only send /status privately: open a chat with me, press Start, "
+                                       "and send /status there.")
+            return
+        if chat_id != message.chat_id:
+            await self._reply(message, "I sent you /status in our private chat.")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything unexpected: logged for the admin, a plain apology for the user, never a traceback."""
@@ -265,8 +271,16 @@ class Handlers:
     def _user(self, user: TgUser | None) -> UserRef:
         if user is None:
             raise NotAllowed("Anonymous messages cannot make videos; send it from your own account.")
-        return UserRef(PLATFORM, str(user.id), user.full_name or user.username or "",
-                       is_admin=str(user.id) in self.admin_ids)
+        return UserRef(PLATFORM, str(user.id), user.full_name or user.username or "")
+
+    def _sender(self, message: Message) -> UserRef:
+        """Who sent a message. A group's anonymous admins and channel posts all come from one shared account
+        (@GroupAnonymousBot, @Channel_Bot) with the real sender in ``sender_chat``: they are that chat, with
+        its own quota and jobs, never one user shared by every group."""
+        chat = message.sender_chat
+        if chat is not None:
+            return UserRef(PLATFORM, str(chat.id), chat.title or chat.username or "")
+        return self._user(message.from_user)
 
     def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
         """In groups the bot answers only when spoken to: a mention, /video, or a reply to its message."""
@@ -304,17 +318,20 @@ class Handlers:
             hint="Send it as a photo instead of a file (Telegram shrinks it), or send a smaller file.",
         )
 
-    async def _download(self, picture: Picture, context: ContextTypes.DEFAULT_TYPE) -> bytes:
-        try:
-            file = await patiently(lambda: context.bot.get_file(picture.file_id))
-            self._check_size(file.file_size)
-            return bytes(await file.download_as_bytearray())
-        except BadRequest as exc:
-            if "too big" in exc.message.lower():
-                raise self._too_big() from exc
-            raise InvalidImage(
-                "Telegram would not give me that picture.", hint="Send it again, or as a photo."
-            ) from exc
+    def _fetcher(self, picture: Picture, context: ContextTypes.DEFAULT_TYPE) -> Callable[[], Awaitable[bytes]]:
+        async def fetch() -> bytes:
+            try:
+                file = await patiently(lambda: context.bot.get_file(picture.file_id))
+                self._check_size(file.file_size)
+                return bytes(await file.download_as_bytearray())
+            except BadRequest as exc:
+                if "too big" in exc.message.lower():
+                    raise self._too_big() from exc
+                raise InvalidImage(
+                    "Telegram would not give me that picture.", hint="Send it again, or as a photo."
+                ) from exc
+
+        return fetch
 
     async def _reply(self, message: Message, text: str) -> Message | None:
         try:

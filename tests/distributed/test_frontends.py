@@ -19,7 +19,7 @@ async def test_discord_reply_follows_a_job_run_by_a_worker_process(workers, clus
         done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m, timeout=60)
         assert "✅ Done in" in done.content and "on local (zeroscope)" in done.content
         assert any("Running on local" in v and "%" in v for v in done.versions)  # progress crossed processes
-        report = await bot.service.status()
+        report = await bot.service.report()
         assert [w.name for w in report.workers] == [worker.name]
         assert fake.spec_errors == []
     finally:

@@ -58,7 +58,7 @@ async def test_jobs_spread_over_three_workers_and_are_delivered_once(front, work
     await app.service.outbox.idle()
     assert sorted(j.id for j in deliverer.delivered) == sorted(jobs)
     assert await app.repo.ledger_balance() == {j: 0 for j in jobs}
-    report = await app.service.status()
+    report = await app.service.report()
     assert len(report.workers) == 3 and sum(w.jobs_done for w in report.workers) >= 1
     assert {type(e).__name__ for e in events} >= {"Started", "Progress", "Ended"}  # over LISTEN/NOTIFY
 

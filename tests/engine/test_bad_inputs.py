@@ -35,7 +35,6 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("empty prompt", {"prompt": ""}, "Describe the video"),
     ("blank prompt", {"prompt": "   \n "}, "Describe the video"),
     ("prompt too long", {"prompt": "cat " * 400}, "the limit is 1,000"),
-    ("control characters", {"prompt": "a cat\x00surfing"}, "control characters"),
     ("negative prompt too long", {"negative_prompt": "x" * 1001}, "negative prompt is 1,001"),
     ("zero frames", {"frames": 0}, "frames must be between 1 and 129"),
     ("too many frames", {"frames": 10_000}, "you asked for 10,000"),

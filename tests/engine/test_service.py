@@ -30,7 +30,7 @@ from tests.conftest import RecordingDeliverer, make_settings, open_app
 def req(user: str = "u1", prompt: str = "a cat surfing", *, admin: bool = False,
         image: bytes | None = None, **options: Any) -> SubmitRequest:
     return SubmitRequest(
-        UserRef("test", user, f"name-{user}", admin), prompt, Origin("test", chat_id="chat-1"),
+        UserRef("cli" if admin else "test", user, f"name-{user}"), prompt, Origin("test", chat_id="chat-1"),
         Options(**options), image,
     )
 
@@ -185,7 +185,7 @@ async def test_oom_then_429_then_success_three_attempts_one_charge_one_delivery(
     retries = [(e.failed_backend, e.next_backend) for e in events if isinstance(e, Retrying)]
     assert retries == [("local", "replicate"), ("replicate", "runway")]
     # Replicate asked for 30 s of rest: the next job goes straight past it.
-    health = {h.name: h for h in (await app.service.status()).backends}
+    health = {h.name: h for h in (await app.service.report()).backends}
     assert health["replicate"].cooling_s > 20
     second = await app.service.wait((await app.service.submit(req("u2"))).id)
     assert [a.backend for a in second.attempts] == ["local", "runway"]
@@ -222,7 +222,7 @@ async def test_a_backend_that_keeps_failing_cools_down(app_factory):
         assert done.state is JobState.SUCCEEDED
         tried.append([a.backend for a in done.attempts])
     assert tried == [["local", "runway"], ["local", "runway"], ["runway"]]
-    local = next(h for h in (await app.service.status()).backends if h.name == "local")
+    local = next(h for h in (await app.service.report()).backends if h.name == "local")
     assert local.cooling_s > 100 and local.last_error == "GPU fell off the bus"
 
 
@@ -260,7 +260,7 @@ async def test_cancel_a_running_job_interrupts_the_pipeline_and_frees_the_gpu(ap
     assert done.id == running.id and done.state is JobState.CANCELLED
     assert [a.outcome for a in done.attempts] == [Outcome.CANCELLED]
     assert done.attempts[0].gpu_seconds == 0 and done.charged_usd == 0
-    status = await app.service.status()
+    status = await app.service.report()
     assert status.lanes[0].current_job == waiting.id  # the GPU went straight to the next job
     await app.service.cancel(UserRef("test", "b"), waiting.id)
 
@@ -270,7 +270,7 @@ async def test_only_the_owner_or_an_admin_may_cancel_and_finished_jobs_cannot_be
     view = await app.service.submit(req("owner"))
     with pytest.raises(NotAllowed):
         await app.service.cancel(UserRef("test", "stranger"), view.id)
-    done = await app.service.cancel(UserRef("test", "boss", is_admin=True), view.id)
+    done = await app.service.cancel(UserRef("cli", "boss"), view.id)
     assert done.state is JobState.CANCELLED
     with pytest.raises(AlreadyFinished) as err:
         await app.service.cancel(UserRef("test", "owner"), view.id)
@@ -300,7 +300,7 @@ async def test_admins_go_first_and_positions_and_etas_are_given(app_factory):
     assert (await app.service.get(a.id)).position == 2
     assert (await app.service.get(b.id)).eta_s > (await app.service.get(a.id)).eta_s > 0
     for job_id in (a.id, b.id, boss.id):
-        await app.service.cancel(UserRef("test", "x", is_admin=True), job_id)
+        await app.service.cancel(UserRef("cli", "x"), job_id)
 
 
 async def test_a_long_local_queue_sends_the_job_to_the_cloud_when_affordable(app_factory):
@@ -376,7 +376,7 @@ async def test_status_reports_gpus_backends_spend_and_top_users(app_factory):
     await app.service.wait((await app.service.submit(req("alice"))).id)
     await app.service.wait((await app.service.submit(req("alice"))).id)
     await app.service.wait((await app.service.submit(req("bob", provider="local"))).id)
-    report = await app.service.status()
+    report = await app.service.report()
     assert [lane.name for lane in report.lanes] == ["gpu0", "gpu1"]
     assert report.jobs_by_state == {"succeeded": 3}
     spend = {line.backend: line for line in report.spend}
@@ -491,4 +491,4 @@ async def test_waiting_jobs_are_told_when_their_place_in_the_queue_changes(app_f
     await asyncio.wait_for(moved.wait(), 5)  # c moves up to #1 without asking
     assert places[second.id][0] == 2 and places[second.id][-1] == 1
     for job in (running, second):
-        await app.service.cancel(UserRef("test", "x", is_admin=True), job.id)
+        await app.service.cancel(UserRef("cli", "x"), job.id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Sent:
     interaction_token: str | None = None
     versions: list[str] = field(default_factory=list)
     loading: bool = False
+    pings: set[str] = field(default_factory=set)  # who this message notified: "everyone", "user:1", "role:2"
 
     @property
     def ephemeral(self) -> bool:
@@ -467,6 +469,8 @@ class FakeDiscord:
                     files[attachment.get("filename", f"file{index}")] = data
             message.files = {**{k: v for k, v in message.files.items() if k in kept}, **files}
         message.versions.append(message.content)
+        if "content" in payload:
+            message.pings |= _pings(message.content, payload.get("allowed_mentions"))
         self.messages[message.id] = message
         return message
 
@@ -499,8 +503,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 def _ids_as_strings(body: bytes) -> bytes:
     """Discord takes an id as a number or a string (snowflakes fit in 64 bits); the spec types them as
-    strings only. discord.py sends numbers (``recipient_id``, and a new upload's index as its ``id``), so
-    ids are compared as strings; everything else is checked as sent."""
+    strings only. discord.py sends numbers (``recipient_id``, a new upload's index as its ``id``, the id lists
+    ``users``/``roles`` of ``allowed_mentions``), so ids are compared as strings; everything else is checked
+    as sent."""
     if not body:
         return body
     try:
@@ -511,6 +516,7 @@ def _ids_as_strings(body: bytes) -> bytes:
     def fix(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: str(v) if (k == "id" or k.endswith("_id")) and isinstance(v, int) and not isinstance(v, bool)
+                    else [str(i) for i in v] if k in ("users", "roles") and isinstance(v, list)
                     else fix(v) for k, v in value.items()}
         if isinstance(value, list):
             return [fix(v) for v in value]
@@ -524,3 +530,18 @@ def _upload_ids_as_strings(form: dict[str, bytes] | None) -> dict[str, bytes] | 
     if not form or "payload_json" not in form:
         return form
     return {**form, "payload_json": _ids_as_strings(form["payload_json"])}
+
+
+def _pings(content: str, allowed: dict[str, Any] | None) -> set[str]:
+    """Who a message's mentions reach, as Discord decides: without ``allowed_mentions`` every @everyone,
+    role and user mention in the text pings; with it, only what its ``parse`` list and id lists allow."""
+    everyone = {"everyone"} if re.search(r"@(everyone|here)\b", content) else set()
+    users = set(re.findall(r"<@!?(\d+)>", content))
+    roles = set(re.findall(r"<@&(\d+)>", content))
+    if allowed is None:
+        return everyone | {f"user:{u}" for u in users} | {f"role:{r}" for r in roles}
+    parse = set(allowed.get("parse") or [])
+    named_users, named_roles = set(map(str, allowed.get("users") or [])), set(map(str, allowed.get("roles") or []))
+    return ((everyone if "everyone" in parse else set())
+            | {f"user:{u}" for u in users if "users" in parse or u in named_users}
+            | {f"role:{r}" for r in roles if "roles" in parse or r in named_roles})

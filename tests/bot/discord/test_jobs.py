@@ -98,22 +98,27 @@ async def test_retry_and_same_seed_queue_new_jobs_in_new_replies(fake: FakeDisco
     assert "· seed 42 ·" not in other.content and "· seed " in other.content
 
 
-async def test_status_is_for_admins_and_server_managers(fake: FakeDiscord, make_bot) -> None:
+async def test_status_is_for_admins_only_and_managers_see_just_their_server(fake: FakeDiscord, make_bot) -> None:
     await make_bot(discord_admin_ids="2001")
     boss, ann, mod = fake.user(2001, "boss"), fake.user(1001, "ann"), fake.user(1004, "mod")
     refused = fake.slash("status", ann, guild_id=GUILD)
     [text] = await fake.wait_for(lambda: fake.ephemeral(refused))
     assert text.startswith("Only the bot's admins")
 
-    for who, manage in ((boss, False), (mod, True)):
-        asked = fake.slash("status", who, guild_id=GUILD, manage_guild=manage)
-        shown = await fake.wait_for(lambda asked=asked: [m for m in fake.messages.values()
-                                                         if m.interaction_token == asked.token and m.embeds])
-        embed = shown[-1].embeds[0]
-        assert embed["title"] == "reelbot status" and embed["description"] == "Jobs: 0 queued, 0 running"
-        assert [f["name"] for f in embed["fields"]][:3] == ["GPUs", "Backends", "Spend"]
-        assert embed["image"]["url"] == "attachment://status.png"
-        assert shown[-1].files["status.png"].startswith(b"\x89PNG") and shown[-1].ephemeral
+    asked = fake.slash("status", boss, guild_id=GUILD)
+    shown = await fake.wait_for(lambda: [m for m in fake.messages.values()
+                                         if m.interaction_token == asked.token and m.embeds])
+    embed = shown[-1].embeds[0]
+    assert embed["title"] == "reelbot status" and embed["description"] == "Jobs: 0 queued, 0 running"
+    assert [f["name"] for f in embed["fields"]][:3] == ["GPUs", "Backends", "Spend"]
+    assert embed["image"]["url"] == "attachment://status.png"
+    assert shown[-1].files["status.png"].startswith(b"\x89PNG") and shown[-1].ephemeral
+
+    managed = fake.slash("status", mod, guild_id=GUILD, manage_guild=True)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(managed))
+    assert text.startswith("This server: 0 waiting, 0 running; today 0 made, 0 failed.")
+    assert "$" not in text and not [m for m in fake.messages.values() if m.interaction_token == managed.token
+                                    and m.embeds]
 
 
 async def test_quota_refusal_is_ephemeral_says_when_and_removes_the_public_reply(fake: FakeDiscord,
@@ -134,7 +139,7 @@ async def test_bad_flags_are_explained_and_nothing_is_queued(fake: FakeDiscord, 
     inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a cat --frames lots"})
     [text] = await fake.wait_for(lambda: fake.ephemeral(inter))
     assert "--frames" in text
-    assert (await bot.service.status()).jobs_by_state == {}
+    assert (await bot.service.report()).jobs_by_state == {}
 
 
 async def test_dms_work(fake: FakeDiscord, make_bot) -> None:
@@ -226,7 +231,7 @@ async def test_nothing_to_show_and_files_that_are_not_pictures_are_explained(fak
                           image=("notes.pdf", b"%PDF-1.4", "application/pdf"))
     [text] = await fake.wait_for(lambda: fake.ephemeral(document))
     assert text.startswith("notes.pdf is not a picture I can animate.")
-    assert (await bot.service.status()).jobs_by_state == {}
+    assert (await bot.service.report()).jobs_by_state == {}
 
 
 async def test_retry_of_an_image_job_animates_the_same_picture_again(fake: FakeDiscord, make_bot) -> None:

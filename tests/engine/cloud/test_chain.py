@@ -69,7 +69,7 @@ async def test_oom_then_replicate_429_then_runway_three_attempts_one_charge_one_
     await asyncio.sleep(0.05)
     assert [(e.failed_backend, e.next_backend) for e in events if isinstance(e, Retrying)] == [
         ("local", "replicate"), ("replicate", "runway")]
-    report = await app.service.status()
+    report = await app.service.report()
     health = {h.name: h for h in report.backends}
     assert health["replicate"].cooling_s > 15  # its "available in 20 seconds" was honoured
     spend = {line.backend: line.month_usd for line in report.spend}
@@ -109,7 +109,7 @@ async def test_a_refused_key_alerts_admins_once_and_later_jobs_skip_the_provider
     await asyncio.sleep(0.05)
     assert len(alerts) == 1 and alerts[0].backend == "replicate"
     assert "REPLICATE_API_TOKEN" in alerts[0].message and "r8_revoked" not in alerts[0].message
-    health = {h.name: h for h in (await app.service.status()).backends}
+    health = {h.name: h for h in (await app.service.report()).backends}
     assert health["replicate"].cooling_s > 3000 and "refused the API key" in health["replicate"].last_error
 
 
@@ -151,4 +151,4 @@ async def test_the_preview_shows_the_gpu_queue_and_the_cloud_price(app_factory, 
     assert preview_line(busy).startswith("local: #2 in queue, starts in ≈ ")
     assert busy.cloud is not None and busy.cloud.backend == "runway"
     for job_id in list(app.service.runner.active):
-        await app.service.cancel(UserRef("test", "admin", is_admin=True), job_id)
+        await app.service.cancel(UserRef("cli", "admin"), job_id)

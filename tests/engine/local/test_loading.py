@@ -77,7 +77,7 @@ async def test_a_gated_model_is_explained_and_the_job_moves_to_the_cloud(app_fac
     assert any(path.endswith("/auth-check") for path in gated_hub)
     # The local backend is not rested for one model's licence, and the Hub is not asked again.
     asked = len(gated_hub)
-    local_health = next(h for h in (await app.service.status()).backends if h.name == "local")
+    local_health = next(h for h in (await app.service.report()).backends if h.name == "local")
     assert local_health.cooling_s == 0
     again = await app.service.wait((await app.service.submit(request)).id)
     assert [a.error_code for a in again.attempts] == ["model_unavailable", None] and len(gated_hub) == asked

@@ -71,6 +71,10 @@ class ApiError(Exception):
         self.code, self.description, self.retry_after = code, description, retry_after
 
 
+# The account Telegram shows as the sender of every anonymous group admin's message (@GroupAnonymousBot).
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+
+
 class FakeTelegram:
     def __init__(
         self, *, bot_id: int = 4242, bot_username: str = "reelbot_test_bot",
@@ -155,11 +159,14 @@ class FakeTelegram:
     def send(
         self, chat: dict[str, Any], user: dict[str, Any], text: str | None = None, *, photo: bytes | None = None,
         document: tuple[bytes, str, str] | None = None, caption: str | None = None, reply_to: int | None = None,
-        document_size: int | None = None,
+        document_size: int | None = None, sender_chat: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A user's message arrives in a chat: queue it as an update and return it."""
+        """A user's message arrives in a chat: queue it as an update and return it. A group's anonymous admin
+        writes as ``user=ANONYMOUS_ADMIN`` with ``sender_chat`` the group, as Telegram sends it."""
         message: dict[str, Any] = {"message_id": self._message_id(chat["id"]), "date": int(time.time()),
                                    "chat": chat, "from": user}
+        if sender_chat is not None:
+            message["sender_chat"] = sender_chat
         if text is not None:
             message["text"] = text
             if entities := _entities(text, self.bot_username):

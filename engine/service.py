@@ -168,7 +168,7 @@ class Service:
     # --- the API ---
 
     async def submit(self, request: SubmitRequest) -> JobView:
-        kind, prompt, options = validate(request, self.config.input_limits)
+        kind, prompt, options = validate(request, self.config.input_limits, self.router.model_names())
         waiting = self.scheduler.queued() if self.remote is None else \
             (await self.repo.counts_by_state()).get("queued", 0)
         if waiting >= self.config.max_queue:

@@ -14,9 +14,9 @@ from typing import TextIO
 
 from bot.render import duration, failure_text, progress_bar, queued_line, retrying_line
 from engine.events import Ended, Event, Progress, Queued, Retrying, Started
-from engine.types import JobState, JobView
+from engine.types import OPERATOR_PLATFORM, JobState, JobView
 
-PLATFORM = "cli"
+PLATFORM = OPERATOR_PLATFORM
 
 
 class FileDeliverer:

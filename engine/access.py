@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.errors import NotAllowed
-from engine.types import UserRef
-
-OPERATOR_PLATFORMS = frozenset({"cli"})  # someone at the machine's terminal already owns everything on it
+from engine.types import OPERATOR_PLATFORM, UserRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +24,8 @@ class Access:
         return cls(frozenset(f"{platform}:{uid}" for platform, ids in ids_by_platform.items() for uid in ids))
 
     def is_admin(self, user: UserRef) -> bool:
-        return user.platform in OPERATOR_PLATFORMS or user.key in self.admins
+        # Someone at the machine's own terminal already owns everything on it.
+        return user.platform == OPERATOR_PLATFORM or user.key in self.admins
 
     def check_owner_or_admin(self, by: UserRef, owner_key: str, doing: str) -> None:
         """Cancel, look up, move to the cloud: the job's owner may, and so may an admin."""

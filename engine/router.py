@@ -85,6 +85,10 @@ class Router:
             steps.append(Step(backend, model, backend.estimate(kind, options)))
         return steps
 
+    def model_names(self) -> frozenset[str]:
+        """Every model a chat user may pick by name, over all backends (for the check and its hint)."""
+        return frozenset(name for backend in self.backends.values() for name in backend.model_names())
+
     def why_empty(self, kind: JobKind, options: Options) -> str:
         """Plain words on why no backend can take a job of this kind (for the NoBackend error)."""
         reasons = []

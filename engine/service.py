@@ -188,7 +188,7 @@ class Service:
         """Admit a job: the cheap checks first (input, rate, ban, quota), then the picture is fetched and
         stored at the size the job needs, then the job and its reservation are stored in one transaction.
         Whatever fails on the way, nothing is left behind: no row, no charge, no file."""
-        kind, prompt, options = validate(request, self.config.input_limits)
+        kind, prompt, options = validate(request, self.config.input_limits, self.router.model_names())
         user = replace(request.user, name=clean_text(request.user.name).strip())
         admin = self.access.is_admin(user)
         if not admin and (wait := self.rate.hit(user.key)) is not None:

@@ -10,6 +10,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+# The platform of `reelbot generate`: the operator at the server's terminal, trusted to name folders and repos.
+OPERATOR_PLATFORM = "cli"
+
 
 class JobKind(StrEnum):
     TEXT_TO_VIDEO = "text-to-video"

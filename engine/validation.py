@@ -3,6 +3,9 @@
 Each problem raises :class:`~engine.errors.InvalidInput` naming the field, the value's problem and what to
 do. Nothing is corrected silently (a 9-second prompt typo should not quietly become a different video),
 except characters nobody can see: control, bidi and zero-width characters are dropped from text.
+
+A chat user picks a model from the names the admin listed; only the operator at the server's terminal
+(``reelbot generate``) may name a folder or a repository, so no chat message reaches the server's disk.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from engine.errors import InvalidInput
-from engine.types import JobKind, Options, SubmitRequest
+from engine.types import OPERATOR_PLATFORM, JobKind, Options, SubmitRequest
 
 MAX_SEED = 2**32 - 1
 _NAME = re.compile(r"^[\w.\-/:]{1,200}$")
@@ -31,8 +35,11 @@ class InputLimits:
     max_image_pixels: int = 40_000_000
 
 
-def validate(request: SubmitRequest, limits: InputLimits) -> tuple[JobKind, str, Options]:
-    """Return the job's kind, its cleaned prompt and its options, or raise InvalidInput."""
+def validate(
+    request: SubmitRequest, limits: InputLimits, models: Collection[str] = frozenset()
+) -> tuple[JobKind, str, Options]:
+    """Return the job's kind, its cleaned prompt and its options, or raise InvalidInput. ``models``: the
+    names chat users may pick (the operator may also give a folder or a repo id)."""
     if not request.user.platform or not request.user.user_id:
         raise InvalidInput("user", "The request does not say who sent it.")
     kind = JobKind.IMAGE_TO_VIDEO if request.image is not None else JobKind.TEXT_TO_VIDEO
@@ -58,6 +65,13 @@ def validate(request: SubmitRequest, limits: InputLimits) -> tuple[JobKind, str,
             "model",
             f"{opts.model[:40]!r} is not a model name.",
             hint="Use a name from /status, or leave it out for the default.",
+        )
+    if opts.model is not None and request.user.platform != OPERATOR_PLATFORM and opts.model not in models:
+        raise InvalidInput(
+            "model",
+            f"{opts.model[:60]!r} is not a model here.",
+            hint=f"Models: {', '.join(sorted(models)) or 'none'}; or leave it out for the default. "
+                 "Other models (a folder, a Hugging Face repo) are added by an admin with LOCAL_MODELS.",
         )
     if opts.provider is not None and not _PROVIDER.match(opts.provider):
         raise InvalidInput("provider", f"{opts.provider[:40]!r} is not a provider name.")

@@ -69,21 +69,33 @@ class DiffusersBackend:
             return "torch and diffusers are not installed (pip install 'reelbot[local]')"
         return None
 
+    def model_names(self) -> frozenset[str]:
+        return frozenset(self.registry)
+
     def spec_for(self, kind: JobKind, options: Options) -> ModelSpec | None:
+        found = self._lookup(kind, options)
+        return found if isinstance(found, ModelSpec) and kind in found.kinds else None
+
+    def model_for(self, kind: JobKind, options: Options) -> str | None:
+        found = self._lookup(kind, options)
+        if isinstance(found, ModelUnavailable):  # planned all the same: the job ends saying what is wrong
+            return options.model or self.default_models.get(kind)
+        return found.name if found is not None and kind in found.kinds else None
+
+    def _lookup(self, kind: JobKind, options: Options) -> ModelSpec | ModelUnavailable | None:
+        """The job's model: its spec, why its folder cannot be used, or None when it is not a local model."""
         name = options.model or self.default_models.get(kind)
         if not name:
             return None
         if name not in self._specs:  # every submit asks, on the event loop: read a folder only once
             try:
                 self._specs[name] = resolve(name, self.registry)
+            except ModelUnavailable as exc:  # not kept: it is read again next time, in case it was fixed
+                exc.backend = self.name
+                return exc
             except InvalidInput:
                 self._specs[name] = None
-        spec = self._specs[name]
-        return spec if spec is not None and kind in spec.kinds else None
-
-    def model_for(self, kind: JobKind, options: Options) -> str | None:
-        spec = self.spec_for(kind, options)
-        return spec.name if spec else None
+        return self._specs[name]
 
     def estimate(self, kind: JobKind, options: Options) -> Estimate:
         spec = self.spec_for(kind, options)
@@ -103,6 +115,9 @@ class DiffusersBackend:
         lane = ctx.lane
         assert lane is not None
         job = ctx.job
+        found = self._lookup(job.kind, job.options)
+        if isinstance(found, ModelUnavailable):
+            raise found
         spec = self.spec_for(job.kind, job.options)
         if spec is None:
             raise ModelUnavailable(f"No local model for {job.kind}.", backend=self.name)

@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.backends.base import Cancelled, Output, RunContext
 from engine.errors import OutOfMemory, TransientError
+from engine.local.registry import BUILTIN
 from engine.types import Estimate, JobKind, JobSpec, Options
 
 FailureRule = Callable[[int, JobSpec], BaseException | None]
@@ -74,6 +75,11 @@ class SimulatedBackend:
         if self.models is not None and model not in self.models:
             return None
         return model
+
+    def model_names(self) -> frozenset[str]:
+        if self.models is not None:
+            return self.models
+        return frozenset(BUILTIN) | frozenset(self.default_models.values())  # it stands in for any of them
 
     def estimate(self, kind: JobKind, options: Options) -> Estimate:
         return Estimate(cost_usd=self.usd_per_run, seconds=self.seconds + self.load_seconds)

@@ -85,6 +85,9 @@ class CloudBackend:
         entry = pick(self.models, kind, options.model)
         return entry.name if entry else None
 
+    def model_names(self) -> frozenset[str]:
+        return frozenset(m.name for m in self.models)  # provider ids (owner/name) are for the CLI only
+
     def estimate(self, kind: JobKind, options: Options) -> Estimate:
         entry = pick(self.models, kind, options.model)
         if entry is None:

@@ -27,6 +27,9 @@ class WorkerPool:
     def model_for(self, kind: JobKind, options: Options) -> str | None:
         return self.planner.model_for(kind, options)
 
+    def model_names(self) -> frozenset[str]:
+        return self.planner.model_names()
+
     def estimate(self, kind: JobKind, options: Options) -> Estimate:
         return self.planner.estimate(kind, options)
 

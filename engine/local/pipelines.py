@@ -13,6 +13,7 @@ frames (25 to 15) if the user allowed it; after that the router hands the job to
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ def load_pipeline(
     if spec.variant and on_gpu:
         kwargs["variant"] = spec.variant
     try:
-        if not offline and not Path(spec.source).exists():
+        if not offline and not is_folder(spec.source):
             # diffusers turns a refused download into "not cached locally"; ask the Hub first so a
             # gated model is explained as gated.
             from huggingface_hub import HfApi, constants
@@ -96,6 +97,15 @@ def explain_load_error(exc: Exception, spec: ModelSpec, has_token: bool, offline
     )
 
     repo = spec.source
+    if is_folder(repo):  # whatever broke (a missing file, bad JSON, torn weights), it is this folder's fault
+        folder = Path(repo).expanduser()
+        why = _folder_problem(folder) or (str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}")
+        return ModelUnavailable(
+            f"The model {spec.name} could not be loaded from the folder {repo}: "
+            + (why if folder.is_dir() else "it does not exist."),
+            backend="local",
+            hint="Save the pipeline there again (save_pretrained) or download it again, or pick another model.",
+        )
     page = f"https://huggingface.co/{repo}"
     if isinstance(exc, GatedRepoError) or (
         isinstance(exc, HfHubHTTPError) and getattr(exc.response, "status_code", 0) in (401, 403)
@@ -117,6 +127,31 @@ def explain_load_error(exc: Exception, spec: ModelSpec, has_token: bool, offline
         return ModelUnavailable(f"The model {spec.name} could not be loaded from {repo}: {exc}",
                                 backend="local")
     return BackendUnavailable(f"Loading {spec.name} failed: {type(exc).__name__}: {exc}", backend="local")
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """What is wrong with a pipeline folder's model_index.json or the parts it names, in words; None if
+    nothing shows there (then the loader's own error is the best account)."""
+    index_file = folder / "model_index.json"
+    if not index_file.is_file():
+        return None  # diffusers says so plainly
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(index, dict):
+        return "its model_index.json is not a JSON object."
+    missing = sorted(name for name, value in index.items()
+                     if not name.startswith("_") and isinstance(value, list) and value and value[0] is not None
+                     and not (folder / name).is_dir())
+    if missing:
+        return f"its model_index.json lists {', '.join(missing)}, but the folder has no such subfolder."
+    return None
+
+
+def is_folder(source: str) -> bool:
+    """A model source on this machine's disk rather than a Hugging Face repo id (``owner/name``)."""
+    return source.startswith(("/", ".", "~")) or Path(source).exists()
 
 
 def optimize(pipe: Any, device: str, *, compile_denoiser: bool) -> list[str]:

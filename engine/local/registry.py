@@ -1,9 +1,11 @@
 """The local models: what each one is, where its weights live, what it makes and what it needs.
 
 Admins add entries without code through ``LOCAL_MODELS`` (JSON, same fields as :class:`ModelSpec`). A
-``--model`` that is a folder holding a diffusers pipeline (``model_index.json``) works too: it takes the
-defaults of the registered model with the same pipeline class, overridden by the folder's own
-``reelbot.json`` if it has one (``reelbot models make-tiny`` writes one with CPU-sized defaults).
+``--model`` that is a folder holding a diffusers pipeline (``model_index.json``) works too, from the CLI and
+in settings (chat users pick registered names): it takes the defaults of the registered model with the same
+pipeline class, overridden by the folder's own ``reelbot.json`` if it has one (``reelbot models make-tiny``
+writes one with CPU-sized defaults), which may change the defaults of its videos but not where the weights
+come from.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, ModelUnavailable
 from engine.json_setting import json_object
 from engine.types import JobKind
 
@@ -95,26 +97,77 @@ def load_registry(extra_json: str = "") -> dict[str, ModelSpec]:
 
 
 def resolve(name: str, registry: Mapping[str, ModelSpec]) -> ModelSpec:
-    """A registered name, or a local folder with a diffusers pipeline in it."""
+    """A registered name, or a local folder with a diffusers pipeline in it.
+
+    Raises InvalidInput when ``name`` is neither (another backend may have it), and ModelUnavailable when
+    it is a folder that cannot be used, saying what is wrong with it. A registered name never reads the
+    disk: an entry stays what the admin configured, whatever a folder holds. Only the operator's and the
+    settings' names get here as folders (chat users pick registered names; see engine/validation.py).
+    """
     if name in registry:
         return registry[name]
     folder = Path(name).expanduser()
-    index = folder / "model_index.json"
-    if not index.is_file():
+    if not folder.is_dir():
         known = ", ".join(sorted(registry))
         raise InvalidInput("model", f"There is no model called {name!r}.", hint=f"Known models: {known}.")
-    pipeline = json.loads(index.read_text()).get("_class_name", "")
+    index = _json_file(folder / "model_index.json", required=True)
+    pipeline = index.get("_class_name", "")
     base = next((s for s in registry.values() if pipeline in (s.pipeline, s.image_pipeline)), None)
     if base is None:
-        raise InvalidInput("model", f"{folder} holds a {pipeline or 'unknown'} pipeline, which reelbot "
-                                    "cannot drive.", hint="Use one of the video pipelines listed in the README.")
-    overrides: dict[str, Any] = {}
-    own = folder / "reelbot.json"
-    if own.is_file():
-        overrides = json.loads(own.read_text())
+        raise _unusable(folder, f"holds a {pipeline or 'unknown'} pipeline, which reelbot cannot drive",
+                        "Use one of the video pipelines listed in the README.")
     options = {k: v for k, v in base.options.items() if k != "motion_adapter"}  # the folder is complete
     spec = replace(base, name=str(folder), source=str(folder), variant=None, options=options)
-    return _spec_from(str(folder), overrides, spec) if overrides else spec
+    own = _json_file(folder / "reelbot.json", required=False)
+    if not own:
+        return spec
+    extra = own.get("options", {})
+    if not isinstance(extra, dict):
+        raise _unusable(folder, "has a reelbot.json whose options are not a JSON object", "Fix or remove it.")
+    refused = sorted(set(own) - FOLDER_FIELDS) + (["options.motion_adapter"] if "motion_adapter" in extra else [])
+    if refused:
+        raise _unusable(folder, f"has a reelbot.json that sets {', '.join(refused)}; a folder's reelbot.json "
+                                f"may set only {', '.join(sorted(FOLDER_FIELDS))} (a folder model always "
+                                "loads its own weights)",
+                        "Remove those fields; an admin adds models from elsewhere with LOCAL_MODELS.")
+    try:
+        return _spec_from(str(folder), own, spec)
+    except (TypeError, ValueError) as exc:
+        raise _unusable(folder, f"has a reelbot.json that cannot be used: {exc}",
+                        "Fix or remove reelbot.json.") from None
+
+
+# What a folder's own reelbot.json may change: the defaults of its videos, never where weights come from
+# (``source``, a ``motion_adapter``), its name or the classes that load it.
+FOLDER_FIELDS = frozenset({"kinds", "width", "height", "frames", "fps", "steps", "guidance", "frame_step",
+                           "size_multiple", "seconds_estimate", "vram_gib", "options"})
+
+
+def _json_file(path: Path, *, required: bool) -> dict[str, Any]:
+    """A folder's JSON file as an object ({} if it is absent and not required)."""
+    if not path.is_file():
+        if required:
+            raise _unusable(path.parent, f"has no {path.name}, so it is not a diffusers pipeline folder",
+                            "Point --model at the folder save_pretrained or a download wrote (the one "
+                            f"with {path.name} in it).")
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unusable(path.parent, f"has a {path.name} that cannot be read ({exc})",
+                        "Check the file and its permissions.") from None
+    except json.JSONDecodeError as exc:
+        raise _unusable(path.parent, f"has a {path.name} that is not valid JSON ({exc.msg} at line "
+                                     f"{exc.lineno})",
+                        "Save the pipeline again, or download it again.") from None
+    if not isinstance(value, dict):
+        raise _unusable(path.parent, f"has a {path.name} that is not a JSON object",
+                        "Save the pipeline again, or download it again.")
+    return value
+
+
+def _unusable(folder: Path, problem: str, hint: str) -> ModelUnavailable:
+    return ModelUnavailable(f"The model folder {folder} {problem}.", backend="local", hint=hint)
 
 
 def _spec_from(name: str, entry: Any, base: ModelSpec | None) -> ModelSpec:

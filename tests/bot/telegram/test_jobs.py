@@ -310,3 +310,16 @@ async def test_blocked_user_is_not_retried(fake, make_bot) -> None:
     [job] = await bot.jobs()
     assert await delivery_state(bot, job["id"], "failed") == ("failed", 1)
     assert len(fake.calls_to("sendVideo")) == 1
+
+
+async def test_a_caption_naming_a_server_folder_gets_a_clear_refusal(fake, make_bot) -> None:
+    bot = await make_bot()
+    eve = fake.user(1013, "Eve")
+    chat = fake.private_chat(eve)
+    request = fake.send(chat, eve, photo=png(), caption="make it move --model /etc")
+    await fake.wait_for(lambda: any("not a model here" in (m.text or "")
+                                    for m in replies_to(fake, chat["id"], request["message_id"])))
+    [reply] = replies_to(fake, chat["id"], request["message_id"])
+    assert "'/etc' is not a model here." in reply.text and "svd-xt" in reply.text
+    assert "Queuing" not in reply.text
+    assert await bot.jobs() == []

@@ -24,7 +24,16 @@ from engine.lanes import GpuLane
 from engine.local.pipelines import MemoryPlan, load_pipeline, optimize
 from engine.local.registry import BUILTIN, ModelSpec, resolve
 from engine.local.tiny import make_all
-from engine.types import JobKind, JobState, Options, Origin, Outcome, SubmitRequest, UserRef
+from engine.types import (
+    OPERATOR_PLATFORM,
+    JobKind,
+    JobState,
+    Options,
+    Origin,
+    Outcome,
+    SubmitRequest,
+    UserRef,
+)
 from engine.video import probe
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
@@ -53,7 +62,8 @@ def photo() -> bytes:
 def request(model: Path, kind: JobKind, user: str = "u1", **options: Any) -> SubmitRequest:
     opts = Options(**{"model": str(model), "width": 64, "height": 64, "steps": 2, "fps": 6, **options})
     image = photo() if kind is I2V else None
-    return SubmitRequest(UserRef("test", user), "a cat surfing", Origin("test"), opts, image)
+    # Folders are named by path: only the operator at the terminal may do that (chat users pick listed names).
+    return SubmitRequest(UserRef(OPERATOR_PLATFORM, user), "a cat surfing", Origin(OPERATOR_PLATFORM), opts, image)
 
 
 async def local_app(app_factory: Any, *, fault: Any = None, extra: dict[str, Any] | None = None) -> Any:
@@ -108,7 +118,7 @@ async def test_progress_comes_every_step_and_cancel_stops_the_pipeline_mid_run(a
     app.service.subscribe(watch)
     job = await app.service.submit(request(tiny["animatediff"], T2V, frames=16, steps=100))
     await asyncio.wait_for(third.wait(), 60)
-    done = await app.service.cancel(UserRef("test", "u1"), job.id)
+    done = await app.service.cancel(UserRef(OPERATOR_PLATFORM, "u1"), job.id)
     assert done.state is JobState.CANCELLED and [a.outcome for a in done.attempts] == [Outcome.CANCELLED]
     await asyncio.sleep(0.05)
     assert steps[:3] == [1, 2, 3] and max(steps) < 100

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, ModelUnavailable
 from engine.local.pipelines import MemoryPlan
 from engine.local.registry import BUILTIN, load_registry, resolve
 from engine.types import JobKind
@@ -63,7 +64,7 @@ def test_unknown_models_and_foreign_pipelines_are_refused_with_the_known_names(t
         resolve("sora", BUILTIN)
     assert "svd-xt" in err.value.hint
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
-    with pytest.raises(InvalidInput, match="cannot drive"):
+    with pytest.raises(ModelUnavailable, match="cannot drive"):
         resolve(str(tmp_path), BUILTIN)
 
 
@@ -79,3 +80,61 @@ def test_the_out_of_memory_ladder_walks_the_steps_users_take_by_hand():
     ]
     strict = MemoryPlan(frames=25, decode_chunk_size=None, offload=True)
     assert strict.next(spec, allow_fewer_frames=False) is None
+
+
+def zeroscope_folder(path: Path, reelbot: dict | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "model_index.json").write_text(json.dumps({"_class_name": "TextToVideoSDPipeline"}))
+    if reelbot is not None:
+        (path / "reelbot.json").write_text(json.dumps(reelbot))
+    return path
+
+
+@pytest.mark.parametrize(("own", "named"), [
+    ({"source": "someone/else"}, "source"),
+    ({"width": 64, "options": {"motion_adapter": "someone/adapter"}}, "options.motion_adapter"),
+    ({"pipeline": "StableDiffusionPipeline"}, "pipeline"),
+    ({"name": "svd-xt"}, "name"),
+    ({"variant": "../../elsewhere"}, "variant"),
+])
+def test_a_folders_reelbot_json_cannot_send_the_job_to_other_weights(tmp_path, own, named):
+    folder = zeroscope_folder(tmp_path / "m", own)
+    with pytest.raises(ModelUnavailable, match=f"reelbot.json that sets {named};") as err:
+        resolve(str(folder), BUILTIN)
+    assert "loads its own weights" in err.value.message and "LOCAL_MODELS" in err.value.hint
+
+
+def test_a_registry_entry_stays_what_the_admin_configured_whatever_its_folder_says(tmp_path):
+    folder = zeroscope_folder(tmp_path / "house", {"source": "someone/else", "width": 1024})
+    registry = load_registry(json.dumps({"house": {"pipeline": "TextToVideoSDPipeline", "source": str(folder),
+                                                   "kinds": ["text-to-video"], "width": 64, "height": 64,
+                                                   "frames": 8, "fps": 8, "steps": 2}}))
+    spec = resolve("house", registry)
+    assert (spec.source, spec.width) == (str(folder), 64)
+
+
+@pytest.mark.parametrize(("index", "problem"), [
+    ("{not json", "has a model_index.json that is not valid JSON (Expecting property name enclosed in double "
+                  "quotes at line 1)"),
+    ("[1, 2]", "has a model_index.json that is not a JSON object"),
+    (None, "has no model_index.json, so it is not a diffusers pipeline folder"),
+])
+def test_a_broken_model_index_is_named_with_what_to_do(tmp_path, index, problem):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    if index is not None:
+        (folder / "model_index.json").write_text(index)
+    with pytest.raises(ModelUnavailable) as err:
+        resolve(str(folder), BUILTIN)
+    assert err.value.message == f"The model folder {folder} {problem}."
+    assert err.value.hint
+
+
+def test_a_broken_reelbot_json_is_named_too(tmp_path):
+    folder = zeroscope_folder(tmp_path / "m")
+    (folder / "reelbot.json").write_text("{width: 64}")
+    with pytest.raises(ModelUnavailable, match="has a reelbot.json that is not valid JSON"):
+        resolve(str(folder), BUILTIN)
+    (folder / "reelbot.json").write_text(json.dumps({"kinds": ["text-to-audio"]}))
+    with pytest.raises(ModelUnavailable, match="has a reelbot.json that cannot be used: 'text-to-audio'"):
+        resolve(str(folder), BUILTIN)

@@ -384,11 +384,15 @@ class Repository:
                 conn, AttemptEnd(attempt_id, outcome, gpu_seconds, cost_micros, tuple(notes)), now,
                 error_code, error_message,
             )
-            if cost_micros > 0:
-                row = self.db.execute(conn, self._q.job_of_attempt, {"b_id": attempt_id}).fetchone()
-                if row is not None and row[1] in TERMINAL_STATES:
-                    job_id, _, user_id, created_at = row
-                    self._charge_extra(conn, job_id, user_id, created_at, cost_micros, now)
+            self._book_late(conn, attempt_id, cost_micros, now)
+
+    def _book_late(self, conn: Connection, attempt_id: int, cost_micros: int, now: datetime) -> None:
+        """Charge an attempt's bill to its job if the job was already closed (its settlement missed it)."""
+        if cost_micros > 0:
+            row = self.db.execute(conn, self._q.job_of_attempt, {"b_id": attempt_id}).fetchone()
+            if row is not None and row[1] in TERMINAL_STATES:
+                job_id, _, user_id, created_at = row
+                self._charge_extra(conn, job_id, user_id, created_at, cost_micros, now)
 
     def _end_attempt(
         self, conn: Connection, end: AttemptEnd, now: datetime, code: str | None, message: str | None
@@ -429,10 +433,13 @@ class Repository:
         with self.db.transaction() as conn:
             if attempt is not None:
                 self._end_attempt(conn, attempt, now, None, None)
-            return self._finish(
+            closed = self._finish(
                 conn, job_id, state=state, now=now, result_path=result_path,
                 error_code=error_code, error_message=error_message, deliver=deliver,
             )
+            if closed is None and attempt is not None:  # someone closed it first: the bill still stands
+                self._book_late(conn, attempt.attempt_id, attempt.cost_micros, now)
+            return closed
 
     def _finish(
         self,

@@ -92,8 +92,14 @@ def test_every_billed_dollar_is_charged_once_and_the_ledger_balances(repo):
     late = attempt(repo, "late")
     repo.finish.sync(repo, "late", state="cancelled", now=NOW)
     repo.end_attempt.sync(repo, late, outcome="cancelled", now=NOW, cost_micros=30_000)
+    # A video finished after the job was closed (cancelled elsewhere): it is not closed twice, but it is billed.
+    admit(repo, "raced", cost=100_000, user="u5")
+    last = attempt(repo, "raced")
+    repo.finish.sync(repo, "raced", state="cancelled", now=NOW)
+    assert repo.finish.sync(repo, "raced", state="succeeded", now=NOW,
+                            attempt=AttemptEnd(last, "succeeded", cost_micros=60_000)) is None
 
-    assert repo.ledger_balance.sync(repo) == {"within": 0, "over": 0, "cancelled": 0, "late": 0}
+    assert repo.ledger_balance.sync(repo) == {"within": 0, "over": 0, "cancelled": 0, "late": 0, "raced": 0}
     with repo.db.transaction() as conn:
         books = conn.execute(text("SELECT job_id, kind, amount_micros FROM ledger ORDER BY id")).all()
         charged = dict(conn.execute(text("SELECT id, charged_micros FROM jobs")).all())
@@ -105,9 +111,11 @@ def test_every_billed_dollar_is_charged_once_and_the_ledger_balances(repo):
         ("cancelled", "reserve", 250_000), ("cancelled", "settle", 40_000), ("cancelled", "refund", 210_000),
         ("late", "reserve", 100_000), ("late", "settle", 0), ("late", "refund", 100_000),
         ("late", "extra", 30_000),
+        ("raced", "reserve", 100_000), ("raced", "settle", 0), ("raced", "refund", 100_000),
+        ("raced", "extra", 60_000),
     ]
-    assert charged == {"within": 150_000, "over": 800_000, "cancelled": 40_000, "late": 30_000}
-    assert committed == billed == 1_020_000  # the global budget holds what the providers billed
+    assert charged == {"within": 150_000, "over": 800_000, "cancelled": 40_000, "late": 30_000, "raced": 60_000}
+    assert committed == billed == 1_080_000  # the global budget holds what the providers billed
     usage = repo.usage.sync(repo, "test", "u2", LIMITS, NOW)
     assert usage.month_micros == 800_000  # the user's month counts the bill, not the reservation
     assert repo.usage.sync(repo, "test", "u3", LIMITS, NOW).jobs_today == 1  # a charged cancel counts

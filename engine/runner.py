@@ -308,13 +308,13 @@ class JobRunner:
         cost_micros = _micros(cost)
         try:
             path = await self._materialize(job, output)
-        except BaseException as exc:  # the video is lost here, but the provider's bill stands
+        except BaseException as exc:  # the video is lost here, but a provider's bill stands (our GPU's time is free)
             stopped = isinstance(exc, asyncio.CancelledError)
             outcome = ("cancelled" if job.user_cancelled else "interrupted") if stopped else "failed"
             await asyncio.shield(self.repo.end_attempt(
                 done.attempt_id, outcome=outcome, now=utcnow(), error_code=None if stopped else "internal",
-                error_message=None if stopped else "the result could not be stored", cost_micros=cost_micros,
-                notes=done.notes,
+                error_message=None if stopped else "the result could not be stored",
+                cost_micros=0 if step.backend.local else cost_micros, notes=done.notes,
             ))
             raise
         job.notes.extend(done.notes)

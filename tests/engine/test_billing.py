@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.render import failure_text, status_text, usage_text
+from engine.backends.base import Output
 from engine.backends.simulated import SimulatedBackend
 from engine.errors import BudgetExhausted, QuotaExceeded, TransientError
 from engine.events import Event, Progress
@@ -160,4 +161,23 @@ async def test_a_bill_over_the_reservation_refuses_the_next_job(app_factory):
     assert err.value.message == ("This video needs ≈ $0.05 and you have $0.00 of your $1.00 monthly allowance "
                                  "left.")
     assert await rows(app, "SELECT count(*) FROM jobs") == [(1,)]
+    assert await app.repo.ledger_balance() == {done.id: 0}
+
+
+class NoVideo(SimulatedBackend):
+    """A provider that bills and says it is done, but hands back nothing that can be stored."""
+
+    async def run(self, ctx: Any) -> Output:
+        ctx.billed_usd = self.billed_usd
+        return Output(fps=7, cost_usd=self.billed_usd)
+
+
+async def test_a_billed_result_that_cannot_be_stored_is_still_charged(app_factory):
+    app = await app_factory(
+        backends={"fal": NoVideo("fal", local=False, usd_per_run=0.05, billed_usd=0.05)},
+        settings={"chain_text_to_video": ["fal"]},
+    )
+    done = await app.service.wait((await app.service.submit(req())).id)
+    assert done.state is JobState.FAILED and done.error_message == "Internal error: TransientError."
+    assert attempts_of(done) == [("fal", Outcome.FAILED, 0.05)] and done.charged_usd == 0.05
     assert await app.repo.ledger_balance() == {done.id: 0}

@@ -7,6 +7,7 @@ event reads the same everywhere. No tracebacks ever reach a user: unknown except
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
 from engine.status import ScopeStatus, StatusReport, UsageReport, WorkerStatus
@@ -136,11 +137,19 @@ def changes_told(job: JobView) -> list[str]:
 
 
 def failure_text(job: JobView) -> str:
+    """A failed or cancelled job's last words (also the answer to /cancel): what happened, and what it cost.
+
+    Cloud work that had started is billed by the provider whether or not the video is made, so the user
+    pays for it, and is told so here."""
     if job.state is JobState.CANCELLED:
         text = "Cancelled."
     else:
         text = job.error_message or "The video could not be made."
-    if job.reserved_usd > 0:
+    if job.charged_usd > 0:
+        text += f" The cloud provider had already started: {money(job.charged_usd)} was charged."
+        if job.reserved_usd > job.charged_usd:
+            text += f" The rest of the {money(job.reserved_usd)} held for it was refunded."
+    elif job.reserved_usd > 0:
         text += f" The {money(job.reserved_usd)} held for it was refunded."
     else:
         text += " You were not charged."
@@ -194,6 +203,16 @@ def worker_line(worker: WorkerStatus) -> str:
             f"heartbeat {duration(worker.heartbeat_age_s)} ago")
 
 
+def spending_line(can_spend: Sequence[str], off: Sequence[tuple[str, str]]) -> str:
+    """Who can spend the operator's money: "Can spend money: replicate, runway · off: huggingface (why)".
+
+    The same line in /status, `reelbot status` and `reelbot doctor`."""
+    line = f"Can spend money: {', '.join(can_spend) or 'no cloud provider'}"
+    if off:
+        line += " · off: " + ", ".join(f"{name} ({why})" for name, why in off)
+    return line
+
+
 def status_sections(report: StatusReport) -> list[tuple[str, list[str]]]:
     """/status in sections (GPUs, Backends, Spend, Top users), each a list of lines."""
     gpus = [] if report.lanes or report.workers else ["GPUs: none (cloud only)"]
@@ -218,6 +237,7 @@ def status_sections(report: StatusReport) -> list[tuple[str, list[str]]]:
             health = "ok"
         backends.append(f"{backend.name}: {health}")
     spend = [f"Spend today {money(report.spend_today_usd)}, this month {money(report.spend_month_usd)}"]
+    spend.append(spending_line(report.can_spend, report.spending_off))
     for line in report.spend:
         if line.month_usd or line.gpu_seconds_today:
             spend.append(f"  {line.backend}: today {money(line.today_usd)}, month {money(line.month_usd)}, "

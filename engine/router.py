@@ -49,6 +49,7 @@ class Router:
         allowed_fails: int = 3,
         cooldown_s: float = 60.0,
         missing: Mapping[str, str] | None = None,
+        switched_off: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backends = dict(backends)
@@ -56,6 +57,8 @@ class Router:
         self.allowed_fails = allowed_fails
         self.cooldown_s = cooldown_s
         self.missing = dict(missing or {})  # chain entries that are not set up, and why
+        # Providers with a key that the operator has not opted in to spend money with, and why.
+        self.switched_off = dict(switched_off or {})
         self._clock = clock
         self._fails: dict[str, int] = {}
         self._cool_until: dict[str, float] = {}
@@ -88,6 +91,11 @@ class Router:
     def model_names(self) -> frozenset[str]:
         """Every model a chat user may pick by name, over all backends (for the check and its hint)."""
         return frozenset(name for backend in self.backends.values() for name in backend.model_names())
+
+    def spenders(self) -> list[str]:
+        """The cloud backends that can spend money now: every one that can take jobs (the chains name it,
+        or a user's ``--provider`` does)."""
+        return [name for name, b in self.backends.items() if not b.local and b.unavailable_reason() is None]
 
     def why_empty(self, kind: JobKind, options: Options) -> str:
         """Plain words on why no backend can take a job of this kind (for the NoBackend error)."""

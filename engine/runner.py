@@ -64,6 +64,7 @@ class _Success:
     output: Output
     elapsed_s: float
     notes: list[str]
+    billed_usd: float | None = None  # what the backend said it billed on the way (RunContext.billed_usd)
 
 
 class JobRunner:
@@ -184,7 +185,7 @@ class JobRunner:
             if job.state is JobState.RUNNING:  # a clean stop is not a crash: queue it again as it was
                 await asyncio.shield(self.repo.requeue(job.id))
             raise
-        except Exception as exc:  # a bug in the engine itself: the user still hears, and is refunded
+        except Exception as exc:  # a bug in the engine itself: the user still hears, and pays only what was billed
             log.exception("job %s failed inside the engine", job.id)
             await self._close(job, JobState.FAILED, "internal", f"Internal error: {type(exc).__name__}.")
         finally:
@@ -259,7 +260,7 @@ class JobRunner:
         try:
             async with asyncio.timeout(self.job_timeout_s):
                 output = await step.backend.run(ctx)
-            return _Success(attempt_id, output, time.monotonic() - started, ctx.notes)
+            return _Success(attempt_id, output, time.monotonic() - started, ctx.notes, ctx.billed_usd)
         except TimeoutError:
             error = AttemptTimeout(
                 f"{step.name} did not finish within {self.job_timeout_s:.0f} s.", backend=step.name
@@ -270,7 +271,8 @@ class JobRunner:
         except (asyncio.CancelledError, Cancelled):
             outcome = "cancelled" if job.user_cancelled else "interrupted"
             await asyncio.shield(
-                self.repo.end_attempt(attempt_id, outcome=outcome, now=utcnow(), notes=ctx.notes)
+                self.repo.end_attempt(attempt_id, outcome=outcome, now=utcnow(), notes=ctx.notes,
+                                      cost_micros=_micros(ctx.billed_usd))
             )
             raise asyncio.CancelledError() from None
         except Exception as exc:
@@ -284,6 +286,7 @@ class JobRunner:
             error_code=error.code,
             error_message=error.message,
             gpu_seconds=elapsed if step.backend.local else 0.0,
+            cost_micros=_micros(ctx.billed_usd),  # a provider bills the work it did, finished or not
             notes=ctx.notes,
         )
         job.notes.extend(ctx.notes)
@@ -293,21 +296,32 @@ class JobRunner:
 
     async def _succeed(self, job: ActiveJob, step: Step, done: _Success) -> None:
         output = done.output
-        path = await self._materialize(job, output)
         gpu_s = output.gpu_seconds or (done.elapsed_s if step.backend.local else 0.0)
         if output.cost_usd is not None:
             cost = output.cost_usd
+        elif done.billed_usd is not None:
+            cost = done.billed_usd
         elif step.backend.local:
             cost = gpu_s * self.local_usd_per_gpu_second
         else:
             cost = step.estimate.cost_usd
-        cost_micros = round(cost * 1e6)
+        cost_micros = _micros(cost)
+        try:
+            path = await self._materialize(job, output)
+        except BaseException as exc:  # the video is lost here, but a provider's bill stands (our GPU's time is free)
+            stopped = isinstance(exc, asyncio.CancelledError)
+            outcome = ("cancelled" if job.user_cancelled else "interrupted") if stopped else "failed"
+            await asyncio.shield(self.repo.end_attempt(
+                done.attempt_id, outcome=outcome, now=utcnow(), error_code=None if stopped else "internal",
+                error_message=None if stopped else "the result could not be stored",
+                cost_micros=0 if step.backend.local else cost_micros, notes=done.notes,
+            ))
+            raise
         job.notes.extend(done.notes)
-        closed = await self.repo.finish(
+        closed = await self.repo.finish(  # charges the job what its attempts cost, this one included
             job.id,
             state="succeeded",
             now=utcnow(),
-            charge_micros=cost_micros,
             result_path=str(path),
             attempt=AttemptEnd(
                 done.attempt_id, "succeeded", gpu_seconds=gpu_s if step.backend.local else 0.0,
@@ -350,3 +364,8 @@ class JobRunner:
         if closed is not None:
             self.events.publish(Ended(job.id, job.platform, state, code, message))
             self.outbox.notify(closed, job.id, job.platform)
+
+
+def _micros(usd: float | None) -> int:
+    """Dollars as the books keep them; nothing known (None) and nonsense (negative) are $0."""
+    return max(0, round(usd * 1e6)) if usd is not None else 0

@@ -446,6 +446,7 @@ class Service:
             queued=states.get("queued", 0), running=states.get("running", 0), jobs_by_state=states,
             spend=tuple(spend), budget_usd=None if budget is None else budget / 1e6, committed_usd=committed / 1e6,
             top_users=tuple(TopUser(p, u, n, j, c / 1e6) for p, u, n, j, c in top), workers=workers,
+            can_spend=tuple(self.router.spenders()), spending_off=tuple(self.router.switched_off.items()),
         )
 
     async def sweep_files(self, now: datetime | None = None) -> int:

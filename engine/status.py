@@ -74,6 +74,8 @@ class StatusReport:
     committed_usd: float
     top_users: tuple[TopUser, ...]
     workers: tuple[WorkerStatus, ...] = ()
+    can_spend: tuple[str, ...] = ()  # cloud providers that can spend money now
+    spending_off: tuple[tuple[str, str], ...] = ()  # (provider, why): a key is set, spending is not on
 
     @property
     def spend_today_usd(self) -> float:

@@ -56,6 +56,12 @@ PROVIDERS: dict[str, type[CloudBackend]] = {
     "fal": FalBackend,
 }
 PROVIDER_KEYS = {name: cls.key_setting for name, cls in PROVIDERS.items()}
+# Providers whose key also serves another purpose, so the key alone must not start spending: the setting
+# that opts in to paying for them, and what the operator reads while it is off.
+OPT_IN = {
+    "huggingface": ("hf_inference",
+                    "HF_TOKEN is only used for downloads; set HF_INFERENCE=true to pay for inference"),
+}
 PROVIDER_URLS = {
     "replicate": "replicate_base_url",
     "huggingface": "hf_inference_base_url",
@@ -122,6 +128,7 @@ class App:
                 allowed_fails=settings.allowed_fails,
                 cooldown_s=settings.cooldown_s,
                 missing=missing,
+                switched_off=spending_off(settings),
             )
             encode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelbot-encode")
             stats = NvmlStats() if any(lane.device.startswith("cuda") for lane in lanes) else None
@@ -282,8 +289,19 @@ def local_backend(settings: Settings) -> Backend:
     )
 
 
+def spending_off(settings: Settings) -> dict[str, str]:
+    """Providers whose key is set but that may not spend money, because the key exists for something else
+    and the operator has not opted in (HF_TOKEN for gated downloads, without HF_INFERENCE): name -> why."""
+    return {
+        name: why for name, (setting, why) in OPT_IN.items()
+        if getattr(settings, PROVIDER_KEYS[name]) is not None and not getattr(settings, setting)
+    }
+
+
 def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Backend]:
-    """One backend per cloud provider whose key is set; the others go to ``missing`` with the reason."""
+    """One backend per cloud provider the operator enabled (its key set and, where the key serves another
+    purpose too, its opt-in); the others go to ``missing`` with the reason. A provider built here can
+    spend money: the chains name it, and ``--provider`` may pick it."""
     catalog = load_catalog(settings.cloud_models)
     config = CloudConfig(
         poll_interval_s=settings.cloud_poll_interval_s,
@@ -291,10 +309,14 @@ def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Ba
         max_download_bytes=round(settings.cloud_max_download_mb * 1024 * 1024),
     )
     built: dict[str, Backend] = {}
+    off = spending_off(settings)
     for name, key in PROVIDER_KEYS.items():
         secret = getattr(settings, key)
         if secret is None:
             missing[name] = f"{key.upper()} is not set"
+            continue
+        if name in off:
+            missing[name] = off[name]
             continue
         cls, base_url = PROVIDERS[name], getattr(settings, PROVIDER_URLS[name])
         built[name] = cls(key=secret.get_secret_value(), base_url=base_url, models=catalog[name], config=config)

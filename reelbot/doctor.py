@@ -96,6 +96,7 @@ def run_checks(
         ("Hugging Face token", doctor.hf_token),
         ("Model access", doctor.model_access),
         ("Provider keys", doctor.provider_keys),
+        ("Can spend money", doctor.spending),
         ("Front ends", doctor.front_ends),
         ("Database", doctor.database),
         ("Video encoder", doctor.video_encoder),
@@ -450,11 +451,12 @@ class _Doctor:
 
     def provider_keys(self) -> list[Check]:
         from engine.cloud.catalog import load_catalog
-        from reelbot.app import PROVIDER_KEYS
+        from reelbot.app import PROVIDER_KEYS, spending_off
 
         settings = self.settings
         chains = set(settings.chain_text_to_video) | set(settings.chain_image_to_video)
         catalog = load_catalog(settings.cloud_models)
+        off = spending_off(settings)
         answers: KeyResults | None = None
         checks = []
         for provider, key in PROVIDER_KEYS.items():
@@ -468,6 +470,8 @@ class _Doctor:
                         fix=f"Set {key.upper()} in .env to use {provider}.",
                     )
                 )
+            elif provider in off:
+                checks.append(Check(name, None, f"set; not used for cloud jobs ({off[provider]})"))
             elif provider not in chains:
                 checks.append(
                     Check(
@@ -481,6 +485,17 @@ class _Doctor:
                     answers = self.key_check(settings)
                 checks.append(_key_answer(name, key.upper(), answers.get(provider), catalog.get(provider, [])))
         return checks
+
+    def spending(self) -> Check:
+        """Which providers may spend the operator's money: those enabled on purpose, never a key that is
+        there for something else (the same line /status shows)."""
+        from bot.render import spending_line
+        from reelbot.app import PROVIDER_KEYS, spending_off
+
+        off = spending_off(self.settings)
+        can = [p for p, key in PROVIDER_KEYS.items() if _secret(getattr(self.settings, key, None)) and p not in off]
+        line = spending_line(can, list(off.items()))
+        return Check("Can spend money", True if can else None, line.removeprefix("Can spend money: "))
 
     def front_ends(self) -> list[Check]:
         settings = self.settings

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     hf_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("hf_token", "huggingface_hub_token")
     )
+    # HF_TOKEN is also what gated downloads (SVD-XT) need: paid Hugging Face inference needs this as well.
+    hf_inference: bool = False
     replicate_api_token: SecretStr | None = None
     stability_api_key: SecretStr | None = None
     runwayml_api_secret: SecretStr | None = None

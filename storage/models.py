@@ -89,7 +89,7 @@ class LedgerEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     job_id: str = Field(foreign_key="jobs.id", index=True, max_length=16)
     user_id: int = Field(foreign_key="users.id")
-    kind: str = Field(max_length=16)  # reserve | settle | refund
+    kind: str = Field(max_length=16)  # reserve | settle | refund | extra (billed beyond the reservation)
     amount_micros: int
     created_at: datetime
 

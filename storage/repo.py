@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Connection, Integer, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, threaded
@@ -161,10 +161,12 @@ class _Statements:
             .where(
                 jobs.c.user_id == b("b_uid"),
                 jobs.c.created_at >= b("b_since", type_=when),
-                jobs.c.state != "failed",
-                jobs.c.state != "cancelled",
+                # A failed or cancelled job counts when a provider billed for it: cancelling at 90 % is no
+                # way around the daily limit.
+                or_(and_(jobs.c.state != "failed", jobs.c.state != "cancelled"), jobs.c.charged_micros > 0),
             )
         )
+        # reserve - refund + extra: what the user's jobs of the month were charged, plus what is still held.
         signed = case((ledger.c.kind == "refund", -ledger.c.amount_micros), else_=ledger.c.amount_micros)
         self.month_micros = (
             select(func.coalesce(func.sum(signed), 0))
@@ -203,6 +205,20 @@ class _Statements:
                    jobs.c.origin_platform)
             .where(jobs.c.id == b("b_id"))
             .with_for_update()
+        )
+        self.attempts_cost = select(func.coalesce(func.sum(attempts.c.cost_micros), 0)).where(
+            attempts.c.job_id == b("b_id")
+        )
+        self.job_of_attempt = (
+            select(jobs.c.id, jobs.c.state, jobs.c.user_id, jobs.c.created_at)
+            .join(attempts, attempts.c.job_id == jobs.c.id)
+            .where(attempts.c.id == b("b_id"))
+            .with_for_update(of=jobs)
+        )
+        self.job_charge_more = (
+            update(jobs)
+            .where(jobs.c.id == b("b_id"))
+            .values(charged_micros=jobs.c.charged_micros + b("b_amount", type_=Integer()))
         )
         self.job_close = (
             update(jobs)
@@ -413,11 +429,26 @@ class Repository:
         cost_micros: int = 0,
         notes: Iterable[str] = (),
     ) -> None:
+        """Close an attempt with what its backend billed for it (``cost_micros``, also when it failed).
+
+        The job's own settlement adds up its attempts; a bill that arrives after the job was closed (a
+        worker that ended its attempt after a cancel gave up waiting for it) is charged to the job at once,
+        as an "extra" entry, so that no billed dollar is left off the books.
+        """
         with self.db.transaction() as conn:
             self._end_attempt(
                 conn, AttemptEnd(attempt_id, outcome, gpu_seconds, cost_micros, tuple(notes)), now,
                 error_code, error_message,
             )
+            self._book_late(conn, attempt_id, cost_micros, now)
+
+    def _book_late(self, conn: Connection, attempt_id: int, cost_micros: int, now: datetime) -> None:
+        """Charge an attempt's bill to its job if the job was already closed (its settlement missed it)."""
+        if cost_micros > 0:
+            row = self.db.execute(conn, self._q.job_of_attempt, {"b_id": attempt_id}).fetchone()
+            if row is not None and row[1] in TERMINAL_STATES:
+                job_id, _, user_id, created_at = row
+                self._charge_extra(conn, job_id, user_id, created_at, cost_micros, now)
 
     def _end_attempt(
         self, conn: Connection, end: AttemptEnd, now: datetime, code: str | None, message: str | None
@@ -439,24 +470,32 @@ class Repository:
         *,
         state: str,
         now: datetime,
-        charge_micros: int = 0,
         result_path: str | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
         deliver: bool = True,
         attempt: AttemptEnd | None = None,
     ) -> int | None:
-        """Close the job: settle the charge, refund the rest of the hold, queue its delivery. Once only.
+        """Close the job: charge what its attempts were billed, refund the rest of the hold, queue its
+        delivery. Once only.
+
+        The charge is the sum of the job's attempt costs, whatever the job's end (a cancelled or failed
+        job pays for the cloud work that was done for it). The books, per job: reserve = settle + refund,
+        and settle + extra = charge = the sum of its attempts' costs, where "extra" is what the providers
+        billed beyond the reservation; the month's global budget gets the extra too.
 
         Returns None if the job was already closed, else the delivery's id (0 when none was queued).
         """
         with self.db.transaction() as conn:
             if attempt is not None:
                 self._end_attempt(conn, attempt, now, None, None)
-            return self._finish(
-                conn, job_id, state=state, now=now, charge_micros=charge_micros, result_path=result_path,
+            closed = self._finish(
+                conn, job_id, state=state, now=now, result_path=result_path,
                 error_code=error_code, error_message=error_message, deliver=deliver,
             )
+            if closed is None and attempt is not None:  # someone closed it first: the bill still stands
+                self._book_late(conn, attempt.attempt_id, attempt.cost_micros, now)
+            return closed
 
     def _finish(
         self,
@@ -465,7 +504,6 @@ class Repository:
         *,
         state: str,
         now: datetime,
-        charge_micros: int,
         result_path: str | None,
         error_code: str | None,
         error_message: str | None,
@@ -476,8 +514,9 @@ class Repository:
         if row is None or row[0] in TERMINAL_STATES:
             return None
         _, user_id, reserved, created_at, platform = row
-        charge = max(0, min(charge_micros, reserved)) if state == "succeeded" else 0
-        refund = reserved - charge
+        charge = max(0, int(x(conn, q.attempts_cost, {"b_id": job_id}).fetchone()[0]))
+        settle = min(charge, reserved)
+        refund, extra = reserved - settle, charge - settle
         x(
             conn,
             q.job_close,
@@ -486,12 +525,14 @@ class Repository:
                 "b_code": error_code, "b_message": error_message,
             },
         )
-        entries = [{"job_id": job_id, "user_id": user_id, "kind": "settle", "amount_micros": charge,
+        entries = [{"job_id": job_id, "user_id": user_id, "kind": "settle", "amount_micros": settle,
                     "created_at": now}]
         if refund:
             entries.append({**entries[0], "kind": "refund", "amount_micros": refund})
             x(conn, q.budget_add, {"b_month": month_key(created_at), "b_amount": -refund})
         x(conn, q.ledger_new, entries)
+        if extra:
+            self._charge_extra(conn, job_id, user_id, created_at, extra, now, closing=True)
         if not deliver:
             return 0
         return x(
@@ -499,6 +540,19 @@ class Repository:
             q.delivery_new,
             {"job_id": job_id, "platform": platform, "state": "pending", "tries": 0, "created_at": now},
         ).fetchone()[0]
+
+    def _charge_extra(
+        self, conn: Connection, job_id: str, user_id: int, created_at: datetime | str, amount: int,
+        now: datetime, *, closing: bool = False,
+    ) -> None:
+        """Book what a provider billed beyond what was settled: its own ledger entry ("extra"), in the user's
+        month (as the job's creation month counts) and in the global budget of that month."""
+        q, x = self._q, self.db.execute
+        x(conn, q.ledger_new, {"job_id": job_id, "user_id": user_id, "kind": "extra", "amount_micros": amount,
+                               "created_at": now})
+        x(conn, q.budget_add, {"b_month": month_key(created_at), "b_amount": amount})
+        if not closing:  # a job being closed gets its whole charge written by the close itself
+            x(conn, q.job_charge_more, {"b_id": job_id, "b_amount": amount})
 
     @threaded
     def recover(self, *, now: datetime, max_interruptions: int) -> RecoveryReport:
@@ -517,7 +571,7 @@ class Repository:
             for job_id, interruptions in running:
                 if interruptions + 1 > max_interruptions:
                     self._finish(
-                        conn, job_id, state="failed", now=now, charge_micros=0, result_path=None,
+                        conn, job_id, state="failed", now=now, result_path=None,
                         error_code="crashed",
                         error_message=f"The worker stopped {interruptions + 1} times while running this job.",
                         deliver=True,
@@ -556,7 +610,7 @@ class Repository:
             interruptions = row[1] + (1 if row[0] == "running" else 0)
             if interruptions > max_interruptions:
                 self._finish(
-                    conn, job_id, state="failed", now=now, charge_micros=0, result_path=None, error_code="crashed",
+                    conn, job_id, state="failed", now=now, result_path=None, error_code="crashed",
                     error_message=f"The worker running this job stopped {interruptions} times; it was not "
                                   "tried again.",
                     deliver=True,
@@ -717,18 +771,35 @@ class Repository:
 
     @threaded
     def ledger_balance(self) -> dict[str, int]:
-        """Per-job reserve minus settle minus refund for closed jobs; all zeros when the books balance."""
-        signed = case(
-            (ledger.c.kind == "reserve", ledger.c.amount_micros), else_=-ledger.c.amount_micros
+        """For every closed job, how far its books are off; all zeros when they balance.
+
+        The books balance when, per job, reserve = settle + refund (the hold is released exactly once) and
+        settle + extra = the sum of its attempts' costs (every dollar a provider billed is charged, once).
+        The figure is the sum of both differences' sizes, in micro-dollars.
+        """
+        held = case(
+            (ledger.c.kind == "reserve", ledger.c.amount_micros),
+            (ledger.c.kind.in_(("settle", "refund")), -ledger.c.amount_micros),
+            else_=0,
+        )
+        booked = case((ledger.c.kind.in_(("settle", "extra")), ledger.c.amount_micros), else_=0)
+        billed = (
+            select(attempts.c.job_id, func.sum(attempts.c.cost_micros).label("cost"))
+            .group_by(attempts.c.job_id)
+            .subquery()
         )
         with self.db.transaction() as conn:
             rows = conn.execute(
-                select(ledger.c.job_id, func.sum(signed))
+                select(ledger.c.job_id, func.sum(held), func.sum(booked))
                 .join(jobs, jobs.c.id == ledger.c.job_id)
                 .where(jobs.c.state.in_(TERMINAL_STATES))
                 .group_by(ledger.c.job_id)
             ).all()
-        return {job_id: int(total) for job_id, total in rows}
+            costs = dict(conn.execute(select(billed.c.job_id, billed.c.cost)).all())
+        return {
+            job_id: abs(int(unreleased)) + abs(int(spent) - int(costs.get(job_id) or 0))
+            for job_id, unreleased, spent in rows
+        }
 
     # --- files on disk ------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """A simulated backend: the engine's stand-in for a GPU (or a provider) in tests, benchmarks and demos.
 
 It takes as long as it is told, loads models as slowly as it is told, fails and runs out of memory on a
-schedule, reports progress every step and honours cancel, and renders a small real video (a moving
+schedule, reports progress every step and honours cancel, bills like a cloud provider when told to
+(``billed_usd``, from the moment a run starts), and renders a small real video (a moving
 gradient) so the whole path to an mp4 is exercised. ``LOCAL_BACKEND=simulated`` puts it on every GPU lane.
 """
 
@@ -37,6 +38,7 @@ class SimulatedBackend:
         models: frozenset[str] | None = None,
         default_models: dict[JobKind, str] | None = None,
         usd_per_run: float = 0.0,
+        billed_usd: float | None = None,
         fail_every: int = 0,
         oom_every: int = 0,
         failure: FailureRule | None = None,
@@ -54,7 +56,10 @@ class SimulatedBackend:
             JobKind.TEXT_TO_VIDEO: "zeroscope",
             JobKind.IMAGE_TO_VIDEO: "svd-xt",
         }
-        self.usd_per_run = usd_per_run
+        self.usd_per_run = usd_per_run  # the estimate: what admission reserves
+        # What a provider bills once a run has started (RunContext.billed_usd), finished or not; None: the
+        # run bills nothing until it succeeds, at the estimate.
+        self.billed_usd = billed_usd
         self.fail_every = fail_every
         self.oom_every = oom_every
         self.failure = failure
@@ -105,6 +110,8 @@ class SimulatedBackend:
             self.loads += 1
             _sleep(self.load_seconds, ctx)
             ctx.lane.put_warm(model, object())
+        if self.billed_usd is not None:
+            ctx.billed_usd = self.billed_usd  # the remote work has started: it is billed, whatever happens next
         failure = self.failure(run_no, job) if self.failure else None
         if failure is None and self.oom_every and run_no % self.oom_every == 0:
             failure = OutOfMemory("CUDA out of memory (simulated).", backend=self.name)
@@ -119,8 +126,8 @@ class SimulatedBackend:
         gpu_seconds = time.monotonic() - started if self.local else 0.0
         if not self.render:
             return Output(fps=fps, video_path=self._blank_video(), shared_file=True,
-                          gpu_seconds=gpu_seconds, model=model)
-        return Output(fps=fps, frames=_frames(job), gpu_seconds=gpu_seconds, model=model)
+                          gpu_seconds=gpu_seconds, model=model, cost_usd=self.billed_usd)
+        return Output(fps=fps, frames=_frames(job), gpu_seconds=gpu_seconds, model=model, cost_usd=self.billed_usd)
 
     def _blank_video(self) -> Path:
         """One tiny mp4 made once and shared by every run, for benchmarks that must not measure encoding."""

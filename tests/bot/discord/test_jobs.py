@@ -246,3 +246,23 @@ async def test_retry_of_an_image_job_animates_the_same_picture_again(fake: FakeD
     first, second = await bot.service.get(first_id), await bot.service.get(second_id)
     assert second.kind == "image-to-video" and second.seed != first.seed
     assert second.image_path.read_bytes() == first.image_path.read_bytes()
+
+
+async def test_the_cancel_answer_says_what_was_charged(fake: FakeDiscord, make_bot) -> None:
+    """/cancel of a job a cloud provider had started: the answer and the job's message say what was paid."""
+    from engine.backends.simulated import SimulatedBackend
+
+    runway = SimulatedBackend("runway", local=False, usd_per_run=0.25, billed_usd=0.04, seconds=30, steps=300)
+    bot = await make_bot(backends={"runway": runway}, chain_text_to_video=["runway"])
+    ann = fake.user(1001, "ann")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a slow cat"})
+    running = await fake.wait_for(lambda: (m := fake.original(inter)) and "Running on runway" in m.content and m)
+    job_id = running.content.split("job ")[1].split()[0]
+
+    cancel = fake.slash("cancel", ann, guild_id=GUILD)
+    [text] = await fake.wait_for(lambda: fake.ephemeral(cancel))
+    charged = "Cancelled. The cloud provider had already started: $0.040 was charged."
+    assert text == f"Job {job_id}: {charged} The rest of the $0.25 held for it was refunded."
+    final = await fake.wait_for(lambda: (m := fake.original(inter)) and "✖" in m.content and m)
+    assert f"✖ {charged}" in final.content and not final.files
+    assert (await bot.service.get(job_id)).charged_usd == 0.04

@@ -323,3 +323,27 @@ async def test_a_caption_naming_a_server_folder_gets_a_clear_refusal(fake, make_
     assert "'/etc' is not a model here." in reply.text and "svd-xt" in reply.text
     assert "Queuing" not in reply.text
     assert await bot.jobs() == []
+
+
+async def test_the_cancel_answer_says_what_was_charged(fake, make_bot) -> None:
+    """A cloud provider that had started bills the run: the cancel button's answer and the job's message say
+    what the user paid (and the job counts toward the day's videos)."""
+    from engine.backends.simulated import SimulatedBackend
+
+    runway = SimulatedBackend("runway", local=False, usd_per_run=0.25, billed_usd=0.04, seconds=30, steps=300)
+    bot = await make_bot(backends={"runway": runway}, chain_image_to_video=["runway"])
+    ann = fake.user(1005, "Ann")
+    chat = fake.private_chat(ann)
+    request = fake.send(chat, ann, photo=png(), caption="slow clouds")
+    await fake.wait_for(lambda: any("Running on runway" in (m.text or "") for m in fake.messages.values()))
+    [note] = replies_to(fake, chat["id"], request["message_id"])
+    [(_, data)] = buttons(note.reply_markup)
+
+    query = fake.press(chat, ann, note.message_id, data)
+    answer = await fake.wait_for(lambda: fake.answered.get(query))
+    charged = "Cancelled. The cloud provider had already started: $0.040 was charged."
+    assert answer["text"] == f"{charged} The rest of the $0.25 held for it was refunded."
+    await fake.wait_for(lambda: "✖ Cancelled" in fake.messages[(chat["id"], note.message_id)].text)
+    assert f"✖ {charged}" in fake.messages[(chat["id"], note.message_id)].text
+    [job] = await bot.jobs()
+    assert job["state"] == "cancelled" and job["charged_micros"] == 40_000

@@ -50,7 +50,7 @@ def make_job(picture: Path, tmp_path: Path) -> Any:
 
 def backend_for(name: str, fake: FakeProvider, tmp_path: Path, **settings: Any) -> CloudBackend:
     values = {PROVIDER_KEYS[name]: fake.key, PROVIDER_URLS[name]: fake.url, "cloud_poll_interval_s": 0.01,
-              **settings}
+              "hf_inference": True, **settings}  # HF_TOKEN alone is for downloads: opt in to paid inference
     backend = build_providers(make_settings(tmp_path, **values), {})[name]
     assert isinstance(backend, CloudBackend)
     return backend

@@ -122,11 +122,13 @@ class EngineBusy(ReelbotError):
 
 class BackendError(ReelbotError):
     """A backend failed one attempt. ``retryable`` errors hand the job to the next backend in the chain;
-    ``rests_backend`` errors count towards putting the backend in cooldown."""
+    ``rests_backend`` errors count towards putting the backend in cooldown. What a provider billed for a
+    failed attempt is the operator's, unless ``user_pays`` (the user's own content was refused)."""
 
     code = "backend_error"
     retryable = True
     rests_backend = True
+    user_pays = False
 
     def __init__(
         self,
@@ -178,10 +180,13 @@ class AuthFailed(BackendError):
 
 
 class Moderated(BackendError):
-    """The provider refused the content. Not retried elsewhere: the answer would be the same."""
+    """The provider refused the content. Not retried elsewhere: the answer would be the same. A provider
+    that bills the refused run bills the one who asked for it (else anyone could spend the operator's money
+    on prompts that will be refused)."""
 
     code = "moderated"
     retryable = False
+    user_pays = True
 
 
 class RejectedInput(BackendError):

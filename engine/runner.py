@@ -185,7 +185,7 @@ class JobRunner:
             if job.state is JobState.RUNNING:  # a clean stop is not a crash: queue it again as it was
                 await asyncio.shield(self.repo.requeue(job.id))
             raise
-        except Exception as exc:  # a bug in the engine itself: the user still hears, and pays only what was billed
+        except Exception as exc:  # a bug in the engine itself: the user still hears, and is not charged for it
             log.exception("job %s failed inside the engine", job.id)
             await self._close(job, JobState.FAILED, "internal", f"Internal error: {type(exc).__name__}.")
         finally:
@@ -270,9 +270,9 @@ class JobRunner:
             error = exc
         except (asyncio.CancelledError, Cancelled):
             outcome = "cancelled" if job.user_cancelled else "interrupted"
-            await asyncio.shield(
+            await asyncio.shield(  # a user's cancel is theirs to pay; a shutdown's is the operator's
                 self.repo.end_attempt(attempt_id, outcome=outcome, now=utcnow(), notes=ctx.notes,
-                                      cost_micros=_micros(ctx.billed_usd))
+                                      cost_micros=_micros(ctx.billed_usd), user_pays=job.user_cancelled)
             )
             raise asyncio.CancelledError() from None
         except Exception as exc:
@@ -287,6 +287,7 @@ class JobRunner:
             error_message=error.message,
             gpu_seconds=elapsed if step.backend.local else 0.0,
             cost_micros=_micros(ctx.billed_usd),  # a provider bills the work it did, finished or not
+            user_pays=error.user_pays,  # a provider's failure is no charge for the user (refused content is)
             notes=ctx.notes,
         )
         job.notes.extend(ctx.notes)
@@ -315,6 +316,7 @@ class JobRunner:
                 done.attempt_id, outcome=outcome, now=utcnow(), error_code=None if stopped else "internal",
                 error_message=None if stopped else "the result could not be stored",
                 cost_micros=0 if step.backend.local else cost_micros, notes=done.notes,
+                user_pays=stopped and job.user_cancelled,
             ))
             raise
         job.notes.extend(done.notes)

@@ -78,7 +78,8 @@ class Attempt(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=64)
     error_message: str | None = Field(default=None, sa_column=Column(Text))
     gpu_seconds: float = 0.0
-    cost_micros: int = 0
+    cost_micros: int = 0  # what the provider billed for it, whatever its outcome
+    user_pays: bool = True  # False: a provider's failure, billed to the operator (budget), not the user
     notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
@@ -90,6 +91,7 @@ class LedgerEntry(SQLModel, table=True):
     job_id: str = Field(foreign_key="jobs.id", index=True, max_length=16)
     user_id: int = Field(foreign_key="users.id")
     kind: str = Field(max_length=16)  # reserve | settle | refund | extra (billed beyond the reservation)
+    # | absorbed (billed for a provider's failure: the operator's, in the budget, never the user's charge)
     amount_micros: int
     created_at: datetime
 

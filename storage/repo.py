@@ -92,6 +92,7 @@ class AttemptEnd:
     cost_micros: int = 0
     notes: Sequence[str] = ()
     model: str | None = None
+    user_pays: bool = True  # False: the bill is the operator's (the provider failed), not the user's
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +167,10 @@ class _Statements:
                 or_(and_(jobs.c.state != "failed", jobs.c.state != "cancelled"), jobs.c.charged_micros > 0),
             )
         )
-        # reserve - refund + extra: what the user's jobs of the month were charged, plus what is still held.
-        signed = case((ledger.c.kind == "refund", -ledger.c.amount_micros), else_=ledger.c.amount_micros)
+        # reserve - refund + extra: what the user's jobs of the month were charged, plus what is still held
+        # (what the operator absorbed for failed attempts is not the user's).
+        signed = case((ledger.c.kind == "refund", -ledger.c.amount_micros), (ledger.c.kind == "absorbed", 0),
+                      else_=ledger.c.amount_micros)
         self.month_micros = (
             select(func.coalesce(func.sum(signed), 0))
             .select_from(ledger.join(jobs, jobs.c.id == ledger.c.job_id))
@@ -196,6 +199,7 @@ class _Statements:
             .values(
                 outcome=b("b_outcome"), ended_at=b("b_now", type_=when), error_code=b("b_code"),
                 error_message=b("b_message"), gpu_seconds=b("b_gpu"), cost_micros=b("b_cost"),
+                user_pays=b("b_user_pays"),
                 notes=b("b_notes", type_=attempts.c.notes.type),
             )
         )
@@ -207,7 +211,7 @@ class _Statements:
             .with_for_update()
         )
         self.attempts_cost = select(func.coalesce(func.sum(attempts.c.cost_micros), 0)).where(
-            attempts.c.job_id == b("b_id")
+            attempts.c.job_id == b("b_id"), attempts.c.user_pays.is_(True)
         )
         self.job_of_attempt = (
             select(jobs.c.id, jobs.c.state, jobs.c.user_id, jobs.c.created_at)
@@ -412,7 +416,7 @@ class Repository:
                 self._q.attempt_new,
                 {
                     "job_id": job_id, "backend": backend, "model": model, "lane": lane, "started_at": now,
-                    "outcome": "running", "gpu_seconds": 0.0, "cost_micros": 0, "notes": [],
+                    "outcome": "running", "gpu_seconds": 0.0, "cost_micros": 0, "notes": [], "user_pays": True,
                 },
             ).fetchone()[0]
 
@@ -428,27 +432,28 @@ class Repository:
         gpu_seconds: float = 0.0,
         cost_micros: int = 0,
         notes: Iterable[str] = (),
+        user_pays: bool = True,
     ) -> None:
         """Close an attempt with what its backend billed for it (``cost_micros``, also when it failed).
 
-        The job's own settlement adds up its attempts; a bill that arrives after the job was closed (a
-        worker that ended its attempt after a cancel gave up waiting for it) is charged to the job at once,
-        as an "extra" entry, so that no billed dollar is left off the books.
+        ``user_pays``: the bill is the user's (their video, their cancel, their content refused), settled
+        with the job; else it is the operator's (the provider failed) and goes to the month's budget now, as
+        an "absorbed" entry. A user's bill that arrives after the job was closed (a worker that ended its
+        attempt after a cancel gave up waiting for it) is charged to the job at once, as an "extra" entry, so
+        that no billed dollar is left off the books.
         """
+        end = AttemptEnd(attempt_id, outcome, gpu_seconds, cost_micros, tuple(notes), user_pays=user_pays)
         with self.db.transaction() as conn:
-            self._end_attempt(
-                conn, AttemptEnd(attempt_id, outcome, gpu_seconds, cost_micros, tuple(notes)), now,
-                error_code, error_message,
-            )
-            self._book_late(conn, attempt_id, cost_micros, now)
+            self._end_attempt(conn, end, now, error_code, error_message)
+            self._book_late(conn, end, now)
 
-    def _book_late(self, conn: Connection, attempt_id: int, cost_micros: int, now: datetime) -> None:
-        """Charge an attempt's bill to its job if the job was already closed (its settlement missed it)."""
-        if cost_micros > 0:
-            row = self.db.execute(conn, self._q.job_of_attempt, {"b_id": attempt_id}).fetchone()
+    def _book_late(self, conn: Connection, end: AttemptEnd, now: datetime) -> None:
+        """Charge a user's bill to its job if the job was already closed (its settlement missed it)."""
+        if end.cost_micros > 0 and end.user_pays:
+            row = self.db.execute(conn, self._q.job_of_attempt, {"b_id": end.attempt_id}).fetchone()
             if row is not None and row[1] in TERMINAL_STATES:
                 job_id, _, user_id, created_at = row
-                self._charge_extra(conn, job_id, user_id, created_at, cost_micros, now)
+                self._charge_extra(conn, job_id, user_id, created_at, end.cost_micros, now)
 
     def _end_attempt(
         self, conn: Connection, end: AttemptEnd, now: datetime, code: str | None, message: str | None
@@ -456,12 +461,21 @@ class Repository:
         params = {
             "b_id": end.attempt_id, "b_outcome": end.outcome, "b_now": now, "b_code": code,
             "b_message": message, "b_gpu": end.gpu_seconds, "b_cost": end.cost_micros,
-            "b_notes": list(end.notes),
+            "b_notes": list(end.notes), "b_user_pays": end.user_pays,
         }
         if end.model:
             self.db.execute(conn, self._q.attempt_end_model, {**params, "b_model": end.model})
         else:
             self.db.execute(conn, self._q.attempt_end, params)
+        if end.cost_micros > 0 and not end.user_pays:  # the operator's money: on the books and the budget now
+            row = self.db.execute(conn, self._q.job_of_attempt, {"b_id": end.attempt_id}).fetchone()
+            if row is not None:
+                job_id, _, user_id, created_at = row
+                self.db.execute(conn, self._q.ledger_new, {
+                    "job_id": job_id, "user_id": user_id, "kind": "absorbed", "amount_micros": end.cost_micros,
+                    "created_at": now})
+                self.db.execute(conn, self._q.budget_add,
+                                {"b_month": month_key(created_at), "b_amount": end.cost_micros})
 
     @threaded
     def finish(
@@ -494,7 +508,7 @@ class Repository:
                 error_code=error_code, error_message=error_message, deliver=deliver,
             )
             if closed is None and attempt is not None:  # someone closed it first: the bill still stands
-                self._book_late(conn, attempt.attempt_id, attempt.cost_micros, now)
+                self._book_late(conn, attempt, now)
             return closed
 
     def _finish(
@@ -774,15 +788,16 @@ class Repository:
         """For every closed job, how far its books are off; all zeros when they balance.
 
         The books balance when, per job, reserve = settle + refund (the hold is released exactly once) and
-        settle + extra = the sum of its attempts' costs (every dollar a provider billed is charged, once).
-        The figure is the sum of both differences' sizes, in micro-dollars.
+        settle + extra + absorbed = the sum of its attempts' costs (every dollar a provider billed is on the
+        books once: the user's part charged to them, the operator's part to the budget). The figure is the
+        sum of both differences' sizes, in micro-dollars.
         """
         held = case(
             (ledger.c.kind == "reserve", ledger.c.amount_micros),
             (ledger.c.kind.in_(("settle", "refund")), -ledger.c.amount_micros),
             else_=0,
         )
-        booked = case((ledger.c.kind.in_(("settle", "extra")), ledger.c.amount_micros), else_=0)
+        booked = case((ledger.c.kind.in_(("settle", "extra", "absorbed")), ledger.c.amount_micros), else_=0)
         billed = (
             select(attempts.c.job_id, func.sum(attempts.c.cost_micros).label("cost"))
             .group_by(attempts.c.job_id)

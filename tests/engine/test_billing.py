@@ -1,5 +1,7 @@
-"""Every dollar a provider bills reaches the books: the attempt, the user's charge and month, the daily count,
-the global budget and /status, whether the attempt made the video, was cancelled, timed out or failed.
+"""Every dollar a provider bills reaches the books: the attempt, the global budget and /status, whether the
+attempt made the video, was cancelled, timed out or failed. Who pays it: the user for their video, their
+cancel and their refused content (then it counts in their month and their day too); the operator for a
+provider's failure (a failure is never charged to the user).
 
 The cloud backends here are simulated at the engine's seam: they set ``RunContext.billed_usd`` as soon as
 their remote work starts, as the real providers' clients do, and report the same bill on success.
@@ -16,7 +18,7 @@ from sqlalchemy import text
 from bot.render import failure_text, status_text, usage_text
 from engine.backends.base import Output
 from engine.backends.simulated import SimulatedBackend
-from engine.errors import BudgetExhausted, QuotaExceeded, TransientError
+from engine.errors import BudgetExhausted, Moderated, QuotaExceeded, TransientError
 from engine.events import Event, Progress
 from engine.types import JobState, Options, Origin, Outcome, SubmitRequest, UserRef
 
@@ -75,13 +77,13 @@ async def test_cancelling_a_started_cloud_job_is_charged_and_counted(app_factory
     assert err.value.limit == "max_jobs_per_day" and "You have made 1 videos today" in err.value.message
     usage = await app.service.usage(UserRef("test", "u1"))
     assert (usage.jobs_today, usage.month_usd) == (1, 0.04)
-    report = await app.service.status()
+    report = await app.service.report()
     assert [(line.backend, line.month_usd) for line in report.spend] == [("runway", 0.04)]
     assert report.committed_usd == pytest.approx(0.04)
     assert await app.repo.ledger_balance() == {view.id: 0}
 
 
-async def test_a_timed_out_cloud_attempt_is_charged_what_it_billed(app_factory):
+async def test_a_timed_out_cloud_attempt_is_on_the_books_but_not_the_users_bill(app_factory):
     app = await app_factory(
         backends={
             "replicate": provider("replicate", estimate=0.05, bill=0.03, seconds=30, steps=300),
@@ -94,16 +96,17 @@ async def test_a_timed_out_cloud_attempt_is_charged_what_it_billed(app_factory):
 
     assert done.state is JobState.SUCCEEDED and done.backend == "runway"
     assert attempts_of(done) == [("replicate", Outcome.TIMEOUT, 0.03), ("runway", Outcome.SUCCEEDED, 0.10)]
-    assert (done.reserved_usd, done.charged_usd) == (0.10, 0.13)
+    assert (done.reserved_usd, done.charged_usd) == (0.10, 0.10)  # the user pays for their video only
     assert await rows(app, f"SELECT kind, amount_micros FROM ledger WHERE job_id = '{view.id}' ORDER BY id") == [
-        ("reserve", 100_000), ("settle", 100_000), ("extra", 30_000)]
-    report = await app.service.status()
+        ("reserve", 100_000), ("absorbed", 30_000), ("settle", 100_000)]
+    assert (await app.service.usage(UserRef("test", "u1"))).month_usd == pytest.approx(0.10)
+    report = await app.service.report()
     assert {line.backend: line.month_usd for line in report.spend} == {"replicate": 0.03, "runway": 0.10}
     assert report.committed_usd == pytest.approx(0.13)
     assert await app.repo.ledger_balance() == {view.id: 0}
 
 
-async def test_a_cloud_attempt_that_fails_after_starting_is_charged_what_it_billed(app_factory):
+async def test_a_provider_that_fails_after_starting_bills_the_operator_not_the_user(app_factory):
     app = await app_factory(
         backends={"replicate": provider(
             "replicate", estimate=0.05, bill=0.02,
@@ -112,12 +115,13 @@ async def test_a_cloud_attempt_that_fails_after_starting_is_charged_what_it_bill
     )
     done = await app.service.wait((await app.service.submit(req())).id)
 
-    assert done.state is JobState.FAILED and done.charged_usd == 0.02
+    assert done.state is JobState.FAILED and done.charged_usd == 0
     assert attempts_of(done) == [("replicate", Outcome.FAILED, 0.02)]
-    assert failure_text(done) == ("Replicate's worker crashed. The cloud provider had already started: $0.020 was "
-                                  "charged. The rest of the $0.050 held for it was refunded.")
-    assert (await app.service.usage(UserRef("test", "u1"))).jobs_today == 1
-    assert (await app.service.status()).committed_usd == pytest.approx(0.02)
+    assert failure_text(done) == "Replicate's worker crashed. The $0.050 held for it was refunded."
+    usage = await app.service.usage(UserRef("test", "u1"))
+    assert (usage.jobs_today, usage.month_usd) == (0, 0)  # no charge, no count: the failure was not theirs
+    report = await app.service.report()
+    assert report.committed_usd == pytest.approx(0.02) and report.spend_month_usd == pytest.approx(0.02)
     assert await app.repo.ledger_balance() == {done.id: 0}
 
 
@@ -132,7 +136,7 @@ async def test_a_bill_over_the_estimate_reaches_the_global_budget(app_factory):
         assert (done.state, done.reserved_usd, done.charged_usd) == (JobState.SUCCEEDED, 0.05, 0.80)
         jobs.append(done.id)
 
-    report = await app.service.status()
+    report = await app.service.report()
     assert report.committed_usd == pytest.approx(3.20) and report.spend_month_usd == pytest.approx(3.20)
     text = status_text(report)
     assert "Spend today $3.20, this month $3.20" in text
@@ -172,12 +176,29 @@ class NoVideo(SimulatedBackend):
         return Output(fps=7, cost_usd=self.billed_usd)
 
 
-async def test_a_billed_result_that_cannot_be_stored_is_still_charged(app_factory):
+async def test_a_billed_result_that_cannot_be_stored_is_on_the_books_and_not_charged(app_factory):
     app = await app_factory(
         backends={"fal": NoVideo("fal", local=False, usd_per_run=0.05, billed_usd=0.05)},
         settings={"chain_text_to_video": ["fal"]},
     )
     done = await app.service.wait((await app.service.submit(req())).id)
     assert done.state is JobState.FAILED and done.error_message == "Internal error: TransientError."
-    assert attempts_of(done) == [("fal", Outcome.FAILED, 0.05)] and done.charged_usd == 0.05
+    assert attempts_of(done) == [("fal", Outcome.FAILED, 0.05)] and done.charged_usd == 0
+    assert (await app.service.report()).committed_usd == pytest.approx(0.05)
+    assert await app.repo.ledger_balance() == {done.id: 0}
+
+
+async def test_content_the_provider_refuses_is_billed_to_whoever_sent_it(app_factory):
+    app = await app_factory(
+        backends={"runway": provider(
+            "runway", estimate=0.25, bill=0.05,
+            failure=lambda n, job: Moderated("Runway refused the prompt (content policy).", backend="runway"))},
+        settings={"chain_text_to_video": ["runway"], "max_jobs_per_day": 1},
+    )
+    done = await app.service.wait((await app.service.submit(req())).id)
+    assert done.state is JobState.FAILED and done.charged_usd == 0.05
+    assert failure_text(done).startswith("Runway refused the prompt (content policy). The cloud provider had "
+                                         "already started: $0.050 was charged.")
+    with pytest.raises(QuotaExceeded):  # refused prompts are no way around the daily limit
+        await app.service.submit(req())
     assert await app.repo.ledger_balance() == {done.id: 0}

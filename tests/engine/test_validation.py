@@ -24,8 +24,8 @@ from engine.validation import InputLimits, validate
 T2V = JobKind.TEXT_TO_VIDEO
 
 
-def from_chat(model: str, platform: str = "telegram", *, admin: bool = False) -> SubmitRequest:
-    return SubmitRequest(UserRef(platform, "42", "Eve", is_admin=admin), "a cat surfing", Origin(platform, "7"),
+def from_chat(model: str, platform: str = "telegram") -> SubmitRequest:
+    return SubmitRequest(UserRef(platform, "42", "Eve"), "a cat surfing", Origin(platform, "7"),
                          Options(model=model))
 
 
@@ -36,10 +36,11 @@ def pipeline_folder(path: Path) -> Path:
     return path
 
 
-async def diffusers_app(app_factory: Any) -> Any:
+async def diffusers_app(app_factory: Any, **settings: Any) -> Any:
     local = DiffusersBackend(BUILTIN, default_models={T2V: "zeroscope", JobKind.IMAGE_TO_VIDEO: "svd-xt"})
     return await app_factory(backends={"local": local}, lanes=[GpuLane(0, device="cpu")],
-                             settings={"chain_text_to_video": ["local"], "chain_image_to_video": ["local"]})
+                             settings={"chain_text_to_video": ["local"], "chain_image_to_video": ["local"],
+                                       **settings})
 
 
 def job_count(app: Any) -> int:
@@ -80,8 +81,8 @@ async def test_a_chat_user_cannot_climb_out_with_dot_dot(app_factory, tmp_path, 
 
 async def test_a_chat_admin_cannot_name_a_path_either(app_factory, tmp_path):
     folder = pipeline_folder(tmp_path / "m")
-    app = await diffusers_app(app_factory)
-    error = await refused(app, from_chat(str(folder), "discord", admin=True))
+    app = await diffusers_app(app_factory, discord_admin_ids="42")  # Eve is an admin of the bot
+    error = await refused(app, from_chat(str(folder), "discord"))
     assert "is not a model here" in error.message
 
 

@@ -49,7 +49,7 @@ async def test_hf_token_alone_spends_nothing(app_factory, hf):
     with pytest.raises(InvalidInput) as err:
         await app.service.submit(req(provider="huggingface"))
     assert "no provider called 'huggingface'" in err.value.message
-    report = await app.service.status()
+    report = await app.service.report()
     assert {h.name: h.problem for h in report.backends}["huggingface"] == HF_OFF
     assert hf.requests == []
 
@@ -60,7 +60,7 @@ async def test_hf_inference_true_opts_in_to_paid_hugging_face_jobs(app_factory, 
     done = await app.service.wait((await app.service.submit(req())).id)
     assert done.state is JobState.SUCCEEDED and [a.backend for a in done.attempts] == ["local", "huggingface"]
     assert len(hf.jobs) == 1 and done.charged_usd > 0
-    assert "Can spend money: huggingface" in status_text(await app.service.status()).splitlines()
+    assert "Can spend money: huggingface" in status_text(await app.service.report()).splitlines()
 
 
 async def test_status_and_doctor_show_who_can_spend(app_factory, hf):
@@ -68,7 +68,7 @@ async def test_status_and_doctor_show_who_can_spend(app_factory, hf):
                                       "hf_token": hf.key})
     line = f"Can spend money: replicate, runway · off: huggingface ({HF_OFF})"
 
-    report = await app.service.status()
+    report = await app.service.report()
     assert line in status_text(report).splitlines()  # /status on Telegram, `reelbot status`
     spend = next(field.value for field in status_embed(report).fields if field.name == "Spend")
     assert line in spend.splitlines()  # /status on Discord
@@ -83,4 +83,4 @@ async def test_status_and_doctor_show_who_can_spend(app_factory, hf):
 
 async def test_without_any_provider_nothing_can_spend(app_factory):
     app = await app_factory()
-    assert "Can spend money: no cloud provider" in status_text(await app.service.status()).splitlines()
+    assert "Can spend money: no cloud provider" in status_text(await app.service.report()).splitlines()

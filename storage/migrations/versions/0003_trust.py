@@ -1,4 +1,5 @@
-"""trust: no stored admins, 64-bit seeds, the server or group each job came from
+"""trust and money: no stored admins, 64-bit seeds, the server or group each job came from, who pays an
+attempt's bill
 
 Revision ID: 0003
 Revises: 0002
@@ -24,9 +25,13 @@ def upgrade() -> None:
         op.alter_column("jobs", "seed", type_=sa.BigInteger(), existing_type=sa.Integer(), existing_nullable=False)
     op.add_column("jobs", sa.Column("scope", sa.String(length=64), nullable=True))
     op.create_index("ix_jobs_scope_created", "jobs", ["scope", "created_at"])
+    # A provider bills failed attempts too: the user pays for their own video, cancel or refused content;
+    # a provider's failure is the operator's (in the budget, not the user's charge).
+    op.add_column("attempts", sa.Column("user_pays", sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade() -> None:
+    op.drop_column("attempts", "user_pays")
     op.drop_index("ix_jobs_scope_created", table_name="jobs")
     op.drop_column("jobs", "scope")
     if op.get_bind().dialect.name == "postgresql":

@@ -74,7 +74,7 @@ async def run(app: Any, request: SubmitRequest) -> JobView:
 
 
 async def assert_local_not_rested(app: Any) -> None:
-    local = next(h for h in (await app.service.status()).backends if h.name == "local")
+    local = next(h for h in (await app.service.report()).backends if h.name == "local")
     assert local.cooling_s == 0  # one broken folder: the backend's other models still work
 
 

@@ -52,6 +52,16 @@ async def until_state(app: App, job_id: str, *states: JobState, wait_s: float = 
     raise TimeoutError(job_id)
 
 
+def stop_all(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    procs.clear()
+
+
 async def main(jobs: int, workers: int, admin_url: str, stalled_s: float = 30.0,
                heartbeat_s: float = 5.0) -> dict[str, float | int]:
     name = f"reelbot_bench_{secrets.token_hex(4)}"
@@ -103,13 +113,9 @@ async def main(jobs: int, workers: int, admin_url: str, stalled_s: float = 30.0,
                 killed_to_rerun = time.monotonic() - killed
             finally:
                 await app.close()
+                stop_all(procs)  # the workers write under the folder: they end before it is removed
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        stop_all(procs)
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return {"jobs": jobs, "workers": workers, "failed": failed, "jobs_per_s": round(jobs / elapsed, 1),

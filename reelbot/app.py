@@ -261,7 +261,9 @@ def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Ba
     """One backend per cloud provider whose key is set; the others go to ``missing`` with the reason."""
     catalog = load_catalog(settings.cloud_models)
     config = CloudConfig(
-        poll_interval_s=settings.cloud_poll_interval_s,
+        # Unset, each provider keeps its own pace (Stability 10 s, Runway 6 s, ...); set, it is every provider's.
+        poll_interval_s=(settings.cloud_poll_interval_s if "cloud_poll_interval_s" in settings.model_fields_set
+                         else None),
         timeout_s=settings.cloud_timeout_s,
         max_download_bytes=round(settings.cloud_max_download_mb * 1024 * 1024),
     )

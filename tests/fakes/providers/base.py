@@ -142,6 +142,7 @@ class FakeProvider:
             self.throttled += 1
             return self.pace_s - (now - job.last_look)
         job.last_look = now
+        job.data.setdefault("looks", []).append(now)
         return None
 
     def throttle(self, wait: float) -> web.Response:

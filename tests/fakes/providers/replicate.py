@@ -21,7 +21,6 @@ from tests.fakes.forms import form_parts
 from tests.fakes.openapi import check, load, schema_problems
 from tests.fakes.providers.base import FakeProvider, RemoteJob
 
-
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 
 

@@ -304,7 +304,9 @@ def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Ba
     spend money: the chains name it, and ``--provider`` may pick it."""
     catalog = load_catalog(settings.cloud_models)
     config = CloudConfig(
-        poll_interval_s=settings.cloud_poll_interval_s,
+        # Unset, each provider keeps its own pace (Stability 10 s, Runway 6 s, ...); set, it is every provider's.
+        poll_interval_s=(settings.cloud_poll_interval_s if "cloud_poll_interval_s" in settings.model_fields_set
+                         else None),
         timeout_s=settings.cloud_timeout_s,
         max_download_bytes=round(settings.cloud_max_download_mb * 1024 * 1024),
     )

@@ -8,17 +8,25 @@ and prices without code through ``CLOUD_MODELS`` (JSON, see :func:`load_catalog`
 Inputs are templates: a value written ``"{name}"`` is replaced by the job's value (left out when the job has
 none), anything else is sent as is. Prices marked (?) in the README are estimates from public price pages:
 check them against your own bills and set yours.
+
+Each entry also carries the model's input rules (accepted frames, fps range, caps on frames, steps and size,
+whether a prompt is required and how long it may be in the provider's units, the seed range). They are applied
+in one place, :func:`job_values`, before any request: a value the model does not take becomes the nearest one
+it does, with a note the user sees ("fps 7 → 10: fal's stable-video takes 10–100"). The caps also make the
+estimate an upper bound: the reservation is computed from the same mapped values, and per-second compute is
+bounded by ``max_run_seconds`` (Replicate cancels a prediction there itself: ``Cancel-After``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from engine.json_setting import json_object
-from engine.types import JobKind, JobSpec
+from engine.types import JobKind, JobSpec, Options
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
 
@@ -28,6 +36,8 @@ PLACEHOLDERS = frozenset(
      "aspect_ratio", "ratio"}
 )
 _PLACEHOLDER = re.compile(r"^\{(\w+)\}$")
+DEFAULT_PROMPT = "Animate this picture with natural, gentle motion."  # for models that require a prompt
+PROMPT_UNITS = ("characters", "utf-16")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,36 +55,160 @@ class CloudModel:
     frames: int = 25
     fps: int = 7
     durations: tuple[int, ...] = ()  # the video lengths (s) the model accepts; empty: any
+    # --- input rules, applied before the request (see job_values) ---
+    sizes: tuple[str, ...] = ()  # the frames ("W:H") the model makes; empty: any size within the caps
+    min_fps: int = 1
+    max_fps: int = 60
+    max_frames: int = 0  # 0: the engine's own limit
+    max_steps: int = 0  # 0: the engine's own limit
+    max_width: int = 0  # 0: no cap beyond the engine's
+    max_height: int = 0
+    prompt_required: bool = False  # sent with DEFAULT_PROMPT when the user gave none
+    max_prompt: int = 0  # 0: no limit; counted in prompt_units
+    prompt_units: str = "characters"  # or "utf-16" (Runway counts UTF-16 code units)
+    max_seed: int = 2**32 - 1
+    # --- billing ---
+    usd_per_credit: float = 0.0  # providers that report their charge in credits (Runway)
+    bills_started_work: bool = False  # the provider bills a job it started even when we stop it (no report)
+    max_run_seconds: float = 0.0  # per-run-second prices: the most compute one run may use (0: the timeout)
 
     def cost(self, video_seconds: float, run_seconds: float | None = None) -> float:
         run = self.seconds if run_seconds is None else run_seconds
         return self.usd_per_video + self.usd_per_second * video_seconds + self.usd_per_run_second * run
 
+    def run_cap(self, timeout_s: float) -> float:
+        """The most compute seconds one run can be billed: its own cap, never past the attempt's deadline."""
+        return min(self.max_run_seconds or timeout_s, timeout_s)
 
-def job_values(job: JobSpec, model: CloudModel) -> dict[str, Any]:
-    """The job in the terms templates use (``image`` is filled in by the provider, once uploaded)."""
-    opts = job.options
-    fps = opts.fps or model.fps
-    frames = opts.frames or model.frames
+    def worst_cost(self, video_seconds: float, timeout_s: float) -> float:
+        """The estimate used to reserve: nothing a run of these inputs can bill is above it."""
+        return self.cost(video_seconds, self.run_cap(timeout_s))
+
+    def unfinished_cost(self, video_seconds: float, run_seconds: float | None, started: bool) -> float | None:
+        """What a run that delivered nothing is billed, as far as we can tell without a report.
+
+        The compute it used (``run_seconds``, where the provider reports it), plus the price of the video when
+        the provider bills started work and the job had started. None: nothing billed that we know of.
+        """
+        total: float | None = None
+        if run_seconds is not None and self.usd_per_run_second:
+            total = self.usd_per_run_second * run_seconds
+        if started and self.bills_started_work:
+            total = (total or 0.0) + self.usd_per_video + self.usd_per_second * video_seconds
+            if run_seconds is None and self.usd_per_run_second:
+                total += self.usd_per_run_second * self.seconds
+        return total
+
+
+def job_values(job: JobSpec, model: CloudModel, notes: list[str] | None = None) -> dict[str, Any]:
+    """The job in the terms templates use, within the model's input rules (``image`` is filled in later).
+
+    A value the user asked for that the model does not take is mapped to the nearest one it does, and
+    ``notes`` gets a line saying so; values the user left to the defaults are fitted silently.
+    """
+    said = notes if notes is not None else []
+    values = shape_values(job.options, model, said)
+    values.update(
+        prompt=_prompt(job.prompt, model, said),
+        negative_prompt=job.options.negative_prompt,
+        image=None,
+        seed=_seed(job.seed, job.options.seed is not None, model, said),
+    )
+    return values
+
+
+def shape_values(opts: Options, model: CloudModel, notes: list[str]) -> dict[str, Any]:
+    """Frames, fps, steps, size and length: what decides the price (so the estimate uses exactly this)."""
+    name = f"{model.name} ({model.model.split(':')[0]})"
+    fps = _within("fps", opts.fps, model.fps, model.min_fps, model.max_fps, name, notes) or model.fps
+    frames = _within("frames", opts.frames, model.frames, 1, model.max_frames or None, name, notes) or model.frames
+    steps = _within("steps", opts.steps, None, 1, model.max_steps or None, name, notes)
     width, height = opts.width or model.width, opts.height or model.height
     if opts.portrait:
         width, height = min(width, height), max(width, height)
     else:
         width, height = max(width, height), min(width, height)
+    asked = (width, height)
+    if model.sizes:
+        width, height = nearest_frame(width, height, [_frame(s) for s in model.sizes])
+    else:
+        scale = min([1.0] + [cap / side for cap, side in ((model.max_width, width), (model.max_height, height))
+                             if cap])
+        if scale < 1.0:
+            width, height = max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)
+    if (width, height) != asked and (opts.width or opts.height):
+        notes.append(f"size {asked[0]}x{asked[1]} → {width}x{height}: the nearest {name} makes")
     return {
-        "prompt": job.prompt or None,
-        "negative_prompt": opts.negative_prompt,
-        "image": None,
-        "seed": job.seed,
         "fps": fps,
         "frames": frames,
-        "steps": opts.steps,
+        "steps": steps,
         "width": width,
         "height": height,
         "duration": video_seconds(model, frames, fps),
-        "aspect_ratio": "9:16" if opts.portrait else "16:9",
+        "aspect_ratio": "9:16" if height > width else "16:9",
         "ratio": f"{width}:{height}",
     }
+
+
+def nearest_frame(width: int, height: int, choices: list[tuple[int, int]]) -> tuple[int, int]:
+    """The accepted frame whose shape is nearest the wanted one (ties: the larger frame)."""
+    wanted = width / height
+    return min(choices, key=lambda wh: (abs(math.log(wh[0] / wh[1] / wanted)), -wh[0] * wh[1]))
+
+
+def _frame(text: str) -> tuple[int, int]:
+    width, _, height = text.partition(":")
+    return int(width), int(height)
+
+
+def _within(field_name: str, asked: int | None, default: int | None, low: int, high: int | None, name: str,
+            notes: list[str]) -> int | None:
+    value = asked if asked is not None else default
+    if value is None:
+        return None
+    fitted = max(low, value if high is None else min(high, value))
+    if asked is not None and fitted != asked:
+        span = f"{low}–{high}" if high is not None else f"at least {low}"
+        notes.append(f"{field_name} {asked} → {fitted}: {name} takes {span}")
+    return fitted
+
+
+def _prompt(prompt: str, model: CloudModel, notes: list[str]) -> str | None:
+    text = prompt.strip() if prompt else ""
+    if not text:
+        return DEFAULT_PROMPT if model.prompt_required else None
+    if model.max_prompt and prompt_length(text, model.prompt_units) > model.max_prompt:
+        text = cut_prompt(text, model.max_prompt, model.prompt_units)
+        notes.append(f"prompt cut to {model.max_prompt} {model.prompt_units.replace('utf-16', 'UTF-16 units')}: "
+                     f"the most {model.name} reads")
+    return text
+
+
+def prompt_length(text: str, units: str) -> int:
+    """A prompt's length as the provider counts it (Runway: UTF-16 code units, so 😀 counts 2)."""
+    return len(text.encode("utf-16-le")) // 2 if units == "utf-16" else len(text)
+
+
+def cut_prompt(text: str, limit: int, units: str) -> str:
+    if units != "utf-16":
+        return text[:limit]
+    out, used = [], 0
+    for ch in text:  # never split a surrogate pair
+        size = 2 if ord(ch) > 0xFFFF else 1
+        if used + size > limit:
+            break
+        out.append(ch)
+        used += size
+    return "".join(out)
+
+
+def _seed(seed: int, asked: bool, model: CloudModel, notes: list[str]) -> int:
+    if 0 <= seed <= model.max_seed:
+        return seed
+    fitted = seed % (model.max_seed + 1)
+    if asked:
+        notes.append(f"seed {seed} → {fitted}: {model.name} takes 0–{model.max_seed}")
+    return fitted
 
 
 def video_seconds(model: CloudModel, frames: int, fps: int) -> float:
@@ -121,54 +255,68 @@ _FAL_LTX = {"prompt": "{prompt}", "negative_prompt": "{negative_prompt}", "seed"
             "num_inference_steps": "{steps}"}
 _FAL_LTX_I2V = {**_FAL_LTX, "image_url": "{image}"}
 
+_RUNWAY = {"max_prompt": 1000, "prompt_units": "utf-16", "max_seed": 4294967295, "usd_per_credit": 0.01}
+_RUNWAY_GEN4_TURBO = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
+_RUNWAY_GEN45_T2V = ("1280:720", "720:1280")
+_FAL_SVD_RULES = {"min_fps": 10, "max_fps": 100, "bills_started_work": True}  # fal-ai/stable-video: fps 10-100
+_FAL_LTX_RULES = {"max_steps": 50, "bills_started_work": True}
+_VEO = {"sizes": ("1280:720", "720:1280"), "prompt_required": True, "bills_started_work": True,
+        "durations": (4, 6, 8)}
+
 BUILTIN: dict[str, list[CloudModel]] = {
     "replicate": [
+        # Replicate bills metrics.predict_time even for cancelled and failed predictions, and reports it.
         _m("svd-xt", I2V, "stability-ai/stable-video-diffusion:"
            "3f0457e4619daac51203dedb472816fd4af51f3149fa7a9e0b5ffcf1b8172438",
-           inputs=_SVD_REPLICATE, usd_per_run_second=0.0014, seconds=75, frames=25, fps=6),
+           inputs=_SVD_REPLICATE, usd_per_run_second=0.0014, seconds=75, frames=25, fps=6, min_fps=5, max_fps=30,
+           max_run_seconds=150),
         _m("zeroscope", T2V, "anotherjesse/zeroscope-v2-xl:"
            "9f747673945c62801b13b84701c783929c0ee784e4748ec062204894dda1a351",
            inputs=_ZEROSCOPE_REPLICATE, usd_per_run_second=0.000725, seconds=60, width=576, height=320,
-           frames=24, fps=8),
+           frames=24, fps=8, max_frames=48, max_steps=50, max_width=1024, max_height=576, max_run_seconds=180),
         _m("minimax", T2V, "minimax/video-01", inputs={"prompt": "{prompt}", "prompt_optimizer": True},
-           usd_per_video=0.5, seconds=180, width=1280, height=720, frames=141, fps=25),
+           usd_per_video=0.5, seconds=180, width=1280, height=720, frames=141, fps=25, max_run_seconds=600),
         _m("minimax", I2V, "minimax/video-01",
            inputs={"prompt": "{prompt}", "first_frame_image": "{image}", "prompt_optimizer": True},
-           usd_per_video=0.5, seconds=180, width=1280, height=720, frames=141, fps=25),
+           usd_per_video=0.5, seconds=180, width=1280, height=720, frames=141, fps=25, prompt_required=True,
+           max_run_seconds=600),
     ],
     "huggingface": [
         # Hugging Face model id -> the provider that serves it through the router (fal-ai) and its app.
         _m("ltx-video", T2V, "fal-ai/ltx-video", inputs=_FAL_LTX, usd_per_video=0.02, seconds=40,
-           width=768, height=512, frames=121, fps=24),
+           width=768, height=512, frames=121, fps=24, **_FAL_LTX_RULES),
         _m("svd-xt", I2V, "fal-ai/stable-video", inputs=_FAL_SVD, usd_per_video=0.075, seconds=40, frames=25,
-           fps=25),
+           fps=25, **_FAL_SVD_RULES),
         _m("ltx-video", I2V, "fal-ai/ltx-video/image-to-video", inputs=_FAL_LTX_I2V, usd_per_video=0.02,
-           seconds=40, width=768, height=512, frames=121, fps=24),
+           seconds=40, width=768, height=512, frames=121, fps=24, prompt_required=True, **_FAL_LTX_RULES),
     ],
     "stability": [
+        # No cancel call: once submitted, the job runs to its end and is billed.
         _m("svd-xt", I2V, "v2beta/image-to-video", inputs={"seed": "{seed}", "cfg_scale": 1.8,
                                                             "motion_bucket_id": 127},
-           usd_per_video=0.2, seconds=60, frames=25, fps=24),
+           usd_per_video=0.2, seconds=60, frames=25, fps=24, sizes=("1024:576", "576:1024", "768:768"),
+           max_seed=4294967294, bills_started_work=True),
     ],
     "runway": [
+        # Runway reports each task's charge (cost.credits); the prices here are for the estimate.
         _m("gen4_turbo", I2V, "gen4_turbo", usd_per_second=0.05, seconds=60, width=1280, height=720,
-           frames=120, fps=24, durations=(5, 10)),
+           frames=120, fps=24, durations=(5, 10), sizes=_RUNWAY_GEN4_TURBO, **_RUNWAY),
         _m("gen4.5", T2V, "gen4.5", usd_per_second=0.12, seconds=90, width=1280, height=720, frames=120,
-           fps=24, durations=(5, 10)),
+           fps=24, durations=(5, 10), sizes=_RUNWAY_GEN45_T2V, prompt_required=True, **_RUNWAY),
     ],
     "veo": [
         _m("veo-3-fast", T2V, "veo-3.0-fast-generate-001", usd_per_second=0.15, seconds=90, width=1280,
-           height=720, frames=192, fps=24, durations=(4, 6, 8)),
+           height=720, frames=192, fps=24, **_VEO),
         _m("veo-3-fast", I2V, "veo-3.0-fast-generate-001", usd_per_second=0.15, seconds=90, width=1280,
-           height=720, frames=192, fps=24, durations=(4, 6, 8)),
+           height=720, frames=192, fps=24, **_VEO),
     ],
     "fal": [
         _m("ltx-video", T2V, "fal-ai/ltx-video", inputs=_FAL_LTX, usd_per_video=0.02, seconds=40, width=768,
-           height=512, frames=121, fps=24),
+           height=512, frames=121, fps=24, **_FAL_LTX_RULES),
         _m("svd-xt", I2V, "fal-ai/stable-video", inputs=_FAL_SVD, usd_per_video=0.075, seconds=40, frames=25,
-           fps=25),
+           fps=25, **_FAL_SVD_RULES),
         _m("ltx-video", I2V, "fal-ai/ltx-video/image-to-video", inputs=_FAL_LTX_I2V, usd_per_video=0.02,
-           seconds=40, width=768, height=512, frames=121, fps=24),
+           seconds=40, width=768, height=512, frames=121, fps=24, prompt_required=True, **_FAL_LTX_RULES),
     ],
 }
 
@@ -211,6 +359,8 @@ def _entry(provider: str, raw: Any, builtin: list[CloudModel]) -> CloudModel:
         raise ValueError(f"{where} entry {raw['name']!r}: kind must be text-to-video or image-to-video") from None
     if "durations" in values:
         values["durations"] = tuple(int(d) for d in values["durations"])
+    if "sizes" in values:
+        values["sizes"] = tuple(str(size) for size in values["sizes"])
     base = next((e for e in builtin if (e.name, e.kind) == (values["name"], values["kind"])), None)
     if base is not None:
         return replace(base, **values)
@@ -220,6 +370,14 @@ def _entry(provider: str, raw: Any, builtin: list[CloudModel]) -> CloudModel:
 
 
 def _check_template(provider: str, entry: CloudModel) -> None:
+    where = f"{provider} model {entry.name!r}"
+    for size in entry.sizes:
+        if not re.fullmatch(r"[1-9]\d*:[1-9]\d*", size):
+            raise ValueError(f"{where}: sizes must be written W:H (like 1280:720), not {size!r}")
+    if not 1 <= entry.min_fps <= entry.max_fps:
+        raise ValueError(f"{where}: min_fps must be at least 1 and at most max_fps")
+    if entry.prompt_units not in PROMPT_UNITS:
+        raise ValueError(f"{where}: prompt_units must be one of {', '.join(PROMPT_UNITS)}")
     for value in entry.inputs.values():
         match = _PLACEHOLDER.match(value) if isinstance(value, str) else None
         if match and match.group(1) not in PLACEHOLDERS:

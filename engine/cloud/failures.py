@@ -74,7 +74,7 @@ def looks_moderated(text: str) -> bool:
 def moderated(provider: str, detail: str) -> Moderated:
     return Moderated(
         f"{provider} refused this prompt or picture under its content rules ({detail}).",
-        backend=provider, hint="Change the prompt or the picture; nothing was charged.",
+        backend=provider, hint="Change the prompt or the picture.",  # what it cost is told with the result
     )
 
 
@@ -103,6 +103,31 @@ def classify(provider: str, key_setting: str, status: int, body: str, headers: A
                              hint="Check the options; nothing was charged.")
     return TransientError(f"{provider} failed (HTTP {status}: {detail}).", backend=provider,
                           retry_after=retry_after(headers, "") if status in (502, 503, 504) else None)
+
+
+# google.rpc.Code -> the HTTP status Google's own APIs answer with it (google/rpc/code.proto).
+GRPC_TO_HTTP = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400,
+                12: 501, 13: 500, 14: 503, 15: 500, 16: 401}
+GRPC_NAMES = {1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND",
+              6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION",
+              10: "ABORTED", 11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED", 13: "INTERNAL", 14: "UNAVAILABLE",
+              15: "DATA_LOSS", 16: "UNAUTHENTICATED"}
+
+
+def classify_grpc(provider: str, key_setting: str, code: int, message: str) -> BackendError:
+    """A failed long-running operation's ``error`` (a google.rpc.Status: gRPC code, not HTTP status)."""
+    name = GRPC_NAMES.get(code, f"code {code}")
+    detail = f"{name}: {' '.join((message or 'no message').split())[:300]}"
+    if code == 9:  # FAILED_PRECONDITION: billing not enabled, region not served: nothing a retry changes
+        return BackendUnavailable(f"{provider} cannot run jobs for this account ({detail}).", backend=provider,
+                                  hint="An admin should check the account's billing and region.")
+    if code in (3, 11) and looks_moderated(message):
+        return moderated(provider, detail)
+    if code in (3, 11):
+        return RejectedInput(f"{provider} rejected the request ({detail}).", backend=provider,
+                             hint="Check the options; nothing was charged.")
+    status = GRPC_TO_HTTP.get(code, 500)
+    return classify(provider, key_setting, status, json.dumps({"error": {"message": detail}}), None)
 
 
 def not_json(provider: str, status: int, body: str) -> TransientError:

@@ -4,7 +4,10 @@ Submit ``POST {base}/{app}`` → ``{request_id}``; poll ``GET {base}/{owner}/{na
 (``IN_QUEUE`` with a position, ``IN_PROGRESS``, ``COMPLETED`` possibly with an ``error``); fetch the result
 from ``.../requests/{id}`` (``{"video": {"url"}}``); cancel with ``PUT .../requests/{id}/cancel``. Status and
 result live under the app's first two path segments even when it was submitted to a sub-path
-(``fal-ai/ltx-video/image-to-video``). fal takes pictures as data URIs.
+(``fal-ai/ltx-video/image-to-video``). fal takes pictures as data URIs. Input rules come from the catalog:
+ltx-video's image-to-video requires a prompt (a default text is sent when the user gave none) and
+stable-video takes 10-100 fps. fal reports no charge: a request it ran is booked at the catalog price when we
+leave it unfinished (``bills_started_work``), one still in the queue at nothing.
 
 Hugging Face speaks the same protocol at ``https://router.huggingface.co/fal-ai/...?_subdomain=queue`` with an
 ``hf_`` token and bills through the Hugging Face account (``huggingface_hub``'s fal-ai provider does this).
@@ -29,6 +32,7 @@ class FalBackend(CloudBackend):
     name = "fal"
     key_setting = "fal_key"
     query = ""
+    poll_interval_s = 0.1  # fal_client's DEFAULT_QUEUE_POLL_INTERVAL
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self.key}"}
@@ -54,18 +58,21 @@ class FalBackend(CloudBackend):
     async def check(self, remote: Submitted, entry: CloudModel) -> Poll:
         status = await self.call("GET", self._request_url(entry, remote.id, "/status"), expect=(200, 202))
         state = status.get("status") if isinstance(status, dict) else None
-        if state in ("IN_QUEUE", "IN_PROGRESS"):
+        if state == "IN_QUEUE":
             return Poll()
+        if state == "IN_PROGRESS":
+            return Poll(started=True)
         if state != "COMPLETED":
             raise TransientError(f"{self.name} answered with an unknown status {state!r}.", backend=self.name)
         if status.get("error"):
-            raise self._failed(str(status.get("error")), str(status.get("error_type") or ""))
+            return Poll(failed=self._failed(str(status.get("error")), str(status.get("error_type") or "")))
         result = await self.call("GET", self._request_url(entry, remote.id))
         video = result.get("video") if isinstance(result, dict) else None
         url = video.get("url") if isinstance(video, dict) else None
         if not url:
-            raise TransientError(f"{self.name} finished but its result holds no video.", backend=self.name)
-        return Poll(done=True, video_url=url)
+            return Poll(failed=TransientError(f"{self.name} finished but its result holds no video.",
+                                              backend=self.name))
+        return Poll(done=True, video_url=url, started=True)
 
     async def cancel(self, remote: Submitted, entry: CloudModel) -> None:
         await self.call("PUT", self._request_url(entry, remote.id, "/cancel"), expect=(200, 202, 400))
@@ -92,6 +99,7 @@ class HuggingFaceBackend(FalBackend):
     name = "huggingface"
     key_setting = "hf_token"
     query = "?_subdomain=queue"
+    poll_interval_s = 0.5  # huggingface_hub's fal-ai provider polls every 0.5 s
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}

@@ -38,9 +38,3 @@ def _prepared(path: Path, width: int, height: int, max_bytes: int, provider: str
 
 def data_uri(data: bytes, mime: str = "image/jpeg") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def frame_for(width: int, height: int, choices: list[tuple[int, int]]) -> tuple[int, int]:
-    """The accepted frame whose shape is nearest the wanted one (Stability's three sizes, Runway's ratios)."""
-    wanted = width / height
-    return min(choices, key=lambda wh: abs(wh[0] / wh[1] - wanted))

@@ -1,8 +1,15 @@
-"""Runway's API: ``/v1/image_to_video`` (gen4_turbo) and ``/v1/text_to_video``, polled at ``/v1/tasks/{id}``.
+"""Runway's API: ``/v1/image_to_video`` (gen4_turbo) and ``/v1/text_to_video`` (gen4.5), polled at
+``/v1/tasks/{id}``.
 
-Requests are camelCase with ``X-Runway-Version``; pictures go as data URIs up to 5 MB; ``ratio`` is one of the
-model's fixed frames and ``duration`` 5 or 10 s. ``SAFETY.*`` failure codes are moderation; ``DELETE`` on the
-task cancels it.
+Requests are camelCase with ``X-Runway-Version``; pictures go as data URIs up to 5 MB. Each model takes its
+own ``ratio`` values (gen4.5's text-to-video only ``1280:720`` and ``720:1280``), which come from the catalog,
+and ``promptText`` counts its 1000-character limit in UTF-16 code units; both are fitted before the request.
+Tasks report their charge: ``estimatedCost.credits`` while they wait or run, ``cost.credits`` once they ended
+(cancelled and failed ones too), which is what the attempt is booked at. ``DELETE`` on the task cancels it.
+
+Failure codes (https://docs.dev.runwayml.com/errors/task-failures/): ``SAFETY.*`` and
+``INPUT_PREPROCESSING.SAFETY.*`` are moderation; ``ASSET.INVALID`` and other ``INPUT_PREPROCESSING.*`` codes
+are input Runway cannot use; ``INPUT_PREPROCESSING.INTERNAL`` and ``INTERNAL*`` are its own transient errors.
 """
 
 from __future__ import annotations
@@ -13,32 +20,31 @@ from engine.backends.base import RunContext
 from engine.cloud.base import CloudBackend, Poll, Submitted
 from engine.cloud.catalog import CloudModel
 from engine.cloud.failures import moderated
-from engine.cloud.media import data_uri, frame_for, prepared
-from engine.errors import RejectedInput, TransientError
+from engine.cloud.media import data_uri, prepared
+from engine.errors import BackendError, RejectedInput, TransientError
 from engine.types import JobKind
 
 API_VERSION = "2024-11-06"
-RATIOS = [(1280, 720), (720, 1280), (1104, 832), (832, 1104), (960, 960), (1584, 672)]
 MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4  # 5 MB of data URI is about 3.75 MB of picture
-MAX_PROMPT = 1000
 
 
 class RunwayBackend(CloudBackend):
     name = "runway"
     key_setting = "runwayml_api_secret"
+    poll_interval_s = 6.0  # the official SDK waits 6 s (± 1.5 s) between looks
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}", "X-Runway-Version": API_VERSION}
 
     async def submit(self, ctx: RunContext, entry: CloudModel, values: dict[str, Any]) -> Submitted:
-        width, height = frame_for(values["width"], values["height"], RATIOS)
-        body: dict[str, Any] = {"model": entry.model, "ratio": f"{width}:{height}",
-                                "duration": int(values["duration"]), "seed": values["seed"] % 4294967295}
+        body: dict[str, Any] = {"model": entry.model, "ratio": values["ratio"],
+                                "duration": int(values["duration"]), "seed": values["seed"]}
         if values["prompt"]:
-            body["promptText"] = values["prompt"][:MAX_PROMPT]
+            body["promptText"] = values["prompt"]
         if ctx.job.kind is JobKind.IMAGE_TO_VIDEO:
             assert ctx.job.image_path is not None
-            image = await prepared(ctx.job.image_path, width, height, max_bytes=MAX_IMAGE_BYTES, provider=self.name)
+            image = await prepared(ctx.job.image_path, values["width"], values["height"],
+                                   max_bytes=MAX_IMAGE_BYTES, provider=self.name)
             body["promptImage"] = data_uri(image)
             path = "image_to_video"
         else:
@@ -50,25 +56,45 @@ class RunwayBackend(CloudBackend):
 
     async def check(self, remote: Submitted, entry: CloudModel) -> Poll:
         task = await self.call("GET", f"{self.base_url}/v1/tasks/{remote.id}")
-        status = task.get("status") if isinstance(task, dict) else None
+        if not isinstance(task, dict):
+            raise TransientError("Runway answered a task look with something that is not a task.",
+                                 backend=self.name)
+        status = task.get("status")
+        billed = _credits(task.get("cost"), entry)
+        estimated = _credits(task.get("estimatedCost"), entry)
         if status in ("PENDING", "THROTTLED"):
-            return Poll(progress=0.0)
+            return Poll(progress=0.0, estimated_usd=estimated)
         if status == "RUNNING":
-            return Poll(progress=float(task.get("progress") or 0.0))
+            return Poll(progress=float(task.get("progress") or 0.0), estimated_usd=estimated, started=True)
         if status == "SUCCEEDED":
             output = task.get("output") or []
-            return Poll(done=True, video_url=output[0] if output else None)
+            return Poll(done=True, video_url=output[0] if output else None, billed_usd=billed)
         if status == "FAILED":
-            code = str(task.get("failureCode") or "")
-            reason = str(task.get("failure") or "no reason given")
-            if code.startswith("SAFETY"):
-                raise moderated(self.name, reason)
-            if code.startswith("INPUT"):
-                raise RejectedInput(f"Runway rejected the input: {reason}", backend=self.name)
-            raise TransientError(f"Runway's task failed: {reason} ({code or 'no code'}).", backend=self.name)
+            return Poll(failed=self._failure(str(task.get("failureCode") or ""),
+                                             str(task.get("failure") or "no reason given")), billed_usd=billed)
         if status == "CANCELLED":
-            raise TransientError("The task was cancelled on Runway's side.", backend=self.name)
+            return Poll(failed=TransientError("The task was cancelled on Runway's side.", backend=self.name),
+                        billed_usd=billed)
         raise TransientError(f"Runway answered with an unknown status {status!r}.", backend=self.name)
+
+    async def after_cancel(self, remote: Submitted, entry: CloudModel) -> Poll | None:
+        """A cancelled task reports what stays charged (0 when fully refunded)."""
+        task = await self.call("GET", f"{self.base_url}/v1/tasks/{remote.id}")
+        if not isinstance(task, dict):
+            return None
+        return Poll(billed_usd=_credits(task.get("cost"), entry),
+                    estimated_usd=_credits(task.get("estimatedCost"), entry))
+
+    def _failure(self, code: str, reason: str) -> BackendError:
+        said = f"{reason} ({code or 'no code'})"
+        if code.startswith(("SAFETY.", "INPUT_PREPROCESSING.SAFETY.")):
+            return moderated(self.name, said)
+        if code.startswith("INPUT_PREPROCESSING.INTERNAL") or code.startswith("INTERNAL") or not code:
+            return TransientError(f"Runway's task failed: {said}.", backend=self.name)
+        if code.startswith(("ASSET.", "INPUT_PREPROCESSING.")):
+            return RejectedInput(f"Runway could not use the input: {said}.", backend=self.name,
+                                 hint="Try another picture or prompt.")
+        return TransientError(f"Runway's task failed: {said}.", backend=self.name)
 
     async def verify(self) -> str | None:
         organization = await self.call("GET", f"{self.base_url}/v1/organization")
@@ -76,3 +102,10 @@ class RunwayBackend(CloudBackend):
 
     async def cancel(self, remote: Submitted, entry: CloudModel) -> None:
         await self.call("DELETE", f"{self.base_url}/v1/tasks/{remote.id}", expect=(200, 204, 404))
+
+
+def _credits(cost: Any, entry: CloudModel) -> float | None:
+    """``{"credits": N}`` in dollars at the catalog's credit price (None when absent or unpriced)."""
+    if not isinstance(cost, dict) or not isinstance(cost.get("credits"), int | float) or not entry.usd_per_credit:
+        return None
+    return float(cost["credits"]) * entry.usd_per_credit

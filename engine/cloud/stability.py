@@ -4,6 +4,9 @@ A multipart POST with the picture at one of three sizes (1024x576, 576x1024, 768
 result is polled with ``Accept: video/*`` (202 while it runs, 200 with the mp4). There is no cancel call.
 Stability's newest spec no longer lists video: a 404 on create means the endpoint is gone, which makes the
 provider unavailable (rested for an hour) and the job moves on. A 403 is its content filter.
+
+Stability asks for no more than one result look every 10 s; a job it accepted runs to its end and is billed
+(``bills_started_work``), so leaving it early books the catalog price. Seeds go up to 4294967294.
 """
 
 from __future__ import annotations
@@ -17,23 +20,24 @@ from engine.backends.base import RunContext
 from engine.cloud.base import CloudBackend, Poll, Submitted
 from engine.cloud.catalog import CloudModel, render_inputs
 from engine.cloud.failures import detail_of, moderated
-from engine.cloud.media import frame_for, prepared
+from engine.cloud.media import prepared
 from engine.errors import BackendError, BackendUnavailable, TransientError
 
-SIZES = [(1024, 576), (576, 1024), (768, 768)]
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
 
 class StabilityBackend(CloudBackend):
     name = "stability"
     key_setting = "stability_api_key"
+    poll_interval_s = 10.0  # "poll no more often than once every 10 seconds"
+    can_cancel = False
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
     async def submit(self, ctx: RunContext, entry: CloudModel, values: dict[str, Any]) -> Submitted:
         assert ctx.job.image_path is not None, "image-to-video jobs carry a picture"
-        width, height = frame_for(values["width"], values["height"], SIZES)
+        width, height = values["width"], values["height"]  # one of its three sizes (the catalog's)
         form = aiohttp.FormData()
         form.add_field("image", await prepared(ctx.job.image_path, width, height, max_bytes=MAX_IMAGE_BYTES,
                                          provider=self.name),
@@ -61,16 +65,17 @@ class StabilityBackend(CloudBackend):
 
     async def check(self, remote: Submitted, entry: CloudModel) -> Poll:
         url = f"{self.base_url}/{entry.model}/result/{remote.id}"
-        status, body, headers = await self.fetch("GET", url, headers={"Accept": "video/*"})
+        status, body, headers = await self.fetch("GET", url, headers={"Accept": "video/*"},
+                                                 max_bytes=self.config.max_download_bytes)  # the video itself
         if status == 202:
-            return Poll()
+            return Poll(started=True)
         if status == 404:
-            raise TransientError("Stability AI no longer knows this job (expired or unknown id).",
-                                 backend=self.name)
+            return Poll(failed=TransientError("Stability AI no longer knows this job (expired or unknown id).",
+                                              backend=self.name))
         if status != 200:
             raise self.classify(status, body.decode("utf-8", "replace"), headers)
         if headers.get("finish-reason", "SUCCESS").upper() == "CONTENT_FILTERED":
-            raise moderated(self.name, "the result was filtered")
+            return Poll(failed=moderated(self.name, "the result was filtered"))
         return Poll(done=True, video_bytes=body)
 
     def classify(self, status: int, body: str, headers: Any) -> BackendError:

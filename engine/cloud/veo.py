@@ -1,20 +1,23 @@
 """Google Veo through the Gemini API: ``models/{model}:predictLongRunning``, then the operation is polled.
 
-The key travels in ``x-goog-api-key`` (also when downloading the video, which lives on the API's own host).
-A finished operation without samples but with ``raiMediaFilteredCount`` was stopped by Google's filters.
-Gemini has no cancel for these operations: a cancelled job is simply no longer polled.
+The key travels in ``x-goog-api-key``, to the API's own origin only: the video's download link lives there
+and redirects to storage elsewhere, and the key never follows a redirect to another origin (base class).
+A finished operation holds its video as a link (``video.uri``) or inline (``video.encodedVideo``, base64,
+within the download cap). One without samples but with ``raiMediaFilteredCount`` was stopped by Google's
+filters. A failed operation's ``error.code`` is a gRPC code (3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED, 13
+INTERNAL, ...), not an HTTP status. Gemini has no cancel for these operations: a job we leave runs on and
+is billed (``bills_started_work``); Google's own examples look every 10 s.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from engine.backends.base import RunContext
 from engine.cloud.base import CloudBackend, Poll, Submitted
 from engine.cloud.catalog import CloudModel
-from engine.cloud.failures import detail_of, moderated
+from engine.cloud.failures import classify_grpc, detail_of, moderated
 from engine.cloud.media import prepared
 from engine.errors import AuthFailed, BackendError, TransientError
 from engine.types import JobKind
@@ -25,12 +28,14 @@ MAX_IMAGE_BYTES = 15 * 1024 * 1024
 class VeoBackend(CloudBackend):
     name = "veo"
     key_setting = "gemini_api_key"
+    poll_interval_s = 10.0  # the Gemini API docs' and google-genai's examples
+    can_cancel = False
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.key}
 
     async def submit(self, ctx: RunContext, entry: CloudModel, values: dict[str, Any]) -> Submitted:
-        instance: dict[str, Any] = {"prompt": values["prompt"] or "Animate this picture."}
+        instance: dict[str, Any] = {"prompt": values["prompt"]}  # required: the catalog fills a default
         if ctx.job.kind is JobKind.IMAGE_TO_VIDEO:
             assert ctx.job.image_path is not None
             image = await prepared(ctx.job.image_path, values["width"], values["height"], max_bytes=MAX_IMAGE_BYTES,
@@ -56,21 +61,34 @@ class VeoBackend(CloudBackend):
         return f"{', '.join(names)} available"
 
     async def check(self, remote: Submitted, entry: CloudModel) -> Poll:
-        operation = await self.call("GET", f"{self.base_url}/v1beta/{remote.id}")
+        # An operation may hold the video inline (base64, 4/3 of its size): read up to the download cap.
+        cap = self.config.max_download_bytes * 4 // 3 + 64 * 1024
+        operation = await self.call("GET", f"{self.base_url}/v1beta/{remote.id}", max_bytes=cap)
         if not isinstance(operation, dict) or not operation.get("done"):
-            return Poll()
+            return Poll(started=True)
         if error := operation.get("error"):
-            status = int(error.get("code") or 500) if isinstance(error, dict) else 500
-            raise self.classify(status, json.dumps({"error": error}), None)
+            error = error if isinstance(error, dict) else {}
+            code = error.get("code")
+            return Poll(failed=classify_grpc(self.name, self.key_setting.upper(),
+                                             code if isinstance(code, int) else 2, str(error.get("message") or "")))
         result = (operation.get("response") or {}).get("generateVideoResponse") or {}
-        samples = result.get("generatedSamples") or []
-        uri = next((s.get("video", {}).get("uri") for s in samples if s.get("video", {}).get("uri")), None)
-        if uri:
-            return Poll(done=True, video_url=uri)
+        samples = [s.get("video") for s in result.get("generatedSamples") or [] if isinstance(s, dict)]
+        for video in (v for v in samples if isinstance(v, dict)):
+            if video.get("uri"):
+                return Poll(done=True, video_url=str(video["uri"]))
+            if video.get("encodedVideo"):
+                encoded = str(video["encodedVideo"])
+                self._check_size(len(encoded) * 3 // 4)
+                try:
+                    data = base64.b64decode(encoded, validate=True)
+                except ValueError:
+                    return Poll(failed=TransientError("Veo's inline video is not valid base64.",
+                                                      backend=self.name))
+                return Poll(done=True, video_bytes=data)
         if result.get("raiMediaFilteredCount"):
             reasons = "; ".join(result.get("raiMediaFilteredReasons") or []) or "filtered"
-            raise moderated(self.name, reasons)
-        raise TransientError("Veo finished without a video.", backend=self.name)
+            return Poll(failed=moderated(self.name, reasons))
+        return Poll(failed=TransientError("Veo finished without a video.", backend=self.name))
 
     def classify(self, status: int, body: str, headers: Any) -> BackendError:
         detail = detail_of(body)

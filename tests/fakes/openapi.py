@@ -61,6 +61,34 @@ def check(spec: dict[str, Any], base_path: str, method: str, path: str, body: by
     return []
 
 
+def schema_problems(spec: dict[str, Any], schema: dict[str, Any], data: Any, where: str) -> list[str]:
+    """Problems of an already parsed value against a schema of the spec (a fake's own answers).
+
+    The spec writes OpenAPI 3.0's ``nullable: true``, which JSON Schema does not know: it is read as "or null";
+    its ``oneOf``s describe alternatives that overlap (``version``: any string, or "hidden"), read as ``anyOf``.
+    """
+    spec = _nullable(json.dumps(spec, sort_keys=True))
+    schema = _with_null(schema)
+    return [f"{where}: {e.message} at {list(e.absolute_path)}" for e in _validator(spec, schema).iter_errors(data)]
+
+
+@cache
+def _nullable(spec_json: str) -> dict[str, Any]:
+    result: dict[str, Any] = _with_null(json.loads(spec_json))
+    return result
+
+
+def _with_null(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_with_null(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {("anyOf" if key == "oneOf" else key): _with_null(value) for key, value in node.items()}
+    if out.pop("nullable", False):
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
 def _json_problems(spec: dict[str, Any], schema: dict[str, Any], body: bytes, where: str) -> list[str]:
     try:
         data = json.loads(body or b"null")

@@ -1,8 +1,13 @@
 """Running one cloud backend against its fake: a job spec, a run context, and the backend built as the app
-builds it (from Settings, through ``reelbot.app.build_providers``)."""
+builds it (from Settings, through ``reelbot.app.build_providers``).
+
+The backend and its fake share one virtual clock: the backend keeps each provider's real poll pace (10 s for
+Stability) and the fake rate-limits looks that come faster, but no test waits for it in real time.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +23,7 @@ from engine.types import JobKind, JobSpec, Options
 from reelbot.app import PROVIDER_KEYS, PROVIDER_URLS, build_providers
 from tests.conftest import make_settings
 from tests.fakes.providers.base import FakeProvider
+from tests.fakes.providers.clock import VirtualClock
 
 
 class Run:
@@ -49,20 +55,34 @@ def make_job(picture: Path, tmp_path: Path) -> Any:
 
 
 def backend_for(name: str, fake: FakeProvider, tmp_path: Path, **settings: Any) -> CloudBackend:
-    values = {PROVIDER_KEYS[name]: fake.key, PROVIDER_URLS[name]: fake.url, "cloud_poll_interval_s": 0.01,
+    values = {PROVIDER_KEYS[name]: fake.key, PROVIDER_URLS[name]: fake.url,
               "hf_inference": True, **settings}  # HF_TOKEN alone is for downloads: opt in to paid inference
     backend = build_providers(make_settings(tmp_path, **values), {})[name]
     assert isinstance(backend, CloudBackend)
+    return on_clock(backend, fake)
+
+
+def on_clock(backend: Any, fake: FakeProvider) -> Any:
+    """The backend keeps time on its fake's clock (the tests' virtual one)."""
+    if fake.clock is not None:
+        backend.config = dataclasses.replace(backend.config, clock=fake.clock)
     return backend
 
 
 @pytest.fixture
-async def served(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """Start fakes on demand: ``fake = await served(FakeX)``; all stopped at the end."""
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+async def served(clock: VirtualClock) -> AsyncIterator[Any]:
+    """Start fakes on demand: ``fake = await served(FakeX)``, on the test's virtual clock (so they rate-limit
+    looks faster than the provider allows); all stopped at the end."""
     started: list[FakeProvider] = []
 
     async def serve(cls: type[FakeProvider]) -> Any:
         fake = await cls().start()
+        fake.clock = clock
         started.append(fake)
         return fake
 

@@ -1,4 +1,6 @@
-"""The fallback chain with real provider clients against their fakes, built by the app from Settings."""
+"""The fallback chain with real provider clients against their fakes, built by the app from Settings.
+
+The app's cloud backends keep time on the fakes' virtual clock (``on``), at each provider's own poll pace."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from engine.types import JobKind, JobState, Options, Origin, Outcome, SubmitRequ
 from engine.video import probe
 from reelbot.app import PROVIDER_KEYS, PROVIDER_URLS
 from tests.conftest import RecordingDeliverer
+from tests.engine.cloud.conftest import on_clock
 from tests.fakes.providers.replicate import FakeReplicate
 from tests.fakes.providers.runway import FakeRunway
 
@@ -31,11 +34,18 @@ def req(user: str = "u1", image: bytes | None = None, **options: Any) -> SubmitR
 
 
 def provider_settings(*fakes: tuple[str, Any], **extra: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {"cloud_poll_interval_s": 0.01, **extra}
+    values: dict[str, Any] = {**extra}
     for name, fake in fakes:
         values[PROVIDER_KEYS[name]] = fake.key
         values[PROVIDER_URLS[name]] = fake.url
     return values
+
+
+def on(app: Any, *fakes: tuple[str, Any]) -> Any:
+    """The app's backends for these fakes keep time on the fakes' clock."""
+    for name, fake in fakes:
+        on_clock(app.backends[name], fake)
+    return app
 
 
 async def test_oom_then_replicate_429_then_runway_three_attempts_one_charge_one_delivery(app_factory, served):
@@ -44,9 +54,9 @@ async def test_oom_then_replicate_429_then_runway_three_attempts_one_charge_one_
                                         "detail": "Request was throttled. Expected available in 20 seconds."})
     deliverer = RecordingDeliverer()
     events: list[Event] = []
-    app = await app_factory(deliverer=deliverer, settings=provider_settings(
+    app = on(await app_factory(deliverer=deliverer, settings=provider_settings(
         ("replicate", replicate), ("runway", runway), simulated_oom_every=1,
-        chain_image_to_video=["local", "replicate", "runway"]))
+        chain_image_to_video=["local", "replicate", "runway"])), ("replicate", replicate), ("runway", runway))
 
     async def record(event: Event) -> None:
         events.append(event)
@@ -79,8 +89,9 @@ async def test_oom_then_replicate_429_then_runway_three_attempts_one_charge_one_
 async def test_moderation_is_not_tried_elsewhere_and_costs_nothing(app_factory, served):
     replicate, runway = await served(FakeReplicate), await served(FakeRunway)
     replicate.plan("moderated", polls=1)
-    app = await app_factory(settings=provider_settings(
-        ("replicate", replicate), ("runway", runway), chain_text_to_video=["replicate", "runway"]))
+    app = on(await app_factory(settings=provider_settings(
+        ("replicate", replicate), ("runway", runway), chain_text_to_video=["replicate", "runway"])),
+        ("replicate", replicate), ("runway", runway))
     done = await app.service.wait((await app.service.submit(req())).id)
     assert done.state is JobState.FAILED and done.error_code == "moderated"
     assert "content rules" in done.error_message
@@ -93,7 +104,7 @@ async def test_a_refused_key_alerts_admins_once_and_later_jobs_skip_the_provider
     settings = provider_settings(("replicate", replicate), ("runway", runway),
                                  chain_text_to_video=["replicate", "runway"])
     settings["replicate_api_token"] = "r8_revoked"
-    app = await app_factory(settings=settings)
+    app = on(await app_factory(settings=settings), ("replicate", replicate), ("runway", runway))
     alerts: list[ProviderAlert] = []
 
     async def record(event: Event) -> None:
@@ -116,9 +127,9 @@ async def test_a_refused_key_alerts_admins_once_and_later_jobs_skip_the_provider
 async def test_a_provider_that_never_finishes_is_left_for_the_next(app_factory, served):
     replicate, runway = await served(FakeReplicate), await served(FakeRunway)
     replicate.plan("slow")
-    app = await app_factory(settings=provider_settings(
-        ("replicate", replicate), ("runway", runway), cloud_timeout_s=0.5,
-        chain_text_to_video=["replicate", "runway"]))
+    app = on(await app_factory(settings=provider_settings(
+        ("replicate", replicate), ("runway", runway), cloud_timeout_s=30,
+        chain_text_to_video=["replicate", "runway"])), ("replicate", replicate), ("runway", runway))
     done = await app.service.wait((await app.service.submit(req())).id)
     assert done.state is JobState.SUCCEEDED and done.backend == "runway"
     assert [(a.backend, a.outcome) for a in done.attempts] == [("replicate", Outcome.TIMEOUT),
@@ -129,7 +140,8 @@ async def test_a_provider_that_never_finishes_is_left_for_the_next(app_factory, 
 async def test_a_users_cancel_cancels_the_remote_job_and_refunds(app_factory, served):
     runway = await served(FakeRunway)
     runway.plan("slow")
-    app = await app_factory(settings=provider_settings(("runway", runway), chain_image_to_video=["runway"]))
+    app = on(await app_factory(settings=provider_settings(("runway", runway), chain_image_to_video=["runway"])),
+             ("runway", runway))
     view = await app.service.submit(req(image=_png()))
     await runway.polled(1)
     cancelled = await app.service.cancel(UserRef("test", "u1"), view.id)
@@ -140,8 +152,8 @@ async def test_a_users_cancel_cancels_the_remote_job_and_refunds(app_factory, se
 
 async def test_the_preview_shows_the_gpu_queue_and_the_cloud_price(app_factory, served):
     runway = await served(FakeRunway)
-    app = await app_factory(settings=provider_settings(
-        ("runway", runway), simulated_seconds=5.0, chain_image_to_video=["local", "runway"]))
+    app = on(await app_factory(settings=provider_settings(
+        ("runway", runway), simulated_seconds=5.0, chain_image_to_video=["local", "runway"])), ("runway", runway))
     before = app.service.preview(JobKind.IMAGE_TO_VIDEO)
     assert preview_line(before) == "local: #1 in queue, starts now, free · cloud now: runway ≈ $0.25"
     for user in ("u1", "u2"):

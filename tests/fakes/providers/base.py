@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from aiohttp import web
@@ -17,6 +18,10 @@ from aiohttp import web
 from tests.fakes.server import serve
 
 OUTCOMES = ("ok", "moderated", "failed", "slow", "expired", "not_video", "malformed")
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
 
 
 @cache
@@ -49,6 +54,10 @@ class RemoteJob:
     polls: int = 0
     cancelled: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    started_at: float | None = None  # when it began running (the first look that found it running)
+    last_look: float | None = None
+    ran_s: float | None = None  # compute time when it stopped (cancelled, failed, finished)
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,11 @@ class Recorded:
 
 
 class FakeProvider:
+    """``pace_s``: the least time the provider allows between two looks at one job. With a ``clock`` set
+    (the tests' virtual clock, shared with the backend), faster looks are answered 429 with Retry-After."""
+
     key = "test-key"
+    pace_s = 0.0
 
     def __init__(self) -> None:
         self.app = web.Application(middlewares=[self._record], client_max_size=64 * 1024 * 1024)
@@ -75,6 +88,8 @@ class FakeProvider:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._polled = asyncio.Event()
+        self.clock: Clock | None = None
+        self.throttled = 0  # looks answered 429 for coming too fast
 
     def routes(self, router: web.UrlDispatcher) -> None:
         raise NotImplementedError
@@ -108,9 +123,45 @@ class FakeProvider:
 
     def new_job(self, route: str, body: Any, job_id: str | None = None) -> RemoteJob:
         plan = self.plans.popleft() if self.plans else Plan()
-        job = RemoteJob(job_id or secrets.token_hex(8), route, body, plan)
+        job = RemoteJob(job_id or secrets.token_hex(8), route, body, plan, created_at=self.now())
         self.jobs[job.id] = job
         return job
+
+    def now(self) -> float:
+        return self.clock.now() if self.clock is not None else 0.0
+
+    def too_fast(self, job: RemoteJob) -> float | None:
+        """Seconds the caller should have waited more, when this look comes faster than the pace allows.
+
+        The pace is for polling a job that still runs; one look at a job that ended (or was just cancelled,
+        to read what it billed) is not polling."""
+        if self.clock is None or not self.pace_s or job.cancelled or job.ran_s is not None:
+            return None
+        now = self.clock.now()
+        if job.last_look is not None and now - job.last_look < self.pace_s - 1e-6:
+            self.throttled += 1
+            return self.pace_s - (now - job.last_look)
+        job.last_look = now
+        job.data.setdefault("looks", []).append(now)
+        return None
+
+    def throttle(self, wait: float) -> web.Response:
+        """The provider's own 429 (subclasses answer in their format)."""
+        return web.json_response({"detail": "Too many requests"}, status=429,
+                                 headers={"Retry-After": str(math.ceil(wait))})
+
+    def run_seconds(self, job: RemoteJob) -> float:
+        """Compute time so far: by the clock when there is one, else one second per look."""
+        if job.ran_s is not None:
+            return job.ran_s
+        if job.started_at is None:
+            return 0.0
+        return round(self.now() - job.started_at, 3) if self.clock is not None else float(job.polls)
+
+    def finish(self, job: RemoteJob) -> None:
+        """The job stops using compute (it ended, or was cancelled): its billed time is fixed."""
+        if job.ran_s is None:
+            job.ran_s = self.run_seconds(job)
 
     def advance(self, job: RemoteJob) -> str:
         """One status look: "running", "cancelled", or the job's planned outcome."""
@@ -118,8 +169,11 @@ class FakeProvider:
             return "cancelled"
         job.polls += 1
         self._polled.set()
+        if job.started_at is None:
+            job.started_at = self.now()
         if job.plan.outcome == "slow" or job.polls <= job.plan.polls:
             return "running"
+        self.finish(job)
         return job.plan.outcome
 
     def video_url(self, job: RemoteJob) -> str:

@@ -1,8 +1,12 @@
-"""Stability AI's v2beta image-to-video: multipart create, 202 while running, the mp4 with Accept: video/*."""
+"""Stability AI's v2beta image-to-video: multipart create, 202 while running, the mp4 with Accept: video/*.
+
+Stability asks for no more than one result look every 10 s: faster looks are answered 429 (with a clock set).
+"""
 
 from __future__ import annotations
 
 import io
+import math
 import secrets
 
 from aiohttp import web
@@ -16,6 +20,7 @@ SIZES = {(1024, 576), (576, 1024), (768, 768)}
 
 class FakeStability(FakeProvider):
     key = "sk-test-key"
+    pace_s = 10.0
     withdrawn = False  # True: the endpoint is gone (404 on create), as Stability's newest spec suggests
 
     def routes(self, router: web.UrlDispatcher) -> None:
@@ -28,6 +33,11 @@ class FakeStability(FakeProvider):
             return web.json_response({"id": "x", "name": "unauthorized", "errors": ["authorization: invalid"]},
                                      status=401)
         return self.scripted(step)
+
+    def throttle(self, wait: float) -> web.Response:
+        return web.json_response({"id": secrets.token_hex(16), "name": "rate_limit_exceeded",
+                                  "errors": ["You have exceeded the rate limit: poll once every 10 seconds"]},
+                                 status=429, headers={"Retry-After": str(math.ceil(wait))})
 
     async def create(self, request: web.Request) -> web.Response:
         if self.withdrawn:
@@ -47,6 +57,8 @@ class FakeStability(FakeProvider):
         for name, low, high in (("seed", 0, 4294967294), ("cfg_scale", 0, 10), ("motion_bucket_id", 1, 255)):
             if name in parts and not low <= float(parts[name][1]) <= high:
                 errors.append(f"{name}: must be between {low} and {high}")
+        if unknown := set(parts) - {"image", "seed", "cfg_scale", "motion_bucket_id"}:
+            errors.append(f"unknown fields: {sorted(unknown)}")
         if errors:
             return web.json_response({"id": secrets.token_hex(16), "name": "bad_request", "errors": errors},
                                      status=400)
@@ -67,6 +79,8 @@ class FakeStability(FakeProvider):
         if job is None or job.plan.outcome == "expired":
             return web.json_response({"id": "x", "name": "not_found",
                                       "errors": ["generation not found or expired"]}, status=404)
+        if (wait := self.too_fast(job)) is not None:
+            return self.throttle(wait)
         state = self.advance(job)
         if state == "running":
             return web.json_response({"id": job.id, "status": "in-progress"}, status=202)

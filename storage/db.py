@@ -107,7 +107,7 @@ class Database:
         conn.commit() if conn.in_transaction() else raw.commit()
 
     def execute(self, conn: Connection, stmt: Executable, params: Any = None) -> Any:
-        """Run a statement built once (see storage/repo.py): on SQLite straight on the driver's cursor,
+        """Run a statement built once (see storage/statements.py): on SQLite straight on the driver's cursor,
         compiled once, with SQLAlchemy's own type processing of the parameters; elsewhere as usual.
 
         Returns something with ``fetchone``/``fetchall``/``rowcount``. ``params`` may be a list for

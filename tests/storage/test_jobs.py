@@ -1,62 +1,11 @@
-"""Storage on its own: migrations, SQLite's WAL mode, closing a job once, and recovery's bookkeeping."""
+"""A job's life after admission: closing it once with balanced books, a free early cancel, and recovery."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
+from sqlalchemy import text
 
-import pytest
-from sqlalchemy import inspect, text
-
-from storage.db import Database
-from storage.repo import AttemptEnd, Limits, NewJob, Refusal, Repository
-
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-LIMITS = Limits(max_running=1, max_queued=5, max_jobs_per_day=10, max_usd_per_month=1.0,
-                global_budget_micros=5_000_000)
-TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "workers", "alembic_version"}
-
-
-def new_job(job_id: str) -> NewJob:
-    return NewJob(job_id, "text-to-video", "a cat", {"frames": 8}, 7, None, "test", {"chat_id": "c"})
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def repo(request, tmp_path):
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path}/r.db"
-    db = Database(url)
-    db.migrate()
-    yield Repository(db)
-    db.close()
-
-
-def admit(repo: Repository, job_id: str, cost: int = 0, user: str = "u1", limits: Limits = LIMITS):
-    return repo.admit.sync(repo, platform="test", external_id=user, name="U", is_admin=False,
-                           job=new_job(job_id), costs_micros=[cost], limits=limits, now=NOW)
-
-
-def test_migrations_create_every_table_and_run_again_harmlessly(repo):
-    repo.db.migrate()
-    assert TABLES <= set(inspect(repo.db.engine).get_table_names())
-    with repo.db.transaction() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
-
-
-def test_sqlite_runs_in_wal_mode(tmp_path):
-    db = Database(f"sqlite:///{tmp_path}/w.db")
-    db.migrate()
-    with db.transaction() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
-    db.close()
-
-
-def test_refusal_stores_nothing_and_says_which_limit(repo):
-    assert admit(repo, "job1", cost=600_000).reserved_micros == 600_000
-    refused = admit(repo, "job2", cost=600_000)
-    assert refused == Refusal("max_usd_per_month", 0.6, 1.0)
-    with repo.db.transaction() as conn:
-        assert conn.execute(text("SELECT id FROM jobs")).scalars().all() == ["job1"]
-        assert conn.execute(text("SELECT count(*) FROM ledger")).scalar_one() == 1
+from storage.repo import AttemptEnd, Repository
+from tests.storage.conftest import LIMITS, NOW, admit
 
 
 def attempt(repo: Repository, job_id: str, outcome: str | None = None, cost: int = 0) -> int:
@@ -147,60 +96,3 @@ def test_recovery_requeues_a_running_job_and_fails_one_that_keeps_crashing(repo)
     assert states == {"calm": "queued", "crashy": "failed", "waiting": "queued"}
     assert outcomes == ["interrupted"] and "stopped 3 times" in message
     assert repo.pending_deliveries.sync(repo, ["test"])[0][1] == "crashy"
-
-
-async def test_sqlite_group_commit_undoes_only_the_call_that_failed(tmp_path):
-    db = Database(f"sqlite:///{tmp_path}/g.db")
-    db.migrate()
-    repo = Repository(db)
-
-    def broken() -> None:
-        with db.transaction() as conn:
-            conn.execute(text("INSERT INTO budget_months (month, committed_micros) VALUES ('2099-01', 5)"))
-            raise RuntimeError("boom")
-
-    calls = [db.run(broken)] + [
-        repo.admit(platform="test", external_id=f"u{i}", name="U", is_admin=False, job=new_job(f"job{i}"),
-                   costs_micros=[0], limits=LIMITS, now=NOW)
-        for i in range(20)
-    ]
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    assert isinstance(results[0], RuntimeError)
-    assert all(r.job_id == f"job{i}" for i, r in enumerate(results[1:]))
-    with db.transaction() as conn:
-        assert conn.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 20
-        assert conn.execute(text("SELECT count(*) FROM budget_months WHERE month = '2099-01'")).scalar_one() == 0
-    db.close()
-
-
-def test_processes_starting_together_on_a_new_postgresql_database_migrate_once(pg_url):
-    import concurrent.futures
-
-    def start() -> str:
-        db = Database(pg_url)
-        try:
-            db.migrate()
-            with db.transaction() as conn:
-                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        finally:
-            db.close()
-
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        versions = list(pool.map(lambda _: start(), range(4)))
-    assert versions == ["0003"] * 4
-
-
-async def test_workers_beat_show_and_are_forgotten_after_going_silent(repo):
-    from datetime import timedelta
-
-    from engine.clock import utcnow
-
-    now = utcnow()
-    row = {"name": "box:gpu0", "host": "box", "gpu": "H100", "models": ["svd-xt"], "warm": [], "current_job": None,
-           "jobs_done": 0, "started_at": now, "last_heartbeat": now - timedelta(hours=2)}
-    await repo.worker_beat(row)
-    await repo.worker_beat({**row, "name": "box:gpu1", "last_heartbeat": now, "current_job": "abc"})
-    assert [w["name"] for w in await repo.workers()] == ["box:gpu0", "box:gpu1"]
-    assert await repo.forget_workers(now - timedelta(hours=1)) == 1
-    [left] = await repo.workers()
-    assert left["name"] == "box:gpu1" and left["current_job"] == "abc"

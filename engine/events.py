@@ -140,6 +140,10 @@ class EventBus:
         for sub in self._subs:
             sub.offer(event)
 
+    async def drain(self) -> None:
+        """Wait until every subscriber has handled every event published so far (tests, a clean stop)."""
+        await asyncio.gather(*(sub.queue.join() for sub in list(self._subs)))
+
     async def close(self) -> None:
         for sub in list(self._subs):
             await sub.close()

@@ -181,7 +181,7 @@ async def test_oom_then_429_then_success_three_attempts_one_charge_one_delivery(
     assert await rows(app, f"SELECT kind, amount_micros FROM ledger WHERE job_id = '{view.id}' ORDER BY id") == [
         ("reserve", 250000), ("settle", 250000)]
     assert [j.id for j in deliverer.delivered] == [view.id]
-    await asyncio.sleep(0.05)
+    await app.service.events.drain()
     retries = [(e.failed_backend, e.next_backend) for e in events if isinstance(e, Retrying)]
     assert retries == [("local", "replicate"), ("replicate", "runway")]
     # Replicate asked for 30 s of rest: the next job goes straight past it.
@@ -327,13 +327,17 @@ async def test_a_slow_subscriber_does_not_hold_up_jobs_or_other_subscribers(app_
         slow_calls += 1
         await asyncio.sleep(5)
 
+    ended = asyncio.Event()
+
     async def quick(event: Event) -> None:
         fast.append(event)
+        if isinstance(event, Ended):
+            ended.set()
 
     app.service.subscribe(slow)
     app.service.subscribe(quick)
     done = await app.service.wait((await app.service.submit(req())).id)
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(ended.wait(), 10)  # the quick one has it all while the slow one still sleeps
     assert done.state is JobState.SUCCEEDED and slow_calls == 1
     kinds = [type(e) for e in fast if e.job_id == done.id]
     assert kinds[0] is not Ended and Started in kinds and Progress in kinds and kinds[-1] is Ended

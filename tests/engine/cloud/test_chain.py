@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from bot.render import preview_line
-from engine.events import Event, ProviderAlert, Retrying
+from engine.events import Event, Progress, ProviderAlert, Retrying
 from engine.types import JobKind, JobState, Options, Origin, Outcome, SubmitRequest, UserRef
 from engine.video import probe
 from reelbot.app import PROVIDER_KEYS, PROVIDER_URLS
@@ -76,7 +76,7 @@ async def test_oom_then_replicate_429_then_runway_three_attempts_one_charge_one_
     assert [j.id for j in deliverer.delivered] == [view.id]
     assert probe(done.result_path).codec == "h264"
     assert len(runway.jobs) == 1 and len(replicate.jobs) == 0 and replicate.problems == []
-    await asyncio.sleep(0.05)
+    await app.service.events.drain()
     assert [(e.failed_backend, e.next_backend) for e in events if isinstance(e, Retrying)] == [
         ("local", "replicate"), ("replicate", "runway")]
     report = await app.service.report()
@@ -117,7 +117,7 @@ async def test_a_refused_key_alerts_admins_once_and_later_jobs_skip_the_provider
     assert first.state is JobState.SUCCEEDED and second.state is JobState.SUCCEEDED
     assert [a.backend for a in first.attempts] == ["replicate", "runway"]
     assert [a.backend for a in second.attempts] == ["runway"]  # resting for an hour, not tried per job
-    await asyncio.sleep(0.05)
+    await app.service.events.drain()
     assert len(alerts) == 1 and alerts[0].backend == "replicate"
     assert "REPLICATE_API_TOKEN" in alerts[0].message and "r8_revoked" not in alerts[0].message
     health = {h.name: h for h in (await app.service.report()).backends}
@@ -137,15 +137,24 @@ async def test_a_provider_that_never_finishes_is_left_for_the_next(app_factory, 
     assert len(replicate.calls("POST", "/cancel")) == 1
 
 
-async def test_a_users_cancel_cancels_the_remote_job_and_refunds(app_factory, served):
+async def test_a_users_cancel_stops_the_remote_job_and_pays_what_runway_billed(app_factory, served):
     runway = await served(FakeRunway)
     runway.plan("slow")
     app = on(await app_factory(settings=provider_settings(("runway", runway), chain_image_to_video=["runway"])),
              ("runway", runway))
+    running = asyncio.Event()
+
+    async def on_event(event: Event) -> None:
+        if isinstance(event, Progress):  # the backend has seen Runway's answer: the task runs there
+            running.set()
+
+    app.service.subscribe(on_event)
     view = await app.service.submit(req(image=_png()))
-    await runway.polled(1)
+    await asyncio.wait_for(running.wait(), 10)
     cancelled = await app.service.cancel(UserRef("test", "u1"), view.id)
-    assert cancelled.state is JobState.CANCELLED and cancelled.charged_usd == 0
+    # Runway bills a task it started (its catalog entry says so) and the user cancelled it: theirs to pay.
+    assert cancelled.state is JobState.CANCELLED and cancelled.charged_usd == 0.25
+    assert [(a.outcome, a.cost_usd) for a in cancelled.attempts] == [(Outcome.CANCELLED, 0.25)]
     assert len(runway.calls("DELETE", "/v1/tasks/")) == 1
     assert await app.repo.ledger_balance() == {view.id: 0}
 

@@ -120,7 +120,7 @@ async def test_progress_comes_every_step_and_cancel_stops_the_pipeline_mid_run(a
     await asyncio.wait_for(third.wait(), 60)
     done = await app.service.cancel(UserRef(OPERATOR_PLATFORM, "u1"), job.id)
     assert done.state is JobState.CANCELLED and [a.outcome for a in done.attempts] == [Outcome.CANCELLED]
-    await asyncio.sleep(0.05)
+    await app.service.events.drain()
     assert steps[:3] == [1, 2, 3] and max(steps) < 100
     follow_up = await app.service.wait((await app.service.submit(request(tiny["zeroscope"], T2V, frames=4))).id)
     assert follow_up.state is JobState.SUCCEEDED  # the lane is free again

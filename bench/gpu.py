@@ -21,7 +21,7 @@ registry default), plus one extra 50-step run per variant (``plain_s_50_steps`` 
 VRAM is ``torch.cuda.max_memory_allocated`` over the timed runs of each variant (reset before them).
 
 Without a GPU (or with ``--tiny``) the same two variants run on the tiny random-weight models of
-``engine/local/tiny.py`` at 64x64, 8 frames, 4 steps (``plain`` = a plain pipeline call, no offload) and the
+``engine.local.tiny`` at 64x64, 8 frames, 4 steps (``plain`` = a plain pipeline call, no offload) and the
 line says ``"tiny": true``. Those timings only show that the harness works; they say nothing about GPU speed.
 """
 
@@ -117,7 +117,7 @@ SVD_XT_IMAGE_ENCODER: dict[str, Any] = {
     "hidden_act": "gelu",
     "layer_norm_eps": 1e-05,
 }
-# scheduler/scheduler_config.json (the same settings engine/local/tiny.py's SVD builder copied).
+# scheduler/scheduler_config.json (the same settings engine/local/tiny/svd.py copied).
 SVD_XT_SCHEDULER: dict[str, Any] = {
     "beta_start": 0.00085,
     "beta_end": 0.012,
@@ -178,7 +178,7 @@ ZEROSCOPE_TEXT_ENCODER: dict[str, Any] = {
     "hidden_act": "gelu",
     "layer_norm_eps": 1e-05,
 }
-# scheduler/scheduler_config.json: DDIM with the SD betas (as engine/local/tiny.py's zeroscope builder).
+# scheduler/scheduler_config.json: DDIM with the SD betas (as engine/local/tiny/sd.py builds zeroscope).
 ZEROSCOPE_SCHEDULER: dict[str, Any] = {
     "beta_start": 0.00085,
     "beta_end": 0.012,
@@ -307,9 +307,9 @@ def build_full(family: str, device: str, dtype: Any = None, *, seed: int = 0) ->
     elif family == "zeroscope":
         from diffusers import DDIMScheduler, TextToVideoSDPipeline
 
-        from engine.local.tiny import _clip_tokenizer
+        from engine.local.tiny.text import clip_tokenizer
 
-        tokenizer = _clip_tokenizer()  # the tiny vocabulary: every id is < 49408, the text length is 77
+        tokenizer = clip_tokenizer()  # the tiny vocabulary: every id is < 49408, the text length is 77
         with _empty_weights(device):
             parts = {"unet": zeroscope_unet(), "vae": zeroscope_vae(),
                      "text_encoder": zeroscope_text_encoder(tokenizer.bos_token_id, tokenizer.eos_token_id)}

@@ -1,4 +1,5 @@
-"""bench/gpu.py on a CPU: the tiny-model run end to end, and the full-size configs checked on "meta".
+"""bench/gpu.py on a CPU: the tiny-model run end to end, and the full-size configs of bench/gpu_models.py
+checked on "meta".
 
 The full-size pipelines are never allocated here: they are built on the meta device, and their parameter
 counts must be those of the published checkpoints, so the GPU numbers come from models of the real size.
@@ -6,15 +7,15 @@ counts must be those of the published checkpoints, so the GPU numbers come from 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
+
+from bench import gpu_models as models
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "gpu.py"
@@ -30,15 +31,6 @@ VIT_H_14_VISION = 632_076_800  # OpenCLIP ViT-H/14 vision tower + 1280->1024 pro
 SD_VAE = 83_653_863  # the SD 1.x/2.x AutoencoderKL zeroscope ships
 SVD_VAE = 97_742_847  # SD VAE encoder + SVD's temporal decoder
 OPENCLIP_H_TEXT_23 = 340_387_840  # OpenCLIP ViT-H text tower, 23 of its 24 layers (as SD 2.x)
-
-
-@pytest.fixture(scope="module")
-def gpu() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def close(measured: int, published: int, tolerance: float = 0.03) -> bool:
@@ -75,31 +67,32 @@ def test_asking_for_cuda_without_one_fails_with_plain_words() -> None:
     assert "--device cuda:0 was asked for" in proc.stderr and "CPU-only" in proc.stderr
 
 
-def test_full_size_svd_xt_has_the_published_parameter_counts(gpu: Any) -> None:
+def test_full_size_svd_xt_has_the_published_parameter_counts() -> None:
     with torch.device("meta"):
-        unet, vae, image_encoder = gpu.svd_xt_unet(), gpu.svd_xt_vae(), gpu.svd_xt_image_encoder()
+        unet, vae, image_encoder = models.svd_xt_unet(), models.svd_xt_vae(), models.svd_xt_image_encoder()
     assert next(unet.parameters()).is_meta  # nothing was allocated
-    assert close(gpu.param_count(unet), SVD_XT_UNET), gpu.param_count(unet)
-    assert close(gpu.param_count(image_encoder), VIT_H_14_VISION), gpu.param_count(image_encoder)
-    assert close(gpu.param_count(vae), SVD_VAE), gpu.param_count(vae)
+    assert close(models.param_count(unet), SVD_XT_UNET), models.param_count(unet)
+    assert close(models.param_count(image_encoder), VIT_H_14_VISION), models.param_count(image_encoder)
+    assert close(models.param_count(vae), SVD_VAE), models.param_count(vae)
     assert unet.config.num_frames == 25 and unet.config.sample_size == 96
 
 
-def test_full_size_zeroscope_has_the_published_parameter_counts(gpu: Any) -> None:
+def test_full_size_zeroscope_has_the_published_parameter_counts() -> None:
     with torch.device("meta"):
-        unet, vae, text_encoder = gpu.zeroscope_unet(), gpu.zeroscope_vae(), gpu.zeroscope_text_encoder()
-    assert close(gpu.param_count(unet), ZEROSCOPE_UNET), gpu.param_count(unet)
-    assert close(gpu.param_count(vae), SD_VAE), gpu.param_count(vae)
-    assert close(gpu.param_count(text_encoder), OPENCLIP_H_TEXT_23), gpu.param_count(text_encoder)
+        unet, vae = models.zeroscope_unet(), models.zeroscope_vae()
+        text_encoder = models.zeroscope_text_encoder()
+    assert close(models.param_count(unet), ZEROSCOPE_UNET), models.param_count(unet)
+    assert close(models.param_count(vae), SD_VAE), models.param_count(vae)
+    assert close(models.param_count(text_encoder), OPENCLIP_H_TEXT_23), models.param_count(text_encoder)
 
 
-def test_the_configs_are_the_class_defaults_diffusers_documents_as_the_real_ones(gpu: Any) -> None:
+def test_the_configs_are_the_class_defaults_diffusers_documents_as_the_real_ones() -> None:
     import inspect
 
     from diffusers import UNet3DConditionModel, UNetSpatioTemporalConditionModel
 
-    for cls, config in ((UNetSpatioTemporalConditionModel, gpu.SVD_XT_UNET),
-                        (UNet3DConditionModel, gpu.ZEROSCOPE_UNET)):
+    for cls, config in ((UNetSpatioTemporalConditionModel, models.SVD_XT_UNET),
+                        (UNet3DConditionModel, models.ZEROSCOPE_UNET)):
         defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
         differs = {k: (v, defaults[k]) for k, v in config.items() if k != "sample_size" and defaults[k] != v}
         assert differs == {}, cls.__name__
@@ -109,30 +102,30 @@ def test_the_configs_are_the_class_defaults_diffusers_documents_as_the_real_ones
     ("svd-xt", "StableVideoDiffusionPipeline", SVD_XT_UNET),
     ("zeroscope", "TextToVideoSDPipeline", ZEROSCOPE_UNET),
 ])
-def test_the_full_pipeline_assembles_on_meta(gpu: Any, family: str, pipeline: str, denoiser: int) -> None:
-    pipe = gpu.build_full(family, "meta")
+def test_the_full_pipeline_assembles_on_meta(family: str, pipeline: str, denoiser: int) -> None:
+    pipe = models.build_full(family, "meta")
     assert type(pipe).__name__ == pipeline
-    assert pipe.unet.device.type == "meta" and gpu.param_count(pipe.unet) == denoiser
+    assert pipe.unet.device.type == "meta" and models.param_count(pipe.unet) == denoiser
 
 
 @pytest.mark.parametrize("family", ["svd-xt", "zeroscope"])
-def test_schedulers_are_the_ones_tiny_copied_from_the_real_repos(gpu: Any, family: str) -> None:
+def test_schedulers_are_the_ones_tiny_copied_from_the_real_repos(family: str) -> None:
     from engine.local.tiny import build_tiny
 
-    ours = gpu.SVD_XT_SCHEDULER if family == "svd-xt" else gpu.ZEROSCOPE_SCHEDULER
+    ours = models.SVD_XT_SCHEDULER if family == "svd-xt" else models.ZEROSCOPE_SCHEDULER
     theirs = dict(build_tiny(family).scheduler.config)
     assert {k: theirs[k] for k in ours} == {k: (list(v) if isinstance(v, tuple) else v) for k, v in ours.items()}
 
 
-def test_cheap_init_gives_real_weights_and_keeps_the_buffers(gpu: Any) -> None:
+def test_cheap_init_gives_real_weights_and_keeps_the_buffers() -> None:
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     config = CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
                               image_size=224, patch_size=14, projection_dim=16)
-    with gpu._empty_weights("cpu"):
+    with models.empty_weights("cpu"):
         model = CLIPVisionModelWithProjection(config)
     assert any(p.is_meta for p in model.parameters())
-    model = gpu._materialize(model, "cpu", torch.float32, torch.Generator().manual_seed(0))
+    model = models.materialize(model, "cpu", torch.float32, torch.Generator().manual_seed(0))
     assert not any(t.is_meta for t in [*model.parameters(), *model.buffers()])
     embeddings = model.vision_model.embeddings
     assert torch.equal(embeddings.position_ids[0], torch.arange(embeddings.num_positions))

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
-import shutil
 import sys
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from reelbot import doctor
-from reelbot.doctor import Check, HubUnreachable, hub_access, render_checks, run_checks
+from reelbot.doctor import CHECKS, Check, HubUnreachable, hub_access, render_checks, run_checks
 from reelbot.settings import Settings
 
 SVD_XT = "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
@@ -21,12 +22,21 @@ DiskUsage = namedtuple("DiskUsage", "total used free")
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No setting, token or hub mode of the machine running the tests leaks in; plenty of disk."""
+    """No setting, token or hub mode of the machine running the tests leaks in."""
     for field in Settings.model_fields:
         monkeypatch.delenv(field.upper(), raising=False)
     for name in ("HUGGINGFACE_HUB_TOKEN", "HF_HUB_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(shutil, "disk_usage", lambda _path: DiskUsage(500 * GIB, 400 * GIB, 100 * GIB))
+
+
+def plenty_of_disk(_folder: Path) -> DiskUsage:
+    return DiskUsage(500 * GIB, 400 * GIB, 100 * GIB)
+
+
+def doctor_checks(settings: Settings, **probes: Any) -> list[Check]:
+    """``run_checks`` on a disk with 100 GiB free, unless the test brings its own ``disk_usage``."""
+    probes.setdefault("disk_usage", plenty_of_disk)
+    return run_checks(settings, **probes)
 
 
 @pytest.fixture
@@ -43,21 +53,23 @@ def by_name(checks: list[Check]) -> dict[str, Check]:
     return {check.name: check for check in checks}
 
 
-def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch
+def torch_with(*gpus: tuple[str, float, float]) -> Callable[[], Any]:
+    """``import_torch`` for a machine with these CUDA GPUs, (name, free GiB, total GiB) each: a torch-like
+    module answering as torch does there. No GPUs: a CPU-only build of torch."""
+    cuda = SimpleNamespace(
+        is_available=lambda: bool(gpus),
+        device_count=lambda: len(gpus),
+        get_device_name=lambda i: gpus[i][0],
+        mem_get_info=lambda i: (int(gpus[i][1] * GIB), int(gpus[i][2] * GIB)),
+    )
+    build = "12.4" if gpus else None
+    torch = SimpleNamespace(
+        __version__=f"2.5.1+{'cu124' if gpus else 'cpu'}", version=SimpleNamespace(cuda=build), cuda=cuda
+    )
+    return lambda: torch
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
 
-
-def fake_gpus(monkeypatch: pytest.MonkeyPatch, gpus: list[tuple[str, float, float]]) -> None:
-    """(name, free GiB, total GiB) for each fake CUDA device."""
-    import torch
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(gpus))
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: gpus[i][0])
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: (int(gpus[i][1] * GIB), int(gpus[i][2] * GIB)))
+NO_GPU = torch_with()
 
 
 # --- a working install ----------------------------------------------------------------------------------
@@ -65,7 +77,7 @@ def fake_gpus(monkeypatch: pytest.MonkeyPatch, gpus: list[tuple[str, float, floa
 
 def test_working_sqlite_install_passes_database_encoder_and_data_folder(make_settings, tmp_path) -> None:
     settings = make_settings()
-    checks = run_checks(settings)
+    checks = doctor_checks(settings)
     found = by_name(checks)
 
     for name in ("Database", "Video encoder", "Data folder"):
@@ -88,7 +100,7 @@ def test_working_sqlite_install_passes_database_encoder_and_data_folder(make_set
 
 
 def test_checks_come_in_the_documented_order(make_settings) -> None:
-    names = [check.name for check in run_checks(make_settings(discord_token="abc.def.ghi"))]
+    names = [check.name for check in doctor_checks(make_settings(discord_token="abc.def.ghi"))]
     order = [
         "Python",
         "torch",
@@ -108,7 +120,7 @@ def test_checks_come_in_the_documented_order(make_settings) -> None:
 
 
 def test_unset_optional_things_are_skipped_not_problems(make_settings) -> None:
-    found = by_name(run_checks(make_settings()))
+    found = by_name(doctor_checks(make_settings()))
 
     assert found["Hugging Face token"].ok is None
     assert "gated models need it" in found["Hugging Face token"].detail
@@ -130,7 +142,7 @@ def test_unset_optional_things_are_skipped_not_problems(make_settings) -> None:
 
 
 def test_postgres_on_a_closed_port_is_a_problem_with_a_fix_and_the_rest_still_runs(make_settings) -> None:
-    checks = run_checks(make_settings(database_url="postgresql://postgres@127.0.0.1:1/x"), timeout_s=2)
+    checks = doctor_checks(make_settings(database_url="postgresql://postgres@127.0.0.1:1/x"), timeout_s=2)
     found = by_name(checks)
 
     assert found["Database"].ok is False
@@ -150,13 +162,13 @@ def test_postgres_on_a_closed_port_is_a_problem_with_a_fix_and_the_rest_still_ru
 
 def test_a_postgres_password_is_not_shown(make_settings) -> None:
     url = "postgresql://postgres:pgSecretPw99@127.0.0.1:1/x"
-    text = render_checks(run_checks(make_settings(database_url=url), timeout_s=2))
+    text = render_checks(doctor_checks(make_settings(database_url=url), timeout_s=2))
     assert "pgSecretPw99" not in text
     assert "✗ Database: PostgreSQL at 127.0.0.1:1/x" in text
 
 
 def test_a_heroku_style_postgres_url_gets_told_the_right_scheme(make_settings) -> None:
-    found = by_name(run_checks(make_settings(database_url="postgres://u:p@localhost/x")))
+    found = by_name(doctor_checks(make_settings(database_url="postgres://u:p@localhost/x")))
     assert found["Database"].ok is False
     assert "postgresql://" in found["Database"].fix
 
@@ -179,8 +191,8 @@ def test_secrets_never_appear_in_the_report(make_settings) -> None:
     def leaky_key_check(settings: Settings) -> dict:
         return {"replicate": RuntimeError("401 with token r8_supersecret123"), "fal": "key fal-secret-key ok"}
 
-    checks = run_checks(make_settings(local_backend="diffusers", **secrets), hub_check=leaky_hub_check,
-                        key_check=leaky_key_check)
+    checks = doctor_checks(make_settings(local_backend="diffusers", **secrets), hub_check=leaky_hub_check,
+                           key_check=leaky_key_check)
     text = render_checks(checks)
     for value in secrets.values():
         assert value not in text
@@ -195,7 +207,8 @@ def test_secrets_never_appear_in_the_report(make_settings) -> None:
 
 
 def test_malformed_front_end_tokens_are_flagged(make_settings) -> None:
-    found = by_name(run_checks(make_settings(discord_token="Bot abc.def.ghi", telegram_token="not-a-token")))
+    settings = make_settings(discord_token="Bot abc.def.ghi", telegram_token="not-a-token")
+    found = by_name(doctor_checks(settings))
     assert found["Discord token"].ok is False
     assert "without 'Bot '" in found["Discord token"].fix
     assert found["Telegram token"].ok is False
@@ -205,8 +218,7 @@ def test_malformed_front_end_tokens_are_flagged(make_settings) -> None:
 # --- model access ---------------------------------------------------------------------------------------
 
 
-def test_gated_model_without_access_is_a_problem_with_the_access_url(make_settings, monkeypatch) -> None:
-    no_gpu(monkeypatch)
+def test_gated_model_without_access_is_a_problem_with_the_access_url(make_settings) -> None:
     asked: list[tuple[str, str | None]] = []
 
     def hub_check(repo: str, token: str | None) -> str | None:
@@ -215,7 +227,8 @@ def test_gated_model_without_access_is_a_problem_with_the_access_url(make_settin
             return f"no access: request access on https://huggingface.co/{repo} and set HF_TOKEN"
         return None
 
-    checks = run_checks(make_settings(local_backend="diffusers", hf_token="hf_abcdefgh"), hub_check=hub_check)
+    settings = make_settings(local_backend="diffusers", hf_token="hf_abcdefgh")
+    checks = doctor_checks(settings, hub_check=hub_check, import_torch=NO_GPU)
     found = by_name(checks)
 
     assert sorted(asked) == sorted([(SVD_XT, "hf_abcdefgh"), (ZEROSCOPE, "hf_abcdefgh")])
@@ -230,13 +243,11 @@ def test_gated_model_without_access_is_a_problem_with_the_access_url(make_settin
     assert f"✓ Model access: zeroscope: {ZEROSCOPE}: accessible" in text
 
 
-def test_a_hub_check_that_raises_is_a_problem_not_a_crash(make_settings, monkeypatch) -> None:
-    no_gpu(monkeypatch)
-
+def test_a_hub_check_that_raises_is_a_problem_not_a_crash(make_settings) -> None:
     def broken(repo: str, token: str | None) -> str | None:
         raise ValueError("boom")
 
-    checks = run_checks(make_settings(local_backend="diffusers"), hub_check=broken)
+    checks = doctor_checks(make_settings(local_backend="diffusers"), hub_check=broken, import_torch=NO_GPU)
     found = by_name(checks)
     assert found["Model access: svd-xt"].ok is False
     assert "boom" in found["Model access: svd-xt"].detail
@@ -244,41 +255,44 @@ def test_a_hub_check_that_raises_is_a_problem_not_a_crash(make_settings, monkeyp
     assert found["Data folder"].ok is True
 
 
-def test_an_unreachable_hub_is_skipped(make_settings, monkeypatch) -> None:
-    no_gpu(monkeypatch)
-
+def test_an_unreachable_hub_is_skipped(make_settings) -> None:
     def offline(repo: str, token: str | None) -> str | None:
         raise HubUnreachable("could not reach the Hugging Face Hub (offline?)")
 
-    found = by_name(run_checks(make_settings(local_backend="diffusers"), hub_check=offline))
+    settings = make_settings(local_backend="diffusers")
+    found = by_name(doctor_checks(settings, hub_check=offline, import_torch=NO_GPU))
     assert found["Model access: svd-xt"].ok is None
     assert "could not reach the Hugging Face Hub" in found["Model access: svd-xt"].detail
 
 
-def test_hf_hub_offline_skips_the_hub_without_asking(make_settings, monkeypatch) -> None:
-    no_gpu(monkeypatch)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
+def test_hf_hub_offline_skips_the_hub_without_asking(make_settings) -> None:
     def must_not_be_called(repo: str, token: str | None) -> str | None:
         raise AssertionError("asked the hub in offline mode")
 
-    found = by_name(run_checks(make_settings(local_backend="diffusers"), hub_check=must_not_be_called))
+    found = by_name(
+        doctor_checks(
+            make_settings(local_backend="diffusers"),
+            hub_check=must_not_be_called,
+            import_torch=NO_GPU,
+            environ={"HF_HUB_OFFLINE": "1"},
+        )
+    )
     assert found["Model access: svd-xt"].ok is None
     assert "HF_HUB_OFFLINE" in found["Model access: svd-xt"].detail
 
 
-def test_local_model_folders_need_model_index_json(make_settings, monkeypatch, tmp_path) -> None:
-    no_gpu(monkeypatch)
+def test_local_model_folders_need_model_index_json(make_settings, tmp_path) -> None:
     good, bad = tmp_path / "good-model", tmp_path / "bad-model"
     good.mkdir()
     bad.mkdir()
     (good / "model_index.json").write_text("{}")
     found = by_name(
-        run_checks(
+        doctor_checks(
             make_settings(
                 local_backend="diffusers", default_text_model=str(good), default_image_model=str(bad)
             ),
             hub_check=lambda repo, token: pytest.fail("asked the hub about a local folder"),
+            import_torch=NO_GPU,
         )
     )
     assert found[f"Model access: {good}"].ok is True
@@ -287,12 +301,12 @@ def test_local_model_folders_need_model_index_json(make_settings, monkeypatch, t
     assert "DEFAULT_IMAGE_MODEL" in found[f"Model access: {bad}"].fix
 
 
-def test_an_unknown_model_name_is_a_problem(make_settings, monkeypatch) -> None:
-    no_gpu(monkeypatch)
+def test_an_unknown_model_name_is_a_problem(make_settings) -> None:
     found = by_name(
-        run_checks(
+        doctor_checks(
             make_settings(local_backend="diffusers", default_text_model="nosuchmodel"),
             hub_check=lambda repo, token: None,
+            import_torch=NO_GPU,
         )
     )
     assert found["Model access: nosuchmodel"].ok is False
@@ -310,55 +324,54 @@ def _hub_error(cls: type[Exception], status: int) -> Exception:
     return cls("refused", response=Response(status, request=request))
 
 
-def test_default_hub_check_maps_the_hub_answers(monkeypatch) -> None:
-    from huggingface_hub import HfApi
+def hub_answering(error: BaseException | None) -> Callable[[str, str | None], None]:
+    """An ``auth_check`` that answers as the Hub does: returns when access is granted, raises its error."""
+
+    def auth_check(repo_id: str, token: str | None) -> None:
+        if error is not None:
+            raise error
+
+    return auth_check
+
+
+def test_default_hub_check_maps_the_hub_answers() -> None:
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    def answer(error: BaseException | None) -> None:
-        def auth_check(self, repo_id, **kwargs):  # noqa: ANN001, ANN202
-            if error is not None:
-                raise error
+    assert hub_access(SVD_XT, "hf_x", timeout_s=5, auth_check=hub_answering(None)) is None
 
-        monkeypatch.setattr(HfApi, "auth_check", auth_check)
-
-    answer(None)
-    assert hub_access(SVD_XT, "hf_x", timeout_s=5) is None
-
-    answer(_hub_error(GatedRepoError, 403))
-    message = hub_access(SVD_XT, None, timeout_s=5)
+    message = hub_access(SVD_XT, None, timeout_s=5, auth_check=hub_answering(_hub_error(GatedRepoError, 403)))
     assert message is not None and message.startswith("no access")
     assert f"https://huggingface.co/{SVD_XT}" in message
 
-    answer(_hub_error(RepositoryNotFoundError, 404))
-    assert (hub_access("someone/missing", None, timeout_s=5) or "").startswith("not found")
+    missing = hub_answering(_hub_error(RepositoryNotFoundError, 404))
+    message = hub_access("someone/missing", None, timeout_s=5, auth_check=missing)
+    assert (message or "").startswith("not found")
 
-    answer(OSError("[Errno -2] Name or service not known"))
+    no_network = hub_answering(OSError("[Errno -2] Name or service not known"))
     with pytest.raises(HubUnreachable, match="offline"):
-        hub_access(SVD_XT, None, timeout_s=5)
+        hub_access(SVD_XT, None, timeout_s=5, auth_check=no_network)
 
 
 @pytest.fixture
-def hanging_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from huggingface_hub import HfApi
-
+def hanging_hub() -> Iterator[Callable[[str, str | None], object]]:
+    """An ``auth_check`` that never answers (until the test is over)."""
     release = threading.Event()
-    monkeypatch.setattr(HfApi, "auth_check", lambda self, repo_id, **kwargs: release.wait(10))
-    yield
+    yield lambda repo_id, token: release.wait(10)
     release.set()
 
 
-@pytest.mark.usefixtures("hanging_hub")
-def test_default_hub_check_gives_up_after_the_timeout() -> None:
+def test_default_hub_check_gives_up_after_the_timeout(hanging_hub) -> None:
     with pytest.raises(HubUnreachable, match="no answer in 0.2 s"):
-        hub_access(SVD_XT, None, timeout_s=0.2)
+        hub_access(SVD_XT, None, timeout_s=0.2, auth_check=hanging_hub)
 
 
 # --- torch and GPUs -------------------------------------------------------------------------------------
 
 
-def test_diffusers_backend_without_a_gpu_says_how_to_go_on(make_settings, monkeypatch) -> None:
-    no_gpu(monkeypatch)
-    checks = run_checks(make_settings(local_backend="diffusers"), hub_check=lambda repo, token: None)
+def test_diffusers_backend_without_a_gpu_says_how_to_go_on(make_settings) -> None:
+    checks = doctor_checks(
+        make_settings(local_backend="diffusers"), hub_check=lambda repo, token: None, import_torch=NO_GPU
+    )
     found = by_name(checks)
 
     assert found["CUDA"].ok is False
@@ -370,17 +383,17 @@ def test_diffusers_backend_without_a_gpu_says_how_to_go_on(make_settings, monkey
     assert "✗ CUDA: no CUDA GPU visible" in render_checks(checks)
 
 
-def test_no_gpu_is_fine_when_simulated_or_cloud_only(make_settings, monkeypatch) -> None:
-    no_gpu(monkeypatch)
-    assert by_name(run_checks(make_settings()))["CUDA"].ok is None
-    cloud = by_name(run_checks(make_settings(local_backend="diffusers", gpus="none")))
+def test_no_gpu_is_fine_when_simulated_or_cloud_only(make_settings) -> None:
+    assert by_name(doctor_checks(make_settings(), import_torch=NO_GPU))["CUDA"].ok is None
+    cloud = by_name(doctor_checks(make_settings(local_backend="diffusers", gpus="none"), import_torch=NO_GPU))
     assert cloud["CUDA"].ok is None
     assert cloud["Model access: svd-xt"].ok is None
 
 
-def test_each_gpu_is_reported_and_one_short_of_memory_is_flagged(make_settings, monkeypatch) -> None:
-    fake_gpus(monkeypatch, [("NVIDIA H100 80GB", 71.2, 79.1), ("NVIDIA H100 80GB", 3.0, 79.1)])
-    found = by_name(run_checks(make_settings(local_backend="diffusers"), hub_check=lambda repo, token: None))
+def test_each_gpu_is_reported_and_one_short_of_memory_is_flagged(make_settings) -> None:
+    two_h100s = torch_with(("NVIDIA H100 80GB", 71.2, 79.1), ("NVIDIA H100 80GB", 3.0, 79.1))
+    settings = make_settings(local_backend="diffusers")
+    found = by_name(doctor_checks(settings, hub_check=lambda repo, token: None, import_torch=two_h100s))
 
     assert found["CUDA"].ok is True
     assert found["CUDA"].detail.startswith("2 GPUs: 2 × NVIDIA H100 80GB")
@@ -391,26 +404,27 @@ def test_each_gpu_is_reported_and_one_short_of_memory_is_flagged(make_settings, 
     assert "GPUS=0" in found["GPU 1"].fix
 
 
-def test_the_gpus_setting_picks_the_gpus_checked(make_settings, monkeypatch) -> None:
-    fake_gpus(monkeypatch, [("GPU A", 40.0, 48.0), ("GPU B", 20.0, 24.0)])
-    found = by_name(
-        run_checks(make_settings(local_backend="diffusers", gpus="1"), hub_check=lambda r, t: None)
-    )
+def test_the_gpus_setting_picks_the_gpus_checked(make_settings) -> None:
+    two_gpus = torch_with(("GPU A", 40.0, 48.0), ("GPU B", 20.0, 24.0))
+    settings = make_settings(local_backend="diffusers", gpus="1")
+    found = by_name(doctor_checks(settings, hub_check=lambda r, t: None, import_torch=two_gpus))
     assert "GPU 0" not in found
     assert found["GPU 1"].ok is True
     assert "GPUS=1 picks 1 of 2 visible" in found["CUDA"].detail
 
-    found = by_name(
-        run_checks(make_settings(local_backend="diffusers", gpus="5"), hub_check=lambda r, t: None)
-    )
+    settings = make_settings(local_backend="diffusers", gpus="5")
+    found = by_name(doctor_checks(settings, hub_check=lambda r, t: None, import_torch=two_gpus))
     assert found["CUDA"].ok is False
     assert "GPUS=5" in found["CUDA"].detail
 
 
-def test_missing_torch_is_a_problem_only_when_local_gpus_are_wanted(make_settings, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+def no_torch() -> Any:
+    raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    found = by_name(run_checks(make_settings(local_backend="diffusers"), hub_check=lambda r, t: None))
+
+def test_missing_torch_is_a_problem_only_when_local_gpus_are_wanted(make_settings) -> None:
+    settings = make_settings(local_backend="diffusers")
+    found = by_name(doctor_checks(settings, hub_check=lambda r, t: None, import_torch=no_torch))
     assert found["torch"].ok is False
     assert "pip install 'reelbot[local]'" in found["torch"].fix
     assert "cloud-only" in found["torch"].fix
@@ -418,15 +432,35 @@ def test_missing_torch_is_a_problem_only_when_local_gpus_are_wanted(make_setting
     assert "diffusers" not in found
     assert found["Database"].ok is True
 
-    assert by_name(run_checks(make_settings()))["torch"].ok is None
+    assert by_name(doctor_checks(make_settings(), import_torch=no_torch))["torch"].ok is None
+
+
+def test_a_torch_that_fails_to_import_says_to_reinstall_it(make_settings) -> None:
+    def broken_torch() -> Any:
+        raise OSError("libcudart.so.12: cannot open shared object file")
+
+    settings = make_settings(local_backend="diffusers")
+    found = by_name(doctor_checks(settings, hub_check=lambda r, t: None, import_torch=broken_torch))
+    assert found["torch"] == Check(
+        "torch",
+        False,
+        "installed but fails to import: libcudart.so.12: cannot open shared object file",
+        fix=(
+            "pip install --force-reinstall torch "
+            "(the build for your CUDA: https://pytorch.org/get-started/locally/)"
+        ),
+    )
+    assert found["CUDA"].ok is None
 
 
 # --- data folder and robustness -------------------------------------------------------------------------
 
 
-def test_low_disk_space_is_a_problem(make_settings, monkeypatch) -> None:
-    monkeypatch.setattr(shutil, "disk_usage", lambda _path: DiskUsage(100 * GIB, 98 * GIB, 2 * GIB))
-    found = by_name(run_checks(make_settings()))
+def test_low_disk_space_is_a_problem(make_settings) -> None:
+    def nearly_full(_folder: Path) -> DiskUsage:
+        return DiskUsage(100 * GIB, 98 * GIB, 2 * GIB)
+
+    found = by_name(doctor_checks(make_settings(), disk_usage=nearly_full))
     assert found["Data folder"].ok is False
     assert "2.0 GiB free" in found["Data folder"].detail
     assert "DATA_DIR" in found["Data folder"].fix
@@ -436,19 +470,19 @@ def test_a_data_dir_that_is_a_file_is_a_problem(make_settings, tmp_path) -> None
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     found = by_name(
-        run_checks(make_settings(data_dir=blocker, database_url=f"sqlite:///{tmp_path / 'db' / 'r.db'}"))
+        doctor_checks(make_settings(data_dir=blocker, database_url=f"sqlite:///{tmp_path / 'db' / 'r.db'}"))
     )
     assert found["Data folder"].ok is False
     assert "DATA_DIR" in found["Data folder"].fix
     assert found["Database"].ok is True
 
 
-def test_a_crashing_check_becomes_a_problem_line(make_settings, monkeypatch) -> None:
-    def crash(self):  # noqa: ANN001, ANN202
+def test_a_crashing_check_becomes_a_problem_line(make_settings) -> None:
+    def crash(settings: Settings, probes: Any) -> Check:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(doctor._Doctor, "video_encoder", crash)
-    checks = run_checks(make_settings())
+    steps = [replace(step, run=crash) if step.name == "Video encoder" else step for step in CHECKS]
+    checks = doctor_checks(make_settings(), checks=steps)
     found = by_name(checks)
     assert found["Video encoder"].ok is False
     assert "kaboom" in found["Video encoder"].detail
@@ -500,8 +534,8 @@ async def test_provider_keys_are_checked_with_the_providers(make_settings) -> No
             gemini_api_key=veo.key, gemini_base_url=veo.url,
             fal_key=fal.key, fal_base_url="http://127.0.0.1:9",  # nothing listens there
         )
-        found = by_name(await asyncio.to_thread(run_checks, settings, hub_check=lambda repo, token: None,
-                                                timeout_s=5))
+        found = by_name(await asyncio.to_thread(doctor_checks, settings, hub_check=lambda repo, token: None,
+                                                   timeout_s=5))
     finally:
         for fake in fakes:
             await fake.stop()

@@ -1,0 +1,197 @@
+"""``reelbot doctor``: check the install and the settings, one plain line per thing, with the fix for each problem.
+
+The checks are small functions, grouped by concern: :mod:`~reelbot.doctor.system` (Python, torch, GPUs,
+diffusers, the video encoder, the data folder), :mod:`~reelbot.doctor.hub` (token, model access),
+:mod:`~reelbot.doctor.providers` (keys, spending), :mod:`~reelbot.doctor.frontends` and
+:mod:`~reelbot.doctor.database`. :data:`CHECKS` lists them in the order the report shows them.
+
+:func:`run_checks` runs every check in turn; one that fails (or crashes) never stops the others. What the
+checks look at outside the settings (the Hub, the providers, torch, the disk, the environment) comes in as
+:class:`Probes`, the real things by default. :func:`render_checks` turns the result into the text an operator
+reads. Secrets are never shown: a token is "set (37 characters)", and every secret the settings hold is
+blanked out of every line as well, in case an error message carries one.
+
+Heavy or optional imports (torch, diffusers, huggingface_hub, PyAV, the engine) happen inside the checks, so a
+broken or cloud-only install still gets its report.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from reelbot.doctor import database, frontends, hub, providers, system
+from reelbot.doctor.base import (
+    Check,
+    HubCheck,
+    HubUnreachable,
+    KeyCheck,
+    KeyResults,
+    error_text,
+    import_quietly,
+    one_line,
+    secret,
+)
+from reelbot.doctor.hub import hub_access
+from reelbot.doctor.providers import provider_key_checks
+from reelbot.doctor.system import DiskUsage
+
+if TYPE_CHECKING:
+    from reelbot.settings import Settings
+
+__all__ = [
+    "CHECKS",
+    "Check",
+    "HubUnreachable",
+    "KeyResults",
+    "Probes",
+    "Step",
+    "hub_access",
+    "provider_key_checks",
+    "render_checks",
+    "run_checks",
+]
+
+_MARKS = {True: "✓", False: "✗", None: "–"}
+
+
+@dataclass(frozen=True, slots=True)
+class Probes:
+    """What the checks look at besides the settings: :func:`run_checks` fills it with the real things, or
+    with what its caller passes instead."""
+
+    hub_check: HubCheck
+    key_check: KeyCheck
+    timeout_s: float  # bounds each network step (the Hub, the providers, the database connection)
+    torch: Any  # the torch module (or a torch-like fake); None when it cannot be imported
+    torch_error: BaseException | None  # why it cannot
+    disk_usage: DiskUsage
+    environ: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One check: ``run`` gives its line(s); if it raises, the report says so under ``name``."""
+
+    name: str
+    run: Callable[[Settings, Probes], Check | list[Check]]
+
+
+CHECKS: tuple[Step, ...] = (
+    Step("Python", lambda settings, probes: system.python()),
+    Step(
+        "torch",
+        lambda settings, probes: system.torch_installed(settings, probes.torch, probes.torch_error),
+    ),
+    Step("CUDA", lambda settings, probes: system.cuda(settings, probes.torch)),
+    Step("diffusers", lambda settings, probes: system.diffusers(settings, probes.torch)),
+    Step("Hugging Face token", lambda settings, probes: hub.hf_token(settings)),
+    Step(
+        "Model access",
+        lambda settings, probes: hub.model_access(settings, probes.hub_check, probes.environ),
+    ),
+    Step("Provider keys", lambda settings, probes: providers.provider_keys(settings, probes.key_check)),
+    Step("Can spend money", lambda settings, probes: providers.spending(settings)),
+    Step("Front ends", lambda settings, probes: frontends.front_ends(settings)),
+    Step("Database", lambda settings, probes: database.database(settings, probes.timeout_s)),
+    Step("Video encoder", lambda settings, probes: system.video_encoder()),
+    Step("Data folder", lambda settings, probes: system.data_folder(settings, probes.disk_usage)),
+)
+
+
+def _import_torch() -> Any:
+    return importlib.import_module("torch")
+
+
+def run_checks(
+    settings: Settings,
+    *,
+    hub_check: HubCheck | None = None,
+    key_check: KeyCheck | None = None,
+    timeout_s: float = 10.0,
+    import_torch: Callable[[], Any] = _import_torch,
+    disk_usage: DiskUsage = shutil.disk_usage,
+    environ: Mapping[str, str] | None = None,
+    checks: Sequence[Step] = CHECKS,
+) -> list[Check]:
+    """Every check, in order. ``hub_check(repo_id, token)`` returns None when the token (None: the Hub's own
+    login, if any) may download the repository, or says why not; it may raise :class:`HubUnreachable`.
+    ``key_check(settings)`` asks each cloud provider whose key is set whether it works (see
+    :func:`provider_key_checks`). ``timeout_s`` bounds each network step (the Hub, the providers, the
+    database connection). ``import_torch`` returns the torch module (or a torch-like one) or raises
+    ImportError; ``disk_usage`` measures DATA_DIR's disk (as :func:`shutil.disk_usage`); ``environ`` is the
+    process environment (for HF_HUB_OFFLINE); ``checks`` are the checks to run (default :data:`CHECKS`)."""
+    if hub_check is None:
+        hub_check = functools.partial(hub_access, timeout_s=timeout_s)
+    if key_check is None:
+        key_check = functools.partial(provider_key_checks, timeout_s=timeout_s)
+    torch, torch_error = import_quietly(import_torch)
+    probes = Probes(
+        hub_check=hub_check,
+        key_check=key_check,
+        timeout_s=timeout_s,
+        torch=torch,
+        torch_error=torch_error,
+        disk_usage=disk_usage,
+        environ=os.environ if environ is None else environ,
+    )
+    found: list[Check] = []
+    for step in checks:
+        try:
+            result = step.run(settings, probes)
+        except Exception as exc:  # one broken check must not hide the others
+            result = Check(
+                step.name,
+                False,
+                f"the check itself failed: {error_text(exc, with_type=True)}",
+                fix="Re-install reelbot (pip install --force-reinstall -e .); if it stays, report this line.",
+            )
+        found.extend([result] if isinstance(result, Check) else result)
+    secrets = _secrets(settings)
+    return [_scrub(check, secrets) for check in found]
+
+
+def render_checks(checks: list[Check]) -> str:
+    """One line a check (its fix indented below it), then "N problems" or "All good."."""
+    lines: list[str] = []
+    for check in checks:
+        lines.append(f"{_MARKS[check.ok]} {check.name}: {one_line(check.detail)}")
+        if check.fix:
+            lines.append(f"    fix: {one_line(check.fix)}")
+    problems = sum(1 for check in checks if check.ok is False)
+    lines.append("All good." if problems == 0 else f"{problems} problem{'' if problems == 1 else 's'}")
+    return "\n".join(lines)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every secret the settings hold, longest first, so none of them is ever printed."""
+    found: set[str] = set()
+    for field in type(settings).model_fields:
+        value = getattr(settings, field, None)
+        if hasattr(value, "get_secret_value"):
+            text = secret(value)
+            if text:
+                found.add(text)
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(settings.database_url).password
+        if password:
+            found.add(str(password))
+    except Exception:
+        pass
+    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+
+def _scrub(check: Check, secrets: list[str]) -> Check:
+    name, detail, fix = check.name, check.detail, check.fix
+    for text in secrets:
+        name, detail, fix = (part.replace(text, "***") for part in (name, detail, fix))
+    if (name, detail, fix) == (check.name, check.detail, check.fix):
+        return check
+    return replace(check, name=name, detail=detail, fix=fix)

@@ -1,0 +1,223 @@
+"""The Hugging Face Hub: the token, and whether it may download each model the settings name.
+
+:func:`hub_access` is the real question to the Hub; the model check takes any function with its shape, so
+it can be answered without a network.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reelbot.doctor.base import (
+    LOCAL_EXTRA,
+    TOKENS_PAGE,
+    Check,
+    HubCheck,
+    HubUnreachable,
+    error_text,
+    local_needed,
+    not_needed,
+    secret,
+    truthy,
+)
+
+if TYPE_CHECKING:
+    from reelbot.settings import Settings
+
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+# ``auth_check(repo_id, token)``: returns when the token may read the repository, raises the Hub's error
+# when not (the shape of ``huggingface_hub.HfApi().auth_check``).
+AuthCheck = Callable[[str, "str | None"], object]
+
+
+def hf_token(settings: Settings) -> Check:
+    token = secret(settings.hf_token)
+    if not token:
+        return Check(
+            "Hugging Face token",
+            None,
+            "not set (gated models need it)",
+            fix=f"Set HF_TOKEN in .env (create one at {TOKENS_PAGE}).",
+        )
+    return Check("Hugging Face token", True, f"set ({len(token)} characters)")
+
+
+def model_access(
+    settings: Settings, hub_check: HubCheck, environ: Mapping[str, str] | None = None
+) -> list[Check]:
+    """One line for each default model: a local folder, or a Hub repository ``hub_check`` is asked about
+    (not when ``environ`` says HF_HUB_OFFLINE)."""
+    environ = os.environ if environ is None else environ
+    wanted: dict[str, str] = {}
+    for setting in ("default_text_model", "default_image_model"):
+        wanted.setdefault(getattr(settings, setting), setting.upper())
+    checks = []
+    for model, setting in wanted.items():
+        name = f"Model access: {model}"
+        try:
+            checks.append(_model(settings, hub_check, environ, name, model, setting))
+        except Exception as exc:
+            checks.append(
+                Check(
+                    name,
+                    False,
+                    f"the check itself failed: {error_text(exc, with_type=True)}",
+                    fix=f"Check {setting}.",
+                )
+            )
+    return checks
+
+
+def _model_repos(local_models: str = "") -> dict[str, str]:
+    """Registered model name -> Hugging Face repo, from the same registry the local backend uses."""
+    from engine.local.registry import load_registry
+
+    try:
+        registry = load_registry(local_models)
+    except ValueError:
+        from engine.local.registry import BUILTIN as registry
+    return {name: spec.source for name, spec in registry.items()}
+
+
+def _model(
+    settings: Settings, hub_check: HubCheck, environ: Mapping[str, str], name: str, model: str, setting: str
+) -> Check:
+    if not local_needed(settings):
+        return Check(name, None, f"not checked, {not_needed(settings)}")
+    repos = _model_repos(settings.local_models)
+    folder = Path(model).expanduser()
+    if model not in repos and folder.is_dir():
+        if (folder / "model_index.json").is_file():
+            return Check(name, True, f"local folder {folder.resolve()}")
+        return Check(
+            name,
+            False,
+            f"local folder {folder.resolve()} has no model_index.json",
+            fix=f"Point {setting} at a folder written by a diffusers pipeline's save_pretrained().",
+        )
+    repo = repos.get(model) or (model if _REPO_ID.fullmatch(model) else None)
+    if repo is None:
+        return Check(
+            name,
+            False,
+            f"unknown model {model!r} (not a known name, a Hugging Face repo id, or an existing folder)",
+            fix=f"Set {setting} to one of {', '.join(repos)}, a repo id like owner/name, or a local folder.",
+        )
+    url = f"https://huggingface.co/{repo}"
+    if truthy(environ.get("HF_HUB_OFFLINE", "")):
+        return Check(name, None, f"{repo}: not checked, HF_HUB_OFFLINE is set (only the local cache is used)")
+    token = secret(settings.hf_token)
+    try:
+        problem = hub_check(repo, token)
+    except HubUnreachable as exc:
+        return Check(name, None, f"{repo}: {exc}")
+    except ImportError as exc:
+        return Check(
+            name,
+            None,
+            f"{repo}: not checked, {exc.name or 'huggingface_hub'} is not installed",
+            fix=LOCAL_EXTRA,
+        )
+    except Exception as exc:
+        return Check(
+            name,
+            False,
+            f"{repo}: the access check failed: {error_text(exc, with_type=True)}",
+            fix=f"Check the network and HF_TOKEN, and that you can open {url} when logged in.",
+        )
+    if problem is None:
+        return Check(name, True, f"{repo}: accessible" + (" with HF_TOKEN" if token else ""))
+    if "not found" in problem.lower():
+        fix = (
+            f"Check that {url} exists (fix {setting} if not); if it is private, set HF_TOKEN to a token "
+            f"of an account that can read it ({TOKENS_PAGE})."
+        )
+    else:
+        fix = (
+            f"Request access on {url} (logged in to Hugging Face), then set HF_TOKEN in .env to a token "
+            f"of that account ({TOKENS_PAGE})."
+        )
+    return Check(name, False, f"{repo}: {problem}", fix=fix)
+
+
+# --- asking the Hub -------------------------------------------------------------------------------------
+
+
+def hub_access(
+    repo_id: str, token: str | None, *, timeout_s: float = 10.0, auth_check: AuthCheck | None = None
+) -> str | None:
+    """The default ``hub_check``: ask the Hugging Face Hub whether ``token`` may download ``repo_id``.
+
+    None when it may; "no access: ..." or "not found ..." when not; :class:`HubUnreachable` when the Hub
+    cannot be asked (offline, no answer within ``timeout_s``, a server error). The request runs on a daemon
+    thread so a hung connection costs at most ``timeout_s``. ``auth_check`` asks the Hub (default:
+    ``huggingface_hub.HfApi().auth_check``).
+    """
+    outcome: dict[str, object] = {}
+
+    def ask() -> None:
+        try:
+            outcome["answer"] = _ask_hub(repo_id, token, auth_check)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=ask, name="reelbot-doctor-hub", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise HubUnreachable(f"could not reach the Hugging Face Hub (offline?): no answer in {timeout_s:g} s")
+    error = outcome.get("error")
+    if isinstance(error, BaseException):
+        raise error
+    answer = outcome.get("answer")
+    return answer if isinstance(answer, str) else None
+
+
+def _ask_hub(repo_id: str, token: str | None, auth_check: AuthCheck | None) -> str | None:
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
+
+    if auth_check is None:
+        from huggingface_hub import HfApi
+
+        def auth_check(repo_id: str, token: str | None) -> None:
+            HfApi().auth_check(repo_id, token=token)
+
+    no_access = f"no access: request access on https://huggingface.co/{repo_id} and set HF_TOKEN"
+    try:
+        auth_check(repo_id, token)
+    except GatedRepoError:  # a subclass of RepositoryNotFoundError: first
+        return no_access
+    except RepositoryNotFoundError:
+        return "not found (or private, or HF_TOKEN is not valid)"
+    except OfflineModeIsEnabled as exc:
+        raise HubUnreachable("not checked, HF_HUB_OFFLINE is set") from exc
+    except HfHubHTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            return no_access
+        raise HubUnreachable(f"could not check: the Hugging Face Hub answered HTTP {status}") from exc
+    except Exception as exc:
+        if _is_network_error(exc):
+            raise HubUnreachable(
+                f"could not reach the Hugging Face Hub (offline?): {error_text(exc)}"
+            ) from exc
+        raise
+    return None
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    network = {"TransportError", "RequestError", "ConnectionError", "Timeout", "TimeoutException"}
+    return isinstance(exc, OSError | TimeoutError) or any(
+        cls.__name__ in network for cls in type(exc).__mro__
+    )

@@ -1,0 +1,263 @@
+"""This machine: Python, torch and its GPUs, diffusers, the video encoder and the data folder.
+
+The checks take what they look at as arguments (the torch module, or a fake with the same ``cuda`` and
+``version``; a disk-usage function), so they can be run against any machine, a pretend one included.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reelbot.doctor.base import (
+    LOCAL_EXTRA,
+    Check,
+    cloud_only,
+    error_text,
+    import_module,
+    local_needed,
+    not_needed,
+    simulated,
+)
+
+if TYPE_CHECKING:
+    from reelbot.settings import Settings
+
+MIN_PYTHON = (3, 11)
+MIN_FREE_VRAM_GIB = 8.0
+MIN_FREE_DISK_GIB = 5.0
+_GIB = 1024**3
+
+# ``disk_usage(folder)``: an object with a ``free`` attribute in bytes, like :func:`shutil.disk_usage`.
+DiskUsage = Callable[[Path], Any]
+
+
+def python() -> Check:
+    version = platform.python_version()
+    if sys.version_info[:2] >= MIN_PYTHON:
+        return Check("Python", True, version)
+    needed = ".".join(map(str, MIN_PYTHON))
+    return Check(
+        "Python",
+        False,
+        f"{version} (reelbot needs {needed} or newer)",
+        fix=f"Install Python {needed} or newer.",
+    )
+
+
+def torch_installed(settings: Settings, torch: Any, error: BaseException | None) -> Check:
+    """``torch``: the imported module, or None with the ``error`` its import raised."""
+    if torch is not None:
+        cuda = getattr(torch.version, "cuda", None)
+        build = f"CUDA {cuda} build" if cuda else "CPU-only build"
+        return Check("torch", True, f"{torch.__version__} ({build})")
+    broken = not isinstance(error, ImportError)
+    detail = f"installed but fails to import: {error}" if broken else "not installed"
+    fix = (
+        "pip install --force-reinstall torch (the build for your CUDA: https://pytorch.org/get-started/locally/)"
+        if broken
+        else f"{LOCAL_EXTRA} for local GPU generation. A cloud-only install may ignore this (set GPUS=none)."
+    )
+    if not local_needed(settings):
+        return Check("torch", None, f"{detail}; {not_needed(settings)}", fix=fix if broken else "")
+    return Check("torch", False, detail, fix=fix)
+
+
+def cuda(settings: Settings, torch: Any) -> list[Check]:
+    """The CUDA line and one line per GPU the ``GPUS`` setting picks, asked of ``torch`` (None: not there)."""
+    if torch is None:
+        return [Check("CUDA", None, "not checked: torch is not available")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        available = bool(torch.cuda.is_available())
+        visible = int(torch.cuda.device_count()) if available else 0
+    notes = "; ".join(str(w.message).strip().splitlines()[0] for w in caught if str(w.message).strip())
+    cuda_build = getattr(torch.version, "cuda", None)
+    if cloud_only(settings):
+        return [Check("CUDA", None, f"GPUS=none: local GPUs are not used, cloud only ({visible} visible)")]
+
+    try:
+        devices = _cuda_devices(torch, settings.gpus)
+    except ValueError:
+        return [
+            Check(
+                "CUDA",
+                False,
+                f"GPUS={settings.gpus!r} is not understood",
+                fix="Set GPUS to auto, none, or a comma list of CUDA indices such as 0,1.",
+            )
+        ]
+    if not devices:
+        return [_no_gpu(settings, torch, available, visible, cuda_build, notes)]
+
+    gpus: list[tuple[int, str, float | None, float | None, str]] = []
+    for index, name in devices:
+        try:
+            free, total = torch.cuda.mem_get_info(index)
+            gpus.append((index, name, free / _GIB, total / _GIB, ""))
+        except Exception as exc:
+            gpus.append((index, name, None, None, error_text(exc)))
+    roomy = [str(i) for i, _, free, _, _ in gpus if free is not None and free >= MIN_FREE_VRAM_GIB]
+    names = [name for _, name, _, _, _ in gpus]
+    summary = f"{len(names)} × {names[0]}" if len(set(names)) == 1 and len(names) > 1 else ", ".join(names)
+    detail = f"{len(gpus)} GPU{'' if len(gpus) == 1 else 's'}: {summary}"
+    if cuda_build:
+        detail += f" (CUDA {cuda_build})"
+    if settings.gpus.strip().lower() != "auto":
+        detail += f"; GPUS={settings.gpus} picks {len(gpus)} of {visible} visible"
+    if simulated(settings):
+        detail += " (not used with LOCAL_BACKEND=simulated)"
+    checks = [Check("CUDA", True, detail)]
+    low_ok = False if local_needed(settings) else None
+    for index, name, free, total, error in gpus:
+        others = [i for i in roomy if i != str(index)]
+        leave_out = f" or leave it out with GPUS={','.join(others)}" if others else ""
+        if free is None or total is None:
+            checks.append(
+                Check(
+                    f"GPU {index}",
+                    low_ok,
+                    f"{name}: could not read its memory: {error}",
+                    fix=f"Check it with nvidia-smi (another process may hold it exclusively){leave_out}.",
+                )
+            )
+        elif free < MIN_FREE_VRAM_GIB:
+            checks.append(
+                Check(
+                    f"GPU {index}",
+                    low_ok,
+                    f"{name}, {total:.1f} GiB total, only {free:.1f} GiB free",
+                    fix=(
+                        f"SVD-XT needs about 10 GiB with offload (more without), at least "
+                        f"{MIN_FREE_VRAM_GIB:g} GiB free: stop what holds this GPU (see nvidia-smi){leave_out}."
+                    ),
+                )
+            )
+        else:
+            checks.append(Check(f"GPU {index}", True, f"{name}, {total:.1f} GiB total, {free:.1f} GiB free"))
+    return checks
+
+
+def _cuda_devices(torch: Any, choice: str) -> list[tuple[int, str]]:
+    """(index, name) of the CUDA GPUs ``GPUS`` picks, as :func:`reelbot.app.cuda_devices` picks them (all
+    visible ones for "auto"), asked of ``torch``. Raises ValueError for a choice it cannot read."""
+    if choice.strip().lower() == "none":
+        return []
+    if not torch.cuda.is_available():
+        return []
+    visible: list[int] = list(range(torch.cuda.device_count()))
+    if choice.strip().lower() != "auto":
+        wanted = {int(part) for part in choice.split(",") if part.strip()}
+        visible = [i for i in visible if i in wanted]
+    return [(i, torch.cuda.get_device_name(i)) for i in visible]
+
+
+def _no_gpu(
+    settings: Settings, torch: Any, available: bool, visible: int, cuda_build: str | None, notes: str
+) -> Check:
+    if not available:
+        detail = "no CUDA GPU visible"
+        if not cuda_build:
+            detail += f" (torch {torch.__version__} is a CPU-only build)"
+        if notes:
+            detail += f": {notes}"
+    else:
+        detail = f"GPUS={settings.gpus} matches none of the {visible} visible GPUs (0 to {visible - 1})"
+    if not local_needed(settings):
+        return Check("CUDA", None, f"{detail}; {not_needed(settings)}")
+    steps = []
+    if not cuda_build:
+        steps.append("Install a CUDA build of torch (https://pytorch.org/get-started/locally/).")
+    steps.append(
+        "Check the NVIDIA driver (nvidia-smi), CUDA_VISIBLE_DEVICES and the GPUS setting "
+        f"(now {settings.gpus!r}; auto uses every visible GPU)."
+    )
+    steps.append(
+        "No GPU here? Cloud-only works: set GPUS=none and a provider key below; "
+        "or LOCAL_BACKEND=simulated to try reelbot without one."
+    )
+    return Check("CUDA", False, detail, fix=" ".join(steps))
+
+
+def diffusers(settings: Settings, torch: Any) -> list[Check]:
+    if torch is None:
+        return []  # torch's line already says what to install
+    module, error = import_module("diffusers")
+    if module is not None:
+        return [Check("diffusers", True, str(getattr(module, "__version__", "installed")))]
+    detail = "not installed" if isinstance(error, ImportError) else f"installed but fails to import: {error}"
+    fix = LOCAL_EXTRA if isinstance(error, ImportError) else "pip install --force-reinstall diffusers"
+    if not local_needed(settings):
+        return [Check("diffusers", None, f"{detail}; {not_needed(settings)}")]
+    return [Check("diffusers", False, detail, fix=fix)]
+
+
+def video_encoder() -> Check:
+    """Encode a short clip with the engine's own encoder and read it back."""
+    fix = "pip install --force-reinstall av"
+    try:
+        import av
+        import numpy as np
+
+        from engine.video import encode_frames, probe
+
+        with tempfile.TemporaryDirectory(prefix="reelbot-doctor-") as tmp:
+            frames = [np.full((64, 64, 3), i * 30, np.uint8) for i in range(8)]
+            out = Path(tmp) / "check.mp4"
+            encode_frames(frames, 8, out)
+            info = probe(out)
+    except Exception as exc:
+        return Check(
+            "Video encoder", False, f"a test clip failed: {error_text(exc, with_type=True)}", fix=fix
+        )
+    if info.frames != 8 or info.codec != "h264":
+        return Check(
+            "Video encoder",
+            False,
+            f"the test clip came back as {info.frames} frames of {info.codec}, not 8 of h264",
+            fix=fix,
+        )
+    return Check("Video encoder", True, f"libx264 via PyAV {av.__version__}")
+
+
+def data_folder(settings: Settings, disk_usage: DiskUsage = shutil.disk_usage) -> Check:
+    """DATA_DIR can be created and written, with room for the videos (``disk_usage`` measures it)."""
+    folder = settings.data_dir.expanduser().resolve()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return Check(
+            "Data folder",
+            False,
+            f"{folder} cannot be created: {error_text(exc)}",
+            fix="Set DATA_DIR to a folder this user may create and write.",
+        )
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-") as probe_file:
+            probe_file.write(b"ok")
+            probe_file.flush()
+    except OSError as exc:
+        return Check(
+            "Data folder",
+            False,
+            f"{folder} is not writable: {error_text(exc)}",
+            fix=f"Give this user write access to {folder}, or set DATA_DIR to another folder.",
+        )
+    free = disk_usage(folder).free / _GIB
+    if free < MIN_FREE_DISK_GIB:
+        return Check(
+            "Data folder",
+            False,
+            f"{folder}, only {free:.1f} GiB free",
+            fix=(
+                f"Free up space on that disk (at least {MIN_FREE_DISK_GIB:g} GiB; every video is kept in "
+                "DATA_DIR/results) or set DATA_DIR to a folder on a bigger one."
+            ),
+        )
+    return Check("Data folder", True, f"{folder} ({free:.1f} GiB free)")

@@ -64,6 +64,7 @@ async def run(jobs: int, gpus: int, users: int, database_url: str) -> dict[str, 
         max_running_per_user=0,
         max_jobs_per_day=1_000_000,
         max_queue=1_000_000,
+        rate_limit_per_minute=0,  # a burst from few users is the point here, not the per-user limiter
         chain_text_to_video=["local"],
     )
     backend = TimedBackend(scratch=folder / "work")

@@ -10,7 +10,6 @@ process's GPU lanes, or the queue of distributed mode); reports live in ``engine
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -65,7 +64,6 @@ from engine.validation import MAX_SEED, clean_text, validate
 from engine.views import job_view
 from storage.repo import NewJob, Refusal, Repository, day_start, month_start
 
-log = logging.getLogger(__name__)
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 

@@ -8,11 +8,48 @@ the results or uploads folder). Scratch folders of attempts go as soon as the jo
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from storage.repo import Repository
+
 log = logging.getLogger(__name__)
+
+
+async def sweep_files(repo: Repository, *, results_dir: Path, uploads_dir: Path, keep_files_s: float,
+                      now: datetime) -> int:
+    """Delete the files of jobs that ended more than ``keep_files_s`` ago and were delivered; returns how
+    many jobs lost their files. The rows, attempts and ledger stay."""
+    orphans = await asyncio.to_thread(orphan_uploads, uploads_dir, now)
+    unknown = await repo.unknown_job_ids(list(orphans))
+    for job_id in unknown:  # a picture whose job was never stored (a crash mid-submit): nobody's
+        await asyncio.to_thread(orphans[job_id].unlink, True)
+    if keep_files_s <= 0:
+        return 0
+    cutoff = now - timedelta(seconds=keep_files_s)
+    swept = 0
+    while rows := await repo.files_to_forget(cutoff):
+        for job_id, result, image in rows:
+            await asyncio.to_thread(delete_job_files, job_id, result, image,
+                                    results_dir=results_dir, uploads_dir=uploads_dir)
+        await repo.forget_files([job_id for job_id, _, _ in rows])
+        swept += len(rows)
+    if swept:
+        log.info("deleted the files of %d jobs that ended over %.0f days ago", swept, keep_files_s / 86400)
+    return swept
+
+
+async def sweep_regularly(sweep: Callable[[], Awaitable[int]], interval_s: float) -> None:
+    """Run ``sweep`` every ``interval_s`` for as long as the engine runs."""
+    while True:
+        try:
+            await sweep()
+        except Exception:  # a full disk is worse than a skipped sweep: try again next time
+            log.exception("could not delete old files")
+        await asyncio.sleep(interval_s)
 
 
 def delete_job_files(job_id: str, result_path: str | None, image_path: str | None, *, results_dir: Path,

@@ -1,11 +1,19 @@
-"""What `/status` and `reelbot status` show: GPUs, queues, providers, spend. Values only; bot/ renders them."""
+"""What `/status`, `/usage` and `reelbot status` show (GPUs, queues, providers, spend), and how it is gathered.
+Values only; bot/ renders them."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.router import BackendHealth
+from engine.clock import utcnow
+from engine.lanes import GpuLane
+from engine.router import BackendHealth, Router
+from engine.scheduler import Scheduler
+from engine.types import UserRef
+from storage.repo import Limits, Repository, day_start, month_key, month_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +120,65 @@ class UsageReport:
     max_open_jobs: int | None
     max_usd_per_month: float | None
     is_admin: bool
+
+
+async def admin_report(
+    repo: Repository,
+    router: Router,
+    scheduler: Scheduler,
+    gpu_stats: Callable[[GpuLane], GpuStats | None],
+    budget_micros: int | None,
+) -> StatusReport:
+    """Everything /status shows an admin: this process's GPU lanes, the workers' heartbeats, the books."""
+    now = utcnow()
+    today = await repo.spend_by_backend(day_start(now))
+    month = await repo.spend_by_backend(month_start(now))
+    committed = await repo.committed_micros(month_key(now))
+    top = await repo.top_users(month_start(now))
+    states = await repo.counts_by_state()
+    mono = time.monotonic()
+    queues = scheduler.queue_lengths()
+    lanes = tuple(
+        LaneStatus(
+            name=lane.name, label=lane.label, device=lane.device, current_job=lane.current_job,
+            busy_s=mono - lane.busy_since if lane.busy_since else 0.0, queued=queues.get(lane.name, 0),
+            warm_models=tuple(sorted(lane.warm_models)), jobs_done=lane.jobs_done, broken=lane.broken,
+            stats=gpu_stats(lane),
+        )
+        for lane in scheduler.lanes
+    )
+    spend = []
+    for name, (month_cost, _) in sorted(month.items()):
+        today_cost, today_gpu = today.get(name, (0, 0.0))
+        spend.append(SpendLine(name, today_cost / 1e6, month_cost / 1e6, today_gpu))
+    beats = await repo.workers()
+    workers = tuple(
+        WorkerStatus(w["name"], w["host"], w["gpu"], tuple(w["models"]), tuple(w["warm"]), w["current_job"],
+                     w["jobs_done"], (now - w["last_heartbeat"]).total_seconds())
+        for w in beats
+    )
+    return StatusReport(
+        generated_at=now, lanes=lanes, backends=tuple(router.health()),
+        queued=states.get("queued", 0), running=states.get("running", 0), jobs_by_state=states,
+        spend=tuple(spend), budget_usd=None if budget_micros is None else budget_micros / 1e6,
+        committed_usd=committed / 1e6, top_users=tuple(TopUser(p, u, n, j, c / 1e6) for p, u, n, j, c in top),
+        workers=workers, can_spend=tuple(router.spenders()), spending_off=tuple(router.switched_off.items()),
+    )
+
+
+async def scope_report(repo: Repository, scope: str) -> ScopeStatus:
+    """/status for one server's or group's managers: that place's own jobs today."""
+    counts = await repo.scope_counts(scope, day_start(utcnow()))
+    return ScopeStatus(scope, counts.queued, counts.running, counts.succeeded_today, counts.failed_today)
+
+
+async def usage_report(repo: Repository, user: UserRef, limits: Limits, *, is_admin: bool) -> UsageReport:
+    """/usage: a user's own numbers, and their limits (none for admins)."""
+    usage = await repo.usage(user.platform, user.user_id, limits, utcnow())
+    lim = usage.limits
+    return UsageReport(
+        jobs_today=usage.jobs_today, open_jobs=usage.open_jobs, month_usd=usage.month_micros / 1e6,
+        max_jobs_per_day=None if is_admin else lim.max_jobs_per_day,
+        max_open_jobs=None if is_admin else lim.max_queued,
+        max_usd_per_month=None if is_admin else lim.max_usd_per_month, is_admin=is_admin,
+    )

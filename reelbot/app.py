@@ -13,6 +13,7 @@ import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -27,19 +28,25 @@ from engine.cloud.replicate import ReplicateBackend
 from engine.cloud.runway import RunwayBackend
 from engine.cloud.stability import StabilityBackend
 from engine.cloud.veo import VeoBackend
+from engine.config import EngineConfig
+from engine.dispatch import Dispatcher, LocalLanes
 from engine.distributed.pool import WorkerPool
 from engine.distributed.queue import JobQueue
-from engine.distributed.remote import Remote
+from engine.distributed.remote import QueueDispatcher
+from engine.distributed.worker import Worker
 from engine.errors import EngineBusy
 from engine.events import EventBus
 from engine.lanes import GpuLane
 from engine.local.gpu_stats import NvmlStats
 from engine.local.registry import load_registry
+from engine.outbox import Outbox
 from engine.router import Router
+from engine.runner import JobRunner
 from engine.scheduler import Scheduler
-from engine.service import EngineConfig, Service
+from engine.service import Service
 from engine.types import JobKind
 from engine.validation import InputLimits
+from engine.views import stored_view
 from reelbot.settings import Settings
 from storage.db import Database
 from storage.repo import Limits, Repository
@@ -111,14 +118,9 @@ class App:
             missing: dict[str, str] = {}
             if backends is None:
                 backends, missing = build_backends(settings, lanes, pool=front_end_only)
-            remote = None
             if settings.distributed:
                 queue = JobQueue(settings.database_url)
                 await queue.open()
-                if front_end_only:
-                    remote = Remote(queue, heartbeat_s=settings.worker_heartbeat_s,
-                                    stalled_s=settings.worker_stalled_s,
-                                    max_interruptions=settings.max_interruptions)
             router = Router(
                 backends,
                 {
@@ -131,17 +133,10 @@ class App:
                 switched_off=spending_off(settings),
             )
             encode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelbot-encode")
-            stats = NvmlStats() if any(lane.device.startswith("cuda") for lane in lanes) else None
-            service = Service(
-                repo=repo,
-                router=router,
-                scheduler=Scheduler(lanes, max_skips=settings.affinity_max_skips),
-                events=EventBus(),
-                config=engine_config(settings),
-                encode_pool=encode_pool,
-                gpu_stats=stats or (lambda lane: None),
-                remote=remote,
-            )
+            # Where admitted jobs run, chosen once: the front end of distributed mode queues them for the
+            # workers; everywhere else (embedded mode, a worker) they run here, on this process's lanes.
+            service = build_service(settings, repo, router, lanes, encode_pool,
+                                    queue=queue if front_end_only else None)
         except BaseException:
             release_lock(handle)
             if queue is not None:
@@ -164,6 +159,43 @@ class App:
         self.db.close()
         release_lock(self.lock)
         self.lock = None
+
+
+def build_service(
+    settings: Settings,
+    repo: Repository,
+    router: Router,
+    lanes: list[GpuLane],
+    encode_pool: ThreadPoolExecutor,
+    *,
+    queue: JobQueue | None,
+) -> Service:
+    """The engine: admission (the service) over a dispatcher, the PostgreSQL ``queue`` if one is given
+    (the front end of distributed mode), else this process's lanes."""
+    config = engine_config(settings)
+    events = EventBus()
+    scheduler = Scheduler(lanes, max_skips=settings.affinity_max_skips)
+    outbox = Outbox(repo, partial(stored_view, repo))
+    runner = JobRunner(
+        repo=repo, router=router, scheduler=scheduler, events=events, outbox=outbox,
+        results_dir=config.results_dir, encode_pool=encode_pool, job_timeout_s=config.job_timeout_s,
+        local_max_wait_s=config.local_max_wait_s, local_usd_per_gpu_second=config.local_usd_per_gpu_second,
+    )
+    dispatcher: Dispatcher
+    if queue is not None:
+        dispatcher = QueueDispatcher(
+            queue, repo=repo, router=router, events=events, outbox=outbox,
+            heartbeat_s=settings.worker_heartbeat_s, stalled_s=settings.worker_stalled_s,
+            max_interruptions=settings.max_interruptions,
+        )
+    else:
+        dispatcher = LocalLanes(
+            repo=repo, router=router, scheduler=scheduler, runner=runner, events=events, limits=config.limits,
+            max_interruptions=config.max_interruptions, position_interval_s=config.position_interval_s,
+        )
+    stats = NvmlStats() if any(lane.device.startswith("cuda") for lane in lanes) else None
+    return Service(repo=repo, router=router, scheduler=scheduler, events=events, config=config, outbox=outbox,
+                   runner=runner, dispatcher=dispatcher, gpu_stats=stats or (lambda lane: None))
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -214,14 +246,31 @@ def private_data_dir(data_dir: Path) -> None:
                 log.warning("could not make %s private: %s", name, exc)
 
 
-def build_lanes(settings: Settings) -> list[GpuLane]:
+def build_lanes(settings: Settings, *, gpu: str | None = None, models: frozenset[str] | None = None) -> list[GpuLane]:
+    """This process's GPU lanes: every GPU the GPUS setting names or, for a `reelbot worker`, the one its
+    ``--gpu`` names (a CUDA index, or cpu), serving ``models`` (None: every model); [] if it is not here."""
+    worker = gpu is not None
+    choice = (settings.gpus if gpu is None else gpu).strip().lower()
     if settings.local_backend == "simulated":
-        return [
-            GpuLane(i, device=f"sim:{i}", label="simulated GPU") for i in range(settings.simulated_gpus)
-        ]
-    if settings.gpus.strip().lower() == "cpu":
-        return [GpuLane(0, device="cpu", label="CPU (slow: for tiny test models)")]
-    return [GpuLane(i, device=f"cuda:{i}", label=name) for i, name in cuda_devices(settings.gpus)]
+        indexes = [0 if choice == "cpu" else int(choice)] if worker else range(settings.simulated_gpus)
+        return [GpuLane(i, device=f"sim:{i}", label="simulated GPU", models=models) for i in indexes]
+    if choice == "cpu":
+        return [GpuLane(0, device="cpu", label="CPU" if worker else "CPU (slow: for tiny test models)",
+                        models=models)]
+    return [GpuLane(i, device=f"cuda:{i}", label=name, models=models)
+            for i, name in cuda_devices(str(int(choice)) if worker else choice)]
+
+
+def build_worker(app: App, *, name: str, host: str, gpu: str, models: list[str], queues: list[str],
+                 concurrency: int) -> Worker:
+    """A `reelbot worker` over an app opened with ``worker=True``: it runs the jobs it takes on the app's
+    lanes, through the same service parts as embedded mode."""
+    if app.queue is None:
+        raise RuntimeError("a worker needs the PostgreSQL queue: open the app in distributed mode")
+    return Worker(app.queue, jobs=app.service.dispatcher, events=app.service.events, repo=app.repo,
+                  lanes=app.lanes, name=name, host=host, gpu=gpu, models=models, queues=queues,
+                  concurrency=concurrency, heartbeat_s=app.settings.worker_heartbeat_s,
+                  stalled_s=app.settings.worker_stalled_s)
 
 
 def cuda_devices(choice: str) -> list[tuple[int, str]]:

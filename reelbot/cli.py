@@ -246,9 +246,8 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """One GPU (or cloud) worker of distributed mode, until SIGTERM or Ctrl-C."""
     from engine.distributed.queue import CLOUD_QUEUE, queue_for
-    from engine.distributed.worker import Worker
-    from engine.lanes import GpuLane
     from engine.local.registry import load_registry
+    from reelbot.app import build_lanes, build_worker
 
     if not settings.distributed:
         print("reelbot: `reelbot worker` is for distributed mode: set QUEUE=procrastinate and DATABASE_URL to "
@@ -262,27 +261,18 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         name = f"{host}:cloud"
     else:
         index = 0 if args.gpu == "cpu" else int(args.gpu)
-        if settings.local_backend == "simulated":
-            lane = GpuLane(index, device=f"sim:{index}", label="simulated GPU", models=frozenset(models))
-        elif args.gpu == "cpu":
-            lane = GpuLane(0, device="cpu", label="CPU", models=frozenset(models))
-        else:
-            from reelbot.app import cuda_devices
-
-            found = dict(cuda_devices(str(index)))
-            if index not in found:
-                print(f"reelbot: there is no CUDA GPU {index} here (check --gpu and CUDA_VISIBLE_DEVICES).",
-                      file=sys.stderr)
-                return 2
-            lane = GpuLane(index, device=f"cuda:{index}", label=found[index], models=frozenset(models))
+        lanes = build_lanes(settings, gpu=args.gpu, models=frozenset(models))
+        if not lanes:
+            print(f"reelbot: there is no CUDA GPU {index} here (check --gpu and CUDA_VISIBLE_DEVICES).",
+                  file=sys.stderr)
+            return 2
+        [lane] = lanes
         name = f"{host}:gpu{index}"
         lane.name = name
-        lanes, gpu, queues, concurrency = [lane], lane.label, [queue_for(m) for m in models], 1
+        gpu, queues, concurrency = lane.label, [queue_for(m) for m in models], 1
     app = await App.open(settings, lanes=lanes, start=False, worker=True)
-    assert app.queue is not None
-    worker = Worker(app, app.queue, name=name, host=host, gpu=gpu, models=models, queues=queues,
-                    concurrency=concurrency, heartbeat_s=settings.worker_heartbeat_s,
-                    stalled_s=settings.worker_stalled_s)
+    worker = build_worker(app, name=name, host=host, gpu=gpu, models=models, queues=queues,
+                          concurrency=concurrency)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

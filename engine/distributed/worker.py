@@ -1,34 +1,41 @@
 """``reelbot worker``: one process per GPU (or a cloud-only one) that takes jobs from PostgreSQL.
 
-It runs each job with the same runner as embedded mode (its GPU lane, then the cloud fallbacks), sends the
-job's events to the front ends over NOTIFY, and writes a heartbeat row (host, GPU, warm models, current job)
-that ``/status`` shows. SIGTERM stops it cleanly: a job it was running is queued again for another worker.
+It runs each job where embedded mode would (its dispatcher: this process's GPU lane, then the cloud
+fallbacks), sends the job's events to the front ends over NOTIFY, and writes a heartbeat row (host, GPU,
+warm models, current job) that ``/status`` shows. SIGTERM stops it cleanly: a job it was running is queued
+again for another worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 
 from engine.clock import utcnow
+from engine.dispatch import Dispatcher
 from engine.distributed.notify import Forwarder
 from engine.distributed.queue import JobQueue
-
-if TYPE_CHECKING:
-    from reelbot.app import App
+from engine.events import EventBus
+from engine.lanes import GpuLane
+from storage.repo import Repository
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, app: App, queue: JobQueue, *, name: str, host: str, gpu: str, models: list[str],
+    def __init__(self, queue: JobQueue, *, jobs: Dispatcher, events: EventBus, repo: Repository,
+                 lanes: Sequence[GpuLane], name: str, host: str, gpu: str, models: list[str],
                  queues: list[str], concurrency: int, heartbeat_s: float, stalled_s: float) -> None:
-        self.app = app
+        """``jobs`` runs each job in this process (on ``lanes``); ``events`` are what it forwards."""
         self.queue = queue
+        self.jobs = jobs
+        self.events = events
+        self.repo = repo
+        self.lanes = lanes
         self.name = name
         self.host = host
         self.gpu = gpu
@@ -42,7 +49,7 @@ class Worker:
         self.started = utcnow()
 
     async def serve(self, stop: asyncio.Event) -> None:
-        forwarder = Forwarder(self.queue.conninfo, self.app.service.events)
+        forwarder = Forwarder(self.queue.conninfo, self.events)
         beats = asyncio.get_running_loop().create_task(self._beat())
         work = asyncio.get_running_loop().create_task(self.queue.run_worker(
             self._handle, queues=self.queues, name=self.name, concurrency=self.concurrency,
@@ -56,10 +63,10 @@ class Worker:
             beats.cancel()
             await asyncio.gather(beats, return_exceptions=True)
             await forwarder.close()
-            await self.app.repo.worker_gone(self.name)
+            await self.repo.worker_gone(self.name)
 
     async def _handle(self, context: JobContext, job_id: str) -> None:
-        task = await self.app.service.run_here(job_id)
+        task = await self.jobs.resume(job_id)
         if task is None:
             return  # it ended (cancelled) before a worker took it
         self.current.add(job_id)
@@ -68,7 +75,7 @@ class Worker:
             self.done += 1
         except asyncio.CancelledError:
             if context.abort_reason() is AbortReason.USER_REQUEST:
-                await self.app.service.runner.cancel(job_id)  # closes it as cancelled, refunds, tells
+                await self.jobs.cancel(job_id)  # closes it as cancelled, refunds, tells
                 return
             task.cancel()  # a clean stop: the runner puts the job back to "queued"
             await asyncio.gather(task, return_exceptions=True)
@@ -80,10 +87,9 @@ class Worker:
     async def _beat(self) -> None:
         while True:
             try:
-                lanes = self.app.lanes
-                await self.app.repo.worker_beat({
+                await self.repo.worker_beat({
                     "name": self.name, "host": self.host, "gpu": self.gpu, "models": self.models,
-                    "warm": sorted({m for lane in lanes for m in lane.warm_models}),
+                    "warm": sorted({m for lane in self.lanes for m in lane.warm_models}),
                     "current_job": next(iter(self.current), None), "jobs_done": self.done,
                     "started_at": self.started, "last_heartbeat": utcnow(),
                 })

@@ -219,7 +219,7 @@ async def test_a_job_admitted_but_never_queued_is_queued_again(front, workers) -
     app, _ = await front()
     job_id = (await app.service.submit(req())).id
     await app.repo.db.run(_forget_queue, app.repo.db, job_id)  # as if the process died right after admission
-    assert await app.service.remote.reconcile() == 1
+    assert await app.service.dispatcher.reconcile() == 1
     workers("--gpu", "0")
     [done] = await wait_all(app, [job_id], 60)
     assert done.state is JobState.SUCCEEDED

@@ -371,6 +371,18 @@ def test_status_when_not_running(tmp_path: Path, env: dict[str, str]) -> None:
     assert "Traceback" not in result.stderr
 
 
+# --- worker -------------------------------------------------------------------------------------------------
+
+
+def test_a_worker_for_a_gpu_that_is_not_here_says_which_and_what_to_check(tmp_path: Path, env: dict[str, str]) -> None:
+    result = reelbot(tmp_path, env, "worker", "--gpu", "3", LOCAL_BACKEND="diffusers", CUDA_VISIBLE_DEVICES="",
+                     QUEUE="procrastinate", DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "reelbot: there is no CUDA GPU 3 here (check --gpu and CUDA_VISIBLE_DEVICES)."
+    assert result.stdout == ""
+
+
 # --- run ----------------------------------------------------------------------------------------------------
 
 

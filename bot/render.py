@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
 from engine.status import ScopeStatus, StatusReport, UsageReport, WorkerStatus
 from engine.types import ChainPreview, JobKind, JobState, JobView
+
+if TYPE_CHECKING:
+    from bot.core.actions import Outcome
 
 
 def duration(seconds: float | None) -> str:
@@ -154,6 +158,24 @@ def failure_text(job: JobView) -> str:
     else:
         text += " You were not charged."
     return text
+
+
+def cancelled_text(job: JobView) -> str:
+    """The answer to /cancel and to the Cancel button."""
+    return f"Job {job.id}: {failure_text(job)}"
+
+
+def outcome_text(outcome: Outcome, *, brief: bool = False) -> str:
+    """What pressing Cancel or "Run on cloud now" did; ``brief`` for a small popup (Telegram's 200
+    characters), where the job's own message shows the rest."""
+    if outcome.cancelled is not None:
+        return failure_text(outcome.cancelled) if brief else cancelled_text(outcome.cancelled)
+    offer = outcome.moved_to
+    if offer is None:
+        return "No cloud provider can take it right now; it stays in the GPU queue."
+    if brief:
+        return f"Moving it to {offer.backend} now."
+    return f"Moving job {outcome.job_id} to {offer.backend} now (≈ {money(offer.cost_usd)})."
 
 
 def usage_text(usage: UsageReport) -> str:

@@ -1,21 +1,21 @@
 """The composition root: every client is built here once, from Settings, and passed in by constructor.
 
-``App.open(settings)`` gives a started engine; tests pass their own ``backends`` and ``lanes`` instead of
-the ones the settings describe. In embedded mode one process owns the data folder: a lock file stops a
-second ``reelbot`` from running the same jobs twice.
+``App.launch(settings, ...)`` builds and starts everything in the one start-up order (:meth:`App.start`)
+that the CLI, the tests and the benchmarks share; ``App.close()`` stops it in reverse. ``App.open`` only
+builds the engine. Tests pass their own ``backends`` and ``lanes`` instead of the ones the settings
+describe. In embedded mode one process owns the data folder: a lock file stops a second ``reelbot`` from
+running the same jobs twice.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import stat
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import IO
 
+from bot.core.frontend import FrontEnd
 from engine.access import Access
 from engine.backends.base import Backend
 from engine.backends.diffusers import DiffusersBackend
@@ -30,16 +30,19 @@ from engine.cloud.veo import VeoBackend
 from engine.distributed.pool import WorkerPool
 from engine.distributed.queue import JobQueue
 from engine.distributed.remote import Remote
-from engine.errors import EngineBusy
 from engine.events import EventBus
 from engine.lanes import GpuLane
 from engine.local.gpu_stats import NvmlStats
 from engine.local.registry import load_registry
+from engine.outbox import Deliverer
 from engine.router import Router
 from engine.scheduler import Scheduler
 from engine.service import EngineConfig, Service
 from engine.types import JobKind
 from engine.validation import InputLimits
+from reelbot.datadir import acquire_lock, private_data_dir, release_lock
+from reelbot.frontends import build_frontends, not_started
+from reelbot.metrics import Metrics, serve_metrics
 from reelbot.settings import Settings
 from storage.db import Database
 from storage.repo import Limits, Repository
@@ -83,6 +86,8 @@ class App:
     encode_pool: ThreadPoolExecutor
     lock: IO[str] | None = None
     queue: JobQueue | None = None  # distributed mode
+    frontends: list[FrontEnd] = field(default_factory=list)  # started by App.start, stopped by App.close
+    metrics: Metrics | None = None
 
     @classmethod
     async def open(
@@ -152,7 +157,67 @@ class App:
             await service.start()
         return app
 
+    @classmethod
+    async def launch(
+        cls,
+        settings: Settings,
+        *,
+        backends: dict[str, Backend] | None = None,
+        lanes: list[GpuLane] | None = None,
+        lock: bool = True,
+        frontends: bool = False,
+        deliverers: Mapping[str, Deliverer] | None = None,
+        metrics: bool = False,
+        say: Callable[[str], None] | None = None,
+    ) -> App:
+        """Open the app and start it (:meth:`start`); whatever fails on the way, what was opened is closed."""
+        app = await cls.open(settings, backends=backends, lanes=lanes, start=False, lock=lock)
+        try:
+            await app.start(frontends=frontends, deliverers=deliverers, metrics=metrics, say=say)
+        except BaseException:
+            await app.close()
+            raise
+        return app
+
+    async def start(
+        self,
+        *,
+        frontends: bool = False,
+        deliverers: Mapping[str, Deliverer] | None = None,
+        metrics: bool = False,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        """The one start-up order. Deliverers are registered and the chat front ends prepared (tokens
+        checked) before the engine starts, so results finished while reelbot was down are delivered at once;
+        requests are taken only after the engine has resumed its jobs. ``frontends``: every chat front end
+        whose token is set; ``metrics``: /metrics if METRICS_PORT is set; ``say``: the console's lines."""
+        say = say or log.info
+        for platform, deliverer in (deliverers or {}).items():
+            self.service.register_deliverer(platform, deliverer)
+        built = build_frontends(self.service, self.settings) if frontends else []
+        for frontend in built:
+            await frontend.prepare()  # on failure it has cleaned up after itself
+            self.frontends.append(frontend)
+            self.service.register_deliverer(frontend.platform, frontend.deliverer,
+                                            max_video_bytes=frontend.max_video_bytes)
+        await self.service.start()
+        if metrics and self.settings.metrics_port:
+            self.metrics = await serve_metrics(self.service, self.settings)
+            say(f"Metrics: http://{self.settings.metrics_host}:{self.settings.metrics_port}/metrics"
+                f"{' (bearer token required)' if self.settings.metrics_token else ''}")
+        if frontends:
+            for line in not_started(self.settings):
+                say(line)
+        for frontend in self.frontends:
+            say(await frontend.start())
+
     async def close(self) -> None:
+        """Stop in reverse order: the front ends (no new requests), metrics, then the engine."""
+        while self.frontends:
+            await self.frontends.pop().stop()
+        if self.metrics is not None:
+            await self.metrics.close()
+            self.metrics = None
         await self.service.stop()
         for backend in self.backends.values():
             await backend.aclose()
@@ -195,23 +260,6 @@ def engine_config(settings: Settings) -> EngineConfig:
         access=Access.from_ids({p: settings.admin_ids(p) for p in ("discord", "telegram")}),
         rate_limit_per_minute=settings.rate_limit_per_minute,
     )
-
-
-def private_data_dir(data_dir: Path) -> None:
-    """DATA_DIR holds the database, people's pictures and videos: readable by reelbot's user alone.
-    Everything reelbot creates from here on is 0600 (folders 0700); what an older version left readable
-    to others is closed once, here."""
-    os.umask(0o077)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for folder, dirs, files in os.walk(data_dir):
-        for name in [folder, *(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]:
-            try:
-                mode = os.stat(name, follow_symlinks=False).st_mode
-                if stat.S_ISLNK(mode) or not mode & 0o077:
-                    continue
-                os.chmod(name, stat.S_IMODE(mode) & 0o700)
-            except OSError as exc:
-                log.warning("could not make %s private: %s", name, exc)
 
 
 def build_lanes(settings: Settings) -> list[GpuLane]:
@@ -321,30 +369,3 @@ def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Ba
         cls, base_url = PROVIDERS[name], getattr(settings, PROVIDER_URLS[name])
         built[name] = cls(key=secret.get_secret_value(), base_url=base_url, models=catalog[name], config=config)
     return built
-
-
-def acquire_lock(data_dir: Path) -> IO[str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "reelbot.lock"
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the life of the process
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        pid = handle.read().strip() or "?"
-        handle.close()
-        raise EngineBusy(
-            f"Another reelbot (pid {pid}) is already running on {data_dir}.",
-            hint="Stop it first, or give this one its own DATA_DIR.",
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
-
-
-def release_lock(handle: IO[str] | None) -> None:
-    if handle is not None:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from bot.core.frontend import FrontEnd
 from bot.discord.config import DiscordConfig
-from bot.discord.frontend import DiscordFrontend
 from bot.telegram.config import TelegramConfig
-from bot.telegram.frontend import TelegramFrontend
 from engine.service import Service
 from reelbot.settings import Settings
 
@@ -55,11 +53,17 @@ def telegram_config(settings: Settings) -> TelegramConfig | None:
 
 
 def build_frontends(service: Service, settings: Settings) -> list[FrontEnd]:
-    """Every chat front end whose token is set."""
+    """Every chat front end whose token is set. Each platform's library is imported only when its front end
+    runs: importing python-telegram-bot alone made the Discord-only burst of bench/interactions.py
+    acknowledge about twice as slowly."""
     frontends: list[FrontEnd] = []
     if (discord := discord_config(settings)) is not None:
+        from bot.discord.frontend import DiscordFrontend
+
         frontends.append(DiscordFrontend(service, discord))
     if (telegram := telegram_config(settings)) is not None:
+        from bot.telegram.frontend import TelegramFrontend
+
         frontends.append(TelegramFrontend(service, telegram))
     return frontends
 

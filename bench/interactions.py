@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.discord.frontend import DiscordFrontend  # noqa: E402
 from reelbot.app import App  # noqa: E402
 from reelbot.settings import Settings  # noqa: E402
 from tests.fakes.discord_api import FakeDiscord  # noqa: E402
@@ -42,12 +41,8 @@ async def main(count: int, users: int) -> dict[str, float | int]:
             max_queue=count * 2, discord_token=fake.token, discord_api_base_url=fake.api_url,
             discord_gateway_url=fake.gateway_url, discord_command_guilds=str(GUILD), log_level="WARNING",
         )
-        app = await App.open(settings, start=False, lock=False)
-        frontend = DiscordFrontend(app.service, settings)
+        app = await App.launch(settings, lock=False, frontends=True)
         try:
-            await frontend.prepare()
-            await app.service.start()
-            await frontend.start()
             people = [fake.user(10_000 + i, f"user{i}") for i in range(users)]
             inters = [fake.slash("video", people[i % users], guild_id=GUILD, options={"prompt": f"cat {i}"})
                       for i in range(count)]
@@ -59,7 +54,6 @@ async def main(count: int, users: int) -> dict[str, float | int]:
                 pass  # reported below as late or not done
             wall = time.monotonic() - started
         finally:
-            await frontend.stop()
             await app.close()
             await fake.stop()
     acks = sorted((i.acked_at - i.dispatched_at) * 1000 for i in inters if i.acked_at)

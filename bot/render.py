@@ -1,17 +1,31 @@
 """Engine states and errors in words: the one renderer shared by the CLI, Discord and Telegram.
 
 Only the transport differs between front ends; what a user reads about a job is decided here, so the same
-event reads the same everywhere. No tracebacks ever reach a user: unknown exceptions get a generic line.
+event reads the same everywhere. The engine gives codes and numbers; the words (and the chat commands they
+point to) are chosen here, in one place per language. No tracebacks ever reach a user: unknown exceptions
+get a generic line.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from engine.errors import BudgetExhausted, JobFailed, QueueFull, QuotaExceeded, ReelbotError
+from engine.errors import (
+    BudgetExhausted,
+    InvalidInput,
+    JobFailed,
+    NotAllowed,
+    QueueFull,
+    QuotaExceeded,
+    ReelbotError,
+)
 from engine.status import ScopeStatus, StatusReport, UsageReport, WorkerStatus
 from engine.types import ChainPreview, JobKind, JobState, JobView
+
+if TYPE_CHECKING:
+    from bot.core.actions import Outcome
 
 
 def duration(seconds: float | None) -> str:
@@ -24,6 +38,8 @@ def duration(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes} min {secs:02d} s" if minutes < 10 else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
+    if hours >= 48:
+        return f"{round(hours / 24)} days"
     return f"{hours} h {minutes:02d} min"
 
 
@@ -40,9 +56,13 @@ def progress_bar(step: int, total: int, width: int = 20) -> str:
 
 
 def describe_error(error: BaseException) -> str:
-    """What the user reads when their request is refused or their job fails."""
+    """What the user reads when their request is refused or their job fails: worded here from the error's
+    code and numbers where it has them, else the engine's own message and hint."""
     if not isinstance(error, ReelbotError):
         return "Something went wrong on our side. Nothing was charged; please try again."
+    worded = _worded(error)
+    if worded is not None:
+        return worded
     text = error.message
     if error.hint:
         text += f" {error.hint}"
@@ -52,6 +72,53 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, JobFailed):
         text += " You were not charged."
     return text
+
+
+def _worded(error: ReelbotError) -> str | None:
+    """The refusals a chat user meets, in the chat's words (with its commands)."""
+    if isinstance(error, QuotaExceeded):
+        return _quota_words(error)
+    if isinstance(error, NotAllowed):
+        if error.reason == "admins_only":
+            return "Only the bot's admins can see /status. /usage shows your own numbers."
+        if error.reason == "not_owner":
+            return f"Only the person who asked for that video can {error.action} it. Make your own with /video."
+        if error.reason == "not_owner_or_admin":
+            return f"That job is someone else's; only they or an admin can {error.action} it."
+        if error.reason == "banned":
+            return "You are not allowed to make videos with this bot."
+    if isinstance(error, InvalidInput):
+        if error.field == "prompt" and error.reason == "missing":
+            return ("Describe the video you want. For example: /video a cat surfing a wave at sunset. "
+                    "Or send a picture to animate.")
+        if error.field == "model" and error.reason == "not_a_name":
+            return f"{error.message} Use a name from /status, or leave it out for the default."
+    if isinstance(error, QueueFull):
+        return f"The queue is full ({error.size} jobs waiting). Try again in a few minutes."
+    if isinstance(error, BudgetExhausted) and error.budget_usd is not None:
+        text = (f"This bot's budget for the month (${error.budget_usd:.2f}) is used up. "
+                "An admin can raise GLOBAL_MONTHLY_BUDGET_USD.")
+        return text + (f" Try again in {duration(error.retry_after)}." if error.retry_after else "")
+    return None
+
+
+def _quota_words(error: QuotaExceeded) -> str | None:
+    used, allowed, wait = error.used, error.allowed, error.retry_after
+    if error.limit == "rate" and allowed is not None and wait is not None:
+        return (f"You are sending requests too fast (at most {allowed:.0f} a minute). "
+                f"Try again in {duration(max(1.0, wait))}.")
+    if used is None or allowed is None:
+        return None
+    if error.limit == "max_queued":
+        return (f"You already have {used:.0f} videos waiting or in progress; the limit is {allowed:.0f} at a "
+                "time. Wait for one to finish, or cancel one with /cancel.")
+    if error.limit == "max_jobs_per_day" and wait is not None:
+        return (f"You have made {used:.0f} videos today; the limit is {allowed:.0f} a day. "
+                f"You can make more in {duration(wait)}.")
+    if error.limit == "max_usd_per_month" and error.needed_usd is not None and wait is not None:
+        return (f"This video needs ≈ ${error.needed_usd:.2f} and you have ${max(0.0, allowed - used):.2f} of "
+                f"your ${allowed:.2f} monthly allowance left. Your allowance renews in {duration(wait)}.")
+    return None
 
 
 def header(job_id: str, prompt: str, kind: JobKind | str) -> str:
@@ -154,6 +221,24 @@ def failure_text(job: JobView) -> str:
     else:
         text += " You were not charged."
     return text
+
+
+def cancelled_text(job: JobView) -> str:
+    """The answer to /cancel and to the Cancel button."""
+    return f"Job {job.id}: {failure_text(job)}"
+
+
+def outcome_text(outcome: Outcome, *, brief: bool = False) -> str:
+    """What pressing Cancel or "Run on cloud now" did; ``brief`` for a small popup (Telegram's 200
+    characters), where the job's own message shows the rest."""
+    if outcome.cancelled is not None:
+        return failure_text(outcome.cancelled) if brief else cancelled_text(outcome.cancelled)
+    offer = outcome.moved_to
+    if offer is None:
+        return "No cloud provider can take it right now; it stays in the GPU queue."
+    if brief:
+        return f"Moving it to {offer.backend} now."
+    return f"Moving job {outcome.job_id} to {offer.backend} now (≈ {money(offer.cost_usd)})."
 
 
 def usage_text(usage: UsageReport) -> str:

@@ -30,11 +30,12 @@ class Access:
     def check_owner_or_admin(self, by: UserRef, owner_key: str, doing: str) -> None:
         """Cancel, look up, move to the cloud: the job's owner may, and so may an admin."""
         if by.key != owner_key and not self.is_admin(by):
-            raise NotAllowed(f"That job is someone else's; only they or an admin can {doing} it.")
+            raise NotAllowed(f"That job is someone else's; only they or an admin can {doing} it.",
+                             reason="not_owner_or_admin", action=doing)
 
     def check_owner(self, by: UserRef, owner_key: str, doing: str) -> None:
         """Retry and Same seed make a new job from the old one's prompt and picture: the owner's alone (an
         admin pressing them would animate someone's private photo as their own job)."""
         if by.key != owner_key:
             raise NotAllowed(f"Only the person who asked for that video can {doing} it.",
-                             hint="Make your own with /video.")
+                             reason="not_owner", action=doing, hint="Make your own video instead.")

@@ -1,11 +1,12 @@
 """The one error hierarchy of reelbot.
 
 Every exception the engine raises to a front end is a :class:`ReelbotError`. Each carries data (a stable
-``code``, the ``field`` at fault, ``retry_after`` seconds, the ``backend`` that failed, the ``refund`` made)
-so that each platform maps it to words in one place (``bot/render.py``) instead of parsing messages.
+``code``, a ``reason`` where one code covers several cases, the ``field`` at fault, the numbers of a limit,
+``retry_after`` seconds, the ``backend`` that failed, the ``refund`` made) so that the front ends word it in
+one place (``bot.render.describe_error``) instead of parsing messages.
 
-The ``message`` of every error is written for the person who typed the command: it names the problem and,
-where there is one, what to do about it.
+The ``message`` (and ``hint``) of every error is plain English for logs and the operator's terminal: it
+names the problem and what to do about it, and never speaks a chat platform's language (no "/cancel").
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ class ReelbotError(Exception):
 
 
 class InvalidInput(ReelbotError):
-    """The request cannot be run as given; nothing was queued or charged."""
+    """The request cannot be run as given; nothing was queued or charged. ``reason``: "missing" (nothing
+    given where something is needed), "not_a_name" (not even shaped like a name), or empty."""
 
     code = "invalid_input"
 
-    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, field: str, message: str, *, hint: str | None = None, reason: str = "") -> None:
         super().__init__(message, hint=hint)
         self.field = field
+        self.reason = reason
 
 
 class InvalidImage(InvalidInput):
@@ -56,7 +59,15 @@ class NotFound(ReelbotError):
 
 
 class NotAllowed(ReelbotError):
+    """``reason``: "banned", "admins_only", "not_owner" (Retry and Same seed are the owner's alone),
+    "not_owner_or_admin"; ``action``: what was refused ("cancel", "retry", ...)."""
+
     code = "not_allowed"
+
+    def __init__(self, message: str, *, reason: str = "", action: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+        self.action = action
 
 
 class AlreadyFinished(ReelbotError):
@@ -72,16 +83,23 @@ class AlreadyFinished(ReelbotError):
 
 
 class QuotaExceeded(ReelbotError):
-    """A per-user limit stops the job. ``retry_after`` says when it will fit again (None: not by waiting)."""
+    """A per-user limit stops the job: ``limit`` ("rate", "max_queued", "max_jobs_per_day",
+    "max_usd_per_month"), what was ``used`` of what is ``allowed`` (requests a minute, jobs, dollars),
+    ``needed_usd`` for a job the allowance cannot cover, and ``retry_after``: when it will fit again (None:
+    not by waiting)."""
 
     code = "quota_exceeded"
 
     def __init__(
-        self, limit: str, message: str, *, retry_after: float | None = None, hint: str | None = None
+        self, limit: str, message: str, *, retry_after: float | None = None, hint: str | None = None,
+        used: float | None = None, allowed: float | None = None, needed_usd: float | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.limit = limit
         self.retry_after = retry_after
+        self.used = used
+        self.allowed = allowed
+        self.needed_usd = needed_usd
 
 
 class BudgetExhausted(ReelbotError):
@@ -89,9 +107,10 @@ class BudgetExhausted(ReelbotError):
 
     code = "budget_exhausted"
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, budget_usd: float | None = None) -> None:
         super().__init__(message, hint="An admin can raise GLOBAL_MONTHLY_BUDGET_USD.")
         self.retry_after = retry_after
+        self.budget_usd = budget_usd
 
 
 class QueueFull(ReelbotError):

@@ -145,7 +145,7 @@ class Service:
             per_minute = self.rate.per_minute
             raise QuotaExceeded(
                 "rate", f"You are sending requests too fast (at most {per_minute} a minute).",
-                retry_after=wait, hint=f"Try again in {_seconds(wait)}.",
+                retry_after=wait, hint=f"Try again in {_seconds(wait)}.", allowed=per_minute,
             )
         if await self.dispatcher.waiting() >= self.config.max_queue:
             raise QueueFull(self.config.max_queue)
@@ -305,7 +305,8 @@ class Service:
             return await self.report()
         if by.manages:
             return await scope_report(self.repo, by.manages)
-        raise NotAllowed("Only the bot's admins can see /status.", hint="/usage shows your own numbers.")
+        raise NotAllowed("Only the bot's admins can see the status.", reason="admins_only",
+                         hint="Everyone can see their own usage.")
 
     async def report(self) -> StatusReport:
         """Everything /status shows an admin; for the operator's own tools (the CLI, metrics)."""
@@ -341,20 +342,20 @@ class Service:
         next_month = (month_start(now) + timedelta(days=32)).replace(day=1)
         until_next_month = (next_month - now).total_seconds()
         if refusal.limit == "banned":
-            return NotAllowed("You are not allowed to make videos with this bot.")
+            return NotAllowed("You are not allowed to make videos with this bot.", reason="banned")
         if refusal.limit == "max_queued":
             return QuotaExceeded(
                 "max_queued",
                 f"You already have {refusal.used:.0f} videos waiting or in progress; the limit is "
                 f"{refusal.allowed:.0f} at a time.",
-                hint="Wait for one to finish, or cancel one with /cancel.",
+                hint="Wait for one to finish, or cancel one.", used=refusal.used, allowed=refusal.allowed,
             )
         if refusal.limit == "max_jobs_per_day":
             return QuotaExceeded(
                 "max_jobs_per_day",
                 f"You have made {refusal.used:.0f} videos today; the limit is {refusal.allowed:.0f} a day.",
                 retry_after=until_tomorrow,
-                hint=f"You can make more in {_duration(until_tomorrow)}.",
+                hint=f"You can make more in {_duration(until_tomorrow)}.", used=refusal.used, allowed=refusal.allowed,
             )
         if refusal.limit == "max_usd_per_month":
             return QuotaExceeded(
@@ -364,10 +365,11 @@ class Service:
                 "allowance left.",
                 retry_after=until_next_month,
                 hint=f"Your allowance renews in {_duration(until_next_month)}.",
+                used=refusal.used, allowed=refusal.allowed, needed_usd=cheapest_micros / 1e6,
             )
         return BudgetExhausted(
             f"This bot's budget for the month (${refusal.allowed:.2f}) is used up.",
-            retry_after=until_next_month,
+            retry_after=until_next_month, budget_usd=refusal.allowed,
         )
 
 

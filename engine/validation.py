@@ -48,7 +48,8 @@ def validate(
         raise InvalidInput(
             "prompt",
             "Describe the video you want.",
-            hint="For example: /video a cat surfing a wave at sunset. Or send a picture to animate.",
+            hint="For example: a cat surfing a wave at sunset. Or give a picture to animate.",
+            reason="missing",
         )
     opts = request.options
     if opts.negative_prompt is not None:
@@ -64,7 +65,8 @@ def validate(
         raise InvalidInput(
             "model",
             f"{opts.model[:40]!r} is not a model name.",
-            hint="Use a name from /status, or leave it out for the default.",
+            hint="Use a model's name, or leave it out for the default.",
+            reason="not_a_name",
         )
     if opts.model is not None and request.user.platform != OPERATOR_PLATFORM and opts.model not in models:
         raise InvalidInput(

@@ -1,45 +1,33 @@
 """The composition root: every client is built here once, from Settings, and passed in by constructor.
 
-``App.open(settings)`` gives a started engine; tests pass their own ``backends`` and ``lanes`` instead of
-the ones the settings describe. In embedded mode one process owns the data folder: a lock file stops a
-second ``reelbot`` from running the same jobs twice.
+``App.launch(settings, ...)`` builds and starts everything in the one start-up order (:meth:`App.start`)
+that the CLI, the tests and the benchmarks share; ``App.close()`` stops it in reverse. ``App.open`` only
+builds the engine. Tests pass their own ``backends`` and ``lanes`` instead of the ones the settings
+describe. In embedded mode one process owns the data folder: a lock file stops a second ``reelbot`` from
+running the same jobs twice.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import stat
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import IO
 
+from bot.core.frontend import FrontEnd
 from engine.access import Access
 from engine.backends.base import Backend
-from engine.backends.diffusers import DiffusersBackend
-from engine.backends.simulated import SimulatedBackend
-from engine.cloud.base import CloudBackend, CloudConfig
-from engine.cloud.catalog import load_catalog
-from engine.cloud.fal import FalBackend, HuggingFaceBackend
-from engine.cloud.replicate import ReplicateBackend
-from engine.cloud.runway import RunwayBackend
-from engine.cloud.stability import StabilityBackend
-from engine.cloud.veo import VeoBackend
 from engine.config import EngineConfig
 from engine.dispatch import Dispatcher, LocalLanes
-from engine.distributed.pool import WorkerPool
 from engine.distributed.queue import JobQueue
 from engine.distributed.remote import QueueDispatcher
 from engine.distributed.worker import Worker
-from engine.errors import EngineBusy
 from engine.events import EventBus
 from engine.lanes import GpuLane
 from engine.local.gpu_stats import NvmlStats
-from engine.local.registry import load_registry
-from engine.outbox import Outbox
+from engine.outbox import Deliverer, Outbox
 from engine.router import Router
 from engine.runner import JobRunner
 from engine.scheduler import Scheduler
@@ -47,37 +35,15 @@ from engine.service import Service
 from engine.types import JobKind
 from engine.validation import InputLimits
 from engine.views import stored_view
+from reelbot.backends import build_backends, cuda_devices, spending_off
+from reelbot.datadir import acquire_lock, private_data_dir, release_lock
+from reelbot.frontends import build_frontends, not_started
+from reelbot.metrics import Metrics, serve_metrics
 from reelbot.settings import Settings
 from storage.db import Database
 from storage.repo import Limits, Repository
 
 log = logging.getLogger(__name__)
-
-# Cloud providers by chain name: the class, the setting that holds the key, the one that holds the base URL.
-PROVIDERS: dict[str, type[CloudBackend]] = {
-    "replicate": ReplicateBackend,
-    "huggingface": HuggingFaceBackend,
-    "stability": StabilityBackend,
-    "runway": RunwayBackend,
-    "veo": VeoBackend,
-    "fal": FalBackend,
-}
-PROVIDER_KEYS = {name: cls.key_setting for name, cls in PROVIDERS.items()}
-# Providers whose key also serves another purpose, so the key alone must not start spending: the setting
-# that opts in to paying for them, and what the operator reads while it is off.
-OPT_IN = {
-    "huggingface": ("hf_inference",
-                    "HF_TOKEN is only used for downloads; set HF_INFERENCE=true to pay for inference"),
-}
-PROVIDER_URLS = {
-    "replicate": "replicate_base_url",
-    "huggingface": "hf_inference_base_url",
-    "stability": "stability_base_url",
-    "runway": "runwayml_base_url",
-    "veo": "gemini_base_url",
-    "fal": "fal_base_url",
-}
-
 
 @dataclass
 class App:
@@ -90,6 +56,8 @@ class App:
     encode_pool: ThreadPoolExecutor
     lock: IO[str] | None = None
     queue: JobQueue | None = None  # distributed mode
+    frontends: list[FrontEnd] = field(default_factory=list)  # started by App.start, stopped by App.close
+    metrics: Metrics | None = None
 
     @classmethod
     async def open(
@@ -147,7 +115,67 @@ class App:
             await service.start()
         return app
 
+    @classmethod
+    async def launch(
+        cls,
+        settings: Settings,
+        *,
+        backends: dict[str, Backend] | None = None,
+        lanes: list[GpuLane] | None = None,
+        lock: bool = True,
+        frontends: bool = False,
+        deliverers: Mapping[str, Deliverer] | None = None,
+        metrics: bool = False,
+        say: Callable[[str], None] | None = None,
+    ) -> App:
+        """Open the app and start it (:meth:`start`); whatever fails on the way, what was opened is closed."""
+        app = await cls.open(settings, backends=backends, lanes=lanes, start=False, lock=lock)
+        try:
+            await app.start(frontends=frontends, deliverers=deliverers, metrics=metrics, say=say)
+        except BaseException:
+            await app.close()
+            raise
+        return app
+
+    async def start(
+        self,
+        *,
+        frontends: bool = False,
+        deliverers: Mapping[str, Deliverer] | None = None,
+        metrics: bool = False,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        """The one start-up order. Deliverers are registered and the chat front ends prepared (tokens
+        checked) before the engine starts, so results finished while reelbot was down are delivered at once;
+        requests are taken only after the engine has resumed its jobs. ``frontends``: every chat front end
+        whose token is set; ``metrics``: /metrics if METRICS_PORT is set; ``say``: the console's lines."""
+        say = say or log.info
+        for platform, deliverer in (deliverers or {}).items():
+            self.service.register_deliverer(platform, deliverer)
+        built = build_frontends(self.service, self.settings) if frontends else []
+        for frontend in built:
+            await frontend.prepare()  # on failure it has cleaned up after itself
+            self.frontends.append(frontend)
+            self.service.register_deliverer(frontend.platform, frontend.deliverer,
+                                            max_video_bytes=frontend.max_video_bytes)
+        await self.service.start()
+        if metrics and self.settings.metrics_port:
+            self.metrics = await serve_metrics(self.service, self.settings)
+            say(f"Metrics: http://{self.settings.metrics_host}:{self.settings.metrics_port}/metrics"
+                f"{' (bearer token required)' if self.settings.metrics_token else ''}")
+        if frontends:
+            for line in not_started(self.settings):
+                say(line)
+        for frontend in self.frontends:
+            say(await frontend.start())
+
     async def close(self) -> None:
+        """Stop in reverse order: the front ends (no new requests), metrics, then the engine."""
+        while self.frontends:
+            await self.frontends.pop().stop()
+        if self.metrics is not None:
+            await self.metrics.close()
+            self.metrics = None
         await self.service.stop()
         for backend in self.backends.values():
             await backend.aclose()
@@ -229,23 +257,6 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def private_data_dir(data_dir: Path) -> None:
-    """DATA_DIR holds the database, people's pictures and videos: readable by reelbot's user alone.
-    Everything reelbot creates from here on is 0600 (folders 0700); what an older version left readable
-    to others is closed once, here."""
-    os.umask(0o077)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for folder, dirs, files in os.walk(data_dir):
-        for name in [folder, *(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]:
-            try:
-                mode = os.stat(name, follow_symlinks=False).st_mode
-                if stat.S_ISLNK(mode) or not mode & 0o077:
-                    continue
-                os.chmod(name, stat.S_IMODE(mode) & 0o700)
-            except OSError as exc:
-                log.warning("could not make %s private: %s", name, exc)
-
-
 def build_lanes(settings: Settings, *, gpu: str | None = None, models: frozenset[str] | None = None) -> list[GpuLane]:
     """This process's GPU lanes: every GPU the GPUS setting names or, for a `reelbot worker`, the one its
     ``--gpu`` names (a CUDA index, or cpu), serving ``models`` (None: every model); [] if it is not here."""
@@ -271,131 +282,3 @@ def build_worker(app: App, *, name: str, host: str, gpu: str, models: list[str],
                   lanes=app.lanes, name=name, host=host, gpu=gpu, models=models, queues=queues,
                   concurrency=concurrency, heartbeat_s=app.settings.worker_heartbeat_s,
                   stalled_s=app.settings.worker_stalled_s)
-
-
-def cuda_devices(choice: str) -> list[tuple[int, str]]:
-    """(index, name) of the CUDA GPUs to use: all visible ones for "auto", none for "none"."""
-    if choice.strip().lower() == "none":
-        return []
-    try:
-        import torch
-    except ImportError:
-        return []
-    if not torch.cuda.is_available():
-        return []
-    visible = range(torch.cuda.device_count())
-    if choice.strip().lower() != "auto":
-        wanted = {int(part) for part in choice.split(",") if part.strip()}
-        visible = [i for i in visible if i in wanted]  # type: ignore[assignment]
-    return [(i, torch.cuda.get_device_name(i)) for i in visible]
-
-
-def build_backends(
-    settings: Settings, lanes: list[GpuLane], *, pool: bool = False
-) -> tuple[dict[str, Backend], dict[str, str]]:
-    """The backends the settings describe, and for each chain entry that is missing, why. ``pool``: the
-    front end of distributed mode, where "local" stands for the GPU workers."""
-    backends: dict[str, Backend] = {}
-    missing: dict[str, str] = {}
-    if pool:
-        backends["local"] = WorkerPool(local_backend(settings))
-    elif settings.local_backend == "simulated" or lanes:
-        backends["local"] = local_backend(settings)
-    else:
-        missing["local"] = ("no CUDA GPU found (check the driver and GPUS; GPUS=cpu runs tiny test models, "
-                            "LOCAL_BACKEND=simulated tries reelbot without a GPU)")
-    backends.update(build_providers(settings, missing))
-    return backends, missing
-
-
-def local_backend(settings: Settings) -> Backend:
-    """The backend that runs jobs on this machine's GPU lanes."""
-    if settings.local_backend == "simulated":
-        return SimulatedBackend(
-            "local",
-            seconds=settings.simulated_seconds,
-            load_seconds=settings.simulated_load_seconds,
-            steps=settings.simulated_steps,
-            render=settings.simulated_frames,
-            fail_every=settings.simulated_fail_every,
-            oom_every=settings.simulated_oom_every,
-            default_models={
-                JobKind.TEXT_TO_VIDEO: settings.default_text_model,
-                JobKind.IMAGE_TO_VIDEO: settings.default_image_model,
-            },
-            scratch=settings.data_dir / "work",
-        )
-    return DiffusersBackend(
-        load_registry(settings.local_models),
-        default_models={
-            JobKind.TEXT_TO_VIDEO: settings.default_text_model,
-            JobKind.IMAGE_TO_VIDEO: settings.default_image_model,
-        },
-        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
-        cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
-        offline=settings.hf_hub_offline,
-        compile_denoiser=settings.local_compile,
-    )
-
-
-def spending_off(settings: Settings) -> dict[str, str]:
-    """Providers whose key is set but that may not spend money, because the key exists for something else
-    and the operator has not opted in (HF_TOKEN for gated downloads, without HF_INFERENCE): name -> why."""
-    return {
-        name: why for name, (setting, why) in OPT_IN.items()
-        if getattr(settings, PROVIDER_KEYS[name]) is not None and not getattr(settings, setting)
-    }
-
-
-def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Backend]:
-    """One backend per cloud provider the operator enabled (its key set and, where the key serves another
-    purpose too, its opt-in); the others go to ``missing`` with the reason. A provider built here can
-    spend money: the chains name it, and ``--provider`` may pick it."""
-    catalog = load_catalog(settings.cloud_models)
-    config = CloudConfig(
-        # Unset, each provider keeps its own pace (Stability 10 s, Runway 6 s, ...); set, it is every provider's.
-        poll_interval_s=(settings.cloud_poll_interval_s if "cloud_poll_interval_s" in settings.model_fields_set
-                         else None),
-        timeout_s=settings.cloud_timeout_s,
-        max_download_bytes=round(settings.cloud_max_download_mb * 1024 * 1024),
-    )
-    built: dict[str, Backend] = {}
-    off = spending_off(settings)
-    for name, key in PROVIDER_KEYS.items():
-        secret = getattr(settings, key)
-        if secret is None:
-            missing[name] = f"{key.upper()} is not set"
-            continue
-        if name in off:
-            missing[name] = off[name]
-            continue
-        cls, base_url = PROVIDERS[name], getattr(settings, PROVIDER_URLS[name])
-        built[name] = cls(key=secret.get_secret_value(), base_url=base_url, models=catalog[name], config=config)
-    return built
-
-
-def acquire_lock(data_dir: Path) -> IO[str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / "reelbot.lock"
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the life of the process
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        pid = handle.read().strip() or "?"
-        handle.close()
-        raise EngineBusy(
-            f"Another reelbot (pid {pid}) is already running on {data_dir}.",
-            hint="Stop it first, or give this one its own DATA_DIR.",
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
-
-
-def release_lock(handle: IO[str] | None) -> None:
-    if handle is not None:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()

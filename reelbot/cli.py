@@ -16,16 +16,13 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot import cli as cli_frontend
-from bot.discord.frontend import DiscordFrontend
-from bot.render import describe_error, status_text
-from bot.telegram.frontend import TelegramFrontend
+from bot.render import status_text
 from engine.errors import ReelbotError
 from engine.events import Queued
 from engine.router import BackendHealth
@@ -59,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(args.handler(settings, args))
     except ReelbotError as exc:
-        print(f"reelbot: {describe_error(exc)}", file=sys.stderr)
+        print(f"reelbot: {exc}", file=sys.stderr)  # the engine's own words: no chat commands in them
         return 2
     except KeyboardInterrupt:
         return 130
@@ -117,50 +114,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    app = await App.open(settings, start=False)
-    frontends: list[TelegramFrontend | DiscordFrontend] = []
-    stoppers: list[Callable[[], Awaitable[None]]] = []
+    app = await App.launch(settings, frontends=True, metrics=True,
+                           deliverers={cli_frontend.PLATFORM: cli_frontend.FileDeliverer()},
+                           say=lambda line: print(line, flush=True))
     try:
-        app.service.register_deliverer(cli_frontend.PLATFORM, cli_frontend.FileDeliverer())
-        if settings.discord_token is not None:
-            discord_frontend = DiscordFrontend(app.service, settings)
-            frontends.append(discord_frontend)
-            await discord_frontend.prepare()
-        if settings.telegram_token is not None:
-            telegram = TelegramFrontend(app.service, settings)
-            await telegram.prepare()
-            frontends.append(telegram)
-        await app.service.start()
-        if settings.metrics_port:
-            metrics = await serve_metrics(app.service, settings)
-            stoppers.append(metrics.close)
-            print(f"Metrics: http://{settings.metrics_host}:{settings.metrics_port}/metrics"
-                  f"{' (bearer token required)' if settings.metrics_token else ''}", flush=True)
-        for line in frontend_lines(settings):
-            print(line)
-        for frontend in frontends:
-            print(await frontend.start())
         return await _serve(app)
     finally:
-        for stop in stoppers:
-            await stop()
-        for frontend in frontends:
-            await frontend.stop()
         await app.close()
 
 
 async def _serve(app: App) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     lanes = ", ".join(f"{lane.name} ({lane.label})" for lane in app.lanes) or "none"
     # flush: under systemd, docker or a pipe stdout is block-buffered and these lines would wait for the exit.
     print(f"reelbot is running: GPUs: {lanes}; database: {app.db.url.render_as_string(hide_password=True)}. "
           "Ctrl-C stops it.", flush=True)
-    snapshots = loop.create_task(_write_snapshots(app))
+    snapshots = asyncio.get_running_loop().create_task(_write_snapshots(app))
     try:
-        await stop.wait()
+        await until_signalled()
     finally:
         snapshots.cancel()
         await asyncio.gather(snapshots, return_exceptions=True)
@@ -170,14 +140,17 @@ async def _serve(app: App) -> int:
     return 0
 
 
-def frontend_lines(settings: Settings) -> list[str]:
-    """Say plainly which chat front ends do not start, and why (the running ones say so when started)."""
-    lines = []
-    if settings.discord_token is None:
-        lines.append("Discord: not started (DISCORD_TOKEN is not set).")
-    if settings.telegram_token is None:
-        lines.append("Telegram: not started (TELEGRAM_TOKEN is not set).")
-    return lines
+async def until_signalled() -> None:
+    """Wait for SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop): the one place signals are wired."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 async def _write_snapshots(app: App) -> None:
@@ -212,10 +185,8 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         width=args.width, height=args.height, negative_prompt=args.negative, model=args.model,
         provider=args.provider,
     )
-    app = await App.open(settings, start=False)
-    app.service.register_deliverer(cli_frontend.PLATFORM, cli_frontend.FileDeliverer())
+    app = await App.launch(settings, deliverers={cli_frontend.PLATFORM: cli_frontend.FileDeliverer()})
     try:
-        await app.service.start()
         out = (args.out or Path(f"reelbot-{time.strftime('%Y%m%d-%H%M%S')}.mp4")).resolve()
         request = SubmitRequest(
             user=UserRef(cli_frontend.PLATFORM, getpass.getuser(), getpass.getuser()),  # the operator: an admin

@@ -58,11 +58,8 @@ async def open_app(
 ) -> App:
     if gpus is not None:
         lanes = [GpuLane(i, device=f"sim:{i}") for i in range(gpus)]
-    app = await App.open(settings, backends=backends, lanes=lanes, start=False, lock=False)
-    if deliverer is not None:
-        app.service.register_deliverer(platform, deliverer)
-    await app.service.start()
-    return app
+    return await App.launch(settings, backends=backends, lanes=lanes, lock=False,
+                            deliverers={platform: deliverer} if deliverer is not None else None)
 
 
 @pytest.fixture

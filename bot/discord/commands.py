@@ -17,14 +17,17 @@ from discord import app_commands
 
 from bot import render
 from bot.chart import status_chart
-from bot.discord import views
-from bot.discord.live import LiveReplies, Reply
+from bot.core import actions
+from bot.core.feed import JobFeed
+from bot.discord import live
+from bot.discord.config import DiscordConfig
+from bot.discord.live import Reply
 from bot.discord.texts import HELP, status_embed
 from bot.parse import parse_prompt
 from engine.errors import InvalidImage, InvalidInput, ReelbotError
 from engine.service import Service
 from engine.status import ScopeStatus
-from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
+from engine.types import Options, Origin, SubmitRequest, UserRef
 from engine.validation import MAX_SEED
 
 log = logging.getLogger(__name__)
@@ -33,10 +36,10 @@ EPHEMERAL_LIMIT = 2000
 
 
 class Commands:
-    def __init__(self, service: Service, live: LiveReplies, *, max_image_bytes: int) -> None:
+    def __init__(self, service: Service, feed: JobFeed[Reply, discord.ui.View], config: DiscordConfig) -> None:
         self.service = service
-        self.live = live
-        self.max_image_bytes = max_image_bytes
+        self.feed = feed
+        self.config = config
         self._public: set[int] = set()  # interactions whose "thinking…" reply is public until the job is queued
 
     def install(self, tree: app_commands.CommandTree) -> None:  # type: ignore[type-arg]
@@ -136,38 +139,23 @@ class Commands:
             await self._refuse(interaction, exc)
             return
         self._public.discard(interaction.id)
-        self.live.track(view.id, reply, render.header(view.id, view.prompt, view.kind))
-        if view.state is JobState.QUEUED:
-            self.live.show(view.id, render.queued_line(view.position, view.eta_s),
-                           views.waiting(view.id, self.service.cloud_offer(view.id)))
+        self.feed.follow(view, live.where(reply, self.config.edit_interval_s))
 
     # --- buttons ---
 
     async def press(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
         try:
             user = self._user(interaction)
-            if action == views.CANCEL:
+            if action == actions.CANCEL:
                 # A job on a remote worker can take a few seconds to stop: acknowledge first.
                 await interaction.response.defer(ephemeral=True, thinking=True)
-                view = await self.service.cancel(user, job_id)
-                await self._tell(interaction, f"Job {view.id}: {render.failure_text(view)}")
-            elif action == views.CLOUD:
-                offer = self.service.cloud_offer(job_id)
-                if offer is not None and await self.service.run_on_cloud(user, job_id):
-                    await self._tell(interaction, f"Moving job {job_id} to {offer.backend} now "
-                                                  f"(≈ {render.money(offer.cost_usd)}).")
-                else:
-                    await self._tell(interaction, "No cloud provider can take it right now; it stays in the GPU "
-                                                  "queue.")
-            else:
-                await self._again(interaction, user, job_id, same_seed=action == views.SAME_SEED)
+            outcome = await actions.perform(self.service, user, action, job_id)
+            if outcome.again is not None:  # Retry and Same seed: the request again, as a new job, in a new reply
+                await self.make(interaction, outcome.again.prompt, outcome.again.options, outcome.again.image)
+                return
+            await self._tell(interaction, render.outcome_text(outcome))
         except ReelbotError as exc:
             await self._refuse(interaction, exc)
-
-    async def _again(self, interaction: discord.Interaction, user: UserRef, job_id: str, *, same_seed: bool) -> None:
-        """Retry and Same seed: the owner's request again, as a new job, in a new reply."""
-        again = await self.service.again(user, job_id, same_seed=same_seed)
-        await self.make(interaction, again.prompt, again.options, again.image)
 
     # --- the other commands ---
 
@@ -182,7 +170,7 @@ class Commands:
         except ReelbotError as exc:
             await self._refuse(interaction, exc)
             return
-        await self._tell(interaction, f"Job {view.id}: {render.failure_text(view)}")
+        await self._tell(interaction, render.cancelled_text(view))
 
     async def job(self, interaction: discord.Interaction, job: str) -> None:
         try:
@@ -238,9 +226,9 @@ class Commands:
             if not (picture.content_type or "").startswith("image/"):
                 raise InvalidImage(f"{picture.filename} is not a picture I can animate.",
                                    hint="Attach a JPEG, PNG or WebP image.")
-            if picture.size > self.max_image_bytes:
+            if picture.size > self.config.max_image_bytes:
                 raise InvalidImage(f"That picture is {picture.size / 1024**2:.1f} MB; the limit is "
-                                   f"{self.max_image_bytes / 1024**2:.0f} MB.", hint="Attach a smaller picture.")
+                                   f"{self.config.max_image_bytes / 1024**2:.0f} MB.", hint="Attach a smaller picture.")
             try:
                 return await picture.read()
             except discord.HTTPException as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 import discord
 
 from bot.discord import views
-from bot.discord.live import NO_MENTIONS, LiveReplies, Reply, only_user
+from bot.discord.live import NO_MENTIONS, Editor, Reply, only_user, webhook
 from bot.discord.texts import last_line
 from bot.render import header
 from engine.outbox import Undeliverable
@@ -25,20 +25,20 @@ log = logging.getLogger(__name__)
 
 
 class DiscordDeliverer:
-    def __init__(self, client: discord.Client, live: LiveReplies) -> None:
+    def __init__(self, client: discord.Client, editor: Editor) -> None:
         self.client = client
-        self.live = live
+        self.editor = editor
 
     async def deliver(self, job: JobView) -> None:
         data = job.origin.data
-        self.live.forget(job.id)  # progress still waiting to be shown would only come after the end
+        self.editor.forget(job.id)  # progress still waiting to be shown would only come after the end
         text = f"{header(job.id, job.prompt, job.kind)}\n{last_line(job)}"
         video = await self._video(job, int(data.get("limit") or 0))
         view = views.finished(job.id) if job.state is not JobState.CANCELLED else None
-        reply = _reply(data)
+        reply = Reply.of(data)
         if reply is not None and reply.fresh():
             try:
-                await self.live.webhook(reply).edit_message(
+                await webhook(self.client, reply).edit_message(
                     reply.message_id, content=text, attachments=[_file(video, job.id)] if video else [],
                     view=view, allowed_mentions=NO_MENTIONS,
                 )
@@ -79,13 +79,6 @@ class DiscordDeliverer:
             fitted = await asyncio.to_thread(fit_to_size, path, limit, path.with_name(f"{path.stem}.{limit}.mp4"))
             return fitted.path
         return path
-
-
-def _reply(data: dict) -> Reply | None:
-    try:
-        return Reply(int(data["app_id"]), str(data["token"]), int(data["message_id"]), float(data["created"]))
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _file(path: Path | None, job_id: str) -> discord.File:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import discord
 
+from bot.core import lines as job_lines
 from bot.parse import flags_help
-from bot.render import changes_told, duration, failure_text, money, status_sections
+from bot.render import changes_told, duration, money, status_sections
 from engine.status import StatusReport
-from engine.types import JobState, JobView
+from engine.types import JobView
 
 HELP = (
     "**/video** `prompt:` what to show — makes a video from words. Attach a picture with `image:` to animate it.\n"
@@ -37,14 +38,12 @@ def status_embed(report: StatusReport) -> discord.Embed:
 
 def last_line(job: JobView) -> str:
     """What a job's reply says once the job is over (with the video attached to it when there is one)."""
-    if job.state is JobState.SUCCEEDED and job.result_path is not None:
-        parts = [f"Done in {duration(job.seconds_taken)}"]
-        if job.backend:
-            parts.append(f"on {job.backend}" + (f" ({job.model})" if job.model else ""))
-        parts += [f"seed {job.seed}", money(job.charged_usd)]
-        return "✅ " + " · ".join(parts) + "".join(f"\n{line}" for line in changes_told(job))
-    if job.state is JobState.SUCCEEDED:  # made, but no encoding fits the upload limit
-        text = job.error_message or "The video is too large to send here."
-        return f"⚠️ {text}" + (f" It cost {money(job.charged_usd)}." if job.charged_usd else "")
-    mark = "✖" if job.state is JobState.CANCELLED else "❌"
-    return f"{mark} {failure_text(job)}"
+    return job_lines.last_line(job, _done)
+
+
+def _done(job: JobView) -> str:
+    parts = [f"Done in {duration(job.seconds_taken)}"]
+    if job.backend:
+        parts.append(f"on {job.backend}" + (f" ({job.model})" if job.model else ""))
+    parts += [f"seed {job.seed}", money(job.charged_usd)]
+    return " · ".join(parts) + "".join(f"\n{line}" for line in changes_told(job))

@@ -8,10 +8,10 @@ from typing import Any
 
 import discord
 
+from bot.core.actions import CANCEL, CLOUD, RETRY, SAME_SEED
 from bot.render import money
 from engine.types import CloudOffer
 
-CANCEL, RETRY, SAME_SEED, CLOUD = "cancel", "retry", "same", "cloud"
 Press = Callable[[discord.Interaction, str, str], Awaitable[None]]
 
 

@@ -15,9 +15,9 @@ from telegram import Bot, InputFile, ReplyParameters
 from telegram.error import BadRequest, Forbidden
 
 from bot.render import header, result_caption
-from bot.telegram import keyboards
+from bot.telegram import keyboards, live
+from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
-from bot.telegram.live import LiveMessages
 from bot.telegram.texts import last_line
 from engine.outbox import Undeliverable
 from engine.types import JobState, JobView
@@ -29,9 +29,11 @@ _GONE = ("chat not found", "bot was kicked", "bot is not a member", "user is dea
 
 
 class TelegramDeliverer:
-    def __init__(self, bot: Bot, live: LiveMessages, *, upload_timeout_s: float = 300.0) -> None:
+    def __init__(self, bot: Bot, editor: live.Editor, config: TelegramConfig, *,
+                 upload_timeout_s: float = 300.0) -> None:
         self.bot = bot
-        self.live = live
+        self.editor = editor
+        self.config = config
         self.upload_timeout_s = upload_timeout_s
 
     async def deliver(self, job: JobView) -> None:
@@ -42,10 +44,10 @@ class TelegramDeliverer:
                 await self._send_video(job, chat_id, job.result_path, data.get("request_message_id"))
             markup = keyboards.finished(job.id) if job.state is JobState.FAILED else None
             line = last_line(job)
-            if "message_id" in data:
-                self.live.track(job.id, chat_id, int(data["message_id"]), str(data.get("chat_type", "")),
-                                header(job.id, job.prompt, job.kind))
-                if await self.live.finish(job.id, line, markup):
+            where = live.where_of(self.config, job)
+            if where is not None:
+                self.editor.track(job.id, where, header(job.id, job.prompt, job.kind))
+                if await self.editor.finish(job.id, line, markup):
                     return
             if job.state is not JobState.SUCCEEDED or job.result_path is None:
                 # No message to edit (it was deleted): the news still has to reach the user.

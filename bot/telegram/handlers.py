@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
@@ -26,16 +26,18 @@ from telegram.ext import (
 
 from bot import render
 from bot.chart import status_chart
+from bot.core import actions
+from bot.core.feed import JobFeed
 from bot.parse import parse_prompt
 from bot.render import header
-from bot.telegram import keyboards
+from bot.telegram import keyboards, live
+from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
-from bot.telegram.live import LiveMessages
 from bot.telegram.texts import help_text
 from engine.errors import InvalidImage, InvalidInput, NotAllowed, ReelbotError
 from engine.service import Service
 from engine.status import StatusReport
-from engine.types import JobState, JobView, Options, Origin, SubmitRequest, UserRef
+from engine.types import Again, JobView, Options, Origin, SubmitRequest, UserRef
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
@@ -49,10 +51,12 @@ class Picture:
 
 
 class Handlers:
-    def __init__(self, service: Service, live: LiveMessages, *, max_download_bytes: int) -> None:
+    def __init__(self, service: Service, feed: JobFeed[live.ChatMessage, InlineKeyboardMarkup],
+                 config: TelegramConfig) -> None:
         self.service = service
-        self.live = live
-        self.max_download_bytes = max_download_bytes
+        self.feed = feed
+        self.config = config
+        self.max_download_bytes = config.max_download_bytes
 
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
         application.add_handler(CommandHandler(["start", "help"], self.help, filters=_NEW))
@@ -136,10 +140,7 @@ class Handlers:
                 log.error("Telegram job request failed", exc_info=exc)
             await self._edit(note, render.describe_error(exc))
             return None
-        self.live.track(view.id, chat.id, note.message_id, chat.type, header(view.id, view.prompt, view.kind))
-        if view.state is JobState.QUEUED:
-            self.live.show(view.id, render.queued_line(view.position, view.eta_s),
-                           keyboards.waiting(view.id, self.service.cloud_offer(view.id)))
+        self.feed.follow(view, live.where(self.config, chat.id, note.message_id, chat.type))
         return view
 
     # --- buttons ---
@@ -154,25 +155,18 @@ class Handlers:
             return
         user = self._user(query.from_user)
         try:
-            if press.action == keyboards.CANCEL:
-                view = await self.service.cancel(user, press.job_id)
-                answer = render.failure_text(view)
-            elif press.action == keyboards.CLOUD:
-                offer = self.service.cloud_offer(press.job_id)
-                if offer is not None and await self.service.run_on_cloud(user, press.job_id):
-                    answer = f"Moving it to {offer.backend} now."
-                else:
-                    answer = "No cloud provider can take it right now; it stays in the GPU queue."
+            outcome = await actions.perform(self.service, user, press.action, press.job_id)
+            if outcome.again is not None:
+                answer = await self._again(query.message, user, outcome.again, same_seed=outcome.same_seed)
             else:
-                answer = await self._again(query.message, user, press.job_id, press.action == keyboards.SAME_SEED)
+                answer = render.outcome_text(outcome, brief=True)
         except ReelbotError as exc:
             await query.answer(_short(render.describe_error(exc)), show_alert=True)
             return
         await query.answer(_short(answer))
 
-    async def _again(self, message: object, user: UserRef, job_id: str, same_seed: bool) -> str:
-        """Retry and Same seed: the owner's request again, as a new job."""
-        again = await self.service.again(user, job_id, same_seed=same_seed)
+    async def _again(self, message: object, user: UserRef, again: Again, *, same_seed: bool) -> str:
+        """Retry and Same seed: the owner's request again, as a new job, in reply to the button's message."""
         if not isinstance(message, Message):
             raise InvalidInput("message", "That message is too old to reply to; send your request again.")
         note = await self._reply(message, "⏳ Queuing it again…")
@@ -214,7 +208,7 @@ class Handlers:
         except ReelbotError as exc:
             await self._reply(message, render.describe_error(exc))
             return
-        await self._reply(message, f"Job {view.id}: {render.failure_text(view)}")
+        await self._reply(message, render.cancelled_text(view))
 
     async def job(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

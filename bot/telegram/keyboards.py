@@ -6,11 +6,9 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.core.actions import ACTIONS, CANCEL, CLOUD, RETRY, SAME_SEED
 from bot.render import money
 from engine.types import CloudOffer
-
-CANCEL, RETRY, SAME_SEED, CLOUD = "cancel", "retry", "same", "cloud"
-ACTIONS = (CANCEL, RETRY, SAME_SEED, CLOUD)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,10 @@ only arranges those lines for Telegram's messages.
 
 from __future__ import annotations
 
+from bot.core import lines as job_lines
 from bot.parse import flags_help
-from bot.render import duration, failure_text, money
-from engine.types import JobState, JobView
+from bot.render import duration, money
+from engine.types import JobView
 
 HELP = (
     "Send me a photo and I turn it into a short video. Add a caption to say what should happen.\n"
@@ -33,11 +34,9 @@ def help_text() -> str:
 
 def last_line(job: JobView) -> str:
     """What a job's message says once the job is over (the video itself is sent as its own message)."""
-    if job.state is JobState.SUCCEEDED and job.result_path is not None:
-        where = f" on {job.backend}" if job.backend else ""
-        return f"✅ Done in {duration(job.seconds_taken)}{where} · {money(job.charged_usd)}. The video is below."
-    if job.state is JobState.SUCCEEDED:  # made, but no encoding fits Telegram's upload limit
-        text = job.error_message or "The video is too large to send here."
-        return f"⚠️ {text}" + (f" It cost {money(job.charged_usd)}." if job.charged_usd else "")
-    mark = "✖" if job.state is JobState.CANCELLED else "❌"
-    return f"{mark} {failure_text(job)}"
+    return job_lines.last_line(job, _done)
+
+
+def _done(job: JobView) -> str:
+    where = f" on {job.backend}" if job.backend else ""
+    return f"Done in {duration(job.seconds_taken)}{where} · {money(job.charged_usd)}. The video is below."

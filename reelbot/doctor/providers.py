@@ -15,7 +15,7 @@ def provider_keys(settings: Settings, key_check: KeyCheck) -> list[Check]:
     """One line per provider; ``key_check`` is asked (once, for all of them) only when a key is set and the
     provider is in a chain."""
     from engine.cloud.catalog import load_catalog
-    from reelbot.app import PROVIDER_KEYS, spending_off
+    from reelbot.backends import PROVIDER_KEYS, spending_off
 
     chains = set(settings.chain_text_to_video) | set(settings.chain_image_to_video)
     catalog = load_catalog(settings.cloud_models)
@@ -54,7 +54,7 @@ def spending(settings: Settings) -> Check:
     """Which providers may spend the operator's money: those enabled on purpose, never a key that is
     there for something else (the same line /status shows)."""
     from bot.render import spending_line
-    from reelbot.app import PROVIDER_KEYS, spending_off
+    from reelbot.backends import PROVIDER_KEYS, spending_off
 
     off = spending_off(settings)
     can = [p for p, key in PROVIDER_KEYS.items() if secret(getattr(settings, key, None)) and p not in off]
@@ -68,7 +68,7 @@ def provider_key_checks(settings: Settings, *, timeout_s: float = 10.0) -> KeyRe
     (refused, unreachable, timed out)."""
     import asyncio
 
-    from reelbot.app import build_providers
+    from reelbot.backends import build_providers
 
     async def ask_all() -> KeyResults:
         backends = build_providers(settings, {})

@@ -145,7 +145,7 @@ def cuda(settings: Settings, torch: Any) -> list[Check]:
 
 
 def _cuda_devices(torch: Any, choice: str) -> list[tuple[int, str]]:
-    """(index, name) of the CUDA GPUs ``GPUS`` picks, as :func:`reelbot.app.cuda_devices` picks them (all
+    """(index, name) of the CUDA GPUs ``GPUS`` picks, as :func:`reelbot.backends.cuda_devices` picks them (all
     visible ones for "auto"), asked of ``torch``. Raises ValueError for a choice it cannot read."""
     if choice.strip().lower() == "none":
         return []

@@ -15,7 +15,7 @@ from bot.render import (
     result_caption,
     status_text,
 )
-from engine.errors import BudgetExhausted, InvalidInput, JobFailed, QueueFull, QuotaExceeded
+from engine.errors import BudgetExhausted, InvalidInput, JobFailed, NotAllowed, QueueFull, QuotaExceeded
 from engine.router import BackendHealth
 from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser
 from engine.types import JobKind, JobState, JobView, Options, Origin, UserRef
@@ -64,6 +64,7 @@ def test_progress_bar_never_overflows() -> None:
         (605, "10 min"),
         (3600, "1 h 00 min"),
         (2 * 3600 + 5 * 60, "2 h 05 min"),
+        (3 * 86400 + 600, "3 days"),
     ],
 )
 def test_duration(seconds: float | None, text: str) -> None:
@@ -119,6 +120,28 @@ def test_invalid_input_shows_message_and_hint() -> None:
 def test_job_failed_says_not_charged() -> None:
     text = describe_error(JobFailed("Every GPU and provider failed.", refund=0.5))
     assert text == "Every GPU and provider failed. You were not charged."
+
+
+def test_a_refusal_is_worded_from_its_numbers_with_the_chats_commands() -> None:
+    error = QuotaExceeded("max_queued", "engine words", hint="engine hint", used=3, allowed=3)
+    assert describe_error(error) == ("You already have 3 videos waiting or in progress; the limit is 3 at a time. "
+                                     "Wait for one to finish, or cancel one with /cancel.")
+    monthly = QuotaExceeded("max_usd_per_month", "engine words", used=0.9, allowed=1.0, needed_usd=0.25,
+                            retry_after=3 * 86400)
+    assert describe_error(monthly) == ("This video needs ≈ $0.25 and you have $0.10 of your $1.00 monthly "
+                                       "allowance left. Your allowance renews in 3 days.")
+
+
+def test_a_pressed_button_that_is_not_yours_points_to_video() -> None:
+    error = NotAllowed("engine words", reason="not_owner", action="retry")
+    assert describe_error(error) == "Only the person who asked for that video can retry it. Make your own with /video."
+    assert describe_error(NotAllowed("engine words", reason="admins_only")) == (
+        "Only the bot's admins can see /status. /usage shows your own numbers.")
+
+
+def test_an_empty_prompt_is_answered_with_an_example_command() -> None:
+    error = InvalidInput("prompt", "Describe the video you want.", reason="missing")
+    assert "/video a cat surfing a wave at sunset" in describe_error(error)
 
 
 def test_unknown_exception_gets_a_generic_line_and_leaks_nothing() -> None:

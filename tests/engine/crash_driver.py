@@ -26,10 +26,8 @@ async def main(data_dir: Path, mode: str) -> None:
         _env_file=None, data_dir=data_dir, local_backend="simulated", simulated_gpus=1,
         simulated_seconds=1.0, simulated_steps=10, max_queued_per_user=10,
     )
-    app = await App.open(settings, start=False)
-    if mode == "resume":
-        app.service.register_deliverer("test", FileLogDeliverer(data_dir / "delivered.log"))
-    await app.service.start()
+    deliverers = {"test": FileLogDeliverer(data_dir / "delivered.log")} if mode == "resume" else {}
+    app = await App.launch(settings, deliverers=deliverers)
     if mode == "submit":
         ids = []
         for i in range(4):

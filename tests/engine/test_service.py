@@ -15,6 +15,7 @@ from engine.backends.simulated import SimulatedBackend
 from engine.errors import (
     AlreadyFinished,
     BudgetExhausted,
+    InvalidInput,
     Moderated,
     NotAllowed,
     OutOfMemory,
@@ -104,6 +105,23 @@ async def test_daily_limit_says_when_the_user_can_try_again(app_factory):
     assert 0 < err.value.retry_after <= 86400 and "You can make more in" in err.value.hint
     usage = await app.service.usage(UserRef("test", "u1"))
     assert (usage.jobs_today, usage.max_jobs_per_day) == (2, 2)
+
+
+async def test_refusals_carry_their_numbers_and_no_chat_commands(app_factory):
+    """The engine serves the CLI and a web console too: it gives codes and numbers, the chat words them."""
+    app = await app_factory(settings={"max_queued_per_user": 1}, backends={"local": SimulatedBackend("local", seconds=5)})
+    await app.service.submit(req())
+    with pytest.raises(QuotaExceeded) as full:
+        await app.service.submit(req())
+    with pytest.raises(InvalidInput) as empty:
+        await app.service.submit(req(prompt=""))
+    with pytest.raises(NotAllowed) as status:
+        await app.service.status(UserRef("test", "u1"))
+    assert (full.value.limit, full.value.used, full.value.allowed) == ("max_queued", 1, 1)
+    assert (empty.value.field, empty.value.reason) == ("prompt", "missing")
+    assert status.value.reason == "admins_only"
+    for refused in (full.value, empty.value, status.value):
+        assert "/" not in str(refused), str(refused)
 
 
 async def test_monthly_dollars_are_reserved_charged_and_enforced(app_factory):

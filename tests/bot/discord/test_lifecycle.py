@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.discord.frontend import DiscordFrontend, DiscordSetupError
+from bot.discord.frontend import DiscordSetupError
 from engine.backends.simulated import SimulatedBackend
 from tests.bot.discord.conftest import GUILD, Bot
 from tests.conftest import make_settings
@@ -40,15 +40,10 @@ async def test_a_refused_token_stops_start_up_with_what_to_do(fake: FakeDiscord,
 
     settings = make_settings(tmp_path, discord_token="MTA.wrong", discord_api_base_url=fake.api_url,
                              discord_gateway_url=fake.gateway_url)
-    app = await App.open(settings, start=False, lock=False)
-    try:
-        frontend = DiscordFrontend(app.service, settings)
-        with pytest.raises(DiscordSetupError) as caught:
-            await frontend.prepare()
-        assert "Discord refused DISCORD_TOKEN" in str(caught.value) and "Reset Token" in str(caught.value)
-        assert "MTA.wrong" not in str(caught.value)
-    finally:
-        await app.close()
+    with pytest.raises(DiscordSetupError) as caught:
+        await App.launch(settings, lock=False, frontends=True)
+    assert "Discord refused DISCORD_TOKEN" in str(caught.value) and "Reset Token" in str(caught.value)
+    assert "MTA.wrong" not in str(caught.value)
 
 
 async def test_run_on_cloud_now_moves_a_waiting_job(fake: FakeDiscord, make_bot) -> None:

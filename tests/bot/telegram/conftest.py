@@ -40,17 +40,16 @@ class Bot:
 
     async def start(self) -> Bot:
         lanes = [GpuLane(i, device=f"sim:{i}") for i in range(self.gpus)]
-        self.app = await App.open(self.settings, backends=self.backends, lanes=lanes, start=False, lock=False)
-        self.frontend = TelegramFrontend(self.app.service, self.settings)
-        await self.frontend.prepare()
-        await self.app.service.start()
-        await self.frontend.start()
+        said: list[str] = []
+        self.app = await App.launch(self.settings, backends=self.backends, lanes=lanes, lock=False, frontends=True,
+                                    say=said.append)
+        [frontend] = self.app.frontends
+        assert isinstance(frontend, TelegramFrontend)
+        self.frontend = frontend
         return self
 
     async def stop(self) -> None:
-        if self.frontend is not None:
-            await self.frontend.stop()
-            self.frontend = None
+        self.frontend = None
         if self.app is not None:
             await self.app.close()
             self.app = None

@@ -1,5 +1,5 @@
 """Running one cloud backend against its fake: a job spec, a run context, and the backend built as the app
-builds it (from Settings, through ``reelbot.app.build_providers``).
+builds it (from Settings, through ``reelbot.backends.build_providers``).
 
 The backend and its fake share one virtual clock: the backend keeps each provider's real poll pace (10 s for
 Stability) and the fake rate-limits looks that come faster, but no test waits for it in real time.
@@ -20,7 +20,7 @@ from PIL import Image
 from engine.backends.base import RunContext
 from engine.cloud.base import CloudBackend
 from engine.types import JobKind, JobSpec, Options
-from reelbot.app import PROVIDER_KEYS, PROVIDER_URLS, build_providers
+from reelbot.backends import PROVIDER_KEYS, PROVIDER_URLS, build_providers
 from tests.conftest import make_settings
 from tests.fakes.providers.base import FakeProvider
 from tests.fakes.providers.clock import VirtualClock

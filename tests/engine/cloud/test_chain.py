@@ -15,7 +15,7 @@ from bot.render import preview_line
 from engine.events import Event, Progress, ProviderAlert, Retrying
 from engine.types import JobKind, JobState, Options, Origin, Outcome, SubmitRequest, UserRef
 from engine.video import probe
-from reelbot.app import PROVIDER_KEYS, PROVIDER_URLS
+from reelbot.backends import PROVIDER_KEYS, PROVIDER_URLS
 from tests.conftest import RecordingDeliverer
 from tests.engine.cloud.conftest import on_clock
 from tests.fakes.providers.replicate import FakeReplicate

@@ -66,7 +66,7 @@ async def test_a_job_comes_back_as_a_playable_video_with_its_cost(
 async def test_a_refused_key_names_the_setting_and_never_the_key(
     served, make_job, tmp_path: Path, name, fake_cls, kind, throttled, cancel
 ) -> None:
-    from reelbot.app import PROVIDER_KEYS
+    from reelbot.backends import PROVIDER_KEYS
 
     fake = await served(fake_cls)
     backend = backend_for(name, fake, tmp_path, **{PROVIDER_KEYS[name]: "wrong-secret-123"})

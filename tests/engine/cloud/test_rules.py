@@ -177,7 +177,7 @@ async def test_polling_faster_than_allowed_is_rate_limited_by_the_fake(served, m
 
 
 def test_the_settings_default_keeps_each_providers_own_pace(tmp_path: Path) -> None:
-    from reelbot.app import build_providers
+    from reelbot.backends import build_providers
     from tests.conftest import make_settings
 
     keys = {"stability_api_key": "sk", "runwayml_api_secret": "k", "replicate_api_token": "r8"}

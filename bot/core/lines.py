@@ -1,14 +1,17 @@
-"""Engine events as the line a job's message shows, the same on every chat platform.
+"""Engine events as the line a job's message shows, the same on every front end.
 
 A front end feeds each event of its platform to :meth:`JobLines.line` and shows what comes back under the
-job's header, with its own buttons; :meth:`JobLines.alert` words what admins are told. The last word of a
-job (done, failed) is the deliverer's, so ``Ended`` gives no line.
+job's header, with its own buttons; :func:`alert_text` words what admins are told. The last word of a job
+(done, failed) is the deliverer's (:func:`last_line`), so ``Ended`` gives no line.
 """
 
 from __future__ import annotations
 
-from bot.render import queued_line, retrying_line, running_line
+from collections.abc import Callable
+
+from bot.render import failure_text, money, queued_line, retrying_line, running_line
 from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started
+from engine.types import JobState, JobView
 
 
 class JobLines:
@@ -34,3 +37,15 @@ class JobLines:
 
 def alert_text(event: ProviderAlert) -> str:
     return f"⚠ {event.backend} is out of the fallback chain: {event.message}"
+
+
+def last_line(job: JobView, done: Callable[[JobView], str]) -> str:
+    """What a job's message says once the job is over. ``done`` words a success with its video: each
+    platform says it its own way (Discord attaches the video to this message, Telegram sends it below)."""
+    if job.state is JobState.SUCCEEDED and job.result_path is not None:
+        return f"✅ {done(job)}"
+    if job.state is JobState.SUCCEEDED:  # made, but no encoding fits the platform's upload limit
+        text = job.error_message or "The video is too large to send here."
+        return f"⚠️ {text}" + (f" It cost {money(job.charged_usd)}." if job.charged_usd else "")
+    mark = "✖" if job.state is JobState.CANCELLED else "❌"
+    return f"{mark} {failure_text(job)}"

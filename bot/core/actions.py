@@ -1,0 +1,43 @@
+"""The buttons under a job's message, the same on every front end: Cancel, Run on cloud now, Retry (new
+seed) and Same seed.
+
+Buttons can be forged: who may press them is the engine's call (``Service.cancel``, ``run_on_cloud`` and
+``again`` check the job's owner), never the button's. A front end parses the press, calls :func:`perform`,
+and either words the :class:`Outcome` (``bot.render.outcome_text``) or, for Retry and Same seed, queues
+``outcome.again`` as a new job its own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.service import Service
+from engine.types import Again, CloudOffer, JobView, UserRef
+
+CANCEL, RETRY, SAME_SEED, CLOUD = "cancel", "retry", "same", "cloud"
+ACTIONS = (CANCEL, RETRY, SAME_SEED, CLOUD)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: str
+    job_id: str
+    cancelled: JobView | None = None  # CANCEL: the job as it ended
+    moved_to: CloudOffer | None = None  # CLOUD: where it went (None: no provider could take it)
+    again: Again | None = None  # RETRY, SAME_SEED: the request to queue again
+
+    @property
+    def same_seed(self) -> bool:
+        return self.action == SAME_SEED
+
+
+async def perform(service: Service, user: UserRef, action: str, job_id: str) -> Outcome:
+    if action == CANCEL:
+        return Outcome(action, job_id, cancelled=await service.cancel(user, job_id))
+    if action == CLOUD:
+        offer = service.cloud_offer(job_id)
+        moved = offer is not None and await service.run_on_cloud(user, job_id)
+        return Outcome(action, job_id, moved_to=offer if moved else None)
+    if action in (RETRY, SAME_SEED):
+        return Outcome(action, job_id, again=await service.again(user, job_id, same_seed=action == SAME_SEED))
+    raise ValueError(f"unknown job action {action!r}")

@@ -1,0 +1,88 @@
+"""Engine events to each job's message on one front end, and provider alerts to its admins.
+
+The platform says where a job's message is (``where_of``: from the job's origin, also for jobs queued
+before a restart), what buttons go under a waiting job (``buttons``) and how admins are told
+(``tell_admins``); the feed does the rest, the same for every front end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from bot.core.editor import PacedEditor, Where
+from bot.core.lines import JobLines, alert_text
+from bot.render import header, queued_line
+from engine.errors import NotFound
+from engine.events import Event, ProviderAlert, Queued, Subscription
+from engine.service import Service
+from engine.types import CloudOffer, JobState, JobView
+
+T = TypeVar("T")
+M = TypeVar("M")
+
+
+class JobFeed(Generic[T, M]):
+    def __init__(
+        self,
+        service: Service,
+        platform: str,
+        editor: PacedEditor[T, M],
+        *,
+        where_of: Callable[[JobView], Where[T] | None],
+        buttons: Callable[[str, CloudOffer | None], M],
+        tell_admins: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.service = service
+        self.platform = platform
+        self.editor = editor
+        self.where_of = where_of
+        self.buttons = buttons
+        self.tell_admins = tell_admins
+        self.lines = JobLines()
+        self._subscription: Subscription | None = None
+
+    def open(self) -> None:
+        """Follow the engine's events (before it starts: jobs it resumes report at once)."""
+        if self._subscription is None:
+            self._subscription = self.service.subscribe(self.on_event)
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
+        await self.editor.aclose()
+
+    def follow(self, view: JobView, where: Where[T]) -> None:
+        """A job this front end has just queued: its message shows the place in the queue, with Cancel."""
+        self.editor.track(view.id, where, header(view.id, view.prompt, view.kind))
+        if view.state is JobState.QUEUED:
+            self.editor.show(view.id, queued_line(view.position, view.eta_s),
+                             self.buttons(view.id, self.service.cloud_offer(view.id)))
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, ProviderAlert):
+            await self.tell_admins(alert_text(event))
+            return
+        if event.platform != self.platform:
+            return
+        line = self.lines.line(event)
+        if line is None or not await self._tracked(event.job_id):
+            return
+        offer = self.service.cloud_offer(event.job_id) if isinstance(event, Queued) else None
+        self.editor.show(event.job_id, line, self.buttons(event.job_id, offer))
+
+    async def _tracked(self, job_id: str) -> bool:
+        """Whether the job's message is followed; a job this process did not queue (resumed after a
+        restart) is found from its origin."""
+        if self.editor.tracks(job_id):
+            return True
+        try:
+            view = await self.service.get(job_id)
+        except NotFound:
+            return False
+        where = None if view.state.terminal else self.where_of(view)
+        if where is None:
+            return False
+        self.editor.track(job_id, where, header(view.id, view.prompt, view.kind))
+        return True

@@ -79,7 +79,10 @@ class Outbox:
         task.add_done_callback(self._tasks.discard)
 
     async def idle(self) -> None:
-        """Wait until every delivery under way has ended (tests, the CLI, shutdown)."""
+        """Wait until every delivery the database holds for a registered front end has been tried (tests, the
+        CLI, shutdown). The database is asked first: a job another process closed (a worker, a cancel that
+        reached one) has its delivery stored before this process hears of it."""
+        await self.flush()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

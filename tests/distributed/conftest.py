@@ -35,7 +35,7 @@ class WorkerProcess:
         while not any("is running" in line for line in self.output):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("the worker did not start:\n" + "".join(self.output))
-            time.sleep(0.05)
+            time.sleep(0.05)  # paced: a poll with a deadline
         self.name = next(line for line in self.output if "is running" in line).split()[2]
 
     def _read(self) -> None:

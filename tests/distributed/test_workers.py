@@ -29,7 +29,7 @@ async def until(check, wait_s: float = 30.0) -> None:
     for _ in range(int(wait_s / 0.05)):
         if await check():
             return
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # paced: a poll with a deadline
     raise AssertionError(f"still not true after {wait_s} s")
 
 

@@ -41,9 +41,9 @@ def test_sigkill_mid_job_then_restart_loses_nothing_and_delivers_once(tmp_path):
             if list(states.values()).count("succeeded") == 1 and "running" in states.values():
                 running = next(j for j, s in states.items() if s == "running")
                 if db(data, f"SELECT count(*) FROM attempts WHERE job_id='{running}'") == [(1,)]:
-                    time.sleep(0.3)
+                    time.sleep(0.3)  # paced: let the next job get half-way before the kill
                     break
-            time.sleep(0.05)
+            time.sleep(0.05)  # paced: a poll with a deadline
         else:
             raise AssertionError("the first job never finished")
         proc.send_signal(signal.SIGKILL)

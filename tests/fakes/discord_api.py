@@ -112,6 +112,7 @@ class FakeDiscord:
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> synced commands
         self.uploads: dict[str, bytes] = {}
         self.requests: list[tuple[str, str, Any]] = []
+        self.request_times: list[float] = []  # monotonic time each request arrived, in step with requests
         self.spec_errors: list[str] = []
         self.identified = 0
         self.heartbeats = 0
@@ -344,6 +345,7 @@ class FakeDiscord:
             self.spec_errors.append(problem)
         tail = request.path[len(API):]
         self.requests.append((request.method, tail, json.loads(body) if body and form is None else form))
+        self.request_times.append(time.monotonic())
         try:
             # Interaction callbacks and webhooks are authorised by their token in the path; the rest by the bot's.
             if not tail.startswith(("/webhooks/", "/interactions/")) and \

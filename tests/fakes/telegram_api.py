@@ -426,7 +426,7 @@ class FakeTelegram:
                             return
                 except aiohttp.ClientError:
                     self.webhook_deliveries.append(0)
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # paced: Telegram waits before posting an update again
 
     async def _notify(self) -> None:
         async with self._changed:

@@ -170,7 +170,7 @@ def wait_for_file(path: Path, timeout: float = 10.0) -> None:
     while not path.exists():
         if time.monotonic() > deadline:
             pytest.fail(f"{path} never appeared")
-        time.sleep(0.05)
+        time.sleep(0.05)  # paced: a poll with a deadline
 
 
 # --- generate -----------------------------------------------------------------------------------------------

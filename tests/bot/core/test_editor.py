@@ -24,7 +24,7 @@ class Chat:
         deadline = time.monotonic() + timeout_s
         while len(self.edits) < count:
             assert time.monotonic() < deadline, self.edits
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # paced: a poll with a deadline
 
 
 async def test_a_burst_of_progress_costs_one_edit_and_the_newest_text_wins() -> None:

@@ -80,7 +80,7 @@ async def delivery_state(bot: Bot, job_id: str, until: str, timeout_s: float = 1
         state = (await bot.app.repo.delivery_states([job_id]))[job_id]
         if state[0] == until or time.monotonic() > deadline:
             return state
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # paced: a poll with a deadline
 
 
 @pytest.fixture

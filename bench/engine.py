@@ -68,7 +68,7 @@ async def run(jobs: int, gpus: int, users: int, database_url: str) -> dict[str, 
         chain_text_to_video=["local"],
     )
     backend = TimedBackend(scratch=folder / "work")
-    app = await App.open(settings, backends={"local": backend}, lock=False)
+    app = await App.launch(settings, backends={"local": backend}, lock=False)
     service = app.service
     submitted_at: dict[str, float] = {}
     latencies: list[float] = []

@@ -81,8 +81,7 @@ async def main(jobs: int, workers: int, admin_url: str, stalled_s: float = 30.0,
                                 local_backend="simulated", max_queued_per_user=jobs, max_jobs_per_day=jobs,
                                 max_queue=jobs * 2, log_level="WARNING", worker_stalled_s=stalled_s,
                                 worker_heartbeat_s=heartbeat_s)
-            app = await App.open(settings, start=False)
-            await app.service.start()
+            app = await App.launch(settings)
             try:
                 procs += [start_worker(env, i) for i in range(workers)]
                 began = time.monotonic()

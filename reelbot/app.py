@@ -66,11 +66,11 @@ class App:
         *,
         backends: dict[str, Backend] | None = None,
         lanes: list[GpuLane] | None = None,
-        start: bool = True,
         lock: bool = True,
         worker: bool = False,
     ) -> App:
-        """``worker``: a `reelbot worker` of distributed mode (it runs jobs; it does not queue them)."""
+        """Build the engine without starting it (:meth:`launch` builds and starts). ``worker``: a `reelbot
+        worker` of distributed mode (it runs jobs; it does not queue them)."""
         # Distributed mode: many processes share the database by design; no data-folder lock.
         private_data_dir(settings.data_dir)
         handle = acquire_lock(settings.data_dir) if lock and not settings.distributed else None
@@ -110,10 +110,7 @@ class App:
             if queue is not None:
                 await queue.close()
             raise
-        app = cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue)
-        if start:
-            await service.start()
-        return app
+        return cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue)
 
     @classmethod
     async def launch(
@@ -129,7 +126,7 @@ class App:
         say: Callable[[str], None] | None = None,
     ) -> App:
         """Open the app and start it (:meth:`start`); whatever fails on the way, what was opened is closed."""
-        app = await cls.open(settings, backends=backends, lanes=lanes, start=False, lock=lock)
+        app = await cls.open(settings, backends=backends, lanes=lanes, lock=lock)
         try:
             await app.start(frontends=frontends, deliverers=deliverers, metrics=metrics, say=say)
         except BaseException:

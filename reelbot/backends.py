@@ -6,8 +6,9 @@ from __future__ import annotations
 from engine.backends.base import Backend
 from engine.backends.diffusers import DiffusersBackend
 from engine.backends.simulated import SimulatedBackend
-from engine.cloud.base import CloudBackend, CloudConfig
+from engine.cloud.base import CloudBackend
 from engine.cloud.catalog import load_catalog
+from engine.cloud.config import CloudConfig
 from engine.cloud.fal import FalBackend, HuggingFaceBackend
 from engine.cloud.replicate import ReplicateBackend
 from engine.cloud.runway import RunwayBackend

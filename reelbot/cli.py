@@ -241,13 +241,12 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         name = f"{host}:gpu{index}"
         lane.name = name
         gpu, queues, concurrency = lane.label, [queue_for(m) for m in models], 1
-    app = await App.open(settings, lanes=lanes, start=False, worker=True)
+    app = await App.open(settings, lanes=lanes, worker=True)
     worker = build_worker(app, name=name, host=host, gpu=gpu, models=models, queues=queues,
                           concurrency=concurrency)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    signalled = asyncio.get_running_loop().create_task(until_signalled())
+    signalled.add_done_callback(lambda _: stop.set())
     metrics = None
     if settings.metrics_port:
         metrics = await serve_metrics(app.service, settings)
@@ -255,6 +254,8 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     try:
         await worker.serve(stop)
     finally:
+        signalled.cancel()
+        await asyncio.gather(signalled, return_exceptions=True)
         if metrics is not None:
             await metrics.close()
         await app.close()
@@ -263,7 +264,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    app = await App.open(settings, start=False, lock=False)
+    app = await App.open(settings, lock=False)
     try:
         report = await app.service.report()
     finally:

@@ -15,52 +15,26 @@ did not deliver was billed goes to ``ctx.billed_usd`` (the provider's report whe
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 import logging
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from typing import Any
 
 import aiohttp
 
 from engine.backends.base import Output, RunContext
 from engine.cloud.catalog import CloudModel, job_values, pick, shape_values
-from engine.cloud.failures import classify, not_json
+from engine.cloud.config import CloudConfig, MonotonicClock
+from engine.cloud.failures import classify
+from engine.cloud.http import ProviderHttp
 from engine.errors import AttemptTimeout, BackendError, TransientError
 from engine.types import Estimate, JobKind, Options
 from engine.video import playable_mp4
 
 log = logging.getLogger(__name__)
 
-VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
 PROGRESS_STEPS = 100
-MAX_REDIRECTS = 5
 MAX_BACKOFF_S = 60.0
-REDIRECTS = (301, 302, 303, 307, 308)
-
-
-class Clock(Protocol):
-    """Time as polling sees it; tests give a virtual one so a 10 s pace costs no real time."""
-
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class MonotonicClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-REAL_CLOCK = MonotonicClock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +60,6 @@ class Poll:
     failed: BackendError | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CloudConfig:
-    poll_interval_s: float | None = None  # None: each provider's own pace; a number: every provider's
-    timeout_s: float = 600.0  # submit to result; then the remote job is cancelled and the job moves on
-    request_timeout_s: float = 60.0
-    max_download_bytes: int = 200 * 1024 * 1024
-    max_body_bytes: int = 4 * 1024 * 1024  # an API answer (JSON) larger than this is refused unread
-    clock: Clock = REAL_CLOCK
-
-
 @dataclass
 class _Run:
     """One attempt's remote side as the poll loop sees it."""
@@ -114,7 +78,7 @@ class _DeadlinePassed(Exception):
     pass
 
 
-class CloudBackend:
+class CloudBackend(ProviderHttp):
     """Base of every provider; subclasses set ``name``, ``key_setting`` and write the protocol hooks."""
 
     name = "cloud"
@@ -320,82 +284,7 @@ class CloudBackend:
     def classify(self, status: int, body: str, headers: Any) -> BackendError:
         return classify(self.name, self.key_setting.upper(), status, body, headers)
 
-    # --- shared plumbing ---
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.config.request_timeout_s),
-                headers={"User-Agent": "reelbot"},
-            )
-        return self._session
-
-    def headers_for(self, url: str) -> dict[str, str]:
-        """The key goes only to the provider's own origin, never to a CDN a result URL points at."""
-        return self.auth_headers() if _origin(url) == _origin(self.base_url) else {}
-
-    async def call(self, method: str, url: str, *, expect: tuple[int, ...] = (200, 201),
-                   max_bytes: int | None = None, **kwargs: Any) -> Any:
-        """One API call: the parsed JSON of a success, or the classified error of anything else."""
-        status, body, headers = await self.fetch(method, url, max_bytes=max_bytes, **kwargs)
-        if status not in expect:
-            raise self.classify(status, body.decode("utf-8", "replace"), headers)
-        if not body.strip():
-            return {}
-        try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise not_json(self.name, status, body.decode("utf-8", "replace")) from None
-
-    async def fetch(self, method: str, url: str, *, max_bytes: int | None = None,
-                    **kwargs: Any) -> tuple[int, bytes, Any]:
-        """Status, body (read up to ``max_bytes``, the JSON cap by default) and headers of one call."""
-        headers = dict(kwargs.pop("headers", {}))
-        if "json" in kwargs:  # as a stream: a picture in a data URI makes bodies of megabytes
-            kwargs["data"] = io.BytesIO(json.dumps(kwargs.pop("json")).encode())
-            headers["Content-Type"] = "application/json"
-        cap = self.config.max_body_bytes if max_bytes is None else max_bytes
-        try:
-            async with self._open(method, url, headers, **kwargs) as response:
-                return response.status, await self._read_capped(response, cap), response.headers
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"Could not reach {self.name} ({type(exc).__name__}: {exc}).",
-                                 backend=self.name) from None
-
-    @asynccontextmanager
-    async def _open(self, method: str, url: str, headers: dict[str, str],
-                    **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
-        """One request whose redirects are followed by hand: the key is re-decided at every hop, so it
-        never follows a redirect to another origin (aiohttp would forward a custom key header)."""
-        for _hop in range(MAX_REDIRECTS + 1):
-            sent = {**self.headers_for(url), **headers}
-            response = await self.session.request(method, url, headers=sent, allow_redirects=False, **kwargs)
-            location = response.headers.get("Location")
-            if response.status in REDIRECTS and location and method in ("GET", "HEAD"):
-                response.release()
-                url = urljoin(str(response.url), location)
-                continue
-            try:
-                yield response
-            finally:
-                response.release()
-            return
-        raise TransientError(f"{self.name} redirected more than {MAX_REDIRECTS} times.", backend=self.name)
-
-    async def _read_capped(self, response: aiohttp.ClientResponse, cap: int) -> bytes:
-        if response.content_length is not None and response.content_length > cap:
-            raise self._oversized(cap)
-        data = bytearray()
-        async for chunk in response.content.iter_chunked(1 << 16):
-            data += chunk
-            if len(data) > cap:
-                raise self._oversized(cap)
-        return bytes(data)
-
-    def _oversized(self, cap: int) -> TransientError:
-        return TransientError(f"{self.name} sent an answer over {cap / 1048576:.0f} MB; it was refused unread.",
-                              backend=self.name)
+    # --- the result (the HTTP itself: engine/cloud/http.py) ---
 
     async def save(self, poll: Poll, dest: Path) -> None:
         if poll.video_bytes is not None:
@@ -406,44 +295,6 @@ class CloudBackend:
             raise TransientError(f"{self.name} said the job was done but gave no video.", backend=self.name)
         await self.download(poll.video_url, dest)
 
-    async def download(self, url: str, dest: Path, headers: dict[str, str] | None = None) -> None:
-        """Stream a result to ``dest``: refused when it is not a video or grows past the cap."""
-        try:
-            async with self._open("GET", url, dict(headers or {})) as response:
-                if response.status in (403, 404, 410):
-                    raise TransientError(f"{self.name}'s result has expired or is gone (HTTP {response.status}).",
-                                         backend=self.name)
-                if response.status >= 400:
-                    text = (await self._read_capped(response, 64 * 1024)).decode("utf-8", "replace")
-                    raise self.classify(response.status, text[:500], response.headers)
-                kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                if kind and not kind.startswith(VIDEO_TYPES):
-                    raise TransientError(f"{self.name} sent {kind or 'no type'} instead of a video.",
-                                         backend=self.name)
-                if response.content_length is not None:
-                    self._check_size(response.content_length)
-                data = bytearray()
-                async for chunk in response.content.iter_chunked(1 << 16):
-                    data += chunk
-                    self._check_size(len(data))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"Downloading the video from {self.name} failed ({exc}).",
-                                 backend=self.name) from None
-        await asyncio.to_thread(dest.write_bytes, bytes(data))
-
-    def _check_size(self, size: int) -> None:
-        cap = self.config.max_download_bytes
-        if size > cap:
-            raise TransientError(
-                f"{self.name}'s video is larger than the {cap / 1048576:.0f} MB download cap "
-                "(CLOUD_MAX_DOWNLOAD_MB).", backend=self.name,
-            )
-
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.netloc

@@ -28,8 +28,9 @@ import replicate
 from replicate.exceptions import ReplicateError
 
 from engine.backends.base import RunContext
-from engine.cloud.base import CloudBackend, CloudConfig, Poll, Submitted
+from engine.cloud.base import CloudBackend, Poll, Submitted
 from engine.cloud.catalog import CloudModel, render_inputs
+from engine.cloud.config import CloudConfig
 from engine.cloud.failures import detail_of, looks_moderated, moderated
 from engine.cloud.media import data_uri, prepared
 from engine.errors import BackendError, TransientError

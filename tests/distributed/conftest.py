@@ -97,10 +97,8 @@ async def front(cluster_env: dict[str, Any], tmp_path: Path) -> AsyncIterator[An
 
     async def open_front(**overrides: Any) -> tuple[App, RecordingDeliverer]:
         settings = make_settings(tmp_path, **{**cluster_env, **overrides})
-        app = await App.open(settings, start=False)
         deliverer = RecordingDeliverer()
-        app.service.register_deliverer("test", deliverer)
-        await app.service.start()
+        app = await App.launch(settings, deliverers={"test": deliverer})
         opened.append(app)
         return app, deliverer
 

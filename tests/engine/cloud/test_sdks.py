@@ -117,7 +117,7 @@ async def test_the_hugging_face_sdk_speaks_with_its_fake(served, monkeypatch) ->
     from huggingface_hub import InferenceClient
     from huggingface_hub.utils import _http
 
-    from engine.cloud.base import REAL_CLOCK
+    from engine.cloud.config import REAL_CLOCK
 
     fake = await served(FakeHuggingFace)
     fake.clock = REAL_CLOCK  # the SDK sleeps its 0.5 s pace in real time (in a thread)

@@ -79,7 +79,8 @@ async def main(jobs: int, workers: int, admin_url: str, stalled_s: float = 30.0,
             env.update(common)
             settings = Settings(_env_file=None, database_url=url, queue="procrastinate", data_dir=Path(folder),
                                 local_backend="simulated", max_queued_per_user=jobs, max_jobs_per_day=jobs,
-                                max_queue=jobs * 2, log_level="WARNING", worker_stalled_s=stalled_s,
+                                max_queue=jobs * 2, rate_limit_per_minute=0, log_level="WARNING",
+                                worker_stalled_s=stalled_s,
                                 worker_heartbeat_s=heartbeat_s)
             app = await App.launch(settings)
             try:

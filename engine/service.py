@@ -161,10 +161,11 @@ class Service:
         )
         now = utcnow()
         limits = self.config.limits
-        refusal = await self.repo.precheck(platform=user.platform, external_id=user.user_id, is_admin=admin,
-                                           cheapest_micros=costs[-1], limits=limits, now=now)
-        if refusal is not None:
-            raise self._refused(refusal, now, costs[-1])
+        if request.image is not None:  # a download and a decode are coming: first the cheap look at the quotas
+            refusal = await self.repo.precheck(platform=user.platform, external_id=user.user_id, is_admin=admin,
+                                               cheapest_micros=costs[-1], limits=limits, now=now)
+            if refusal is not None:
+                raise self._refused(refusal, now, costs[-1])
         job_id = new_job_id()
         seed = options.seed if options.seed is not None else secrets.randbelow(MAX_SEED + 1)
         image_path = None

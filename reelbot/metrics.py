@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, His
 
 from engine.events import Ended, Event
 from engine.service import Service
+from engine.types import JobState
 from reelbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ class Metrics:
     async def refresh(self) -> None:
         report = await self.service.report()
         self.queue_depth.set(report.queued)
-        for state in ("queued", "running", "succeeded", "failed", "cancelled"):
-            self.jobs.labels(state).set(report.jobs_by_state.get(state, 0))
+        for state in JobState:
+            self.jobs.labels(state.value).set(report.jobs_by_state.get(state.value, 0))
         for lane in report.lanes:
             self.gpu_busy.labels(lane.name, lane.label).set(1 if lane.current_job else 0)
             if lane.stats is not None:

@@ -62,6 +62,14 @@ def backend_for(name: str, fake: FakeProvider, tmp_path: Path, **settings: Any) 
     return on_clock(backend, fake)
 
 
+async def run_once(backend: CloudBackend, run: Any) -> Any:
+    """One attempt of ``run`` (a :func:`make_job` result) on ``backend``, whose session is closed after."""
+    try:
+        return await backend.run(run.ctx)
+    finally:
+        await backend.aclose()
+
+
 def on_clock(backend: Any, fake: FakeProvider) -> Any:
     """The backend keeps time on its fake's clock (the tests' virtual one)."""
     if fake.clock is not None:

@@ -16,18 +16,13 @@ import pytest
 from engine.errors import TransientError
 from engine.types import JobKind, Options
 from tests.engine.cloud.conftest import backend_for
+from tests.engine.cloud.conftest import run_once as _run
 from tests.fakes.providers.replicate import FakeReplicate
 from tests.fakes.providers.runway import FakeRunway
 from tests.fakes.providers.stability import FakeStability
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
 
-
-async def _run(backend, run):
-    try:
-        return await backend.run(run.ctx)
-    finally:
-        await backend.aclose()
 
 
 async def test_a_failed_poll_never_leaves_a_second_billed_run(served, make_job, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from PIL import Image
 from engine.errors import BackendUnavailable, Moderated, RejectedInput, TransientError
 from engine.types import JobKind
 from tests.engine.cloud.conftest import backend_for
+from tests.engine.cloud.conftest import run_once as _run
 from tests.fakes.providers.fal import FakeFal, FakeHuggingFace
 from tests.fakes.providers.runway import FakeRunway
 from tests.fakes.providers.stability import FakeStability
@@ -20,12 +21,6 @@ from tests.fakes.providers.veo import FakeVeo
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
 
-
-async def _run(backend, run):
-    try:
-        return await backend.run(run.ctx)
-    finally:
-        await backend.aclose()
 
 
 async def test_stability_gets_a_portrait_picture_at_one_of_its_three_sizes(served, make_job, tmp_path) -> None:

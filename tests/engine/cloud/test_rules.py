@@ -13,6 +13,7 @@ from engine.errors import AuthFailed, BackendUnavailable, Moderated, RejectedInp
 from engine.types import JobKind
 from engine.video import probe
 from tests.engine.cloud.conftest import backend_for
+from tests.engine.cloud.conftest import run_once as _run
 from tests.fakes.providers.fal import FakeFal, FakeHuggingFace
 from tests.fakes.providers.replicate import FakeReplicate
 from tests.fakes.providers.runway import FakeRunway
@@ -21,12 +22,6 @@ from tests.fakes.providers.veo import FakeVeo
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
 
-
-async def _run(backend, run):
-    try:
-        return await backend.run(run.ctx)
-    finally:
-        await backend.aclose()
 
 
 @pytest.mark.parametrize(("size", "portrait", "ratio"), [((1104, 832), False, "1280:720"),

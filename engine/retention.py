@@ -24,9 +24,11 @@ async def sweep_files(repo: Repository, *, results_dir: Path, uploads_dir: Path,
     """Delete the files of jobs that ended more than ``keep_files_s`` ago and were delivered; returns how
     many jobs lost their files. The rows, attempts and ledger stay."""
     orphans = await asyncio.to_thread(orphan_uploads, uploads_dir, now)
-    unknown = await repo.unknown_job_ids(list(orphans))
-    for job_id in unknown:  # a picture whose job was never stored (a crash mid-submit): nobody's
-        await asyncio.to_thread(orphans[job_id].unlink, True)
+    ids = list(orphans)
+    for start in range(0, len(ids), 500):  # a bounded IN (...) per query
+        for job_id in await repo.unknown_job_ids(ids[start:start + 500]):
+            # a picture whose job was never stored (a crash mid-submit): nobody's
+            await asyncio.to_thread(orphans[job_id].unlink, True)
     if keep_files_s <= 0:
         return 0
     cutoff = now - timedelta(seconds=keep_files_s)

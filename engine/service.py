@@ -110,9 +110,9 @@ class Service:
         self.config.uploads_dir.mkdir(parents=True, exist_ok=True)
         await self.dispatcher.start()
         await self.outbox.flush()
-        if self.config.keep_files_s > 0:
-            self._sweep_task = asyncio.get_running_loop().create_task(
-                sweep_regularly(self.sweep_files, self.config.sweep_interval_s))
+        # Always: old videos go after KEEP_FILES_DAYS (if set), and pictures no job points to in any case.
+        self._sweep_task = asyncio.get_running_loop().create_task(
+            sweep_regularly(self.sweep_files, self.config.sweep_interval_s))
 
     async def stop(self) -> None:
         if self._sweep_task is not None:

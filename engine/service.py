@@ -249,11 +249,6 @@ class Service:
             self.outbox.notify(closed, job_id, view.origin.platform)
         return await self.get(job_id)
 
-    async def run_here(self, job_id: str) -> asyncio.Task[None] | None:
-        """A worker's part in distributed mode: drive a queued job through this process's runner (its GPU
-        lane, then the cloud); the task ends when the job has. None if the job already ended."""
-        return await self.dispatcher.resume(job_id)
-
     async def run_on_cloud(self, by: UserRef, job_id: str) -> bool:
         """Move a job waiting for a GPU to the cloud now (within what was reserved for it)."""
         view = await self.get(job_id)

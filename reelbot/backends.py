@@ -3,6 +3,8 @@ provider the operator enabled, with the reason for each one left out of the chai
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.backends.base import Backend
 from engine.backends.diffusers import DiffusersBackend
 from engine.backends.simulated import SimulatedBackend
@@ -47,20 +49,23 @@ PROVIDER_URLS = {
 
 
 
-def cuda_devices(choice: str) -> list[tuple[int, str]]:
-    """(index, name) of the CUDA GPUs to use: all visible ones for "auto", none for "none"."""
+def cuda_devices(choice: str, torch: Any = None) -> list[tuple[int, str]]:
+    """(index, name) of the CUDA GPUs to use: all visible ones for "auto", none for "none". ``torch``: the
+    module to ask (the doctor passes its own; None: import it, no torch means no GPU). A choice that is not a
+    comma list of indices raises ValueError."""
     if choice.strip().lower() == "none":
         return []
-    try:
-        import torch
-    except ImportError:
-        return []
+    if torch is None:
+        try:
+            import torch
+        except ImportError:
+            return []
     if not torch.cuda.is_available():
         return []
-    visible = range(torch.cuda.device_count())
+    visible: list[int] = list(range(torch.cuda.device_count()))
     if choice.strip().lower() != "auto":
         wanted = {int(part) for part in choice.split(",") if part.strip()}
-        visible = [i for i in visible if i in wanted]  # type: ignore[assignment]
+        visible = [i for i in visible if i in wanted]
     return [(i, torch.cuda.get_device_name(i)) for i in visible]
 
 

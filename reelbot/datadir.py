@@ -17,9 +17,12 @@ log = logging.getLogger(__name__)
 def private_data_dir(data_dir: Path) -> None:
     """DATA_DIR holds the database, people's pictures and videos: readable by reelbot's user alone.
     Everything reelbot creates from here on is 0600 (folders 0700); what an older version left readable
-    to others is closed once, here."""
+    to others is closed once, here (a folder that is already private needs no walk: nobody else can reach
+    inside it, so a start-up does not stat every video)."""
     os.umask(0o077)
     data_dir.mkdir(parents=True, exist_ok=True)
+    if not data_dir.stat().st_mode & 0o077:
+        return
     for folder, dirs, files in os.walk(data_dir):
         for name in [folder, *(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]:
             try:

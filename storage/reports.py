@@ -37,7 +37,7 @@ class ReportQueries(Store):
     def scope_counts(self, scope: str, today: datetime) -> ScopeCounts:
         """The jobs of one server or group: waiting and running now, made and failed today."""
         with self.db.transaction() as conn:
-            rows: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
+            rows: dict[str, int] = dict(conn.execute(
                 select(jobs.c.state, func.count())
                 .where(jobs.c.scope == scope, or_(jobs.c.state.in_(OPEN_STATES), jobs.c.created_at >= today))
                 .group_by(jobs.c.state)

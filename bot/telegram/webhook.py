@@ -22,7 +22,7 @@ MAX_BODY = 1024 * 1024  # an update is a few kilobytes (the files themselves are
 
 
 class WebhookServer:
-    def __init__(self, application: Application, *, path: str, secret: str,  # type: ignore[type-arg]
+    def __init__(self, application: Application, *, path: str, secret: str,
                  listen: str, port: int) -> None:
         self.application = application
         self.path = "/" + path.lstrip("/")

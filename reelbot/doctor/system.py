@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reelbot.backends import cuda_devices
 from reelbot.doctor.base import (
     LOCAL_EXTRA,
     Check,
@@ -83,7 +84,7 @@ def cuda(settings: Settings, torch: Any) -> list[Check]:
         return [Check("CUDA", None, f"GPUS=none: local GPUs are not used, cloud only ({visible} visible)")]
 
     try:
-        devices = _cuda_devices(torch, settings.gpus)
+        devices = cuda_devices(settings.gpus, torch)
     except ValueError:
         return [
             Check(
@@ -142,20 +143,6 @@ def cuda(settings: Settings, torch: Any) -> list[Check]:
         else:
             checks.append(Check(f"GPU {index}", True, f"{name}, {total:.1f} GiB total, {free:.1f} GiB free"))
     return checks
-
-
-def _cuda_devices(torch: Any, choice: str) -> list[tuple[int, str]]:
-    """(index, name) of the CUDA GPUs ``GPUS`` picks, as :func:`reelbot.backends.cuda_devices` picks them (all
-    visible ones for "auto"), asked of ``torch``. Raises ValueError for a choice it cannot read."""
-    if choice.strip().lower() == "none":
-        return []
-    if not torch.cuda.is_available():
-        return []
-    visible: list[int] = list(range(torch.cuda.device_count()))
-    if choice.strip().lower() != "auto":
-        wanted = {int(part) for part in choice.split(",") if part.strip()}
-        visible = [i for i in visible if i in wanted]
-    return [(i, torch.cuda.get_device_name(i)) for i in visible]
 
 
 def _no_gpu(

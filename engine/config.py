@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.access import Access
 from engine.validation import InputLimits
-from storage.repo import Limits
+from storage.repo import Calendar, Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +26,6 @@ class EngineConfig:
     sweep_interval_s: float = 3600.0
     access: Access = Access()  # who is an admin: the ids in the settings, and the CLI's local operator
     rate_limit_per_minute: int = 0  # requests per user per minute reaching the quota check (0: no limit)
+    # TIMEZONE: where "today" and "this month" start for quotas, the budget and spend, and the clock times
+    # shown. The composition root hands the same calendar to the repository.
+    calendar: Calendar = Calendar()

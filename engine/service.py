@@ -13,7 +13,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from engine.clock import utcnow
@@ -62,7 +62,7 @@ from engine.types import (
 )
 from engine.validation import MAX_SEED, clean_text, validate
 from engine.views import job_view
-from storage.repo import NewJob, Refusal, Repository, day_start, month_start
+from storage.repo import NewJob, Refusal, Repository
 
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -300,14 +300,14 @@ class Service:
         if self.access.is_admin(by):
             return await self.report()
         if by.manages:
-            return await scope_report(self.repo, by.manages)
+            return await scope_report(self.repo, by.manages, self.config.calendar)
         raise NotAllowed("Only the bot's admins can see the status.", reason="admins_only",
                          hint="Everyone can see their own usage.")
 
     async def report(self) -> StatusReport:
         """Everything /status shows an admin; for the operator's own tools (the CLI, metrics)."""
         return await admin_report(self.repo, self.router, self.scheduler, self.gpu_stats,
-                                  self.config.limits.global_budget_micros)
+                                  self.config.limits.global_budget_micros, self.config.calendar)
 
     async def sweep_files(self, now: datetime | None = None) -> int:
         """Delete the files of jobs that ended more than ``keep_files_s`` ago and were delivered; returns how
@@ -334,9 +334,9 @@ class Service:
         return path
 
     def _refused(self, refusal: Refusal, now: datetime, cheapest_micros: int) -> ReelbotError:
-        until_tomorrow = (day_start(now) + timedelta(days=1) - now).total_seconds()
-        next_month = (month_start(now) + timedelta(days=32)).replace(day=1)
-        until_next_month = (next_month - now).total_seconds()
+        calendar = self.config.calendar  # local midnight and the local 1st (TIMEZONE)
+        until_tomorrow = (calendar.next_day(now) - now).total_seconds()
+        until_next_month = (calendar.next_month(now) - now).total_seconds()
         if refusal.limit == "banned":
             return NotAllowed("You are not allowed to make videos with this bot.", reason="banned")
         if refusal.limit == "max_queued":

@@ -13,7 +13,7 @@ from engine.lanes import GpuLane
 from engine.router import BackendHealth, Router
 from engine.scheduler import Scheduler
 from engine.types import UserRef
-from storage.repo import Limits, Repository, day_start, month_key, month_start
+from storage.repo import Calendar, Limits, Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ class WorkerStatus:
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    generated_at: datetime
+    generated_at: datetime  # on the community's clock (TIMEZONE), as the chart and the embeds show it
     lanes: tuple[LaneStatus, ...]
     backends: tuple[BackendHealth, ...]
     queued: int
@@ -128,13 +128,15 @@ async def admin_report(
     scheduler: Scheduler,
     gpu_stats: Callable[[GpuLane], GpuStats | None],
     budget_micros: int | None,
+    calendar: Calendar,
 ) -> StatusReport:
-    """Everything /status shows an admin: this process's GPU lanes, the workers' heartbeats, the books."""
+    """Everything /status shows an admin: this process's GPU lanes, the workers' heartbeats, the books;
+    "today" and "this month" as the ``calendar`` (TIMEZONE) counts them."""
     now = utcnow()
-    today = await repo.spend_by_backend(day_start(now))
-    month = await repo.spend_by_backend(month_start(now))
-    committed = await repo.committed_micros(month_key(now))
-    top = await repo.top_users(month_start(now))
+    today = await repo.spend_by_backend(calendar.day_start(now))
+    month = await repo.spend_by_backend(calendar.month_start(now))
+    committed = await repo.committed_micros(calendar.month_key(now))
+    top = await repo.top_users(calendar.month_start(now))
     states = await repo.counts_by_state()
     mono = time.monotonic()
     queues = scheduler.queue_lengths()
@@ -158,7 +160,7 @@ async def admin_report(
         for w in beats
     )
     return StatusReport(
-        generated_at=now, lanes=lanes, backends=tuple(router.health()),
+        generated_at=calendar.local(now), lanes=lanes, backends=tuple(router.health()),
         queued=states.get("queued", 0), running=states.get("running", 0), jobs_by_state=states,
         spend=tuple(spend), budget_usd=None if budget_micros is None else budget_micros / 1e6,
         committed_usd=committed / 1e6, top_users=tuple(TopUser(p, u, n, j, c / 1e6) for p, u, n, j, c in top),
@@ -166,9 +168,9 @@ async def admin_report(
     )
 
 
-async def scope_report(repo: Repository, scope: str) -> ScopeStatus:
-    """/status for one server's or group's managers: that place's own jobs today."""
-    counts = await repo.scope_counts(scope, day_start(utcnow()))
+async def scope_report(repo: Repository, scope: str, calendar: Calendar) -> ScopeStatus:
+    """/status for one server's or group's managers: that place's own jobs today (local midnight on)."""
+    counts = await repo.scope_counts(scope, calendar.day_start(utcnow()))
     return ScopeStatus(scope, counts.queued, counts.running, counts.succeeded_today, counts.failed_today)
 
 

@@ -41,7 +41,7 @@ from reelbot.frontends import build_frontends, not_started
 from reelbot.metrics import Metrics, serve_metrics
 from reelbot.settings import Settings
 from storage.db import Database
-from storage.repo import Limits, Repository
+from storage.repo import Calendar, Limits, Repository
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,8 @@ class App:
         try:
             db = Database(settings.database_url)
             db.migrate()
-            repo = Repository(db)
+            config = engine_config(settings)
+            repo = Repository(db, config.calendar)  # storage counts days and months as the engine does
             front_end_only = settings.distributed and not worker
             if front_end_only:
                 lanes = []  # the GPUs are the workers'
@@ -103,7 +104,7 @@ class App:
             encode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelbot-encode")
             # Where admitted jobs run, chosen once: the front end of distributed mode queues them for the
             # workers; everywhere else (embedded mode, a worker) they run here, on this process's lanes.
-            service = build_service(settings, repo, router, lanes, encode_pool,
+            service = build_service(settings, config, repo, router, lanes, encode_pool,
                                     queue=queue if front_end_only else None)
         except BaseException:
             release_lock(handle)
@@ -188,6 +189,7 @@ class App:
 
 def build_service(
     settings: Settings,
+    config: EngineConfig,
     repo: Repository,
     router: Router,
     lanes: list[GpuLane],
@@ -197,7 +199,6 @@ def build_service(
 ) -> Service:
     """The engine: admission (the service) over a dispatcher, the PostgreSQL ``queue`` if one is given
     (the front end of distributed mode), else this process's lanes."""
-    config = engine_config(settings)
     events = EventBus()
     scheduler = Scheduler(lanes, max_skips=settings.affinity_max_skips)
     outbox = Outbox(repo, partial(stored_view, repo))
@@ -251,6 +252,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         keep_files_s=settings.keep_files_days * 86400,
         access=Access.from_ids({p: settings.admin_ids(p) for p in ("discord", "telegram")}),
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        calendar=Calendar(settings.zone),
     )
 
 

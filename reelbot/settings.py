@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: sqlite file data_dir/reelbot.db
     log_level: str = "INFO"
+    # The community's time zone (IANA name): when "today" and "this month" start for quotas, the budget and
+    # spend, and the clock times shown. Stored times stay UTC.
+    timezone: str = "UTC"
 
     # --- one process, or many GPU workers on PostgreSQL ---
     queue: str = "embedded"  # or "procrastinate" (needs DATABASE_URL on PostgreSQL; run `reelbot worker`s)
@@ -60,6 +64,9 @@ class Settings(BaseSettings):
     telegram_max_download_mb: float = Field(20, gt=0)  # what bots may download; no cap on your own server
     telegram_edit_interval_private_s: float = Field(1.0, ge=0)
     telegram_edit_interval_group_s: float = Field(3.0, ge=0)
+
+    # --- the /status chart ---
+    chart_font: Path | None = None  # a .ttf/.otf/.ttc with Hangul; empty: found on the system (bot/fonts.py)
 
     # --- per-user quotas (admins are exempt, except from the global budget) ---
     max_running_per_user: int = Field(1, ge=0)
@@ -141,6 +148,29 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" names a folder
+            raise ValueError(
+                f"TIMEZONE={value!r} is not a time zone this machine knows: use an IANA name such as "
+                "Asia/Seoul, Europe/Berlin or America/New_York (or UTC)"
+            ) from None
+        return value
+
+    @field_validator("chart_font")
+    @classmethod
+    def _chart_font_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(
+                f"CHART_FONT={str(value)!r} is not a file: give the path of a font with Hangul, for example "
+                "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc, or leave it empty to find one"
+            )
+        return value
+
     @field_validator("local_backend")
     @classmethod
     def _known_local_backend(cls, value: str) -> str:
@@ -193,6 +223,11 @@ class Settings(BaseSettings):
     @property
     def distributed(self) -> bool:
         return self.queue == "procrastinate"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE as a zone (checked when the settings were read)."""
+        return ZoneInfo(self.timezone)
 
     @property
     def results_dir(self) -> Path:

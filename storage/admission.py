@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from storage.db import threaded
-from storage.records import Admitted, Limits, NewJob, Refusal, day_start, effective_limits, month_key
+from storage.records import Admitted, Limits, NewJob, Refusal, effective_limits
 from storage.statements import USER_FIELDS, Store, budget, users
 
 
@@ -41,7 +41,7 @@ class AdmissionQueries(Store):
         """
         q, x = self._q, self.db.execute
         with self.db.transaction() as conn:
-            committed = self._lock_budget_month(conn, month_key(now))
+            committed = self._lock_budget_month(conn, self.calendar.month_key(now))
             user = self._lock_user(conn, platform, external_id, name, now)
             effective = effective_limits(user, limits)
             refusal, month_micros = self._user_refusal(conn, user, effective, is_admin, max(costs_micros), now)
@@ -88,7 +88,7 @@ class AdmissionQueries(Store):
                  "created_at": now},
             )
             if reserve:
-                x(conn, q.budget_add, {"b_month": month_key(now), "b_amount": reserve})
+                x(conn, q.budget_add, {"b_month": self.calendar.month_key(now), "b_amount": reserve})
             return Admitted(
                 job.id, user["id"], reserve, priority, None if is_admin else effective.max_running
             )
@@ -107,7 +107,7 @@ class AdmissionQueries(Store):
         if effective.max_queued is not None and open_jobs >= effective.max_queued:
             return Refusal("max_queued", open_jobs, effective.max_queued), 0
         if effective.max_jobs_per_day is not None:
-            today = self._jobs_since(conn, user["id"], day_start(now))
+            today = self._jobs_since(conn, user["id"], self.calendar.day_start(now))
             if today >= effective.max_jobs_per_day:
                 return Refusal("max_jobs_per_day", today, effective.max_jobs_per_day), 0
         month_micros = 0
@@ -142,7 +142,7 @@ class AdmissionQueries(Store):
                 return Refusal("max_usd_per_month", month_micros / 1e6, effective.max_usd_per_month)
             if limits.global_budget_micros is not None:
                 committed = conn.execute(
-                    select(budget.c.committed_micros).where(budget.c.month == month_key(now))
+                    select(budget.c.committed_micros).where(budget.c.month == self.calendar.month_key(now))
                 ).scalar_one_or_none() or 0
                 if committed + cheapest_micros > limits.global_budget_micros:
                     return Refusal("global_budget", committed / 1e6, limits.global_budget_micros / 1e6)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select, update
 
 from storage.db import threaded
 from storage.models import Attempt, Job, User
-from storage.records import AttemptEnd, RecoveryReport, month_key
+from storage.records import AttemptEnd, RecoveryReport
 from storage.statements import OPEN_STATES, TERMINAL_STATES, Store, attempts, jobs, users
 
 
@@ -90,7 +90,7 @@ class JobQueries(Store):
                     "job_id": job_id, "user_id": user_id, "kind": "absorbed", "amount_micros": end.cost_micros,
                     "created_at": now})
                 self.db.execute(conn, self._q.budget_add,
-                                {"b_month": month_key(created_at), "b_amount": end.cost_micros})
+                                {"b_month": self.calendar.month_key(created_at), "b_amount": end.cost_micros})
 
     @threaded
     def finish(
@@ -158,7 +158,7 @@ class JobQueries(Store):
                     "created_at": now}]
         if refund:
             entries.append({**entries[0], "kind": "refund", "amount_micros": refund})
-            x(conn, q.budget_add, {"b_month": month_key(created_at), "b_amount": -refund})
+            x(conn, q.budget_add, {"b_month": self.calendar.month_key(created_at), "b_amount": -refund})
         x(conn, q.ledger_new, entries)
         if extra:
             self._charge_extra(conn, job_id, user_id, created_at, extra, now, closing=True)
@@ -179,7 +179,7 @@ class JobQueries(Store):
         q, x = self._q, self.db.execute
         x(conn, q.ledger_new, {"job_id": job_id, "user_id": user_id, "kind": "extra", "amount_micros": amount,
                                "created_at": now})
-        x(conn, q.budget_add, {"b_month": month_key(created_at), "b_amount": amount})
+        x(conn, q.budget_add, {"b_month": self.calendar.month_key(created_at), "b_amount": amount})
         if not closing:  # a job being closed gets its whole charge written by the close itself
             x(conn, q.job_charge_more, {"b_id": job_id, "b_amount": amount})
 

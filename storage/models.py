@@ -121,7 +121,7 @@ class BudgetMonth(SQLModel, table=True):
 
     __tablename__ = "budget_months"
 
-    month: str = Field(primary_key=True, max_length=7)  # "2026-11"
+    month: str = Field(primary_key=True, max_length=7)  # "2026-11", the month in TIMEZONE (storage/calendar.py)
     committed_micros: int = 0
 
 

@@ -1,5 +1,5 @@
 """What callers hand storage and what it answers: limits, a new job, admission's yes or no, how an attempt
-ended, a user's usage, recovery's report, a server's counts; and the calendar storage counts by.
+ended, a user's usage, recovery's report, a server's counts.
 
 Plain values, no SQL: the engine builds and reads them; the queries live in the other modules.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 
@@ -92,19 +91,6 @@ class RecoveryReport:
     requeued: list[str] = field(default_factory=list)  # were running when the process died; run again
     failed: list[str] = field(default_factory=list)  # died too often; failed with a refund
     queued: list[str] = field(default_factory=list)  # every job to drive now, oldest first
-
-
-def day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def month_start(now: datetime) -> datetime:
-    return day_start(now).replace(day=1)
-
-
-def month_key(when: datetime | str) -> str:
-    """"2026-11" for a time; SQLite's fast path hands back stored times as text ("2026-11-22 ...")."""
-    return when[:7] if isinstance(when, str) else when.strftime("%Y-%m")
 
 
 def effective_limits(user: dict[str, Any], limits: Limits) -> Limits:

@@ -13,6 +13,7 @@ The queries live in modules named after their job, one class each, and ``Reposit
 - ``storage/reports.py``    usage, counts, spend, the busiest users, whether the books balance
 - ``storage/files.py``      which jobs' files may be deleted, and file names that belong to no job
 - ``storage/records.py``    the values callers exchange with storage (Limits, NewJob, Refusal, ...)
+- ``storage/calendar.py``   where "today" and "this month" start in the community's time zone
 - ``storage/statements.py`` the tables, the prepared statements, and ``Store``, the base of every part
 
 Callers import from here: ``from storage.repo import Repository, Limits, NewJob, ...``.
@@ -21,6 +22,7 @@ Callers import from here: ``from storage.repo import Repository, Limits, NewJob,
 from __future__ import annotations
 
 from storage.admission import AdmissionQueries
+from storage.calendar import Calendar
 from storage.deliveries import DeliveryQueries
 from storage.files import FileQueries
 from storage.jobs import JobQueries
@@ -33,21 +35,19 @@ from storage.records import (
     Refusal,
     ScopeCounts,
     Usage,
-    day_start,
-    month_key,
-    month_start,
 )
 from storage.reports import ReportQueries
 from storage.workers import WorkerQueries
 
 __all__ = [
-    "Admitted", "AttemptEnd", "Limits", "NewJob", "RecoveryReport", "Refusal", "Repository", "ScopeCounts",
-    "Usage", "day_start", "month_key", "month_start",
+    "Admitted", "AttemptEnd", "Calendar", "Limits", "NewJob", "RecoveryReport", "Refusal", "Repository",
+    "ScopeCounts", "Usage",
 ]
 
 
 class Repository(AdmissionQueries, JobQueries, DeliveryQueries, WorkerQueries, ReportQueries, FileQueries):
-    """Every query reelbot makes: ``Repository(db)``, then ``await repo.admit(...)``, ``repo.finish(...)``, ...
+    """Every query reelbot makes: ``Repository(db, Calendar(zone))``, then ``await repo.admit(...)``,
+    ``repo.finish(...)``, ...
 
     Each base class holds one concern's queries (see this module's docstring); all share the database and
     the prepared statements through :class:`storage.statements.Store`.

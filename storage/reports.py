@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select
 
 from storage.db import threaded
-from storage.records import Limits, ScopeCounts, Usage, day_start, effective_limits
+from storage.records import Limits, ScopeCounts, Usage, effective_limits
 from storage.statements import OPEN_STATES, TERMINAL_STATES, Store, attempts, budget, jobs, ledger, users
 
 
@@ -28,7 +28,7 @@ class ReportQueries(Store):
                 user["id"],
                 user["role"],
                 open_jobs,
-                self._jobs_since(conn, user["id"], day_start(now)),
+                self._jobs_since(conn, user["id"], self.calendar.day_start(now)),
                 self._user_month_micros(conn, user["id"], now),
                 effective_limits(dict(user), limits),
             )

@@ -1,6 +1,6 @@
 """The tables, the prepared statements of the hot path, and :class:`Store`, the base every part of the
-repository builds on (the database handle, the statements, and the two per-user counts that both admission
-and usage read)."""
+repository builds on (the database handle, the statements, the two per-user counts that both admission and
+usage read, and the calendar they count days and months by)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, Integer, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.calendar import Calendar
 from storage.db import Database
 from storage.models import Attempt, BudgetMonth, Delivery, Job, LedgerEntry, SQLModel, User, Worker
-from storage.records import month_start
 
 users = SQLModel.metadata.tables[User.__tablename__]
 jobs = SQLModel.metadata.tables[Job.__tablename__]
@@ -144,8 +144,9 @@ class Store:
     :class:`storage.repo.Repository` is all of them together.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, calendar: Calendar | None = None) -> None:
         self.db = db
+        self.calendar = calendar or Calendar()  # where "today" and "this month" start (TIMEZONE)
         self._insert = sqlite.insert if db.is_sqlite else postgresql.insert
         self._q = Statements(self._insert)
 
@@ -155,5 +156,5 @@ class Store:
     def _user_month_micros(self, conn: Connection, user_id: int, now: datetime) -> int:
         """Reserved minus refunded for jobs created this month: charges plus money still on hold."""
         return self.db.execute(
-            conn, self._q.month_micros, {"b_uid": user_id, "b_since": month_start(now)}
+            conn, self._q.month_micros, {"b_uid": user_id, "b_since": self.calendar.month_start(now)}
         ).fetchone()[0]

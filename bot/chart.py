@@ -5,19 +5,24 @@ to scale, so an admin sees "that GPU is at 90 %, that one idles" and "most spend
 reading a number; the numbers stand beside the bars for when they matter. The text of /status
 (``bot/render.status_text``) stays the complete account; this picture leaves out what reads better as text
 (backend health, top users).
+
+Text is drawn in a font with Hangul (``bot/fonts.py``) and every column is measured in that font, so Korean
+labels, about twice as wide per character as Latin ones, widen their column instead of running into a bar.
+The time stamp is the report's own, on the community's clock (TIMEZONE).
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from bot.fonts import Font, chart_font, drawable
 from bot.render import duration, money
 from engine.status import LaneStatus, StatusReport
 
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 Colour = tuple[int, int, int]
 
 BACKGROUND: Colour = (24, 26, 32)
@@ -40,18 +45,21 @@ LANE = 66  # a GPU with readings: its name line, then the utilisation and VRAM b
 LANE_BARE = 48  # a GPU without readings: its name line, then "no readings"
 LINE = 24  # a spend or budget bar
 BAR = 12
+BIG, SMALL = 20, 14  # font sizes: the headline, everything else
 BUDGET_ALARM = 0.9  # the budget bar turns red from 90 % committed
 
 
-def status_chart(report: StatusReport, *, width: int = 800) -> bytes:
-    """The report as a PNG ``width`` pixels wide; its height grows with the GPUs and backends shown."""
+def status_chart(report: StatusReport, *, width: int = 800, font: str | None = None) -> bytes:
+    """The report as a PNG ``width`` pixels wide; its height grows with the GPUs and backends shown. ``font``:
+    CHART_FONT, a font file with Hangul (None: one found on this machine, see bot/fonts.py)."""
     spend = [line for line in report.spend if line.month_usd > 0]
     lanes = sum(_lane_height(lane) for lane in report.lanes) or LINE + GAP
     bars = max(1, len(spend)) + (report.budget_usd is not None)
     height = PAD + HEADER + SECTION + lanes + SECTION + bars * LINE + PAD
     image = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    big, small = ImageFont.load_default(size=20), ImageFont.load_default(size=14)
+    face = chart_font(font)
+    big, small = face.sized(BIG), face.sized(SMALL)
     layout = _Layout(width, small, report)
 
     stamp = report.generated_at.strftime("%Y-%m-%d %H:%M")
@@ -59,12 +67,12 @@ def status_chart(report: StatusReport, *, width: int = 800) -> bytes:
         stamp += f" {report.generated_at.tzname()}"
     _text(draw, (width - PAD, PAD + 5), stamp, small, DIM, anchor="ra")
     headline = f"{report.queued} queued · {report.running} running"
-    _text(draw, (PAD, PAD), headline, big, TEXT, room=width - 2 * PAD - int(small.getlength(stamp)) - GAP)
+    _text(draw, (PAD, PAD), headline, big, TEXT, room=width - 2 * PAD - _width(small, stamp) - GAP)
     y = PAD + HEADER
 
     y = _section(draw, y, "GPUs", "", layout)
     if not report.lanes:
-        _text(draw, (PAD, y), "no GPUs (cloud only)", small, DIM)
+        _text(draw, (PAD, y), "no GPUs (cloud only)", small, DIM, room=width - 2 * PAD)
         y += LINE + GAP
     for lane in report.lanes:
         _lane(draw, lane, y, layout)
@@ -73,7 +81,7 @@ def status_chart(report: StatusReport, *, width: int = 800) -> bytes:
     total = money(report.spend_month_usd) if spend else ""
     y = _section(draw, y, "Spend this month", total, layout)
     if not spend:
-        _text(draw, (PAD, y), "no spend this month", small, DIM)
+        _text(draw, (PAD, y), "no spend this month", small, DIM, room=width - 2 * PAD)
         y += LINE
     top = max((line.month_usd for line in spend), default=0.0)
     for line in spend:
@@ -122,10 +130,13 @@ class _Layout:
 
 
 def _section(draw: ImageDraw.ImageDraw, y: int, title: str, value: str, layout: _Layout) -> int:
-    draw.line((PAD, y + 4, layout.width - PAD, y + 4), fill=RULE)
-    _text(draw, (PAD, y + 10), title, layout.font, DIM)
+    """A rule, the section's title on the left and its total on the right; the title gives way to the total."""
+    font, width = layout.font, layout.width
+    draw.line((PAD, y + 4, width - PAD, y + 4), fill=RULE)
+    value_w = _width(font, value) + GAP if value else 0
+    _text(draw, (PAD, y + 10), title, font, DIM, room=width - 2 * PAD - value_w)
     if value:
-        _text(draw, (layout.width - PAD, y + 10), value, layout.font, DIM, anchor="ra")
+        _text(draw, (width - PAD, y + 10), value, font, DIM, anchor="ra", room=width - 2 * PAD)
     return y + SECTION
 
 
@@ -143,14 +154,14 @@ def _lane(draw: ImageDraw.ImageDraw, lane: LaneStatus, y: int, layout: _Layout) 
         name += f" · {lane.stats.temperature_c:.0f}°C"
     # The state and queue get the room they need (up to 60 %); a long error is cut, never the queue length.
     room = int(width * 0.6)
-    queue_w = int(font.getlength(waiting))
+    queue_w = _width(font, waiting)
     state = _fit(state, font, room - queue_w)
-    state_w = int(font.getlength(state))
+    state_w = _width(font, state)
     _text(draw, (width - PAD, y), waiting, font, DIM, anchor="ra")
     _text(draw, (width - PAD - queue_w, y), state, font, colour, anchor="ra")
     _text(draw, (PAD, y), name, font, ALARM if lane.broken else TEXT, room=width - 2 * PAD - queue_w - state_w - GAP)
     if lane.stats is None:
-        _text(draw, (PAD, y + LINE), "no readings", font, DIM)
+        _text(draw, (PAD, y + LINE), "no readings", font, DIM, room=width - 2 * PAD)
         return
     stats = lane.stats
     layout.row(draw, y + 20, "util", stats.utilization_pct / 100, UTIL, f"{stats.utilization_pct:.0f}%", DIM)
@@ -170,6 +181,7 @@ def _vram(used_mib: float, total_mib: float) -> str:
 def _text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: Font, fill: Colour, *,
           anchor: str = "la", room: int | None = None) -> None:
     """Text cut to ``room`` pixels (with "…") so that a long GPU name or error never runs over a bar."""
+    text = drawable(text, font)
     if room is not None:
         text = _fit(text, font, room)
     if text:
@@ -177,6 +189,9 @@ def _text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: Font,
 
 
 def _fit(text: str, font: Font, room: int) -> str:
+    """``text`` as long as fits in ``room`` pixels, measured in the font (a Hangul syllable is about twice as
+    wide as a Latin letter), cut between characters with "…"."""
+    text = drawable(text, font)
     if font.getlength(text) <= room:
         return text
     while text and font.getlength(text + "…") > room:
@@ -184,5 +199,10 @@ def _fit(text: str, font: Font, room: int) -> str:
     return text.rstrip() + "…" if text else ""
 
 
+def _width(font: Font, text: str) -> int:
+    """The pixels ``text`` takes in ``font``, rounded up."""
+    return math.ceil(font.getlength(drawable(text, font)))
+
+
 def _widest(font: Font, texts: Sequence[str]) -> int:
-    return max((int(font.getlength(text)) + 1 for text in texts), default=0)
+    return max((_width(font, text) + 1 for text in texts), default=0)

@@ -27,6 +27,7 @@ def discord_config(settings: Settings) -> DiscordConfig | None:
         max_upload_bytes=round(settings.discord_max_upload_mb * MB),
         max_image_bytes=settings.max_image_bytes,
         admin_ids=settings.admin_ids("discord"),
+        chart_font=_path(settings),
     )
 
 
@@ -49,7 +50,12 @@ def telegram_config(settings: Settings) -> TelegramConfig | None:
         max_upload_bytes=round(settings.telegram_max_upload_mb * MB),
         max_download_bytes=round(settings.telegram_max_download_mb * MB),
         admin_ids=settings.admin_ids("telegram"),
+        chart_font=_path(settings),
     )
+
+
+def _path(settings: Settings) -> str | None:
+    return str(settings.chart_font) if settings.chart_font is not None else None
 
 
 def build_frontends(service: Service, settings: Settings) -> list[FrontEnd]:

@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import discord
 from discord import app_commands
@@ -191,7 +192,7 @@ class Commands:
         if isinstance(report, ScopeStatus):
             await self._tell(interaction, render.scope_status_text(report, "This server"))
             return
-        chart = await asyncio.to_thread(status_chart, report)
+        chart = await asyncio.to_thread(partial(status_chart, report, font=self.config.chart_font))
         embed = status_embed(report).set_image(url="attachment://status.png")
         await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(chart), "status.png"),
                                         ephemeral=True)

@@ -15,3 +15,4 @@ class DiscordConfig:
     max_upload_bytes: int = 10 * 1024 * 1024  # videos are fitted under this (servers without boosts)
     max_image_bytes: int = 20 * 1024 * 1024  # pictures to animate: larger ones are refused before download
     admin_ids: frozenset[str] = frozenset()  # user ids told about provider trouble by DM
+    chart_font: str | None = None  # CHART_FONT: the /status chart's font file (None: found on the system)

@@ -21,3 +21,4 @@ class TelegramConfig:
     max_upload_bytes: int = 50 * 1024 * 1024  # Telegram's cap for bots; up to 2000 MB on your own server
     max_download_bytes: int = 20 * 1024 * 1024  # what bots may download; no cap on your own server
     admin_ids: frozenset[str] = frozenset()  # user ids told about provider trouble in a private chat
+    chart_font: str | None = None  # CHART_FONT: the /status chart's font file (None: found on the system)

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
@@ -238,7 +239,7 @@ class Handlers:
         # Spend, users and GPUs are for the admin's eyes: in a group they go to the admin's private chat.
         chat_id = message.chat_id if message.chat.type == "private" else message.from_user.id  # type: ignore[union-attr]
         text = render.status_text(report)
-        chart = await asyncio.to_thread(status_chart, report)
+        chart = await asyncio.to_thread(partial(status_chart, report, font=self.config.chart_font))
         fits = len(text) <= 1024
         try:
             await patiently(lambda: context.bot.send_photo(chat_id, chart, caption=text if fits else None))

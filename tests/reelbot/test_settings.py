@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import AliasChoices, ValidationError
 
+from reelbot.app import engine_config
+from reelbot.frontends import discord_config, telegram_config
 from reelbot.settings import Settings
+from storage.repo import Calendar
 
 ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
 
@@ -180,3 +184,32 @@ def test_out_of_range_numbers_are_refused(monkeypatch: pytest.MonkeyPatch, name:
     with pytest.raises(ValidationError) as caught:
         Settings(_env_file=None)
     assert [err["loc"] for err in caught.value.errors()] == [(name.lower(),)]
+
+
+@pytest.mark.parametrize("value", ["Seoul", "KST", "Asia", "Asia/Seul"])
+def test_an_unknown_timezone_is_refused_naming_it_with_an_example(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("TIMEZONE", value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("timezone",)
+    assert f"TIMEZONE='{value}'" in error["msg"] and "Asia/Seoul" in error["msg"]
+
+
+def test_timezone_reaches_the_engine_and_storage_as_one_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).zone == ZoneInfo("UTC")
+    monkeypatch.setenv("TIMEZONE", "Asia/Seoul")
+    settings = Settings(_env_file=None)
+    assert engine_config(settings).calendar == Calendar(ZoneInfo("Asia/Seoul"))
+
+
+def test_chart_font_must_be_a_file_and_reaches_both_front_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHART_FONT", str(tmp_path / "missing.ttc"))
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    assert "CHART_FONT=" in caught.value.errors()[0]["msg"]
+    font = tmp_path / "font.ttc"
+    font.write_bytes(b"")
+    monkeypatch.setenv("CHART_FONT", str(font))
+    settings = Settings(_env_file=None, discord_token="d", telegram_token="t")
+    assert discord_config(settings).chart_font == telegram_config(settings).chart_font == str(font)  # type: ignore[union-attr]

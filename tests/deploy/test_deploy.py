@@ -75,3 +75,10 @@ def test_systemd_units_start_real_commands() -> None:
         assert argv[0].endswith("/reelbot")
         assert _parser().parse_args(argv[1:]).command in ("run", "worker")
         assert "KillSignal=SIGTERM" in text
+
+
+def test_both_images_have_a_font_with_hangul_for_the_status_chart() -> None:
+    """bot/fonts.py looks for Noto Sans CJK; without it the chart's Korean would be boxes."""
+    for name in ("Dockerfile", "Dockerfile.worker"):
+        installs = " ".join(re.findall(r"apt-get install ([^&]+)", (DEPLOY / name).read_text().replace("\\\n", " ")))
+        assert "fonts-noto-cjk" in installs.split(), f"{name} installs no CJK font"

@@ -16,6 +16,7 @@ import threading
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from engine.backends.base import Cancelled, Output, RunContext
@@ -28,6 +29,7 @@ from engine.router import Router, Step
 from engine.scheduler import Scheduler, Ticket
 from engine.types import JobSpec, JobState
 from engine.video import encode_frames
+from engine.video_tags import with_tags
 from storage.repo import AttemptEnd, Repository
 
 log = logging.getLogger(__name__)
@@ -335,16 +337,18 @@ class JobRunner:
             self.outbox.notify(closed, job.id, job.platform)
 
     async def _materialize(self, job: ActiveJob, output: Output) -> Path:
+        """The result as ``<job id>.mp4``, its prompt in the title tag (UTF-8: Hangul reads in any player)."""
         target = self.results_dir / f"{job.id}.mp4"
+        tags = {"title": job.spec.prompt, "comment": f"reelbot job {job.id}, seed {job.spec.seed}"}
         if output.frames is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self.encode_pool, encode_frames, output.frames, output.fps, target)
+            encode = partial(encode_frames, output.frames, output.fps, target, metadata=tags)
+            await asyncio.get_running_loop().run_in_executor(self.encode_pool, encode)
             return target
         if output.video_path is None:
             raise TransientError("The backend returned no video.")
         if output.shared_file:
             return output.video_path
-        await asyncio.to_thread(shutil.move, output.video_path, target)
+        await asyncio.to_thread(with_tags, output.video_path, target, tags)
         return target
 
     async def _fail(self, job: ActiveJob, failures: list[BackendError]) -> None:

@@ -4,6 +4,9 @@ Every backend ends in frames (local pipelines) or an MP4 (cloud providers); the 
 that Telegram and Discord play while it downloads, and that fits under their upload cap. So: H.264 in
 yuv420p (the only pairing every phone decodes), ``+faststart`` (the index first, so playback starts before
 the whole file has arrived), and :func:`fit_to_size` to trade quality, then resolution, for bytes.
+
+A video carries its prompt as the MP4 ``title`` tag (and a ``comment``), UTF-8, so a Korean prompt reads the
+same in any player; every re-encode here keeps them (``engine/video_tags.py`` adds them to a provider's MP4).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,7 +27,7 @@ from av.video.frame import PictureType, VideoFrame
 
 from engine.errors import VideoTooLarge
 
-__all__ = ["VideoInfo", "encode_frames", "fit_to_size", "playable_mp4", "probe"]
+__all__ = ["TAGS", "VideoInfo", "clean_tags", "encode_frames", "fit_to_size", "playable_mp4", "probe"]
 
 _PIX_FMT = "yuv420p"
 # BT.709, limited range, tagged in the stream: browsers and phones assume BT.709 for anything near HD, and
@@ -47,6 +50,7 @@ _TRIES_PER_SCALE = 2
 # pixels look better: a scale that would get less is skipped without trying it.
 _MIN_BITS_PER_PIXEL = 0.02
 _MIN_BITRATE = 2_000  # bits/s; x264 is at its coarsest quantiser long before this
+TAGS = ("title", "comment")  # the container tags reelbot writes, and carries over a re-encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ def encode_frames(
     crf: int = 18,
     bitrate: int | None = None,
     scale: float = 1.0,
+    metadata: Mapping[str, str] | None = None,
 ) -> VideoInfo:
     """Encode RGB frames (uint8 0-255, float 0-1 as diffusers returns them, or PIL images) to ``out``.
 
@@ -77,6 +82,7 @@ def encode_frames(
     every other pixel exact, where scaling would resample the whole frame. ``bitrate`` (bits/s) replaces
     ``crf`` with a capped rate so the size is predictable; ``scale`` below 1 shrinks the frame, aspect kept.
     ``out`` is replaced only once the new file is complete, so a reader never sees half a video.
+    ``metadata``: container tags, e.g. ``{"title": prompt}`` (UTF-8; empty values are left out).
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -112,9 +118,11 @@ def encode_frames(
 
     out = Path(out)
     with _beside(out) as tmp:
-        _encode(video_frames(), tmp, out_w, out_h, _rate(fps), _BT709_TAGS, crf=crf, bitrate=bitrate)
+        _encode(video_frames(), tmp, out_w, out_h, _rate(fps), _BT709_TAGS, crf=crf, bitrate=bitrate,
+                metadata=metadata)
         os.replace(tmp, out)
     return probe(out)
+
 
 
 def probe(path: Path) -> VideoInfo:
@@ -172,7 +180,7 @@ def fit_to_size(src: Path, max_bytes: int, out: Path | None = None) -> VideoInfo
             os.replace(tmp, target)
         return probe(target)
 
-    frames, rate, tags = _decode(src)
+    frames, rate, colours, metadata = _decode(src)
     width, height = frames[0].width & ~1, frames[0].height & ~1
     duration = len(frames) / rate
     overhead = _INDEX_BYTES + _INDEX_BYTES_PER_FRAME * len(frames)
@@ -191,9 +199,8 @@ def fit_to_size(src: Path, max_bytes: int, out: Path | None = None) -> VideoInfo
             bitrate = start_bitrate
             previous: int | None = None
             for _ in range(_TRIES_AT_FULL_SIZE if index == 0 else _TRIES_PER_SCALE):
-                _encode(
-                    _resized(frames, out_w, out_h), tmp, out_w, out_h, rate, tags, crf=None, bitrate=bitrate
-                )
+                _encode(_resized(frames, out_w, out_h), tmp, out_w, out_h, rate, colours, crf=None,
+                        bitrate=bitrate, metadata=metadata)
                 size = tmp.stat().st_size
                 if size <= max_bytes:
                     os.replace(tmp, target)
@@ -223,8 +230,8 @@ def playable_mp4(src: Path, out: Path) -> VideoInfo:
         if not _same_file(src, out):
             shutil.move(src, out)
         return probe(out)
-    frames, rate, _ = _decode(src)
-    return encode_frames((f.to_ndarray(format="rgb24") for f in frames), float(rate), Path(out))
+    frames, rate, _, metadata = _decode(src)
+    return encode_frames((f.to_ndarray(format="rgb24") for f in frames), float(rate), Path(out), metadata=metadata)
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -240,6 +247,7 @@ def _encode(
     *,
     crf: int | None,
     bitrate: int | None,
+    metadata: Mapping[str, str] | None = None,
 ) -> None:
     options: dict[str, str] = {}
     if bitrate is not None:
@@ -251,6 +259,7 @@ def _encode(
     # The format is named because the temp file's suffix is not ".mp4"; the path is passed as a string
     # because +faststart re-opens the file by name to move the index to the front.
     with av.open(str(path), "w", format="mp4", container_options={"movflags": "+faststart"}) as container:
+        container.metadata.update(clean_tags(metadata or {}))
         stream = container.add_stream("libx264", rate=rate, options=options)
         stream.width, stream.height = width, height
         stream.pix_fmt = _PIX_FMT
@@ -275,10 +284,11 @@ def _encode(
         container.mux(stream.encode(None))
 
 
-def _decode(src: Path) -> tuple[list[VideoFrame], Fraction, tuple[int, int, int, int]]:
-    """Every frame of ``src`` in yuv420p, its frame rate, and its colour tags, re-used as they are so the
-    re-encode neither converts colours nor mislabels them."""
+def _decode(src: Path) -> tuple[list[VideoFrame], Fraction, tuple[int, int, int, int], dict[str, str]]:
+    """Every frame of ``src`` in yuv420p, its frame rate, its colour tags, re-used as they are so the
+    re-encode neither converts colours nor mislabels them, and its title and comment, to keep."""
     with av.open(str(src)) as container:
+        metadata = {key: value for key, value in container.metadata.items() if key in TAGS}
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or Fraction(24)
@@ -290,8 +300,14 @@ def _decode(src: Path) -> tuple[list[VideoFrame], Fraction, tuple[int, int, int,
     if not frames:
         raise ValueError(f"{src.name} has no frames to re-encode.")
     first = frames[0]
-    tags = (int(first.colorspace), int(first.color_primaries), int(first.color_trc), int(first.color_range))
-    return frames, _rate(rate), tags
+    colours = (int(first.colorspace), int(first.color_primaries), int(first.color_trc), int(first.color_range))
+    return frames, _rate(rate), colours, metadata
+
+
+def clean_tags(metadata: Mapping[str, str]) -> dict[str, str]:
+    """reelbot's tags with a value, as valid UTF-8 (a stray surrogate would stop the muxer)."""
+    return {key: value.encode("utf-8", "replace").decode("utf-8")
+            for key, value in metadata.items() if key in TAGS and value}
 
 
 def _resized(frames: list[VideoFrame], width: int, height: int) -> Iterator[VideoFrame]:

@@ -11,6 +11,7 @@ import pytest
 
 from engine.errors import ReelbotError, VideoTooLarge
 from engine.video import encode_frames, fit_to_size, probe
+from engine.video_tags import video_tags, with_tags
 
 
 def gradient_frames(n: int, width: int, height: int) -> list[np.ndarray]:
@@ -264,3 +265,37 @@ def test_a_video_under_the_cap_is_returned_unchanged(noisy: Path, tmp_path: Path
     copy = fit_to_size(src, 10_000_000, tmp_path / "copy.mp4")
     assert copy.path == tmp_path / "copy.mp4"
     assert copy.path.read_bytes() == noisy.read_bytes()
+
+
+# --- tags: the prompt in the file -----------------------------------------------------------------------
+
+PROMPT = "서핑하는 고양이 🐱, 노을 지는 바다"
+
+
+def test_the_title_tag_holds_a_korean_prompt_and_survives_a_re_encode(noisy: Path, tmp_path: Path) -> None:
+    tags = {"title": PROMPT, "comment": "reelbot job abc, seed 7"}
+    frames = decode_rgb(noisy)
+    tagged = encode_frames(frames, 8, tmp_path / "tagged.mp4", metadata=tags)
+    assert video_tags(tagged.path) == tags
+    fitted = fit_to_size(tagged.path, tagged.size_bytes // 2, tmp_path / "fitted.mp4")
+    assert fitted.size_bytes <= tagged.size_bytes // 2 and video_tags(fitted.path) == tags
+    assert video_tags(encode_frames(frames, 8, tmp_path / "none.mp4", metadata={"title": ""}).path) == {}
+
+
+def test_with_tags_copies_the_streams_as_they_are(tmp_path: Path) -> None:
+    src = encode_frames(gradient_frames(10, 128, 72), 8, tmp_path / "provider.mp4").path
+    before = decode_rgb(src)
+    info = with_tags(src, tmp_path / "out.mp4", {"title": PROMPT})
+    assert video_tags(info.path) == {"title": PROMPT}
+    assert all(np.array_equal(a, b) for a, b in zip(before, decode_rgb(info.path), strict=True))  # no re-encode
+    assert not src.exists() and leftovers(tmp_path) == []
+    boxes = [kind for kind, _ in top_level_boxes(info.path)]
+    assert boxes.index("moov") < boxes.index("mdat")  # still plays while downloading
+
+
+def test_with_tags_keeps_a_file_it_cannot_remux_as_it_came(tmp_path: Path) -> None:
+    src = tmp_path / "odd.mp4"
+    src.write_bytes(b"not a video")
+    with pytest.raises(ValueError):
+        with_tags(src, tmp_path / "out.mp4", {"title": PROMPT})
+    assert (tmp_path / "out.mp4").read_bytes() == b"not a video" and leftovers(tmp_path) == []

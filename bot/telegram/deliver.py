@@ -15,7 +15,7 @@ from telegram import Bot, InputFile, ReplyParameters
 from telegram.error import BadRequest, Forbidden
 
 from bot.render import header, result_caption
-from bot.telegram import keyboards, live
+from bot.telegram import keyboards, limits, live
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
 from bot.telegram.texts import last_line
@@ -24,7 +24,6 @@ from engine.types import JobState, JobView
 from engine.video import probe
 
 log = logging.getLogger(__name__)
-CAPTION_LIMIT = 1024
 _GONE = ("chat not found", "bot was kicked", "bot is not a member", "user is deactivated", "have no rights")
 
 
@@ -62,9 +61,7 @@ class TelegramDeliverer:
 
     async def _send_video(self, job: JobView, chat_id: int, path: Path, reply_to: int | None) -> None:
         info, data = await asyncio.to_thread(lambda: (probe(path), path.read_bytes()))
-        caption = result_caption(job)
-        if len(caption) > CAPTION_LIMIT:
-            caption = caption[: CAPTION_LIMIT - 1] + "…"
+        caption = limits.fit(result_caption(job), limits.CAPTION)  # in UTF-16 units, as Telegram counts
         await patiently(
             lambda: self.bot.send_video(
                 chat_id,

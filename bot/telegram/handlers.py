@@ -31,7 +31,7 @@ from bot.core import actions
 from bot.core.feed import JobFeed
 from bot.parse import parse_prompt
 from bot.render import header
-from bot.telegram import keyboards, live
+from bot.telegram import keyboards, limits, live
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
 from bot.telegram.texts import help_text
@@ -240,11 +240,11 @@ class Handlers:
         chat_id = message.chat_id if message.chat.type == "private" else message.from_user.id  # type: ignore[union-attr]
         text = render.status_text(report)
         chart = await asyncio.to_thread(partial(status_chart, report, font=self.config.chart_font))
-        fits = len(text) <= 1024
+        fits = limits.utf16_len(text) <= limits.CAPTION
         try:
             await patiently(lambda: context.bot.send_photo(chat_id, chart, caption=text if fits else None))
             if not fits:
-                await patiently(lambda: context.bot.send_message(chat_id, text))
+                await patiently(lambda: context.bot.send_message(chat_id, limits.fit(text, limits.MESSAGE)))
         except Forbidden:
             await self._reply(message, "I can only send /status privately: open a chat with me, press Start, "
                                        "and send /status there.")
@@ -347,6 +347,6 @@ def _arg(context: ContextTypes.DEFAULT_TYPE) -> str | None:
 
 
 def _short(text: str) -> str:
-    """Callback answers are cut by Telegram at 200 characters; cut them at a word instead."""
-    return text if len(text) <= 200 else text[:197].rsplit(" ", 1)[0] + "…"
+    """Callback answers are cut by Telegram at 200 characters (UTF-16 units); cut them at a word instead."""
+    return limits.fit(text, limits.ANSWER, at_word=True)
 

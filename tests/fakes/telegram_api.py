@@ -45,6 +45,7 @@ class Call:
     params: dict[str, Any]
     files: dict[str, bytes]
     at: float
+    filenames: dict[str, str] = field(default_factory=dict)  # part name -> the file name the upload gave
 
 
 @dataclass
@@ -243,10 +244,10 @@ class FakeTelegram:
         method_spec = spec()["methods"].get(method)
         if method_spec is None:
             return _error(ApiError(404, "Not Found"))
-        raw, files = await _read_body(request)
+        raw, files, filenames = await _read_body(request)
         problems: list[str] = []
         params = _check_method(method_spec, raw, files, problems)
-        self.calls.append(Call(method, params, {k: v for k, v in files.items()}, time.monotonic()))
+        self.calls.append(Call(method, params, {k: v for k, v in files.items()}, time.monotonic(), filenames))
         try:
             if problems:
                 self.spec_errors.extend(f"{method}: {p}" for p in problems)
@@ -436,22 +437,25 @@ class FakeTelegram:
 # --- reading requests the way Telegram does ---
 
 
-async def _read_body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Form fields as strings (JSON bodies keep their types) and uploaded files by part name."""
+async def _read_body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes], dict[str, str]]:
+    """Form fields as strings (JSON bodies keep their types), uploaded files and their file names by part
+    name."""
     if request.content_type == "application/json":
         body = await request.json()
-        return dict(body), {}
+        return dict(body), {}, {}
     if request.method == "GET" or not request.can_read_body:
-        return dict(request.query), {}
+        return dict(request.query), {}, {}
     form = await request.post()
     raw: dict[str, Any] = {}
     files: dict[str, bytes] = {}
+    filenames: dict[str, str] = {}
     for name, value in form.items():
         if isinstance(value, web.FileField):
             files[name] = value.file.read()
+            filenames[name] = value.filename
         else:
             raw[name] = value
-    return raw, files
+    return raw, files, filenames
 
 
 def _check_method(
@@ -552,22 +556,28 @@ def _object_limits(kind: str, value: dict[str, Any], path: str) -> list[str]:
 
 
 def _limits(method: str, params: dict[str, Any], problems: list[str]) -> None:
+    """Telegram's length limits, counted as Telegram counts them: in UTF-16 code units (an emoji outside the
+    BMP is two), like its entity offsets."""
     text = params.get("text")
-    if method in ("sendMessage", "editMessageText") and isinstance(text, str) and not 1 <= len(text) <= 4096:
+    if method in ("sendMessage", "editMessageText") and isinstance(text, str) and not 1 <= _utf16(text) <= 4096:
         problems.append("message text must be 1-4096 characters" if text else "message text is empty")
     caption = params.get("caption")
-    if isinstance(caption, str) and len(caption) > 1024:
+    if isinstance(caption, str) and _utf16(caption) > 1024:
         problems.append("message caption is too long (over 1024 characters)")
+    if any(isinstance(v, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in v) for v in (text, caption)):
+        problems.append("strings must be encoded in UTF-8")  # half an emoji: a lone surrogate
     answer = params.get("text")
-    if method == "answerCallbackQuery" and isinstance(answer, str) and len(answer) > 200:
+    if method == "answerCallbackQuery" and isinstance(answer, str) and _utf16(answer) > 200:
         problems.append("callback answer text is over 200 characters")
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _entities(text: str, bot_username: str) -> list[dict[str, Any]]:
     """The entities Telegram adds: a leading /command and @mentions (offsets in UTF-16 code units)."""
-    def utf16(s: str) -> int:
-        return len(s.encode("utf-16-le")) // 2
-
+    utf16 = _utf16
     entities = []
     command = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
     if command:

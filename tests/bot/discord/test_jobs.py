@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.video import probe
+from engine.video_tags import video_tags
 from tests.bot.discord.conftest import GUILD
 from tests.fakes.discord_api import FakeDiscord
 from tests.images import png
@@ -270,3 +271,31 @@ async def test_the_cancel_answer_says_what_was_charged(fake: FakeDiscord, make_b
     final = await fake.wait_for(lambda: (m := fake.original(inter)) and "✖" in m.content and m)
     assert f"✖ {charged}" in final.content and not final.files
     assert (await bot.service.get(job_id)).charged_usd == 0.04
+
+
+async def test_a_korean_prompt_stays_in_the_message_and_the_attachment_name_is_plain_ascii(
+    fake: FakeDiscord, make_bot, tmp_path: Path
+) -> None:
+    """Some Discord clients drop non-ASCII characters from attachment names (a Korean name can arrive as
+    ".mp4"): the file is reelbot-<job>.mp4, and the prompt is in the message and in the video's title."""
+    await make_bot(simulated_seconds=0.2, simulated_steps=2)
+    ann = fake.user(1001, "ann")
+    prompt = "서핑하는 고양이 🐱, 노을 지는 바다"
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": f"{prompt} --frames 4"})
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
+    assert done.content.startswith(f"“{prompt}” · job ")
+    job_id = done.content.split("job ")[1].split()[0]
+    [(name, data)] = done.files.items()
+    assert name == f"reelbot-{job_id}.mp4" and name.isascii()
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert video_tags(path)["title"] == prompt
+
+
+async def test_a_picture_with_a_korean_file_name_is_animated(fake: FakeDiscord, make_bot) -> None:
+    await make_bot(simulated_seconds=0.2, simulated_steps=2)
+    ann = fake.user(1001, "ann")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "파도가 치는 바다 --frames 4"},
+                       image=("바닷가 사진.png", png(), "image/png"))
+    done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
+    assert done.content.startswith("“파도가 치는 바다” · job ") and "(svd-xt)" in done.content

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.video import probe
+from engine.video_tags import video_tags
 from tests.bot.telegram.conftest import delivery_state
 from tests.fakes.telegram_api import FakeTelegram
 from tests.images import png
@@ -347,3 +348,36 @@ async def test_the_cancel_answer_says_what_was_charged(fake, make_bot) -> None:
     assert f"✖ {charged}" in fake.messages[(chat["id"], note.message_id)].text
     [job] = await bot.jobs()
     assert job["state"] == "cancelled" and job["charged_micros"] == 40_000
+
+
+async def test_a_korean_prompt_survives_in_the_caption_the_file_and_its_title(fake, make_bot, tmp_path: Path) -> None:
+    """Hangul and an emoji in the prompt: the caption carries them whole, the upload has a plain ASCII file
+    name, and the video's own title tag is the prompt."""
+    await make_bot(simulated_seconds=0.2, simulated_steps=2)
+    ann = fake.user(1001, "Ann")
+    chat = fake.private_chat(ann)
+    prompt = "서핑하는 고양이 🐱, 노을 지는 바다"
+    fake.send(chat, ann, photo=png(), caption=f"{prompt} --frames 4")
+    [video] = await sent_videos(fake)
+    assert video.params["caption"].startswith(f"“{prompt}”")
+    name = video.filenames["video"]
+    assert name.isascii() and name.startswith("reelbot-") and name.endswith(".mp4")
+    path = tmp_path / "got.mp4"
+    path.write_bytes(video.files["video"])
+    assert video_tags(path)["title"] == prompt
+
+
+async def test_a_caption_is_cut_to_telegrams_count_not_pythons(fake, make_bot, monkeypatch) -> None:
+    """A caption under 1,024 Python characters but over 1,024 UTF-16 units (emoji are two) is cut to fit, on
+    a whole emoji: the video is sent, not refused."""
+    from bot.telegram import deliver
+
+    long = "🎬" * 700  # 700 characters, 1,400 units
+    monkeypatch.setattr(deliver, "result_caption", lambda job: long)
+    await make_bot(simulated_seconds=0.2, simulated_steps=2)
+    ann = fake.user(1001, "Ann")
+    fake.send(fake.private_chat(ann), ann, "/video a kite --frames 4")
+    [video] = await sent_videos(fake)
+    caption = video.params["caption"]
+    assert caption == "🎬" * 511 + "…"  # 1,022 + 1 units
+    assert fake.spec_errors == []

@@ -131,8 +131,8 @@ class DiffusersBackend:
         plan = first_plan(spec, pipe, wanted, offload=tight)
         if tight:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
-        for change in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not tight):
-            ctx.note(change)
+        for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not tight):
+            ctx.note(tuned)
         while True:
             try:
                 apply_plan(pipe, plan, lane.device)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw
 
 from bot.fonts import Font, chart_font, drawable
-from bot.render import duration, money
+from bot.i18n import ENGLISH, Words
 from engine.status import LaneStatus, StatusReport
 
 Colour = tuple[int, int, int]
@@ -49,9 +49,11 @@ BIG, SMALL = 20, 14  # font sizes: the headline, everything else
 BUDGET_ALARM = 0.9  # the budget bar turns red from 90 % committed
 
 
-def status_chart(report: StatusReport, *, width: int = 800, font: str | None = None) -> bytes:
-    """The report as a PNG ``width`` pixels wide; its height grows with the GPUs and backends shown. ``font``:
-    CHART_FONT, a font file with Hangul (None: one found on this machine, see bot/fonts.py)."""
+def status_chart(report: StatusReport, *, words: Words = ENGLISH, width: int = 800, font: str | None = None) -> bytes:
+    """The report as a PNG ``width`` pixels wide, worded in the reader's language (``words``); its height grows
+    with the GPUs and backends shown. ``font``: CHART_FONT, a font file with Hangul (None: one found on this
+    machine, see bot/fonts.py)."""
+    w = words
     spend = [line for line in report.spend if line.month_usd > 0]
     lanes = sum(_lane_height(lane) for lane in report.lanes) or LINE + GAP
     bars = max(1, len(spend)) + (report.budget_usd is not None)
@@ -60,38 +62,38 @@ def status_chart(report: StatusReport, *, width: int = 800, font: str | None = N
     draw = ImageDraw.Draw(image)
     face = chart_font(font)
     big, small = face.sized(BIG), face.sized(SMALL)
-    layout = _Layout(width, small, report)
+    layout = _Layout(width, small, report, w)
 
     stamp = report.generated_at.strftime("%Y-%m-%d %H:%M")
     if report.generated_at.tzinfo is not None:
         stamp += f" {report.generated_at.tzname()}"
     _text(draw, (width - PAD, PAD + 5), stamp, small, DIM, anchor="ra")
-    headline = f"{report.queued} queued · {report.running} running"
+    headline = w._("{queued} queued · {running} running", queued=report.queued, running=report.running)
     _text(draw, (PAD, PAD), headline, big, TEXT, room=width - 2 * PAD - _width(small, stamp) - GAP)
     y = PAD + HEADER
 
-    y = _section(draw, y, "GPUs", "", layout)
+    y = _section(draw, y, w._("GPUs"), "", layout)
     if not report.lanes:
-        _text(draw, (PAD, y), "no GPUs (cloud only)", small, DIM, room=width - 2 * PAD)
+        _text(draw, (PAD, y), w._("no GPUs (cloud only)"), small, DIM, room=width - 2 * PAD)
         y += LINE + GAP
     for lane in report.lanes:
         _lane(draw, lane, y, layout)
         y += _lane_height(lane)
 
-    total = money(report.spend_month_usd) if spend else ""
-    y = _section(draw, y, "Spend this month", total, layout)
+    total = w.money(report.spend_month_usd) if spend else ""
+    y = _section(draw, y, w._("Spend this month"), total, layout)
     if not spend:
-        _text(draw, (PAD, y), "no spend this month", small, DIM, room=width - 2 * PAD)
+        _text(draw, (PAD, y), w._("no spend this month"), small, DIM, room=width - 2 * PAD)
         y += LINE
     top = max((line.month_usd for line in spend), default=0.0)
     for line in spend:
-        layout.row(draw, y, line.backend, line.month_usd / top, SPEND, money(line.month_usd))
+        layout.row(draw, y, line.backend, line.month_usd / top, SPEND, w.money(line.month_usd))
         y += LINE
     if report.budget_usd is not None:
         budget = report.budget_usd
         share = min(1.0, report.committed_usd / budget) if budget > 0 else 1.0
-        layout.row(draw, y, "budget", share, ALARM if share >= BUDGET_ALARM else BUDGET,
-                   f"${report.committed_usd:.2f} of ${budget:.2f}")
+        layout.row(draw, y, w._("budget"), share, ALARM if share >= BUDGET_ALARM else BUDGET,
+                   layout.budget)
 
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
@@ -102,16 +104,16 @@ class _Layout:
     """Three columns shared by every bar, so bars of one chart line up and compare: a label, the bar, and
     its value. The outer columns are as wide as their longest text, within limits a narrow chart allows."""
 
-    def __init__(self, width: int, font: Font, report: StatusReport) -> None:
-        self.width, self.font = width, font
-        labels = ["util", "VRAM", "budget", *(line.backend for line in report.spend)]
-        values = ["100%", "$0.00"]
+    def __init__(self, width: int, font: Font, report: StatusReport, w: Words) -> None:
+        self.width, self.font, self.w = width, font, w
+        self.budget = "" if report.budget_usd is None else w._(
+            "{committed} of {budget}", committed=w.dollars(report.committed_usd), budget=w.dollars(report.budget_usd))
+        labels = [w._("util"), "VRAM", w._("budget"), *(line.backend for line in report.spend)]
+        values = ["100%", "$0.00", self.budget]
         for lane in report.lanes:
             if lane.stats:
                 values.append(_vram(lane.stats.memory_used_mib, lane.stats.memory_total_mib))
-        values += [money(line.month_usd) for line in report.spend]
-        if report.budget_usd is not None:
-            values.append(f"${report.committed_usd:.2f} of ${report.budget_usd:.2f}")
+        values += [w.money(line.month_usd) for line in report.spend]
         self.label_w = min(_widest(font, labels), width // 4) + GAP
         self.value_w = min(_widest(font, values), width // 3) + GAP
         self.left = PAD + self.label_w
@@ -141,14 +143,15 @@ def _section(draw: ImageDraw.ImageDraw, y: int, title: str, value: str, layout: 
 
 
 def _lane(draw: ImageDraw.ImageDraw, lane: LaneStatus, y: int, layout: _Layout) -> None:
-    font, width = layout.font, layout.width
+    font, width, w = layout.font, layout.width, layout.w
     if lane.broken:
-        state, colour = f"BROKEN: {lane.broken}", ALARM
+        state, colour = w._("BROKEN: {why}", why=lane.broken), ALARM
     elif lane.current_job:
-        state, colour = f"busy with {lane.current_job} for {duration(lane.busy_s)}", BUSY
+        state, colour = w._("busy with {job_id} for {time}", job_id=lane.current_job,
+                            time=w.duration(lane.busy_s)), BUSY
     else:
-        state, colour = "idle", DIM
-    waiting = f" · {lane.queued} waiting"
+        state, colour = w._("idle"), DIM
+    waiting = " · " + w._("{n} waiting", n=lane.queued)
     name = f"{lane.name} · {lane.label}" if lane.label else lane.name
     if lane.stats is not None:
         name += f" · {lane.stats.temperature_c:.0f}°C"
@@ -161,10 +164,10 @@ def _lane(draw: ImageDraw.ImageDraw, lane: LaneStatus, y: int, layout: _Layout) 
     _text(draw, (width - PAD - queue_w, y), state, font, colour, anchor="ra")
     _text(draw, (PAD, y), name, font, ALARM if lane.broken else TEXT, room=width - 2 * PAD - queue_w - state_w - GAP)
     if lane.stats is None:
-        _text(draw, (PAD, y + LINE), "no readings", font, DIM, room=width - 2 * PAD)
+        _text(draw, (PAD, y + LINE), w._("no readings"), font, DIM, room=width - 2 * PAD)
         return
     stats = lane.stats
-    layout.row(draw, y + 20, "util", stats.utilization_pct / 100, UTIL, f"{stats.utilization_pct:.0f}%", DIM)
+    layout.row(draw, y + 20, w._("util"), stats.utilization_pct / 100, UTIL, f"{stats.utilization_pct:.0f}%", DIM)
     used = stats.memory_used_mib / stats.memory_total_mib if stats.memory_total_mib > 0 else 0.0
     layout.row(draw, y + 20 + LINE - 4, "VRAM", used, VRAM,
                _vram(stats.memory_used_mib, stats.memory_total_mib), DIM)

@@ -18,6 +18,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from engine.backends.base import Cancelled, Output, RunContext
 from engine.clock import utcnow
@@ -30,6 +31,7 @@ from engine.scheduler import Scheduler, Ticket
 from engine.types import JobSpec, JobState
 from engine.video import encode_frames
 from engine.video_tags import with_tags
+from engine.words import N_, Seconds, Text
 from storage.repo import AttemptEnd, Repository
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ class ActiveJob:
     state: JobState = JobState.QUEUED
     backend: str | None = None
     progress: tuple[int, int] | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Any] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -65,7 +67,7 @@ class _Success:
     attempt_id: int
     output: Output
     elapsed_s: float
-    notes: list[str]
+    notes: list[Any]
     billed_usd: float | None = None  # what the backend said it billed on the way (RunContext.billed_usd)
 
 
@@ -170,26 +172,27 @@ class JobRunner:
                 failures.append(outcome)
                 if self.router.record_failure(step.name, outcome):
                     log.error("%s is out of the chain: %s", step.name, outcome)
-                    self.events.publish(ProviderAlert(job.id, "", step.name, str(outcome)))
+                    self.events.publish(ProviderAlert(job.id, "", step.name, _said(outcome)))
                 following = self._next_step(job, index + 1)
                 if not outcome.retryable or following is None:
                     break
                 self.events.publish(
-                    Retrying(job.id, job.platform, step.name, outcome.code, outcome.message,
+                    Retrying(job.id, job.platform, step.name, outcome.code, outcome.text,
                              job.steps[following].name)
                 )
                 index += 1
             await self._fail(job, failures)
         except asyncio.CancelledError:
             if job.user_cancelled:
-                await self._close(job, JobState.CANCELLED, "cancelled", "Cancelled.")
+                await self._close(job, JobState.CANCELLED, "cancelled", N_("Cancelled."))
                 return
             if job.state is JobState.RUNNING:  # a clean stop is not a crash: queue it again as it was
                 await asyncio.shield(self.repo.requeue(job.id))
             raise
         except Exception as exc:  # a bug in the engine itself: the user still hears, and is not charged for it
             log.exception("job %s failed inside the engine", job.id)
-            await self._close(job, JobState.FAILED, "internal", f"Internal error: {type(exc).__name__}.")
+            await self._close(job, JobState.FAILED, "internal",
+                              N_("Internal error: {name}.", name=type(exc).__name__))
         finally:
             if job.ticket is not None:
                 self.scheduler.withdraw(job.ticket)
@@ -219,7 +222,8 @@ class JobRunner:
             not s.backend.local and self.router.cooling_s(s.name) == 0 and self._affordable(job, s)
             for s in job.steps[index + 1 :]
         ):
-            job.notes.append(f"local GPUs busy (≈{wait:.0f} s wait): went to the cloud")
+            job.notes.append(N_("The local GPUs were busy (about {wait} to wait), so it went to the cloud.",
+                                wait=Seconds(wait)).to_json())
             return None
         return self.scheduler.enqueue(
             Ticket(job.id, job.user_key, step.model, step.estimate.seconds, job.priority, job.max_running)
@@ -355,21 +359,30 @@ class JobRunner:
         if failures:
             last = failures[-1]
             tried = ", ".join(dict.fromkeys(f.backend for f in failures if f.backend))
-            message = last.message if len(failures) == 1 else f"{last.message} (tried: {tried})"
+            message = last.text if len(failures) == 1 else N_("{message} (tried: {tried})", message=last.text,
+                                                                    tried=tried)
             await self._close(job, JobState.FAILED, last.code, message)
         else:
             await self._close(
                 job, JobState.FAILED, "no_backend",
-                "No backend could take the job: every one is cooling down after failures or over your budget.",
+                N_("No backend could take the job: every one is cooling down after failures or over your budget."),
             )
 
-    async def _close(self, job: ActiveJob, state: JobState, code: str, message: str) -> None:
-        closed = await asyncio.shield(
-            self.repo.finish(job.id, state=state.value, now=utcnow(), error_code=code, error_message=message)
-        )
+    async def _close(self, job: ActiveJob, state: JobState, code: str, message: Text) -> None:
+        closed = await asyncio.shield(self.repo.finish(
+            job.id, state=state.value, now=utcnow(), error_code=code, error_message=str(message),
+            error_text=message.to_json(),
+        ))
         if closed is not None:
             self.events.publish(Ended(job.id, job.platform, state, code, message))
             self.outbox.notify(closed, job.id, job.platform)
+
+
+def _said(error: BackendError) -> Text:
+    """An error with its hint, as one message."""
+    if error.hint_text is None:
+        return error.text
+    return N_("{message} {hint}", message=error.text, hint=error.hint_text)
 
 
 def _micros(usd: float | None) -> int:

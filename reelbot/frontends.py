@@ -10,6 +10,7 @@ from bot.core.frontend import FrontEnd
 from bot.discord.config import DiscordConfig
 from bot.telegram.config import TelegramConfig
 from engine.service import Service
+from reelbot.languages import languages
 from reelbot.settings import Settings
 
 MB = 1024 * 1024
@@ -28,6 +29,7 @@ def discord_config(settings: Settings) -> DiscordConfig | None:
         max_image_bytes=settings.max_image_bytes,
         admin_ids=settings.admin_ids("discord"),
         chart_font=_path(settings),
+        languages=languages(settings),
     )
 
 
@@ -51,6 +53,7 @@ def telegram_config(settings: Settings) -> TelegramConfig | None:
         max_download_bytes=round(settings.telegram_max_download_mb * MB),
         admin_ids=settings.admin_ids("telegram"),
         chart_font=_path(settings),
+        languages=languages(settings),
     )
 
 

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
 
     # --- where things live ---
     data_dir: Path = Path("data")
+    # "ko", "en": the language of chat users whose app names none reelbot speaks, of messages to a server or
+    # group, and of the CLI (empty: the terminal's LANG, else English). Users pick their own with /settings.
+    default_language: str = ""
     database_url: str = ""  # empty: sqlite file data_dir/reelbot.db
     log_level: str = "INFO"
     # The community's time zone (IANA name): when "today" and "this month" start for quotas, the budget and
@@ -170,6 +173,14 @@ class Settings(BaseSettings):
                 "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc, or leave it empty to find one"
             )
         return value
+    @field_validator("default_language")
+    @classmethod
+    def _spoken_language(cls, value: str) -> str:
+        from bot.i18n import languages, supported
+
+        if value and supported(value) is None:
+            raise ValueError(f"DEFAULT_LANGUAGE must be one of {', '.join(languages())} (or empty: the terminal's)")
+        return supported(value) or ""
 
     @field_validator("local_backend")
     @classmethod

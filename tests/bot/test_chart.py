@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from bot import fonts
 from bot.chart import ALARM, BACKGROUND, BUDGET, PAD, SMALL, SPEND, TRACK, UTIL, VRAM, status_chart
+from bot.i18n import Words, words
 from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport
 
 Colour = tuple[int, int, int]
@@ -264,3 +265,22 @@ def test_the_stamp_is_the_reports_own_local_time(fresh_fonts: None) -> None:
     seoul = image(status_chart(report(generated_at=at.astimezone(ZoneInfo("Asia/Seoul")))))
     utc = image(status_chart(report(generated_at=at)))
     assert seoul.tobytes() != utc.tobytes()
+
+
+class BoxedKorean(Words):
+    """Korean words with every Hangul syllable swapped for a code point no font has."""
+
+    def _(self, template: str, /, **args: object) -> str:
+        return "".join(NOTDEF if "가" <= char <= "힣" else char for char in super()._(template, **args))
+
+
+def test_the_chart_speaks_the_readers_language_in_real_hangul(fresh_fonts: None) -> None:
+    """Titles, labels and states come from the catalog: the Korean chart differs from the English one, and
+    from the same Korean chart drawn with missing-glyph boxes."""
+    korean_font()
+    full = report(lane(current_job="abc12345", busy_s=200), lane("gpu1", util=None, broken="CUDA error"),
+                  spend=(SpendLine("replicate", 1.0, 12.5, 0.0),), budget_usd=50.0, committed_usd=12.5)
+    korean = image(status_chart(full, words=words("ko"))).tobytes()
+    assert korean != image(status_chart(full)).tobytes()
+    assert korean != image(status_chart(full, words=BoxedKorean("ko"))).tobytes()
+    assert words("ko")._("Spend this month") == "이번 달 지출"  # the catalog has the chart's words

@@ -373,7 +373,7 @@ async def test_a_caption_is_cut_to_telegrams_count_not_pythons(fake, make_bot, m
     from bot.telegram import deliver
 
     long = "🎬" * 700  # 700 characters, 1,400 units
-    monkeypatch.setattr(deliver, "result_caption", lambda job: long)
+    monkeypatch.setattr(deliver, "result_caption", lambda w, job: long)
     await make_bot(simulated_seconds=0.2, simulated_steps=2)
     ann = fake.user(1001, "Ann")
     fake.send(fake.private_chat(ann), ann, "/video a kite --frames 4")

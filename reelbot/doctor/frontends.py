@@ -1,4 +1,5 @@
-"""Chat front ends: whether each bot token is set and has the shape its platform gives out."""
+"""Chat front ends: whether each bot token is set and has the shape its platform gives out, and whether the
+/status chart has a font that draws Hangul."""
 
 from __future__ import annotations
 
@@ -32,7 +33,27 @@ def front_ends(settings: Settings) -> list[Check]:
             "digits, a colon, then letters",
             "@BotFather in Telegram, /newbot or /token",
         ),
+        chart_font(settings),
     ]
+
+
+def chart_font(settings: Settings) -> Check:
+    """The /status chart's font (bot/fonts.py): one with Hangul, or why Korean would show as boxes."""
+    from PIL import ImageFont
+
+    from bot.fonts import INSTALL
+    from bot.fonts import chart_font as find
+
+    override = str(settings.chart_font) if settings.chart_font is not None else None
+    found = find(override)
+    if found.path is None:
+        return Check("Chart font", None, "no font with Hangul: Korean in the /status chart shows as boxes",
+                     fix=INSTALL)
+    family, style = ImageFont.truetype(found.path, 14, index=found.index).getname()
+    if override is not None and found.path != override:
+        return Check("Chart font", False, f"CHART_FONT={override} cannot be read or has no Hangul; using "
+                     f"{family} ({found.path})", fix="Point CHART_FONT at a .ttf, .otf or .ttc with Hangul.")
+    return Check("Chart font", True, f"{family} {style} ({found.path})")
 
 
 def _front_end(

@@ -112,6 +112,7 @@ def test_checks_come_in_the_documented_order(make_settings) -> None:
         "replicate key",
         "Discord token",
         "Telegram token",
+        "Chart font",
         "Database",
         "Video encoder",
         "Data folder",
@@ -549,3 +550,40 @@ async def test_provider_keys_are_checked_with_the_providers(make_settings) -> No
     assert found["veo key"].detail.startswith("set, works (veo-3.0-fast-generate-001 available)")
     assert found["fal key"].ok is True and "no key check" in found["fal key"].detail
     assert "key_revoked" not in render_checks(list(found.values()))
+
+
+# --- the /status chart's font ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_fonts():
+    from bot import fonts
+
+    fonts.chart_font.cache_clear()
+    yield fonts
+    fonts.chart_font.cache_clear()
+
+
+def test_the_chart_font_is_named_when_one_with_hangul_is_found(make_settings, fresh_fonts) -> None:
+    if fresh_fonts.chart_font().path is None:
+        pytest.skip("no font with Hangul on this machine (apt-get install fonts-noto-cjk; .ci/run installs it)")
+    found = by_name(doctor_checks(make_settings()))["Chart font"]
+    assert found.ok is True and fresh_fonts.chart_font().path in found.detail
+
+
+def test_no_chart_font_says_what_to_install_without_counting_as_a_problem(make_settings, fresh_fonts,
+                                                                          monkeypatch) -> None:
+    monkeypatch.setattr(fresh_fonts, "_candidates", lambda: iter(()))
+    found = by_name(doctor_checks(make_settings()))["Chart font"]
+    assert found.ok is None and "boxes" in found.detail
+    assert "apt-get install fonts-noto-cjk" in found.fix and "CHART_FONT" in found.fix
+
+
+def test_a_chart_font_without_hangul_is_a_problem(make_settings, fresh_fonts, tmp_path) -> None:
+    if fresh_fonts.chart_font().path is None:
+        pytest.skip("no font with Hangul on this machine to fall back to")
+    fresh_fonts.chart_font.cache_clear()
+    latin = tmp_path / "latin.ttf"
+    latin.write_bytes(b"not a font")
+    found = by_name(doctor_checks(make_settings(chart_font=latin)))["Chart font"]
+    assert found.ok is False and str(latin) in found.detail and "CHART_FONT" in found.fix

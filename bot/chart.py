@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.render import duration, money
+from bot.i18n import ENGLISH
 from engine.status import LaneStatus, StatusReport
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
@@ -70,14 +70,14 @@ def status_chart(report: StatusReport, *, width: int = 800) -> bytes:
         _lane(draw, lane, y, layout)
         y += _lane_height(lane)
 
-    total = money(report.spend_month_usd) if spend else ""
+    total = ENGLISH.money(report.spend_month_usd) if spend else ""
     y = _section(draw, y, "Spend this month", total, layout)
     if not spend:
         _text(draw, (PAD, y), "no spend this month", small, DIM)
         y += LINE
     top = max((line.month_usd for line in spend), default=0.0)
     for line in spend:
-        layout.row(draw, y, line.backend, line.month_usd / top, SPEND, money(line.month_usd))
+        layout.row(draw, y, line.backend, line.month_usd / top, SPEND, ENGLISH.money(line.month_usd))
         y += LINE
     if report.budget_usd is not None:
         budget = report.budget_usd
@@ -101,7 +101,7 @@ class _Layout:
         for lane in report.lanes:
             if lane.stats:
                 values.append(_vram(lane.stats.memory_used_mib, lane.stats.memory_total_mib))
-        values += [money(line.month_usd) for line in report.spend]
+        values += [ENGLISH.money(line.month_usd) for line in report.spend]
         if report.budget_usd is not None:
             values.append(f"${report.committed_usd:.2f} of ${report.budget_usd:.2f}")
         self.label_w = min(_widest(font, labels), width // 4) + GAP
@@ -134,7 +134,7 @@ def _lane(draw: ImageDraw.ImageDraw, lane: LaneStatus, y: int, layout: _Layout) 
     if lane.broken:
         state, colour = f"BROKEN: {lane.broken}", ALARM
     elif lane.current_job:
-        state, colour = f"busy with {lane.current_job} for {duration(lane.busy_s)}", BUSY
+        state, colour = f"busy with {lane.current_job} for {ENGLISH.duration(lane.busy_s)}", BUSY
     else:
         state, colour = "idle", DIM
     waiting = f" · {lane.queued} waiting"

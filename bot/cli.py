@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.render import duration, failure_text, progress_bar, queued_line, retrying_line
+from bot.i18n import ENGLISH, Words
+from bot.render import failure_text, progress_bar, queued_line, retrying_line
 from engine.events import Ended, Event, Progress, Queued, Retrying, Started
 from engine.types import OPERATOR_PLATFORM, JobState, JobView
 
@@ -40,8 +41,9 @@ def _copy(source: Path, target: Path) -> None:
 class ProgressPrinter:
     """Prints one job's events: a live bar on a terminal, a line per change otherwise."""
 
-    def __init__(self, job_id: str, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, job_id: str, stream: TextIO = sys.stderr, words: Words = ENGLISH) -> None:
         self.job_id = job_id
+        self.w = words
         self.stream = stream
         self.live = stream.isatty()
         self._last_pct = -1
@@ -57,12 +59,13 @@ class ProgressPrinter:
                 self.stream.write(f"{progress_bar(event.step, event.total)}\n")
             self._last_pct = pct
         elif isinstance(event, Queued):
-            self._line(queued_line(event.position, event.eta_s))
+            self._line(queued_line(self.w, event.position, event.eta_s))
         elif isinstance(event, Started):
-            where = ", ".join(x for x in (event.lane, event.model) if x)
-            self._line(f"Running on {event.backend}" + (f" ({where})" if where else ""))
+            where = self.w.join(x for x in (event.lane, event.model) if x)
+            self._line(self.w._("Running on {backend} ({details})", backend=event.backend, details=where) if where
+                       else self.w._("Running on {backend}", backend=event.backend))
         elif isinstance(event, Retrying):
-            self._line(retrying_line(event.failed_backend, event.reason, event.next_backend))
+            self._line(retrying_line(self.w, event.failed_backend, event.reason, event.next_backend))
         elif isinstance(event, Ended) and self.live:
             self.stream.write("\n")
         self.stream.flush()
@@ -74,9 +77,10 @@ class ProgressPrinter:
         self.stream.write(text + "\n")
 
 
-def summary(job: JobView, out: Path) -> str:
+def summary(w: Words, job: JobView, out: Path) -> str:
     if job.state is JobState.SUCCEEDED:
-        return (f"Wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {duration(job.seconds_taken)} "
-                f"on {job.backend} ({job.model or 'default model'}), seed {job.seed}, "
-                f"cost {'free' if not job.charged_usd else f'${job.charged_usd:.3f}'}. Job {job.id}.")
-    return f"Job {job.id}: {failure_text(job)}"
+        return w._("Wrote {path} ({size} MB) in {time} on {backend} ({model}), seed {seed}, cost {cost}. Job {job_id}.",
+                   path=out, size=w.number(out.stat().st_size / 1e6, 2), time=w.duration(job.seconds_taken),
+                   backend=job.backend, model=job.model or w._("default model"), seed=job.seed,
+                   cost=w.money(job.charged_usd), job_id=job.id)
+    return w._("Job {job_id}: {outcome}", job_id=job.id, outcome=failure_text(w, job))

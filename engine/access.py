@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from engine.errors import NotAllowed
 from engine.types import OPERATOR_PLATFORM, UserRef
+from engine.words import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +31,12 @@ class Access:
     def check_owner_or_admin(self, by: UserRef, owner_key: str, doing: str) -> None:
         """Cancel, look up, move to the cloud: the job's owner may, and so may an admin."""
         if by.key != owner_key and not self.is_admin(by):
-            raise NotAllowed(f"That job is someone else's; only they or an admin can {doing} it.",
+            raise NotAllowed(N_("That job is someone else's; only they or an admin can {doing} it.", doing=doing),
                              reason="not_owner_or_admin", action=doing)
 
     def check_owner(self, by: UserRef, owner_key: str, doing: str) -> None:
         """Retry and Same seed make a new job from the old one's prompt and picture: the owner's alone (an
         admin pressing them would animate someone's private photo as their own job)."""
         if by.key != owner_key:
-            raise NotAllowed(f"Only the person who asked for that video can {doing} it.",
-                             reason="not_owner", action=doing, hint="Make your own video instead.")
+            raise NotAllowed(N_("Only the person who asked for that video can {doing} it.", doing=doing),
+                             reason="not_owner", action=doing, hint=N_("Make your own video instead."))

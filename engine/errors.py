@@ -5,11 +5,15 @@ Every exception the engine raises to a front end is a :class:`ReelbotError`. Eac
 ``retry_after`` seconds, the ``backend`` that failed, the ``refund`` made) so that the front ends word it in
 one place (``bot.render.describe_error``) instead of parsing messages.
 
-The ``message`` (and ``hint``) of every error is plain English for logs and the operator's terminal: it
-names the problem and what to do about it, and never speaks a chat platform's language (no "/cancel").
+Every error is said as a :class:`~engine.words.Text` (``text``, and ``hint_text``: what to do), worded in
+the reader's language by the front end; ``message`` and ``hint`` are the same in English, for logs and the
+operator's terminal. They name the problem and what to do about it, and never speak a chat platform's
+language (no "/cancel").
 """
 
 from __future__ import annotations
+
+from engine.words import N_, Text, as_text
 
 
 class ReelbotError(Exception):
@@ -17,10 +21,12 @@ class ReelbotError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+    def __init__(self, message: Text | str, *, hint: Text | str | None = None) -> None:
+        super().__init__(str(message))
+        self.text = as_text(message)
+        self.hint_text = as_text(hint) if hint is not None else None
+        self.message = str(self.text)
+        self.hint = str(self.hint_text) if self.hint_text is not None else None
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message
@@ -35,7 +41,7 @@ class InvalidInput(ReelbotError):
 
     code = "invalid_input"
 
-    def __init__(self, field: str, message: str, *, hint: str | None = None, reason: str = "") -> None:
+    def __init__(self, field: str, message: Text | str, *, hint: Text | str | None = None, reason: str = "") -> None:
         super().__init__(message, hint=hint)
         self.field = field
         self.reason = reason
@@ -44,16 +50,17 @@ class InvalidInput(ReelbotError):
 class InvalidImage(InvalidInput):
     code = "invalid_image"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: Text | str, *, hint: Text | str | None = None) -> None:
         super().__init__("image", message, hint=hint)
 
 
 class NotFound(ReelbotError):
     code = "not_found"
 
-    def __init__(self, job_id: str | None, message: str | None = None) -> None:
+    def __init__(self, job_id: str | None, message: Text | None = None) -> None:
         super().__init__(
-            message or f"There is no job {job_id!r}.", hint="Check the id in the bot's reply."
+            message or N_("There is no job {job_id}.", job_id=repr(job_id)),
+            hint=N_("Check the id in the bot's reply."),
         )
         self.job_id = job_id
 
@@ -64,7 +71,7 @@ class NotAllowed(ReelbotError):
 
     code = "not_allowed"
 
-    def __init__(self, message: str, *, reason: str = "", action: str = "", hint: str | None = None) -> None:
+    def __init__(self, message: Text | str, *, reason: str = "", action: str = "", hint: Text | str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
         self.action = action
@@ -74,7 +81,7 @@ class AlreadyFinished(ReelbotError):
     code = "already_finished"
 
     def __init__(self, job_id: str, state: str) -> None:
-        super().__init__(f"Job {job_id} has already {state}; there is nothing to cancel.")
+        super().__init__(N_("Job {job_id} has already ended; there is nothing to cancel.", job_id=job_id))
         self.job_id = job_id
         self.state = state
 
@@ -91,7 +98,7 @@ class QuotaExceeded(ReelbotError):
     code = "quota_exceeded"
 
     def __init__(
-        self, limit: str, message: str, *, retry_after: float | None = None, hint: str | None = None,
+        self, limit: str, message: Text | str, *, retry_after: float | None = None, hint: Text | str | None = None,
         used: float | None = None, allowed: float | None = None, needed_usd: float | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
@@ -107,8 +114,8 @@ class BudgetExhausted(ReelbotError):
 
     code = "budget_exhausted"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, budget_usd: float | None = None) -> None:
-        super().__init__(message, hint="An admin can raise GLOBAL_MONTHLY_BUDGET_USD.")
+    def __init__(self, message: Text | str, *, retry_after: float | None = None, budget_usd: float | None = None) -> None:
+        super().__init__(message, hint=N_("An admin can raise GLOBAL_MONTHLY_BUDGET_USD."))
         self.retry_after = retry_after
         self.budget_usd = budget_usd
 
@@ -117,9 +124,8 @@ class QueueFull(ReelbotError):
     code = "queue_full"
 
     def __init__(self, size: int) -> None:
-        super().__init__(
-            f"The queue is full ({size} jobs waiting).", hint="Try again in a few minutes."
-        )
+        super().__init__(N_("The queue is full ({size} jobs waiting).", size=size),
+                         hint=N_("Try again in a few minutes."))
         self.size = size
         self.retry_after = 60.0
 
@@ -151,11 +157,11 @@ class BackendError(ReelbotError):
 
     def __init__(
         self,
-        message: str,
+        message: Text | str,
         *,
         backend: str = "",
         retry_after: float | None = None,
-        hint: str | None = None,
+        hint: Text | str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.backend = backend
@@ -222,9 +228,9 @@ class VideoTooLarge(ReelbotError):
 
     def __init__(self, max_bytes: int, smallest_bytes: int) -> None:
         super().__init__(
-            f"The video is {_mb(smallest_bytes)} even at the lowest quality, "
-            f"over the {_mb(max_bytes)} this chat accepts.",
-            hint="Try a shorter or smaller video.",
+            N_("The video is {size} even at the lowest quality, over the {limit} this chat accepts.",
+               size=_mb(smallest_bytes), limit=_mb(max_bytes)),
+            hint=N_("Try a shorter or smaller video."),
         )
         self.max_bytes = max_bytes
         self.smallest_bytes = smallest_bytes
@@ -242,7 +248,7 @@ class JobFailed(ReelbotError):
 
     code = "job_failed"
 
-    def __init__(self, message: str, *, refund: float = 0.0, hint: str | None = None) -> None:
+    def __init__(self, message: Text | str, *, refund: float = 0.0, hint: Text | str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.refund = refund
 

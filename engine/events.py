@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine.types import JobState
+from engine.words import Text
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class Retrying(Event):
 
     failed_backend: str
     error_code: str
-    reason: str
+    reason: Text | str
     next_backend: str
 
 
@@ -61,7 +62,7 @@ class Retrying(Event):
 class Ended(Event):
     state: JobState
     error_code: str | None = None
-    message: str | None = None
+    message: Text | str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ class ProviderAlert(Event):
     ``job_id`` is the job that found out; ``platform`` is empty: every front end may tell its admins."""
 
     backend: str
-    message: str
+    message: Text | str
 
 
 Handler = Callable[[Event], Awaitable[None]]

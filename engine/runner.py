@@ -6,8 +6,8 @@ without waiting for them. Cancelling the task is how a user's cancel, a timeout 
 running backend (the lane sets the pipeline's interrupt flag); only a user's cancel closes the job, while
 a shutdown leaves it for recovery to run again.
 
-A model that does not understand the prompt's language gets it translated to English (``engine/translate``),
-once per job and before the job waits for a GPU, so no lane waits on the translation.
+A model that does not understand the prompt's language gets it in English (``engine/translate``), translated
+once per job before the job waits for a GPU.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import shutil
 import threading
 import time
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.backends.base import Cancelled, Output, RunContext
 from engine.clock import utcnow
@@ -29,10 +30,11 @@ from engine.lanes import GpuLane
 from engine.outbox import Outbox
 from engine.router import Router, Step
 from engine.scheduler import Scheduler, Ticket
-from engine.translate.prompts import UNTRANSLATED, Memo, ModelPrompts, prompts_for
+from engine.translate.prompts import Memo, ModelPrompts, prompts_for
 from engine.translate.translator import PromptTranslator
 from engine.types import JobSpec, JobState
 from engine.video import encode_frames
+from engine.words import N_, Seconds, Text
 from storage.repo import AttemptEnd, Repository
 
 log = logging.getLogger(__name__)
@@ -56,8 +58,8 @@ class ActiveJob:
     state: JobState = JobState.QUEUED
     backend: str | None = None
     progress: tuple[int, int] | None = None
-    notes: list[str] = field(default_factory=list)
-    translations: Memo = field(default_factory=dict)  # this job's prompts in English, or why not
+    notes: list[Any] = field(default_factory=list)
+    translations: Memo = field(default_factory=dict)  # its prompts in English, or why not
 
     @property
     def id(self) -> str:
@@ -69,7 +71,7 @@ class _Success:
     attempt_id: int
     output: Output
     elapsed_s: float
-    notes: list[str]
+    notes: list[Any]
     billed_usd: float | None = None  # what the backend said it billed on the way (RunContext.billed_usd)
 
 
@@ -176,26 +178,27 @@ class JobRunner:
                 failures.append(outcome)
                 if self.router.record_failure(step.name, outcome):
                     log.error("%s is out of the chain: %s", step.name, outcome)
-                    self.events.publish(ProviderAlert(job.id, "", step.name, str(outcome)))
+                    self.events.publish(ProviderAlert(job.id, "", step.name, _said(outcome)))
                 following = self._next_step(job, index + 1)
                 if not outcome.retryable or following is None:
                     break
                 self.events.publish(
-                    Retrying(job.id, job.platform, step.name, outcome.code, outcome.message,
+                    Retrying(job.id, job.platform, step.name, outcome.code, outcome.text,
                              job.steps[following].name)
                 )
                 index += 1
             await self._fail(job, failures)
         except asyncio.CancelledError:
             if job.user_cancelled:
-                await self._close(job, JobState.CANCELLED, "cancelled", "Cancelled.")
+                await self._close(job, JobState.CANCELLED, "cancelled", N_("Cancelled."))
                 return
             if job.state is JobState.RUNNING:  # a clean stop is not a crash: queue it again as it was
                 await asyncio.shield(self.repo.requeue(job.id))
             raise
         except Exception as exc:  # a bug in the engine itself: the user still hears, and is not charged for it
             log.exception("job %s failed inside the engine", job.id)
-            await self._close(job, JobState.FAILED, "internal", f"Internal error: {type(exc).__name__}.")
+            await self._close(job, JobState.FAILED, "internal",
+                              N_("Internal error: {name}.", name=type(exc).__name__))
         finally:
             if job.ticket is not None:
                 self.scheduler.withdraw(job.ticket)
@@ -225,7 +228,8 @@ class JobRunner:
             not s.backend.local and self.router.cooling_s(s.name) == 0 and self._affordable(job, s)
             for s in job.steps[index + 1 :]
         ):
-            job.notes.append(f"local GPUs busy (≈{wait:.0f} s wait): went to the cloud")
+            job.notes.append(N_("The local GPUs were busy (about {wait} to wait), so it went to the cloud.",
+                                wait=Seconds(wait)).to_json())
             return None
         return self.scheduler.enqueue(
             Ticket(job.id, job.user_key, step.model, step.estimate.seconds, job.priority, job.max_running)
@@ -233,23 +237,18 @@ class JobRunner:
 
     async def _run_step(self, job: ActiveJob, step: Step, index: int) -> _Success | BackendError | None:
         if not step.backend.local:
-            return await self._attempt(job, step, None, await self._prompts(job, step))
+            return await self._attempt(job, step, None, await prompts_for(self.translator, job, step.backend))
         if job.ticket is None:
             job.ticket = self._ticket_for(job, step, index)
             if job.ticket is None:
                 return None
-        prompts = await self._prompts(job, step)
+        prompts = await prompts_for(self.translator, job, step.backend)
         lane = await self.scheduler.wait(job.ticket)
         job.ticket = None
         try:
             return await self._attempt(job, step, lane, prompts)
         finally:
             self.scheduler.release(lane)
-
-    async def _prompts(self, job: ActiveJob, step: Step) -> ModelPrompts:
-        spec = job.spec
-        languages = step.backend.prompt_languages(spec.kind, spec.options)
-        return await prompts_for(self.translator, spec, languages, job.translations)
 
     async def _attempt(
         self, job: ActiveJob, step: Step, lane: GpuLane | None, prompts: ModelPrompts
@@ -268,13 +267,10 @@ class JobRunner:
             job.progress = (done, total)
             loop.call_soon_threadsafe(self.events.publish, Progress(job.id, job.platform, done, total, preview))
 
-        options = replace(job.spec.options, negative_prompt=prompts.negative_prompt)
         ctx = RunContext(
-            job=replace(job.spec, prompt=prompts.prompt, options=options),
-            workdir=self.results_dir / "work" / job.id, cancel=threading.Event(), progress_fn=progress, lane=lane,
+            job=prompts.given_to(job.spec), workdir=self.results_dir / "work" / job.id, cancel=threading.Event(),
+            progress_fn=progress, lane=lane, notes=prompts.notes(),
         )
-        if prompts.problem is not None:
-            ctx.note(UNTRANSLATED + prompts.problem.message)
         started = time.monotonic()
         error: BackendError
         try:
@@ -371,21 +367,30 @@ class JobRunner:
         if failures:
             last = failures[-1]
             tried = ", ".join(dict.fromkeys(f.backend for f in failures if f.backend))
-            message = last.message if len(failures) == 1 else f"{last.message} (tried: {tried})"
+            message = last.text if len(failures) == 1 else N_("{message} (tried: {tried})", message=last.text,
+                                                                    tried=tried)
             await self._close(job, JobState.FAILED, last.code, message)
         else:
             await self._close(
                 job, JobState.FAILED, "no_backend",
-                "No backend could take the job: every one is cooling down after failures or over your budget.",
+                N_("No backend could take the job: every one is cooling down after failures or over your budget."),
             )
 
-    async def _close(self, job: ActiveJob, state: JobState, code: str, message: str) -> None:
-        closed = await asyncio.shield(
-            self.repo.finish(job.id, state=state.value, now=utcnow(), error_code=code, error_message=message)
-        )
+    async def _close(self, job: ActiveJob, state: JobState, code: str, message: Text) -> None:
+        closed = await asyncio.shield(self.repo.finish(
+            job.id, state=state.value, now=utcnow(), error_code=code, error_message=str(message),
+            error_text=message.to_json(),
+        ))
         if closed is not None:
             self.events.publish(Ended(job.id, job.platform, state, code, message))
             self.outbox.notify(closed, job.id, job.platform)
+
+
+def _said(error: BackendError) -> Text:
+    """An error with its hint, as one message."""
+    if error.hint_text is None:
+        return error.text
+    return N_("{message} {hint}", message=error.text, hint=error.hint_text)
 
 
 def _micros(usd: float | None) -> int:

@@ -62,6 +62,7 @@ from engine.types import (
 )
 from engine.validation import MAX_SEED, clean_text, validate
 from engine.views import job_view
+from engine.words import N_, Seconds
 from storage.repo import NewJob, Refusal, Repository, day_start, month_start
 
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -144,16 +145,17 @@ class Service:
         if not admin and (wait := self.rate.hit(user.key)) is not None:
             per_minute = self.rate.per_minute
             raise QuotaExceeded(
-                "rate", f"You are sending requests too fast (at most {per_minute} a minute).",
-                retry_after=wait, hint=f"Try again in {_seconds(wait)}.", allowed=per_minute,
+                "rate", N_("You are sending requests too fast (at most {per_minute} a minute).",
+                           per_minute=per_minute),
+                retry_after=wait, hint=N_("Try again in {wait}.", wait=Seconds(max(1.0, wait))), allowed=per_minute,
             )
         if await self.dispatcher.waiting() >= self.config.max_queue:
             raise QueueFull(self.config.max_queue)
         steps = self.router.plan(kind, options)
         if not steps:
             raise NoBackend(
-                f"Nothing here can run a {kind} job right now ({self.router.why_empty(kind, options)}).",
-                hint="An admin can run `reelbot doctor` to see what is missing.",
+                N_("Nothing here can make this video right now ({why}).", why=self.router.why_empty(kind, options)),
+                hint=N_("An admin can run `reelbot doctor` to see what is missing."),
             )
         costs = sorted(
             {round(max(s.estimate.cost_usd for s in steps[:n]) * 1e6) for n in range(1, len(steps) + 1)},
@@ -183,7 +185,8 @@ class Service:
                     id=job_id, kind=kind.value, prompt=prompt, options=options.to_dict(), seed=seed,
                     image_path=str(image_path) if image_path else None,
                     origin_platform=origin.platform,
-                    origin={"chat_id": origin.chat_id, "data": origin.data},
+                    origin={"chat_id": origin.chat_id, "data": origin.data, "language": origin.language,
+                            "place_language": origin.place_language},
                     scope=origin.scope or None,
                 ),
                 costs_micros=costs,
@@ -235,17 +238,18 @@ class Service:
         if job_id is None:
             job_id = await self.repo.latest_open_job(by.platform, by.user_id)
             if job_id is None:
-                raise NotFound(None, "You have no video waiting or in progress to cancel.")
+                raise NotFound(None, N_("You have no video waiting or in progress to cancel."))
         view = await self.get(job_id)
         self.access.check_owner_or_admin(by, view.user.key, "cancel")
         if view.state.terminal:
             raise AlreadyFinished(job_id, view.state.value)
         if await self.dispatcher.cancel(job_id):  # whoever ran it closed it: cancelled, refunded, told
             return await self.get(job_id)
+        said = N_("Cancelled.")
         closed = await self.repo.finish(job_id, state="cancelled", now=utcnow(), error_code="cancelled",
-                                        error_message="Cancelled.")
+                                        error_message=str(said), error_text=said.to_json())
         if closed is not None:
-            self.events.publish(Ended(job_id, view.origin.platform, JobState.CANCELLED, "cancelled", "Cancelled."))
+            self.events.publish(Ended(job_id, view.origin.platform, JobState.CANCELLED, "cancelled", said))
             self.outbox.notify(closed, job_id, view.origin.platform)
         return await self.get(job_id)
 
@@ -291,6 +295,16 @@ class Service:
         await self.outbox.idle()
         return await self.get(job_id)
 
+    async def language_of(self, user: UserRef) -> str | None:
+        """The language the user chose with /settings language; None: they did not (their app's applies)."""
+        return await self.repo.user_language(user.platform, user.user_id)
+
+    async def set_language(self, user: UserRef, language: str | None) -> None:
+        """Keep the user's choice of language (None: back to their app's); the front end checks it is one
+        reelbot speaks."""
+        await self.repo.set_user_language(user.platform, user.user_id, clean_text(user.name).strip(), language,
+                                          utcnow())
+
     async def usage(self, user: UserRef) -> UsageReport:
         return await usage_report(self.repo, user, self.config.limits, is_admin=self.access.is_admin(user))
 
@@ -301,8 +315,8 @@ class Service:
             return await self.report()
         if by.manages:
             return await scope_report(self.repo, by.manages)
-        raise NotAllowed("Only the bot's admins can see the status.", reason="admins_only",
-                         hint="Everyone can see their own usage.")
+        raise NotAllowed(N_("Only the bot's admins can see the status."), reason="admins_only",
+                         hint=N_("Everyone can see their own usage."))
 
     async def report(self) -> StatusReport:
         """Everything /status shows an admin; for the operator's own tools (the CLI, metrics)."""
@@ -338,33 +352,34 @@ class Service:
         next_month = (month_start(now) + timedelta(days=32)).replace(day=1)
         until_next_month = (next_month - now).total_seconds()
         if refusal.limit == "banned":
-            return NotAllowed("You are not allowed to make videos with this bot.", reason="banned")
+            return NotAllowed(N_("You are not allowed to make videos with this bot."), reason="banned")
         if refusal.limit == "max_queued":
             return QuotaExceeded(
                 "max_queued",
-                f"You already have {refusal.used:.0f} videos waiting or in progress; the limit is "
-                f"{refusal.allowed:.0f} at a time.",
-                hint="Wait for one to finish, or cancel one.", used=refusal.used, allowed=refusal.allowed,
+                N_("You already have {used:.0f} videos waiting or in progress; the limit is {allowed:.0f} at a "
+                   "time.", used=refusal.used, allowed=refusal.allowed),
+                hint=N_("Wait for one to finish, or cancel one."), used=refusal.used, allowed=refusal.allowed,
             )
         if refusal.limit == "max_jobs_per_day":
             return QuotaExceeded(
                 "max_jobs_per_day",
-                f"You have made {refusal.used:.0f} videos today; the limit is {refusal.allowed:.0f} a day.",
-                retry_after=until_tomorrow,
-                hint=f"You can make more in {_duration(until_tomorrow)}.", used=refusal.used, allowed=refusal.allowed,
+                N_("You have made {used:.0f} videos today; the limit is {allowed:.0f} a day.",
+                   used=refusal.used, allowed=refusal.allowed),
+                retry_after=until_tomorrow, hint=N_("You can make more in {wait}.", wait=Seconds(until_tomorrow)),
+                used=refusal.used, allowed=refusal.allowed,
             )
         if refusal.limit == "max_usd_per_month":
             return QuotaExceeded(
                 "max_usd_per_month",
-                f"This video needs ≈ ${cheapest_micros / 1e6:.2f} and you have "
-                f"${max(0.0, refusal.allowed - refusal.used):.2f} of your ${refusal.allowed:.2f} monthly "
-                "allowance left.",
+                N_("This video needs ≈ ${needed:.2f} and you have ${left:.2f} of your ${allowed:.2f} monthly "
+                   "allowance left.", needed=cheapest_micros / 1e6, left=max(0.0, refusal.allowed - refusal.used),
+                   allowed=refusal.allowed),
                 retry_after=until_next_month,
-                hint=f"Your allowance renews in {_duration(until_next_month)}.",
+                hint=N_("Your allowance renews in {wait}.", wait=Seconds(until_next_month)),
                 used=refusal.used, allowed=refusal.allowed, needed_usd=cheapest_micros / 1e6,
             )
         return BudgetExhausted(
-            f"This bot's budget for the month (${refusal.allowed:.2f}) is used up.",
+            N_("This bot's budget for the month (${budget:.2f}) is used up.", budget=refusal.allowed),
             retry_after=until_next_month, budget_usd=refusal.allowed,
         )
 
@@ -375,18 +390,5 @@ def _kept_picture(path: Path | None, job_id: str) -> bytes:
             return path.read_bytes()
     except OSError:
         pass
-    raise InvalidImage(f"The picture of job {job_id} is no longer kept.", hint="Send it to me again.")
-
-
-def _seconds(seconds: float) -> str:
-    return f"{max(1, round(seconds))} s" if seconds < 90 else _duration(seconds)
-
-
-def _duration(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{round(hours / 24)} days"
+    raise InvalidImage(N_("The picture of job {job_id} is no longer kept.", job_id=job_id),
+                       hint=N_("Send it to me again."))

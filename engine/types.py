@@ -10,6 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from engine.words import Text
+
 # The platform of `reelbot generate`: the operator at the server's terminal, trusted to name folders and repos.
 OPERATOR_PLATFORM = "cli"
 
@@ -75,6 +77,8 @@ class Origin:
     chat_id: str = ""
     data: dict[str, Any] = field(default_factory=dict)  # message ids, interaction tokens, output path...
     scope: str = ""  # the server or group it came from ("discord:guild:123"), for that place's own view
+    language: str = ""  # what the job's messages to the asker are written in ("ko"); empty: the default
+    place_language: str = ""  # what a message to the place in the asker's absence is written in (the server's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +179,7 @@ class AttemptView:
     error_message: str | None
     gpu_seconds: float
     cost_usd: float
-    notes: tuple[str, ...] = ()
+    notes: tuple[Text | str, ...] = ()  # Text: a change the user is told about; str: for the operator
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +203,8 @@ class JobView:
     charged_usd: float = 0.0
     result_path: Path | None = None
     error_code: str | None = None
-    error_message: str | None = None
+    error_message: str | None = None  # in English, for the operator
+    error_text: Text | str | None = None  # the same for users, worded in their language by the front end
     position: int | None = None  # 1 = next to run
     eta_s: float | None = None
     progress: tuple[int, int] | None = None  # (step, total) while running

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine.errors import NotFound
 from engine.types import AttemptView, JobKind, JobState, JobView, Options, Origin, Outcome, UserRef
+from engine.words import Text
 from storage.models import Attempt, Job, User
 from storage.repo import Repository
 
@@ -32,7 +33,8 @@ def job_view(
         prompt_used=job.prompt_used,
         options=Options.from_dict(job.options or {}),
         state=JobState(job.state),
-        origin=Origin(job.origin_platform, origin.get("chat_id", ""), origin.get("data", {})),
+        origin=Origin(job.origin_platform, origin.get("chat_id", ""), origin.get("data", {}),
+                      language=origin.get("language", ""), place_language=origin.get("place_language", "")),
         seed=job.seed,
         created_at=job.created_at,
         started_at=job.started_at,
@@ -44,6 +46,7 @@ def job_view(
         result_path=Path(job.result_path) if job.result_path else None,
         error_code=job.error_code,
         error_message=job.error_message,
+        error_text=Text.from_json(job.error_text) if job.error_text else job.error_message,
         image_path=Path(job.image_path) if job.image_path else None,
         position=place[0] if place else None,
         eta_s=place[1] if place else None,
@@ -52,7 +55,7 @@ def job_view(
             AttemptView(
                 backend=a.backend, model=a.model, started_at=a.started_at, ended_at=a.ended_at,
                 outcome=Outcome(a.outcome), error_code=a.error_code, error_message=a.error_message,
-                gpu_seconds=a.gpu_seconds, cost_usd=a.cost_micros / 1e6, notes=tuple(a.notes or ()),
+                gpu_seconds=a.gpu_seconds, cost_usd=a.cost_micros / 1e6, notes=tuple(Text.from_json(n) for n in a.notes or ()),
             )
             for a in attempts
         ),

@@ -29,6 +29,7 @@ from engine.router import BackendHealth
 from engine.status import GpuStats, LaneStatus, StatusReport
 from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
 from reelbot.app import App
+from reelbot.languages import terminal_words
 from reelbot.logs import redact_secrets
 from reelbot.metrics import serve_metrics
 from reelbot.settings import Settings
@@ -196,16 +197,17 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
             image=image,
         )
         job = await app.service.submit(request)
-        printer = cli_frontend.ProgressPrinter(job.id)
+        w = terminal_words(settings)
+        printer = cli_frontend.ProgressPrinter(job.id, words=w)
         app.service.subscribe(printer)
         await printer(Queued(job.id, cli_frontend.PLATFORM, job.position or 1, job.eta_s or 0.0))
         try:
             done = await app.service.wait(job.id)
         except asyncio.CancelledError:
             done = await app.service.cancel(request.user, job.id)
-            print(cli_frontend.summary(done, out), file=sys.stderr)
+            print(cli_frontend.summary(w, done, out), file=sys.stderr)
             return 130
-        print(cli_frontend.summary(done, out))
+        print(cli_frontend.summary(w, done, out))
         return 0 if done.state is JobState.SUCCEEDED else 1
     finally:
         await app.close()
@@ -270,9 +272,10 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await app.close()
     report, live = _with_snapshot(report, settings.data_dir / SNAPSHOT)
+    w = terminal_words(settings)
     if not live:
-        print("reelbot is not running (GPUs below are as configured, idle).")
-    print(status_text(report))
+        print(w._("reelbot is not running (GPUs below are as configured, idle)."))
+    print(status_text(w, report))
     return 0
 
 

@@ -10,6 +10,7 @@ from bot.core.frontend import FrontEnd
 from bot.discord.config import DiscordConfig
 from bot.telegram.config import TelegramConfig
 from engine.service import Service
+from reelbot.languages import languages
 from reelbot.settings import Settings
 
 MB = 1024 * 1024
@@ -27,6 +28,7 @@ def discord_config(settings: Settings) -> DiscordConfig | None:
         max_upload_bytes=round(settings.discord_max_upload_mb * MB),
         max_image_bytes=settings.max_image_bytes,
         admin_ids=settings.admin_ids("discord"),
+        languages=languages(settings),
     )
 
 
@@ -49,6 +51,7 @@ def telegram_config(settings: Settings) -> TelegramConfig | None:
         max_upload_bytes=round(settings.telegram_max_upload_mb * MB),
         max_download_bytes=round(settings.telegram_max_download_mb * MB),
         admin_ids=settings.admin_ids("telegram"),
+        languages=languages(settings),
     )
 
 

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     # --- where things live ---
     data_dir: Path = Path("data")
+    # "ko", "en": the language of chat users whose app names none reelbot speaks, of messages to a server or
+    # group, and of the CLI (empty: the terminal's LANG, else English). Users pick their own with /settings.
+    default_language: str = ""
     database_url: str = ""  # empty: sqlite file data_dir/reelbot.db
     log_level: str = "INFO"
 
@@ -145,6 +148,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _spoken_language(cls, value: str) -> str:
+        from bot.i18n import languages, supported
+
+        if value and supported(value) is None:
+            raise ValueError(f"DEFAULT_LANGUAGE must be one of {', '.join(languages())} (or empty: the terminal's)")
+        return supported(value) or ""
 
     @field_validator("local_backend")
     @classmethod

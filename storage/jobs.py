@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
@@ -106,6 +107,7 @@ class JobQueries(Store):
         result_path: str | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
+        error_text: dict[str, Any] | None = None,
         deliver: bool = True,
         attempt: AttemptEnd | None = None,
     ) -> int | None:
@@ -124,7 +126,7 @@ class JobQueries(Store):
                 self._end_attempt(conn, attempt, now, None, None)
             closed = self._finish(
                 conn, job_id, state=state, now=now, result_path=result_path,
-                error_code=error_code, error_message=error_message, deliver=deliver,
+                error_code=error_code, error_message=error_message, error_text=error_text, deliver=deliver,
             )
             if closed is None and attempt is not None:  # someone closed it first: the bill still stands
                 self._book_late(conn, attempt, now)
@@ -141,6 +143,7 @@ class JobQueries(Store):
         error_code: str | None,
         error_message: str | None,
         deliver: bool,
+        error_text: dict[str, Any] | None = None,
     ) -> int | None:
         q, x = self._q, self.db.execute
         row = x(conn, q.job_for_close, {"b_id": job_id}).fetchone()
@@ -155,7 +158,7 @@ class JobQueries(Store):
             q.job_close,
             {
                 "b_id": job_id, "b_state": state, "b_now": now, "b_charge": charge, "b_result": result_path,
-                "b_code": error_code, "b_message": error_message,
+                "b_code": error_code, "b_message": error_message, "b_text": error_text,
             },
         )
         entries = [{"job_id": job_id, "user_id": user_id, "kind": "settle", "amount_micros": settle,

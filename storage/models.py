@@ -22,6 +22,7 @@ class User(SQLModel, table=True):
     name: str = Field(default="", max_length=128)
     # "user" or "banned". Admins are never stored: they are the ids in the settings (engine/access.py).
     role: str = Field(default="user", max_length=16)
+    language: str | None = Field(default=None, max_length=16)  # chosen with /settings language; NULL: the app's
     # Per-user overrides of the quota settings; NULL means "use the setting".
     max_running: int | None = None
     max_queued: int | None = None
@@ -59,7 +60,8 @@ class Job(SQLModel, table=True):
     model: str | None = Field(default=None, max_length=200)
     result_path: str | None = None
     error_code: str | None = Field(default=None, max_length=64)
-    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    error_message: str | None = Field(default=None, sa_column=Column(Text))  # in English, for the operator
+    error_text: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # engine.words.Text, for users
     interruptions: int = 0
     created_at: datetime
     started_at: datetime | None = None

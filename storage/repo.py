@@ -12,6 +12,7 @@ The queries live in modules named after their job, one class each, and ``Reposit
 - ``storage/workers.py``    distributed mode's workers and their heartbeats
 - ``storage/reports.py``    usage, counts, spend, the busiest users, whether the books balance
 - ``storage/files.py``      which jobs' files may be deleted, and file names that belong to no job
+- ``storage/users.py``      what users chose for themselves (their language)
 - ``storage/records.py``    the values callers exchange with storage (Limits, NewJob, Refusal, ...)
 - ``storage/statements.py`` the tables, the prepared statements, and ``Store``, the base of every part
 
@@ -38,6 +39,7 @@ from storage.records import (
     month_start,
 )
 from storage.reports import ReportQueries
+from storage.users import UserQueries
 from storage.workers import WorkerQueries
 
 __all__ = [
@@ -46,7 +48,8 @@ __all__ = [
 ]
 
 
-class Repository(AdmissionQueries, JobQueries, DeliveryQueries, WorkerQueries, ReportQueries, FileQueries):
+class Repository(AdmissionQueries, JobQueries, DeliveryQueries, WorkerQueries, ReportQueries, FileQueries,
+                 UserQueries):
     """Every query reelbot makes: ``Repository(db)``, then ``await repo.admit(...)``, ``repo.finish(...)``, ...
 
     Each base class holds one concern's queries (see this module's docstring); all share the database and

@@ -133,6 +133,7 @@ class Statements:
             .values(
                 state=b("b_state"), finished_at=b("b_now", type_=when), charged_micros=b("b_charge"),
                 result_path=b("b_result"), error_code=b("b_code"), error_message=b("b_message"),
+                error_text=b("b_text", type_=jobs.c.error_text.type),
             )
         )
         self.delivery_new = insert(deliveries).returning(deliveries.c.id)

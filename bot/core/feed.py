@@ -2,7 +2,8 @@
 
 The platform says where a job's message is (``where_of``: from the job's origin, also for jobs queued
 before a restart), what buttons go under a waiting job (``buttons``) and how admins are told
-(``tell_admins``); the feed does the rest, the same for every front end.
+(``tell_admins``: given a function that words the news in the words of whoever reads it); the feed does
+the rest, the same for every front end. Each job's lines are in its asker's language (``Origin.language``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Generic, TypeVar
 
 from bot.core.editor import PacedEditor, Where
 from bot.core.lines import JobLines, alert_text
+from bot.i18n import Languages, Words
 from bot.render import header, queued_line
 from engine.errors import NotFound
-from engine.events import Event, ProviderAlert, Queued, Subscription
+from engine.events import Ended, Event, ProviderAlert, Queued, Subscription
 from engine.service import Service
 from engine.types import CloudOffer, JobState, JobView
 
@@ -30,8 +32,9 @@ class JobFeed(Generic[T, M]):
         editor: PacedEditor[T, M],
         *,
         where_of: Callable[[JobView], Where[T] | None],
-        buttons: Callable[[str, CloudOffer | None], M],
-        tell_admins: Callable[[str], Awaitable[None]],
+        buttons: Callable[[Words, str, CloudOffer | None], M],
+        tell_admins: Callable[[Callable[[Words], str]], Awaitable[None]],
+        languages: Languages,
     ) -> None:
         self.service = service
         self.platform = platform
@@ -39,7 +42,9 @@ class JobFeed(Generic[T, M]):
         self.where_of = where_of
         self.buttons = buttons
         self.tell_admins = tell_admins
+        self.languages = languages
         self.lines = JobLines()
+        self._words: dict[str, Words] = {}  # job id -> its asker's words, while its message is followed
         self._subscription: Subscription | None = None
 
     def open(self) -> None:
@@ -55,22 +60,29 @@ class JobFeed(Generic[T, M]):
 
     def follow(self, view: JobView, where: Where[T]) -> None:
         """A job this front end has just queued: its message shows the place in the queue, with Cancel."""
-        self.editor.track(view.id, where, header(view.id, view.prompt, view.kind))
+        w = self._words[view.id] = self.languages.words(view.origin.language)
+        self.editor.track(view.id, where, header(w, view.id, view.prompt, view.kind))
         if view.state is JobState.QUEUED:
-            self.editor.show(view.id, queued_line(view.position, view.eta_s),
-                             self.buttons(view.id, self.service.cloud_offer(view.id)))
+            self.editor.show(view.id, queued_line(w, view.position, view.eta_s),
+                             self.buttons(w, view.id, self.service.cloud_offer(view.id)))
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, ProviderAlert):
-            await self.tell_admins(alert_text(event))
+            await self.tell_admins(lambda w: alert_text(w, event))
             return
         if event.platform != self.platform:
             return
-        line = self.lines.line(event)
+        if isinstance(event, Ended):
+            self._words.pop(event.job_id, None)
+        w = self._words.get(event.job_id) or self.languages.words()
+        line = self.lines.line(w, event)
         if line is None or not await self._tracked(event.job_id):
             return
+        if self._words.get(event.job_id, w) is not w:  # a job resumed after a restart: now its asker's language is known
+            w = self._words[event.job_id]
+            line = self.lines.line(w, event) or line
         offer = self.service.cloud_offer(event.job_id) if isinstance(event, Queued) else None
-        self.editor.show(event.job_id, line, self.buttons(event.job_id, offer))
+        self.editor.show(event.job_id, line, self.buttons(w, event.job_id, offer))
 
     async def _tracked(self, job_id: str) -> bool:
         """Whether the job's message is followed; a job this process did not queue (resumed after a
@@ -84,5 +96,6 @@ class JobFeed(Generic[T, M]):
         where = None if view.state.terminal else self.where_of(view)
         if where is None:
             return False
-        self.editor.track(job_id, where, header(view.id, view.prompt, view.kind))
+        w = self._words[job_id] = self.languages.words(view.origin.language)
+        self.editor.track(job_id, where, header(w, view.id, view.prompt, view.kind))
         return True

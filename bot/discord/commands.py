@@ -23,6 +23,7 @@ from bot.discord import live
 from bot.discord.config import DiscordConfig
 from bot.discord.live import Reply
 from bot.discord.texts import HELP, status_embed
+from bot.i18n import Words
 from bot.parse import parse_prompt
 from engine.errors import InvalidImage, InvalidInput, ReelbotError
 from engine.service import Service
@@ -154,7 +155,7 @@ class Commands:
             if outcome.again is not None:  # Retry and Same seed: the request again, as a new job, in a new reply
                 await self.make(interaction, outcome.again.prompt, outcome.again.options, outcome.again.image)
                 return
-            await self._tell(interaction, render.outcome_text(outcome))
+            await self._tell(interaction, render.outcome_text(self._words(), outcome))
         except ReelbotError as exc:
             await self._refuse(interaction, exc)
 
@@ -162,7 +163,7 @@ class Commands:
 
     async def usage(self, interaction: discord.Interaction) -> None:
         usage = await self.service.usage(self._user(interaction))
-        await self._tell(interaction, render.usage_text(usage))
+        await self._tell(interaction, render.usage_text(self._words(), usage))
 
     async def cancel(self, interaction: discord.Interaction, job: str | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -171,7 +172,7 @@ class Commands:
         except ReelbotError as exc:
             await self._refuse(interaction, exc)
             return
-        await self._tell(interaction, render.cancelled_text(view))
+        await self._tell(interaction, render.cancelled_text(self._words(), view))
 
     async def job(self, interaction: discord.Interaction, job: str) -> None:
         try:
@@ -179,7 +180,7 @@ class Commands:
         except ReelbotError as exc:
             await self._refuse(interaction, exc)
             return
-        await self._tell(interaction, f"{render.header(view.id, view.prompt, view.kind)}\n{render.job_line(view)}")
+        await self._tell(interaction, f"{render.header(self._words(), view.id, view.prompt, view.kind)}\n{render.job_line(self._words(), view)}")
 
     async def status(self, interaction: discord.Interaction) -> None:
         """GPUs, queues, providers and spend for the bot's admins; this server's own jobs for its managers."""
@@ -190,10 +191,10 @@ class Commands:
             await self._refuse(interaction, exc)
             return
         if isinstance(report, ScopeStatus):
-            await self._tell(interaction, render.scope_status_text(report, "This server"))
+            await self._tell(interaction, render.scope_status_text(self._words(), report, "This server"))
             return
         chart = await asyncio.to_thread(status_chart, report)
-        embed = status_embed(report).set_image(url="attachment://status.png")
+        embed = status_embed(self._words(), report).set_image(url="attachment://status.png")
         await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(chart), "status.png"),
                                         ephemeral=True)
 
@@ -210,9 +211,12 @@ class Commands:
             await self._tell(interaction, f"That option is not right: {error}")
             return
         log.error("Discord command failed", exc_info=cause)
-        await self._tell(interaction, render.describe_error(cause))
+        await self._tell(interaction, render.describe_error(self._words(), cause))
 
     # --- helpers ---
+
+    def _words(self) -> Words:
+        return self.config.languages.words()
 
     def _user(self, interaction: discord.Interaction) -> UserRef:
         """Who pressed or typed. Manage Server opens this server's own /status view, nothing more: whether
@@ -254,7 +258,7 @@ class Commands:
                 await interaction.delete_original_response()
             except discord.HTTPException as exc:
                 log.info("could not remove the placeholder reply: %s", exc)
-        await self._tell(interaction, render.describe_error(error))
+        await self._tell(interaction, render.describe_error(self._words(), error))
 
 
 def _scope(interaction: discord.Interaction) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.i18n import Languages
+
 
 @dataclass(frozen=True, slots=True)
 class DiscordConfig:
@@ -15,3 +17,4 @@ class DiscordConfig:
     max_upload_bytes: int = 10 * 1024 * 1024  # videos are fitted under this (servers without boosts)
     max_image_bytes: int = 20 * 1024 * 1024  # pictures to animate: larger ones are refused before download
     admin_ids: frozenset[str] = frozenset()  # user ids told about provider trouble by DM
+    languages: Languages = Languages()  # DEFAULT_LANGUAGE and TIMEZONE: who hears what, and the clock

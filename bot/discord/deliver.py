@@ -16,6 +16,7 @@ import discord
 from bot.discord import views
 from bot.discord.live import NO_MENTIONS, Editor, Reply, only_user, webhook
 from bot.discord.texts import last_line
+from bot.i18n import Languages
 from bot.render import header
 from engine.outbox import Undeliverable
 from engine.types import JobState, JobView
@@ -25,16 +26,18 @@ log = logging.getLogger(__name__)
 
 
 class DiscordDeliverer:
-    def __init__(self, client: discord.Client, editor: Editor) -> None:
+    def __init__(self, client: discord.Client, editor: Editor, languages: Languages) -> None:
         self.client = client
         self.editor = editor
+        self.languages = languages
 
     async def deliver(self, job: JobView) -> None:
         data = job.origin.data
         self.editor.forget(job.id)  # progress still waiting to be shown would only come after the end
-        text = f"{header(job.id, job.prompt, job.kind)}\n{last_line(job)}"
+        w = self.languages.words(job.origin.language)
+        text = f"{header(w, job.id, job.prompt, job.kind)}\n{last_line(w, job)}"
         video = await self._video(job, int(data.get("limit") or 0))
-        view = views.finished(job.id) if job.state is not JobState.CANCELLED else None
+        view = views.finished(w, job.id) if job.state is not JobState.CANCELLED else None
         reply = Reply.of(data)
         if reply is not None and reply.fresh():
             try:

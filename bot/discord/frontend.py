@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import aiohttp
 import discord
@@ -26,8 +27,10 @@ from bot.discord.commands import PLATFORM, Commands
 from bot.discord.config import DiscordConfig
 from bot.discord.deliver import DiscordDeliverer
 from bot.discord.live import NO_MENTIONS
+from bot.i18n import Words
 from engine.errors import ReelbotError
 from engine.service import Service
+from engine.types import UserRef
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 60.0
@@ -69,11 +72,11 @@ class DiscordFrontend:
         self.client = ReelbotClient()
         editor = live.editor(self.client)
         self.feed = JobFeed(service, PLATFORM, editor, where_of=lambda job: live.where_of(job, config.edit_interval_s),
-                            buttons=views.waiting, tell_admins=self._tell_admins)
+                            buttons=views.waiting, tell_admins=self._tell_admins, languages=config.languages)
         self.commands = Commands(service, self.feed, config)
         self.commands.install(self.client.tree)
         self.client.reelbot_press = self.commands.press
-        self.deliverer = DiscordDeliverer(self.client, editor)
+        self.deliverer = DiscordDeliverer(self.client, editor, config.languages)
         self.max_video_bytes: int | None = config.max_upload_bytes
         self._task: asyncio.Task[None] | None = None
 
@@ -133,11 +136,12 @@ class DiscordFrontend:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, 10)
 
-    async def _tell_admins(self, text: str) -> None:
-        """A DM to each admin in DISCORD_ADMIN_IDS."""
+    async def _tell_admins(self, say: Callable[[Words], str]) -> None:
+        """A DM to each admin in DISCORD_ADMIN_IDS, in the language they chose (else the default)."""
         for admin in sorted(self.config.admin_ids):
             try:
+                w = self.config.languages.words(await self.service.language_of(UserRef(PLATFORM, admin)))
                 user = await self.client.fetch_user(int(admin))
-                await user.send(text)
+                await user.send(say(w))
             except (discord.HTTPException, ValueError) as exc:
                 log.warning("could not tell admin %s on Discord: %s", admin, type(exc).__name__)

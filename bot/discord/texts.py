@@ -5,8 +5,9 @@ from __future__ import annotations
 import discord
 
 from bot.core import lines as job_lines
+from bot.i18n import Words
 from bot.parse import flags_help
-from bot.render import changes_told, duration, money, status_sections
+from bot.render import changes_told, jobs_line, status_sections
 from engine.status import StatusReport
 from engine.types import JobView
 
@@ -20,15 +21,15 @@ HELP = (
 FIELD_LIMIT = 1024
 
 
-def status_embed(report: StatusReport) -> discord.Embed:
+def status_embed(w: Words, report: StatusReport) -> discord.Embed:
     """/status at a glance: one field per section, the chart below (attached as status.png)."""
     embed = discord.Embed(
-        title="reelbot status",
-        description=f"Jobs: {report.queued} queued, {report.running} running",
+        title=w._("reelbot status"),
+        description=jobs_line(w, report),
         colour=discord.Colour.red() if any(lane.broken for lane in report.lanes) else discord.Colour.blurple(),
         timestamp=report.generated_at,
     )
-    for title, lines in status_sections(report):
+    for _key, title, lines in status_sections(w, report):
         value = "\n".join(line.strip() for line in lines) or "—"
         if len(value) > FIELD_LIMIT:
             value = value[: FIELD_LIMIT - 1] + "…"
@@ -36,14 +37,15 @@ def status_embed(report: StatusReport) -> discord.Embed:
     return embed
 
 
-def last_line(job: JobView) -> str:
+def last_line(w: Words, job: JobView) -> str:
     """What a job's reply says once the job is over (with the video attached to it when there is one)."""
-    return job_lines.last_line(job, _done)
+    return job_lines.last_line(w, job, _done)
 
 
-def _done(job: JobView) -> str:
-    parts = [f"Done in {duration(job.seconds_taken)}"]
+def _done(w: Words, job: JobView) -> str:
+    parts = [w._("Done in {time}", time=w.duration(job.seconds_taken))]
     if job.backend:
-        parts.append(f"on {job.backend}" + (f" ({job.model})" if job.model else ""))
-    parts += [f"seed {job.seed}", money(job.charged_usd)]
-    return " · ".join(parts) + "".join(f"\n{line}" for line in changes_told(job))
+        parts.append(w._("on {backend} ({model})", backend=job.backend, model=job.model) if job.model
+                     else w._("on {backend}", backend=job.backend))
+    parts += [w._("seed {seed}", seed=job.seed), w.money(job.charged_usd)]
+    return " · ".join(parts) + "".join(f"\n{line}" for line in changes_told(w, job))

@@ -9,7 +9,7 @@ from typing import Any
 import discord
 
 from bot.core.actions import CANCEL, CLOUD, RETRY, SAME_SEED
-from bot.render import money
+from bot.i18n import Words
 from engine.types import CloudOffer
 
 Press = Callable[[discord.Interaction, str, str], Awaitable[None]]
@@ -33,18 +33,18 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reelbot:(?
             await press(interaction, self.action, self.job_id)
 
 
-def waiting(job_id: str, offer: CloudOffer | None = None) -> discord.ui.View:
+def waiting(w: Words, job_id: str, offer: CloudOffer | None = None) -> discord.ui.View:
     """While a job waits or runs: Cancel, and "Run on cloud now" with the price when the cloud could take it."""
     view = discord.ui.View(timeout=None)
-    view.add_item(JobButton(CANCEL, job_id, "Cancel", discord.ButtonStyle.danger))
+    view.add_item(JobButton(CANCEL, job_id, w._("Cancel"), discord.ButtonStyle.danger))
     if offer is not None:
-        view.add_item(JobButton(CLOUD, job_id, f"Run on cloud now ({offer.backend} ≈ {money(offer.cost_usd)})",
-                                discord.ButtonStyle.primary))
+        view.add_item(JobButton(CLOUD, job_id, w._("Run on cloud now ({backend} ≈ {cost})", backend=offer.backend,
+                                                   cost=w.money(offer.cost_usd)), discord.ButtonStyle.primary))
     return view
 
 
-def finished(job_id: str) -> discord.ui.View:
+def finished(w: Words, job_id: str) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(JobButton(RETRY, job_id, "Retry (new seed)", discord.ButtonStyle.secondary))
-    view.add_item(JobButton(SAME_SEED, job_id, "Same seed", discord.ButtonStyle.secondary))
+    view.add_item(JobButton(RETRY, job_id, w._("Retry (new seed)"), discord.ButtonStyle.secondary))
+    view.add_item(JobButton(SAME_SEED, job_id, w._("Same seed"), discord.ButtonStyle.secondary))
     return view

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.i18n import Languages
+
 
 @dataclass(frozen=True, slots=True)
 class TelegramConfig:
@@ -21,3 +23,4 @@ class TelegramConfig:
     max_upload_bytes: int = 50 * 1024 * 1024  # Telegram's cap for bots; up to 2000 MB on your own server
     max_download_bytes: int = 20 * 1024 * 1024  # what bots may download; no cap on your own server
     admin_ids: frozenset[str] = frozenset()  # user ids told about provider trouble in a private chat
+    languages: Languages = Languages()  # DEFAULT_LANGUAGE and TIMEZONE: who hears what, and the clock

@@ -14,6 +14,7 @@ from pathlib import Path
 from telegram import Bot, InputFile, ReplyParameters
 from telegram.error import BadRequest, Forbidden
 
+from bot.i18n import Words
 from bot.render import header, result_caption
 from bot.telegram import keyboards, live
 from bot.telegram.config import TelegramConfig
@@ -39,19 +40,20 @@ class TelegramDeliverer:
     async def deliver(self, job: JobView) -> None:
         data = job.origin.data
         chat_id = int(job.origin.chat_id)
+        w = self.config.languages.words(job.origin.language)
         try:
             if job.state is JobState.SUCCEEDED and job.result_path is not None:
-                await self._send_video(job, chat_id, job.result_path, data.get("request_message_id"))
-            markup = keyboards.finished(job.id) if job.state is JobState.FAILED else None
-            line = last_line(job)
+                await self._send_video(w, job, chat_id, job.result_path, data.get("request_message_id"))
+            markup = keyboards.finished(w, job.id) if job.state is JobState.FAILED else None
+            line = last_line(w, job)
             where = live.where_of(self.config, job)
             if where is not None:
-                self.editor.track(job.id, where, header(job.id, job.prompt, job.kind))
+                self.editor.track(job.id, where, header(w, job.id, job.prompt, job.kind))
                 if await self.editor.finish(job.id, line, markup):
                     return
             if job.state is not JobState.SUCCEEDED or job.result_path is None:
                 # No message to edit (it was deleted): the news still has to reach the user.
-                text = f"{header(job.id, job.prompt, job.kind)}\n{line}"
+                text = f"{header(w, job.id, job.prompt, job.kind)}\n{line}"
                 await patiently(lambda: self.bot.send_message(chat_id, text, reply_markup=markup))
         except Forbidden as exc:
             raise Undeliverable(f"Telegram refuses messages to chat {chat_id}: {exc.message}") from exc
@@ -60,9 +62,9 @@ class TelegramDeliverer:
                 raise Undeliverable(f"Telegram chat {chat_id} is gone: {exc.message}") from exc
             raise
 
-    async def _send_video(self, job: JobView, chat_id: int, path: Path, reply_to: int | None) -> None:
+    async def _send_video(self, w: Words, job: JobView, chat_id: int, path: Path, reply_to: int | None) -> None:
         info, data = await asyncio.to_thread(lambda: (probe(path), path.read_bytes()))
-        caption = result_caption(job)
+        caption = result_caption(w, job)
         if len(caption) > CAPTION_LIMIT:
             caption = caption[: CAPTION_LIMIT - 1] + "…"
         await patiently(
@@ -77,7 +79,7 @@ class TelegramDeliverer:
                 reply_parameters=(
                     ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
                 ),
-                reply_markup=keyboards.finished(job.id),
+                reply_markup=keyboards.finished(w, job.id),
                 write_timeout=self.upload_timeout_s,
             ),
             max_wait_s=60.0,

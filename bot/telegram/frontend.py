@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand
@@ -17,6 +18,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.core.feed import JobFeed
+from bot.i18n import Words
 from bot.telegram import keyboards, live
 from bot.telegram.config import TelegramConfig
 from bot.telegram.deliver import TelegramDeliverer
@@ -26,6 +28,7 @@ from bot.telegram.texts import COMMANDS
 from bot.telegram.webhook import WebhookServer
 from engine.errors import ReelbotError
 from engine.service import Service
+from engine.types import UserRef
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
@@ -54,7 +57,7 @@ class TelegramFrontend:
         )
         editor = live.editor(self.app.bot)
         self.feed = JobFeed(service, PLATFORM, editor, where_of=functools.partial(live.where_of, config),
-                            buttons=keyboards.waiting, tell_admins=self._tell_admins)
+                            buttons=keyboards.waiting, tell_admins=self._tell_admins, languages=config.languages)
         self.handlers = Handlers(service, self.feed, config)
         self.handlers.install(self.app)
         self.deliverer = TelegramDeliverer(self.app.bot, editor, config)
@@ -121,10 +124,12 @@ class TelegramFrontend:
         # PTB keeps polling with backoff; say it once per failure, without the token-bearing URL.
         log.warning("Telegram polling failed (retrying): %s", type(exc).__name__)
 
-    async def _tell_admins(self, text: str) -> None:
-        """A private message to each admin (TELEGRAM_ADMIN_IDS) who has started a chat with the bot."""
+    async def _tell_admins(self, say: Callable[[Words], str]) -> None:
+        """A private message to each admin (TELEGRAM_ADMIN_IDS) who has started a chat with the bot, in the
+        language they chose (else the default)."""
         for admin in sorted(self.config.admin_ids):
             try:
-                await patiently(functools.partial(self.app.bot.send_message, int(admin), text))
+                w = self.config.languages.words(await self.service.language_of(UserRef(PLATFORM, admin)))
+                await patiently(functools.partial(self.app.bot.send_message, int(admin), say(w)))
             except (TelegramError, FloodWait, ValueError) as exc:
                 log.warning("could not tell admin %s on Telegram: %s", admin, type(exc).__name__)

@@ -28,6 +28,7 @@ from bot import render
 from bot.chart import status_chart
 from bot.core import actions
 from bot.core.feed import JobFeed
+from bot.i18n import Words
 from bot.parse import parse_prompt
 from bot.render import header
 from bot.telegram import keyboards, live
@@ -58,6 +59,9 @@ class Handlers:
         self.config = config
         self.max_download_bytes = config.max_download_bytes
 
+    def _words(self) -> Words:
+        return self.config.languages.words()
+
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
         application.add_handler(CommandHandler(["start", "help"], self.help, filters=_NEW))
         application.add_handler(CommandHandler("video", self.video, filters=_NEW))
@@ -82,7 +86,7 @@ class Handlers:
         try:
             picture = self._picture_of(message)
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(exc))
+            await self._reply(message, render.describe_error(self._words(), exc))
             return
         await self._make(message, text, picture, context)
 
@@ -98,7 +102,7 @@ class Handlers:
             try:
                 picture = self._picture_of(replied)
             except ReelbotError as exc:
-                await self._reply(message, render.describe_error(exc))
+                await self._reply(message, render.describe_error(self._words(), exc))
                 return
         if not text.strip() and picture is None:
             await self._reply(message, "Tell me what to show, like: /video a cat surfing at sunset\n"
@@ -115,7 +119,7 @@ class Handlers:
             if picture is not None:
                 self._check_size(picture.size)
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(exc))
+            await self._reply(message, render.describe_error(self._words(), exc))
             return
         note = await self._reply(message, "⏳ Queuing…")
         if note is None:
@@ -138,7 +142,7 @@ class Handlers:
         except Exception as exc:  # a refusal, or a bug: the note says so, it never stays at "Queuing…"
             if not isinstance(exc, ReelbotError):
                 log.error("Telegram job request failed", exc_info=exc)
-            await self._edit(note, render.describe_error(exc))
+            await self._edit(note, render.describe_error(self._words(), exc))
             return None
         self.feed.follow(view, live.where(self.config, chat.id, note.message_id, chat.type))
         return view
@@ -159,9 +163,9 @@ class Handlers:
             if outcome.again is not None:
                 answer = await self._again(query.message, user, outcome.again, same_seed=outcome.same_seed)
             else:
-                answer = render.outcome_text(outcome, brief=True)
+                answer = render.outcome_text(self._words(), outcome, brief=True)
         except ReelbotError as exc:
-            await query.answer(_short(render.describe_error(exc)), show_alert=True)
+            await query.answer(_short(render.describe_error(self._words(), exc)), show_alert=True)
             return
         await query.answer(_short(answer))
 
@@ -195,9 +199,9 @@ class Handlers:
             try:
                 usage = await self.service.usage(self._sender(message))
             except ReelbotError as exc:
-                await self._reply(message, render.describe_error(exc))
+                await self._reply(message, render.describe_error(self._words(), exc))
                 return
-            await self._reply(message, render.usage_text(usage))
+            await self._reply(message, render.usage_text(self._words(), usage))
 
     async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -206,9 +210,9 @@ class Handlers:
         try:
             view = await self.service.cancel(self._sender(message), _arg(context))
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(exc))
+            await self._reply(message, render.describe_error(self._words(), exc))
             return
-        await self._reply(message, render.cancelled_text(view))
+        await self._reply(message, render.cancelled_text(self._words(), view))
 
     async def job(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -221,9 +225,9 @@ class Handlers:
         try:
             view = await self.service.job_for(self._sender(message), job_id)
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(exc))
+            await self._reply(message, render.describe_error(self._words(), exc))
             return
-        await self._reply(message, f"{header(view.id, view.prompt, view.kind)}\n{render.job_line(view)}")
+        await self._reply(message, f"{header(self._words(), view.id, view.prompt, view.kind)}\n{render.job_line(self._words(), view)}")
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -232,12 +236,12 @@ class Handlers:
         try:
             report = await self.service.status(self._sender(message))
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(exc))
+            await self._reply(message, render.describe_error(self._words(), exc))
             return
         assert isinstance(report, StatusReport)  # only admins get here: Telegram names no group managers
         # Spend, users and GPUs are for the admin's eyes: in a group they go to the admin's private chat.
         chat_id = message.chat_id if message.chat.type == "private" else message.from_user.id  # type: ignore[union-attr]
-        text = render.status_text(report)
+        text = render.status_text(self._words(), report)
         chart = await asyncio.to_thread(status_chart, report)
         fits = len(text) <= 1024
         try:
@@ -256,7 +260,7 @@ class Handlers:
         log.error("Telegram update failed", exc_info=context.error)
         if isinstance(update, Update) and update.effective_message is not None:
             try:
-                await update.effective_message.reply_text(render.describe_error(context.error or Exception()))
+                await update.effective_message.reply_text(render.describe_error(self._words(), context.error or Exception()))
             except TelegramError:
                 pass
 

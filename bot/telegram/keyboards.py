@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.actions import ACTIONS, CANCEL, CLOUD, RETRY, SAME_SEED
-from bot.render import money
+from bot.i18n import Words
 from engine.types import CloudOffer
 
 
@@ -28,16 +28,17 @@ def _button(text: str, action: str, job_id: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=f"{action}:{job_id}")
 
 
-def waiting(job_id: str, offer: CloudOffer | None = None) -> InlineKeyboardMarkup:
+def waiting(w: Words, job_id: str, offer: CloudOffer | None = None) -> InlineKeyboardMarkup:
     """While a job waits or runs: Cancel, and "Run on cloud now" when a cloud backend could take it."""
-    row = [_button("✖ Cancel", CANCEL, job_id)]
+    row = [_button("✖ " + w._("Cancel"), CANCEL, job_id)]
     if offer is not None:
-        row.append(_button(f"☁ Run on cloud now ({offer.backend} ≈ {money(offer.cost_usd)})", CLOUD, job_id))
+        row.append(_button("☁ " + w._("Run on cloud now ({backend} ≈ {cost})", backend=offer.backend,
+                                      cost=w.money(offer.cost_usd)), CLOUD, job_id))
     return InlineKeyboardMarkup([row])
 
 
-def finished(job_id: str) -> InlineKeyboardMarkup:
+def finished(w: Words, job_id: str) -> InlineKeyboardMarkup:
     """Under a result or a failure: make it again with a new seed, or with the same one."""
     return InlineKeyboardMarkup(
-        [[_button("🔁 Retry (new seed)", RETRY, job_id), _button("🎯 Same seed", SAME_SEED, job_id)]]
+        [[_button("🔁 " + w._("Retry (new seed)"), RETRY, job_id), _button("🎯 " + w._("Same seed"), SAME_SEED, job_id)]]
     )

@@ -7,8 +7,8 @@ only arranges those lines for Telegram's messages.
 from __future__ import annotations
 
 from bot.core import lines as job_lines
+from bot.i18n import Words
 from bot.parse import flags_help
-from bot.render import duration, money
 from engine.types import JobView
 
 HELP = (
@@ -32,11 +32,14 @@ def help_text() -> str:
     return HELP + flags_help()
 
 
-def last_line(job: JobView) -> str:
+def last_line(w: Words, job: JobView) -> str:
     """What a job's message says once the job is over (the video itself is sent as its own message)."""
-    return job_lines.last_line(job, _done)
+    return job_lines.last_line(w, job, _done)
 
 
-def _done(job: JobView) -> str:
-    where = f" on {job.backend}" if job.backend else ""
-    return f"Done in {duration(job.seconds_taken)}{where} · {money(job.charged_usd)}. The video is below."
+def _done(w: Words, job: JobView) -> str:
+    if job.backend:
+        return w._("Done in {time} on {backend} · {cost}. The video is below.", time=w.duration(job.seconds_taken),
+                   backend=job.backend, cost=w.money(job.charged_usd))
+    return w._("Done in {time} · {cost}. The video is below.", time=w.duration(job.seconds_taken),
+               cost=w.money(job.charged_usd))

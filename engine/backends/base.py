@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine.types import Estimate, JobKind, JobSpec, Options
+from engine.words import Text
 
 if TYPE_CHECKING:
     from engine.lanes import GpuLane
@@ -33,7 +34,7 @@ class RunContext:
     cancel: threading.Event
     progress_fn: ProgressFn
     lane: GpuLane | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Any] = field(default_factory=list)  # str, or a Text as JSON
     # What the provider billed (or, per its catalog entry, will bill) for this attempt so far, in dollars.
     # A cloud backend sets it as soon as it is known, so that an attempt that is cancelled, times out or
     # fails after remote work started is still on the books. None: nothing billed that we know of.
@@ -43,9 +44,10 @@ class RunContext:
         """Report a step; safe to call from any thread."""
         self.progress_fn(step, total, preview)
 
-    def note(self, text: str) -> None:
-        """Record what the backend changed on the way (kept on the attempt row, shown to the user)."""
-        self.notes.append(text)
+    def note(self, text: Text | str) -> None:
+        """Record what the backend did on the way, kept on the attempt row: a :class:`Text` (``N_(...)``)
+        is a change the user is told about (fewer frames, less memory); a plain string is for the operator."""
+        self.notes.append(text.to_json() if isinstance(text, Text) else text)
 
     def raise_if_cancelled(self) -> None:
         if self.cancel.is_set():

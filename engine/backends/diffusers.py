@@ -26,6 +26,7 @@ from engine.local.pipelines import (
 from engine.local.registry import ModelSpec, resolve
 from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, Options
+from engine.words import N_
 
 # Tests and benchmarks may raise a simulated out-of-memory here, before each try, to walk the ladder.
 FaultHook = Callable[[ModelSpec, MemoryPlan], None]
@@ -130,12 +131,13 @@ class DiffusersBackend:
         pipe, tight = self._pipeline(lane, spec, job.kind, ctx)
         wanted = spec.valid_frames(job.options.frames or spec.frames)
         if wanted != (job.options.frames or spec.frames):
-            ctx.note(f"{spec.name} makes {spec.frame_step}k+1 frames: {wanted} instead of {job.options.frames}")
+            ctx.note(N_("{model} makes {step}k+1 frames: {frames} instead of {asked}", model=spec.name,
+                        step=spec.frame_step, frames=wanted, asked=job.options.frames))
         plan = first_plan(spec, pipe, wanted, offload=tight)
         if tight:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
-        for change in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not tight):
-            ctx.note(change)
+        for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not tight):
+            ctx.note(tuned)
         while True:
             try:
                 apply_plan(pipe, plan, lane.device)
@@ -155,7 +157,7 @@ class DiffusersBackend:
                         backend=self.name,
                     ) from exc
                 plan, change = step
-                ctx.note(f"out of GPU memory: {change}")
+                ctx.note(N_("out of GPU memory: {change}", change=change))
         elapsed = time.monotonic() - started
         self.seconds[spec.name] = elapsed if spec.name not in self.seconds else (
             0.7 * self.seconds[spec.name] + 0.3 * elapsed)

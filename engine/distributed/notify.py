@@ -14,6 +14,7 @@ import psycopg
 
 from engine import events as ev
 from engine.types import JobState
+from engine.words import Text
 
 log = logging.getLogger(__name__)
 CHANNEL = "reelbot_events"
@@ -23,7 +24,11 @@ _TYPES: dict[str, type[ev.Event]] = {cls.__name__: cls for cls in (
 
 def encode(event: ev.Event) -> str:
     data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "preview"}
-    return json.dumps({"type": type(event).__name__, **data}, default=str)
+    return json.dumps({"type": type(event).__name__, **data}, default=_plain)
+
+
+def _plain(value: object) -> object:
+    return value.to_json() if isinstance(value, Text) else str(value)
 
 
 def decode(text: str) -> ev.Event | None:
@@ -32,6 +37,9 @@ def decode(text: str) -> ev.Event | None:
         cls = _TYPES[data.pop("type")]
         if cls is ev.Ended:
             data["state"] = JobState(data["state"])
+        for said in ("message", "reason"):  # words for people travel as template and values
+            if isinstance(data.get(said), dict):
+                data[said] = Text.from_json(data[said])
         return cls(**data)
     except (ValueError, KeyError, TypeError):
         log.warning("ignored a malformed event notification: %.200s", text)

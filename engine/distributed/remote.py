@@ -157,7 +157,7 @@ class QueueDispatcher:
                     view = await stored_view(self.repo, job_id)
                     log.error("job %s failed: it stopped workers %d times", job_id, self.max_interruptions + 1)
                     self.events.publish(Ended(job_id, view.origin.platform, JobState.FAILED, view.error_code,
-                                              view.error_message))
+                                              view.error_text))
                     await self.outbox.flush()
             rescued += 1
         return rescued

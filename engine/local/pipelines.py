@@ -25,6 +25,7 @@ from engine.backends.base import Cancelled, RunContext
 from engine.errors import BackendError, BackendUnavailable, ModelUnavailable
 from engine.images import fit_image
 from engine.local.registry import ModelSpec
+from engine.words import N_, Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +35,18 @@ class MemoryPlan:
     offload: bool = False
     fewer_frames: bool = False  # once only: a much shorter clip is no longer what was asked for
 
-    def next(self, spec: ModelSpec, allow_fewer_frames: bool) -> tuple[MemoryPlan, str] | None:
+    def next(self, spec: ModelSpec, allow_fewer_frames: bool) -> tuple[MemoryPlan, Text] | None:
         """The next rung of the out-of-memory ladder, with what changed in words; None at the bottom."""
         if self.decode_chunk_size and self.decode_chunk_size > 1:
             smaller = max(1, self.decode_chunk_size // 2)
-            return replace(self, decode_chunk_size=smaller), f"decode_chunk_size lowered to {smaller}"
+            return replace(self, decode_chunk_size=smaller), N_("decode_chunk_size lowered to {size}",
+                                                                size=smaller)
         if not self.offload:
-            return replace(self, offload=True), "model CPU offload and VAE slicing/tiling turned on"
+            return replace(self, offload=True), N_("model CPU offload and VAE slicing/tiling turned on")
         fewer = spec.valid_frames(max(1, round(self.frames * 0.6)))
         if allow_fewer_frames and not self.fewer_frames and fewer < self.frames:
-            return replace(self, frames=fewer, fewer_frames=True), f"frames lowered from {self.frames} to {fewer}"
+            return replace(self, frames=fewer, fewer_frames=True), N_("frames lowered from {before} to {after}",
+                                                                      before=self.frames, after=fewer)
         return None
 
 

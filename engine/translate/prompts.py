@@ -8,17 +8,20 @@ failed is not tried again for the same job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from engine.translate.detect import UNDETERMINED, detect_language
 from engine.translate.languages import understands
 from engine.translate.model import TranslationUnavailable
 from engine.translate.translator import PromptTranslator
-from engine.types import JobSpec
+from engine.types import JobKind, JobSpec, Options
+from engine.words import N_
 
 Memo = dict[str, "str | TranslationUnavailable"]
-# The note on an attempt whose model got a prompt it does not understand, because it could not be translated
-# (followed by why, for the operator).
+# The notes on an attempt whose model got a prompt it does not understand, because it could not be translated:
+# what the user is told, and (followed by why) what the operator reads.
+UNTRANSLATED_TOLD = N_("your prompt could not be translated to English, so the model got it as written")
 UNTRANSLATED = "prompt not translated: "
 
 
@@ -29,11 +32,31 @@ class ModelPrompts:
     used: str | None = None  # the prompt the model gets, when it is not the user's (their words translated)
     problem: TranslationUnavailable | None = None  # why a prompt it does not understand goes as written
 
+    def given_to(self, job: JobSpec) -> JobSpec:
+        """The job as the model sees it: with the prompts it gets."""
+        return replace(job, prompt=self.prompt, options=replace(job.options, negative_prompt=self.negative_prompt))
 
-async def prompts_for(
-    translator: PromptTranslator | None, job: JobSpec, languages: frozenset[str], memo: Memo
-) -> ModelPrompts:
-    """The prompts for a model that understands ``languages``; ``translator`` None: translation is off."""
+    def notes(self) -> list[Any]:
+        """The attempt's first notes (as ``RunContext.notes`` keeps them): when the model got a prompt it does
+        not understand, what the user is told, and why for the operator."""
+        if self.problem is None:
+            return []
+        return [UNTRANSLATED_TOLD.to_json(), UNTRANSLATED + self.problem.message]
+
+
+class _Job(Protocol):
+    spec: JobSpec
+    translations: Memo  # this job's texts in English, or why not (kept for its next attempts)
+
+
+class _Model(Protocol):
+    def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]: ...
+
+
+async def prompts_for(translator: PromptTranslator | None, active: _Job, backend: _Model) -> ModelPrompts:
+    """The prompts for ``backend``'s model of this job; ``translator`` None: translation is off."""
+    job, memo = active.spec, active.translations
+    languages = backend.prompt_languages(job.kind, job.options)
     negative = job.options.negative_prompt
     if translator is None or job.options.raw_prompt:
         return ModelPrompts(job.prompt, negative)

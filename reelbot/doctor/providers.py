@@ -53,12 +53,13 @@ def provider_keys(settings: Settings, key_check: KeyCheck) -> list[Check]:
 def spending(settings: Settings) -> Check:
     """Which providers may spend the operator's money: those enabled on purpose, never a key that is
     there for something else (the same line /status shows)."""
+    from bot.i18n import ENGLISH
     from bot.render import spending_line
     from reelbot.backends import PROVIDER_KEYS, spending_off
 
     off = spending_off(settings)
     can = [p for p, key in PROVIDER_KEYS.items() if secret(getattr(settings, key, None)) and p not in off]
-    line = spending_line(can, list(off.items()))
+    line = spending_line(ENGLISH, can, list(off.items()))
     return Check("Can spend money", True if can else None, line.removeprefix("Can spend money: "))
 
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.i18n import ENGLISH as EN
 from bot.render import (
     describe_error,
-    duration,
     failure_text,
     progress_bar,
     queued_line,
@@ -19,6 +19,7 @@ from engine.errors import BudgetExhausted, InvalidInput, JobFailed, NotAllowed, 
 from engine.router import BackendHealth
 from engine.status import GpuStats, LaneStatus, SpendLine, StatusReport, TopUser
 from engine.types import JobKind, JobState, JobView, Options, Origin, UserRef
+from engine.words import N_, Seconds
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 
@@ -68,19 +69,19 @@ def test_progress_bar_never_overflows() -> None:
     ],
 )
 def test_duration(seconds: float | None, text: str) -> None:
-    assert duration(seconds) == text
+    assert EN.duration(seconds) == text
 
 
 def test_queued_line_first_in_line() -> None:
-    assert queued_line(1, 20) == "Queued #1 (you're next, starts in ≈ 20 s)"
+    assert queued_line(EN, 1, 20) == "Queued #1 (you're next, starts in ≈ 20 s)"
 
 
 def test_queued_line_behind_others() -> None:
-    assert queued_line(3, 150) == "Queued #3 (2 ahead of you, starts in ≈ 2 min 30 s)"
+    assert queued_line(EN, 3, 150) == "Queued #3 (2 ahead of you, starts in ≈ 2 min 30 s)"
 
 
 def test_queued_line_without_a_position_says_starting() -> None:
-    assert queued_line(None, None) == "Starting…"
+    assert queued_line(EN, None, None) == "Starting…"
 
 
 # --- errors -----------------------------------------------------------------------------------------------
@@ -89,64 +90,64 @@ def test_queued_line_without_a_position_says_starting() -> None:
 def test_quota_with_retry_after_says_how_long_to_wait() -> None:
     error = QuotaExceeded("max_jobs_per_day", "You have made 20 videos today; the limit is 20 a day.",
                           retry_after=3 * 3600)
-    text = describe_error(error)
+    text = describe_error(EN, error)
     assert text.startswith("You have made 20 videos today")
     assert "Try again in 3 h 00 min." in text
 
 
 def test_quota_whose_hint_already_gives_the_wait_is_not_repeated() -> None:
     error = QuotaExceeded("max_jobs_per_day", "You have made 20 videos today.", retry_after=3600,
-                          hint="You can make more in 1 h 0 min.")
-    text = describe_error(error)
-    assert text == "You have made 20 videos today. You can make more in 1 h 0 min."
+                          hint=N_("You can make more in {wait}.", wait=Seconds(3600)))
+    text = describe_error(EN, error)
+    assert text == "You have made 20 videos today. You can make more in 1 h 00 min."
 
 
 def test_budget_exhausted_says_when_it_renews_and_who_can_raise_it() -> None:
-    text = describe_error(BudgetExhausted("This bot's budget for the month ($50.00) is used up.",
+    text = describe_error(EN, BudgetExhausted("This bot's budget for the month ($50.00) is used up.",
                                           retry_after=2 * 3600))
     assert "GLOBAL_MONTHLY_BUDGET_USD" in text
     assert "Try again in 2 h 00 min." in text
 
 
 def test_queue_full_asks_to_come_back() -> None:
-    assert describe_error(QueueFull(500)) == "The queue is full (500 jobs waiting). Try again in a few minutes."
+    assert describe_error(EN, QueueFull(500)) == "The queue is full (500 jobs waiting). Try again in a few minutes."
 
 
 def test_invalid_input_shows_message_and_hint() -> None:
     error = InvalidInput("frames", "frames must be between 1 and 129.", hint="Ask for fewer.")
-    assert describe_error(error) == "frames must be between 1 and 129. Ask for fewer."
+    assert describe_error(EN, error) == "frames must be between 1 and 129. Ask for fewer."
 
 
 def test_job_failed_says_not_charged() -> None:
-    text = describe_error(JobFailed("Every GPU and provider failed.", refund=0.5))
+    text = describe_error(EN, JobFailed("Every GPU and provider failed.", refund=0.5))
     assert text == "Every GPU and provider failed. You were not charged."
 
 
 def test_a_refusal_is_worded_from_its_numbers_with_the_chats_commands() -> None:
     error = QuotaExceeded("max_queued", "engine words", hint="engine hint", used=3, allowed=3)
-    assert describe_error(error) == ("You already have 3 videos waiting or in progress; the limit is 3 at a time. "
+    assert describe_error(EN, error) == ("You already have 3 videos waiting or in progress; the limit is 3 at a time. "
                                      "Wait for one to finish, or cancel one with /cancel.")
     monthly = QuotaExceeded("max_usd_per_month", "engine words", used=0.9, allowed=1.0, needed_usd=0.25,
                             retry_after=3 * 86400)
-    assert describe_error(monthly) == ("This video needs ≈ $0.25 and you have $0.10 of your $1.00 monthly "
+    assert describe_error(EN, monthly) == ("This video needs ≈ $0.25 and you have $0.10 of your $1.00 monthly "
                                        "allowance left. Your allowance renews in 3 days.")
 
 
 def test_a_pressed_button_that_is_not_yours_points_to_video() -> None:
     error = NotAllowed("engine words", reason="not_owner", action="retry")
-    assert describe_error(error) == "Only the person who asked for that video can retry it. Make your own with /video."
-    assert describe_error(NotAllowed("engine words", reason="admins_only")) == (
+    assert describe_error(EN, error) == "Only the person who asked for that video can retry it. Make your own with /video."
+    assert describe_error(EN, NotAllowed("engine words", reason="admins_only")) == (
         "Only the bot's admins can see /status. /usage shows your own numbers.")
 
 
 def test_an_empty_prompt_is_answered_with_an_example_command() -> None:
     error = InvalidInput("prompt", "Describe the video you want.", reason="missing")
-    assert "/video a cat surfing a wave at sunset" in describe_error(error)
+    assert "/video a cat surfing a wave at sunset" in describe_error(EN, error)
 
 
 def test_unknown_exception_gets_a_generic_line_and_leaks_nothing() -> None:
     error = RuntimeError("psycopg: password authentication failed for user 'reelbot' hunter2")
-    text = describe_error(error)
+    text = describe_error(EN, error)
     assert text == "Something went wrong on our side. Nothing was charged; please try again."
     assert "hunter2" not in text and "psycopg" not in text and "RuntimeError" not in text
 
@@ -155,20 +156,20 @@ def test_unknown_exception_gets_a_generic_line_and_leaks_nothing() -> None:
 
 
 def test_failure_text_refunds_what_was_held() -> None:
-    text = failure_text(job(error_message="Every backend failed.", reserved_usd=0.25))
+    text = failure_text(EN, job(error_message="Every backend failed.", reserved_usd=0.25))
     assert text == "Every backend failed. The $0.25 held for it was refunded."
     assert "not charged" not in text
 
 
 def test_failure_text_free_job_was_not_charged() -> None:
-    text = failure_text(job(error_message="Every backend failed.", reserved_usd=0.0))
+    text = failure_text(EN, job(error_message="Every backend failed.", reserved_usd=0.0))
     assert text == "Every backend failed. You were not charged."
     assert "refunded" not in text
 
 
 def test_failure_text_without_a_message_and_for_cancelled_jobs() -> None:
-    assert failure_text(job()) == "The video could not be made. You were not charged."
-    cancelled = failure_text(job(state=JobState.CANCELLED, reserved_usd=0.012))
+    assert failure_text(EN, job()) == "The video could not be made. You were not charged."
+    cancelled = failure_text(EN, job(state=JobState.CANCELLED, reserved_usd=0.012))
     assert cancelled == "Cancelled. The $0.012 held for it was refunded."
 
 
@@ -214,7 +215,7 @@ def report(**changes: object) -> StatusReport:
 
 
 def test_status_text_shows_lanes_backends_spend_and_budget() -> None:
-    lines = status_text(report()).splitlines()
+    lines = status_text(EN, report()).splitlines()
     assert lines[0] == "Jobs: 2 queued, 1 running"
     assert ("gpu0 (NVIDIA H100): busy with abc12345 for 1 min 15 s, 2 waiting, warm: zeroscope, 97% util, "
             "20.0/80 GiB, 71°C") in lines
@@ -231,7 +232,7 @@ def test_status_text_shows_lanes_backends_spend_and_budget() -> None:
 
 
 def test_status_text_cloud_only_without_budget() -> None:
-    text = status_text(report(lanes=(), spend=(), budget_usd=None, committed_usd=0.0, top_users=()))
+    text = status_text(EN, report(lanes=(), spend=(), budget_usd=None, committed_usd=0.0, top_users=()))
     assert "GPUs: none (cloud only)" in text
     assert "Spend today free, this month free" in text
     assert "Budget" not in text
@@ -240,7 +241,7 @@ def test_status_text_cloud_only_without_budget() -> None:
 
 def test_status_text_cooling_backend_without_an_error_message() -> None:
     backends = (BackendHealth("runway", False, ("image-to-video",), None, 3600.0, 3, None),)
-    assert "  runway: cooling down 1 h 00 min (failures)" in status_text(report(backends=backends))
+    assert "  runway: cooling down 1 h 00 min (failures)" in status_text(EN, report(backends=backends))
 
 
 def test_the_caption_tells_the_user_what_the_memory_ladder_changed():
@@ -248,11 +249,12 @@ def test_the_caption_tells_the_user_what_the_memory_ladder_changed():
 
     now = NOW
     attempt = AttemptView("local", "svd-xt", now, now, Outcome.SUCCEEDED, None, None, 30.0, 0.0,
-                          notes=("loaded svd-xt on gpu0", "out of GPU memory: frames lowered from 25 to 15"))
+                          notes=("loaded svd-xt on gpu0", N_("out of GPU memory: {change}", change=N_(
+                              "frames lowered from {before} to {after}", before=25, after=15))))
     job = JobView("abc", UserRef("test", "u"), JobKind.IMAGE_TO_VIDEO, "a cat", Options(), JobState.SUCCEEDED,
                   Origin("test"), 7, now, started_at=now, finished_at=now, backend="local", model="svd-xt",
                   attempts=(attempt,))
-    caption = result_caption(job)
+    caption = result_caption(EN, job)
     assert "Note: GPU memory was short, so frames lowered from 25 to 15." in caption
     assert "loaded svd-xt" not in caption
 
@@ -260,12 +262,12 @@ def test_the_caption_tells_the_user_what_the_memory_ladder_changed():
 def test_job_line_says_where_a_job_stands_at_each_stage():
     from bot.render import job_line
 
-    assert job_line(job(state=JobState.QUEUED, position=2, eta_s=90)) == (
+    assert job_line(EN, job(state=JobState.QUEUED, position=2, eta_s=90)) == (
         "Queued #2 (1 ahead of you, starts in ≈ 1 min 30 s)")
-    running = job_line(job(state=JobState.RUNNING, backend="local", progress=(5, 10)))
+    running = job_line(EN, job(state=JobState.RUNNING, backend="local", progress=(5, 10)))
     assert running.startswith("Running on local [") and running.endswith("50%")
-    assert job_line(job(state=JobState.RUNNING, backend="runway")) == "Running on runway…"
-    assert job_line(job(state=JobState.FAILED, error_message="Replicate refused the prompt.",
+    assert job_line(EN, job(state=JobState.RUNNING, backend="runway")) == "Running on runway…"
+    assert job_line(EN, job(state=JobState.FAILED, error_message="Replicate refused the prompt.",
                         reserved_usd=0.25)) == "Replicate refused the prompt. The $0.25 held for it was refunded."
 
 
@@ -275,9 +277,9 @@ def test_usage_text_shows_each_limit_and_admins_have_none():
 
     user = UsageReport(jobs_today=3, open_jobs=1, month_usd=0.75, max_jobs_per_day=20, max_open_jobs=3,
                        max_usd_per_month=2.0, is_admin=False)
-    assert usage_text(user) == "Today: 3 of 20 videos.\nIn progress: 1 of 3.\nThis month: $0.75 of $2.00."
+    assert usage_text(EN, user) == "Today: 3 of 20 videos.\nIn progress: 1 of 3.\nThis month: $0.75 of $2.00."
     admin = UsageReport(5, 0, 0.0, None, None, None, is_admin=True)
-    assert usage_text(admin) == "Today: 5 videos. This month: free. As an admin you have no personal limits."
+    assert usage_text(EN, admin) == "Today: 5 videos. This month: free. As an admin you have no personal limits."
 
 
 def test_status_lists_distributed_workers_and_flags_lost_ones() -> None:
@@ -287,7 +289,7 @@ def test_status_lists_distributed_workers_and_flags_lost_ones() -> None:
         WorkerStatus("box1:gpu0", "box1", "NVIDIA H100", ("svd-xt",), ("svd-xt",), "abc123", 12, 1.5),
         WorkerStatus("box2:gpu0", "box2", "NVIDIA L4", ("zeroscope",), (), None, 3, 300.0),
     )
-    lines = status_text(report(lanes=(), workers=workers)).splitlines()
+    lines = status_text(EN, report(lanes=(), workers=workers)).splitlines()
     assert "Workers:" in lines and "GPUs: none (cloud only)" not in lines
     assert ("  box1:gpu0 (NVIDIA H100): busy with abc123, 12 done, warm: svd-xt, heartbeat 2 s ago") in lines
     assert any(line.startswith("  box2:gpu0 (NVIDIA L4): LOST (no heartbeat for 5 min 00 s)") for line in lines)

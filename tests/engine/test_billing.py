@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bot.i18n import ENGLISH as EN
 from bot.render import failure_text, status_text, usage_text
 from engine.backends.base import Output
 from engine.backends.simulated import SimulatedBackend
@@ -69,7 +70,7 @@ async def test_cancelling_a_started_cloud_job_is_charged_and_counted(app_factory
 
     assert cancelled.state is JobState.CANCELLED and cancelled.charged_usd == 0.04
     assert attempts_of(cancelled) == [("runway", Outcome.CANCELLED, 0.04)]
-    assert failure_text(cancelled) == ("Cancelled. The cloud provider had already started: $0.040 was charged. "
+    assert failure_text(EN, cancelled) == ("Cancelled. The cloud provider had already started: $0.040 was charged. "
                                        "The rest of the $0.25 held for it was refunded.")
     # Cancel at 90 % and start again, for ever? The charged cancel was today's one video.
     with pytest.raises(QuotaExceeded) as err:
@@ -117,7 +118,7 @@ async def test_a_provider_that_fails_after_starting_bills_the_operator_not_the_u
 
     assert done.state is JobState.FAILED and done.charged_usd == 0
     assert attempts_of(done) == [("replicate", Outcome.FAILED, 0.02)]
-    assert failure_text(done) == "Replicate's worker crashed. The $0.050 held for it was refunded."
+    assert failure_text(EN, done) == "Replicate's worker crashed. The $0.050 held for it was refunded."
     usage = await app.service.usage(UserRef("test", "u1"))
     assert (usage.jobs_today, usage.month_usd) == (0, 0)  # no charge, no count: the failure was not theirs
     report = await app.service.report()
@@ -138,7 +139,7 @@ async def test_a_bill_over_the_estimate_reaches_the_global_budget(app_factory):
 
     report = await app.service.report()
     assert report.committed_usd == pytest.approx(3.20) and report.spend_month_usd == pytest.approx(3.20)
-    text = status_text(report)
+    text = status_text(EN, report)
     assert "Spend today $3.20, this month $3.20" in text
     assert "Budget this month: $3.20 of $3.00 committed, $0.00 left" in text
     with pytest.raises(BudgetExhausted) as err:
@@ -157,7 +158,7 @@ async def test_a_bill_over_the_reservation_refuses_the_next_job(app_factory):
     done = await app.service.wait((await app.service.submit(req())).id)
     assert (done.reserved_usd, done.charged_usd) == (0.05, 1.20)
     usage = await app.service.usage(UserRef("test", "u1"))
-    assert "This month: $1.20 of $1.00." in usage_text(usage)
+    assert "This month: $1.20 of $1.00." in usage_text(EN, usage)
 
     with pytest.raises(QuotaExceeded) as err:
         await app.service.submit(req())
@@ -197,7 +198,7 @@ async def test_content_the_provider_refuses_is_billed_to_whoever_sent_it(app_fac
     )
     done = await app.service.wait((await app.service.submit(req())).id)
     assert done.state is JobState.FAILED and done.charged_usd == 0.05
-    assert failure_text(done).startswith("Runway refused the prompt (content policy). The cloud provider had "
+    assert failure_text(EN, done).startswith("Runway refused the prompt (content policy). The cloud provider had "
                                          "already started: $0.050 was charged.")
     with pytest.raises(QuotaExceeded):  # refused prompts are no way around the daily limit
         await app.service.submit(req())

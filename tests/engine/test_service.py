@@ -292,7 +292,7 @@ async def test_only_the_owner_or_an_admin_may_cancel_and_finished_jobs_cannot_be
     assert done.state is JobState.CANCELLED
     with pytest.raises(AlreadyFinished) as err:
         await app.service.cancel(UserRef("test", "owner"), view.id)
-    assert "already cancelled" in err.value.message
+    assert "already ended" in err.value.message
 
 
 async def test_an_attempt_past_the_timeout_is_stopped_and_the_next_backend_runs(app_factory):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.discord.texts import status_embed
+from bot.i18n import ENGLISH as EN
 from bot.render import status_text
 from engine.errors import InvalidInput
 from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
@@ -60,7 +61,7 @@ async def test_hf_inference_true_opts_in_to_paid_hugging_face_jobs(app_factory, 
     done = await app.service.wait((await app.service.submit(req())).id)
     assert done.state is JobState.SUCCEEDED and [a.backend for a in done.attempts] == ["local", "huggingface"]
     assert len(hf.jobs) == 1 and done.charged_usd > 0
-    assert "Can spend money: huggingface" in status_text(await app.service.report()).splitlines()
+    assert "Can spend money: huggingface" in status_text(EN, await app.service.report()).splitlines()
 
 
 async def test_status_and_doctor_show_who_can_spend(app_factory, hf):
@@ -69,8 +70,8 @@ async def test_status_and_doctor_show_who_can_spend(app_factory, hf):
     line = f"Can spend money: replicate, runway · off: huggingface ({HF_OFF})"
 
     report = await app.service.report()
-    assert line in status_text(report).splitlines()  # /status on Telegram, `reelbot status`
-    spend = next(field.value for field in status_embed(report).fields if field.name == "Spend")
+    assert line in status_text(EN, report).splitlines()  # /status on Telegram, `reelbot status`
+    spend = next(field.value for field in status_embed(EN, report).fields if field.name == "Spend")
     assert line in spend.splitlines()  # /status on Discord
 
     checks = await asyncio.to_thread(run_checks, app.settings, hub_check=lambda repo, token: None,
@@ -83,4 +84,4 @@ async def test_status_and_doctor_show_who_can_spend(app_factory, hf):
 
 async def test_without_any_provider_nothing_can_spend(app_factory):
     app = await app_factory()
-    assert "Can spend money: no cloud provider" in status_text(await app.service.report()).splitlines()
+    assert "Can spend money: no cloud provider" in status_text(EN, await app.service.report()).splitlines()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bot.i18n import ENGLISH as EN
 from bot.render import preview_line
 from engine.events import Event, Progress, ProviderAlert, Retrying
 from engine.types import JobKind, JobState, Options, Origin, Outcome, SubmitRequest, UserRef
@@ -119,7 +120,8 @@ async def test_a_refused_key_alerts_admins_once_and_later_jobs_skip_the_provider
     assert [a.backend for a in second.attempts] == ["runway"]  # resting for an hour, not tried per job
     await app.service.events.drain()
     assert len(alerts) == 1 and alerts[0].backend == "replicate"
-    assert "REPLICATE_API_TOKEN" in alerts[0].message and "r8_revoked" not in alerts[0].message
+    said = str(alerts[0].message)
+    assert "REPLICATE_API_TOKEN" in said and "r8_revoked" not in said
     health = {h.name: h for h in (await app.service.report()).backends}
     assert health["replicate"].cooling_s > 3000 and "refused the API key" in health["replicate"].last_error
 
@@ -164,12 +166,12 @@ async def test_the_preview_shows_the_gpu_queue_and_the_cloud_price(app_factory, 
     app = on(await app_factory(settings=provider_settings(
         ("runway", runway), simulated_seconds=5.0, chain_image_to_video=["local", "runway"])), ("runway", runway))
     before = app.service.preview(JobKind.IMAGE_TO_VIDEO)
-    assert preview_line(before) == "local: #1 in queue, starts now, free · cloud now: runway ≈ $0.25"
+    assert preview_line(EN, before) == "local: #1 in queue, starts now, free · cloud now: runway ≈ $0.25"
     for user in ("u1", "u2"):
         await app.service.submit(req(user, image=_png()))
     busy = app.service.preview(JobKind.IMAGE_TO_VIDEO)
     assert busy.local_position == 2 and busy.local_wait_s is not None and busy.local_wait_s > 4
-    assert preview_line(busy).startswith("local: #2 in queue, starts in ≈ ")
+    assert preview_line(EN, busy).startswith("local: #2 in queue, starts in ≈ ")
     assert busy.cloud is not None and busy.cloud.backend == "runway"
     for job_id in list(app.service.runner.active):
         await app.service.cancel(UserRef("cli", "admin"), job_id)

@@ -92,7 +92,7 @@ async def test_every_family_makes_an_mp4_with_the_frames_size_and_fps_asked(
     assert (info.frames, info.width, info.height, info.fps) == (made, 64, 64, 6)
     assert done.attempts[0].gpu_seconds > 0 and done.kind is kind
     if made != asked:
-        assert any("4k+1 frames" in note for note in done.attempts[0].notes)
+        assert any("4k+1 frames" in str(note) for note in done.attempts[0].notes)
 
 
 async def test_the_same_seed_gives_the_same_video_and_another_seed_does_not(app_factory, tiny):
@@ -139,7 +139,7 @@ async def test_out_of_memory_walks_the_ladder_and_says_what_changed(app_factory,
     assert done.state is JobState.SUCCEEDED
     assert [(p.decode_chunk_size, p.offload) for p in tries] == [(8, False), (4, False), (2, False),
                                                                 (1, False), (1, True)]
-    notes = [n for n in done.attempts[0].notes if n.startswith("out of GPU memory")]
+    notes = [str(n) for n in done.attempts[0].notes if str(n).startswith("out of GPU memory")]
     assert notes == [
         "out of GPU memory: decode_chunk_size lowered to 4", "out of GPU memory: decode_chunk_size lowered to 2",
         "out of GPU memory: decode_chunk_size lowered to 1",
@@ -157,7 +157,7 @@ async def test_out_of_memory_at_the_bottom_of_the_ladder_hands_the_job_on(app_fa
     assert done.state is JobState.SUCCEEDED and done.backend == "runway"
     local = done.attempts[0]
     assert local.error_code == "out_of_memory" and "even with offload and fewer frames" in local.error_message
-    assert "out of GPU memory: frames lowered from 25 to 15" in local.notes
+    assert "out of GPU memory: frames lowered from 25 to 15" in [str(note) for note in local.notes]
 
 
 async def test_a_warm_model_is_not_loaded_again(app_factory, tiny):

@@ -83,7 +83,7 @@ def test_the_out_of_memory_ladder_walks_the_steps_users_take_by_hand():
     plan, changes = MemoryPlan(frames=25, decode_chunk_size=8), []
     while (step := plan.next(spec, allow_fewer_frames=True)) is not None:
         plan, change = step
-        changes.append(change)
+        changes.append(str(change))
     assert changes == [
         "decode_chunk_size lowered to 4", "decode_chunk_size lowered to 2", "decode_chunk_size lowered to 1",
         "model CPU offload and VAE slicing/tiling turned on", "frames lowered from 25 to 15",

@@ -20,7 +20,7 @@ from engine.local.pipelines import load_pipeline
 from engine.local.registry import BUILTIN, resolve
 from engine.local.tiny import make_tiny
 from engine.translate.model import load_translation_model
-from engine.translate.prompts import UNTRANSLATED
+from engine.translate.prompts import UNTRANSLATED, UNTRANSLATED_TOLD
 from engine.types import (
     OPERATOR_PLATFORM,
     JobKind,
@@ -104,7 +104,7 @@ async def test_a_korean_prompt_reaches_an_english_model_translated_and_the_job_s
     assert s.prompts == [(english, negative)]
     assert (done.prompt, done.prompt_used) == (KOREAN, english)
     assert [(e.prompt_used, e.translation_failed) for e in s.started()] == [(english, False)]
-    assert not any(note.startswith(UNTRANSLATED) for note in done.attempts[0].notes)
+    assert not any(UNTRANSLATED in str(note) for note in done.attempts[0].notes)
 
 
 async def test_raw_sends_the_korean_as_typed(story):
@@ -127,8 +127,10 @@ async def test_without_a_translation_model_the_job_still_runs_and_the_user_is_to
     done = await s.make(KOREAN)
     assert s.prompts == [(KOREAN, None)] and done.prompt_used is None
     assert [e.translation_failed for e in s.started()] == [True]
-    told = [note for note in done.attempts[0].notes if note.startswith(UNTRANSLATED)]
-    assert told == [f"{UNTRANSLATED}The translation model {tmp_path / 'not-downloaded'} could not be loaded: "
+    notes = done.attempts[0].notes
+    assert UNTRANSLATED_TOLD in notes  # the user's, worded in their language by the front end
+    operator = [note for note in notes if isinstance(note, str) and note.startswith(UNTRANSLATED)]
+    assert operator == [f"{UNTRANSLATED}The translation model {tmp_path / 'not-downloaded'} could not be loaded: "
                     "the folder does not exist."]
 
 

@@ -7,7 +7,7 @@ only arranges those lines for Telegram's messages.
 from __future__ import annotations
 
 from bot.core import lines as job_lines
-from bot.i18n import Words
+from bot.i18n import ENGLISH, Words
 from bot.parse import flags_help
 from engine.types import JobView
 
@@ -29,7 +29,7 @@ COMMANDS = (
 
 
 def help_text() -> str:
-    return HELP + flags_help()
+    return HELP + flags_help(ENGLISH)
 
 
 def last_line(w: Words, job: JobView) -> str:

@@ -186,11 +186,11 @@ def test_what_the_user_is_told_about_a_mistake(text: str, field: str, message: s
     [
         ("고양이 --시드", "--시드 뒤에 값이 없어요. 예: --시드 7 (정수)"),
         ("고양이 --시드 일곱", "--시드에는 정수만 쓸 수 있어요. 예: --시드 7 (입력한 값: “일곱”)"),
-        ("고양이 --seed 4294967296", "--seed는 0부터 4294967295까지만 쓸 수 있어요 (입력한 값: 4294967296). "
+        ("고양이 --seed 4294967296", "--seed 값은 0부터 4294967295까지만 쓸 수 있어요 (입력한 값: 4294967296). "
                                     "비워 두면 무작위로 정해요."),
         ("고양이 --세로=네", "--세로에는 값을 쓰지 않아요. --세로만 써 주세요."),
-        ("고양이 --시드 1 --seed 2", "--시드와(과) --seed는 같은 설정이에요. 하나만 남겨 주세요."),
-        ("고양이 --세로 --가로", "--세로와(과) --가로는 서로 반대예요. 하나만 남겨 주세요."),
+        ("고양이 --시드 1 --seed 2", "--시드, --seed 둘 다 같은 설정이에요. 하나만 남겨 주세요."),
+        ("고양이 --세로 --가로", "--세로, --가로 둘은 서로 반대예요. 하나만 남겨 주세요."),
         ('고양이 --제외 "흐릿함', '--제외 뒤의 따옴표가 닫히지 않았어요. --제외 "흐릿함, 글자"처럼 닫거나 지워 주세요.'),
     ],
 )
@@ -200,8 +200,8 @@ def test_mistakes_are_told_in_korean(text: str, korean: str) -> None:
 
 def test_an_unknown_korean_flag_is_named_with_the_closest_one_in_korean() -> None:
     told = describe_error(words("ko"), error_of("고양이 —씨드 7"))
-    assert told.startswith("—씨드 옵션은 없어요. 혹시 --시드를 말씀하신 건가요? 쓸 수 있는 옵션: --exact-frames, ")
-    assert told.endswith("—이(가) 프롬프트의 일부라면 뒤에 한 칸 띄워 주세요.")
+    assert told.startswith("—씨드 옵션은 없어요. 혹시 --시드 옵션을 말씀하신 건가요? 쓸 수 있는 옵션: --exact-frames, ")
+    assert told.endswith("— 기호가 프롬프트의 일부라면 뒤에 한 칸 띄워 주세요.")
 
 
 def test_a_seed_out_of_range_says_how_to_get_a_random_one() -> None:

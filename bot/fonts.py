@@ -31,11 +31,11 @@ Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 PROBE = "한글"  # a font that draws these as glyphs of their own draws Hangul
 NOTDEF = "\u0378"  # an unassigned code point: every font draws its missing-glyph (.notdef) for it
-INSTALL = (
-    "Install Noto Sans CJK (Debian/Ubuntu: apt-get install fonts-noto-cjk; Fedora: dnf install "
-    "google-noto-sans-cjk-fonts) or set CHART_FONT to a .ttf, .otf or .ttc file with Hangul."
+MISSING = (  # for the log, in English like every log line; `reelbot doctor` says it in the operator's language
+    "No font with Hangul found for the /status chart, so Korean text in it shows as boxes. Install Noto Sans "
+    "CJK (Debian/Ubuntu: apt-get install fonts-noto-cjk; Fedora: dnf install google-noto-sans-cjk-fonts) or "
+    "set CHART_FONT to a .ttf, .otf or .ttc file with Hangul."
 )
-MISSING = "No font with Hangul found for the /status chart, so Korean text in it shows as boxes. " + INSTALL
 
 # Font files worth a look on Linux, best first (fnmatch patterns on the file name).
 _LINUX_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")

@@ -32,10 +32,12 @@ from engine.router import Router
 from engine.runner import JobRunner
 from engine.scheduler import Scheduler
 from engine.service import Service
+from engine.translate.translator import PromptTranslator
 from engine.types import JobKind
 from engine.validation import InputLimits
 from engine.views import stored_view
-from reelbot.backends import build_backends, cuda_devices, spending_off
+from engine.words import N_, Text
+from reelbot.backends import build_backends, build_translator, cuda_devices, spending_off
 from reelbot.datadir import acquire_lock, private_data_dir, release_lock
 from reelbot.frontends import build_frontends, not_started
 from reelbot.metrics import Metrics, serve_metrics
@@ -58,6 +60,7 @@ class App:
     queue: JobQueue | None = None  # distributed mode
     frontends: list[FrontEnd] = field(default_factory=list)  # started by App.start, stopped by App.close
     metrics: Metrics | None = None
+    translator: PromptTranslator | None = None  # None: PROMPT_TRANSLATION=off
 
     @classmethod
     async def open(
@@ -102,16 +105,17 @@ class App:
                 switched_off=spending_off(settings),
             )
             encode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelbot-encode")
+            translator = build_translator(settings)
             # Where admitted jobs run, chosen once: the front end of distributed mode queues them for the
             # workers; everywhere else (embedded mode, a worker) they run here, on this process's lanes.
             service = build_service(settings, config, repo, router, lanes, encode_pool,
-                                    queue=queue if front_end_only else None)
+                                    queue=queue if front_end_only else None, translator=translator)
         except BaseException:
             release_lock(handle)
             if queue is not None:
                 await queue.close()
             raise
-        return cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue)
+        return cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue, translator=translator)
 
     @classmethod
     async def launch(
@@ -124,7 +128,7 @@ class App:
         frontends: bool = False,
         deliverers: Mapping[str, Deliverer] | None = None,
         metrics: bool = False,
-        say: Callable[[str], None] | None = None,
+        say: Callable[[Text | str], None] | None = None,
     ) -> App:
         """Open the app and start it (:meth:`start`); whatever fails on the way, what was opened is closed."""
         app = await cls.open(settings, backends=backends, lanes=lanes, lock=lock)
@@ -141,12 +145,13 @@ class App:
         frontends: bool = False,
         deliverers: Mapping[str, Deliverer] | None = None,
         metrics: bool = False,
-        say: Callable[[str], None] | None = None,
+        say: Callable[[Text | str], None] | None = None,
     ) -> None:
         """The one start-up order. Deliverers are registered and the chat front ends prepared (tokens
         checked) before the engine starts, so results finished while reelbot was down are delivered at once;
         requests are taken only after the engine has resumed its jobs. ``frontends``: every chat front end
-        whose token is set; ``metrics``: /metrics if METRICS_PORT is set; ``say``: the console's lines."""
+        whose token is set; ``metrics``: /metrics if METRICS_PORT is set; ``say``: the console's lines (a
+        ``Text`` the console words in its language; default: logged in English)."""
         say = say or log.info
         for platform, deliverer in (deliverers or {}).items():
             self.service.register_deliverer(platform, deliverer)
@@ -159,8 +164,9 @@ class App:
         await self.service.start()
         if metrics and self.settings.metrics_port:
             self.metrics = await serve_metrics(self.service, self.settings)
-            say(f"Metrics: http://{self.settings.metrics_host}:{self.settings.metrics_port}/metrics"
-                f"{' (bearer token required)' if self.settings.metrics_token else ''}")
+            url = f"http://{self.settings.metrics_host}:{self.settings.metrics_port}/metrics"
+            say(N_("Metrics: {url} (bearer token required)", url=url) if self.settings.metrics_token
+                else N_("Metrics: {url}", url=url))
         if frontends:
             for line in not_started(self.settings):
                 say(line)
@@ -180,6 +186,8 @@ class App:
         for lane in self.lanes:
             lane.close()
         self.encode_pool.shutdown(wait=True)
+        if self.translator is not None:
+            self.translator.close()
         if self.queue is not None:
             await self.queue.close()
         self.db.close()
@@ -196,6 +204,7 @@ def build_service(
     encode_pool: ThreadPoolExecutor,
     *,
     queue: JobQueue | None,
+    translator: PromptTranslator | None = None,
 ) -> Service:
     """The engine: admission (the service) over a dispatcher, the PostgreSQL ``queue`` if one is given
     (the front end of distributed mode), else this process's lanes."""
@@ -206,6 +215,7 @@ def build_service(
         repo=repo, router=router, scheduler=scheduler, events=events, outbox=outbox,
         results_dir=config.results_dir, encode_pool=encode_pool, job_timeout_s=config.job_timeout_s,
         local_max_wait_s=config.local_max_wait_s, local_usd_per_gpu_second=config.local_usd_per_gpu_second,
+        translator=translator,
     )
     dispatcher: Dispatcher
     if queue is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.core import lines as job_lines
-from bot.i18n import Words
+from bot.i18n import ENGLISH, Words
 from bot.parse import flags_help
 from bot.render import changes_told, jobs_line, status_sections
 from engine.status import StatusReport
@@ -16,7 +16,7 @@ HELP = (
     "Right-click a message with a picture → Apps → **Animate image** does the same for that picture.\n"
     "**/usage** shows what you have left, **/cancel** stops your latest job, **/job** looks one up.\n\n"
     "Options, as command options or in the prompt:\n"
-) + flags_help()
+) + flags_help(ENGLISH)
 
 FIELD_LIMIT = 1024
 

@@ -40,6 +40,7 @@ DOMAIN = "reelbot"
 SOURCE_LANGUAGE = "en"  # the language of the message ids
 
 
+@functools.cache
 def languages() -> tuple[str, ...]:
     """The languages reelbot speaks: English, and each language with a catalog."""
     found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))

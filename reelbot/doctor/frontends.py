@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from engine.words import N_, Text
 from reelbot.doctor.base import Check, secret
 
 if TYPE_CHECKING:
@@ -16,22 +17,22 @@ if TYPE_CHECKING:
 def front_ends(settings: Settings) -> list[Check]:
     return [
         _front_end(
-            "Discord token",
+            N_("{platform} token", platform="Discord"),
             secret(settings.discord_token),
             "DISCORD_TOKEN",
             "Discord",
             lambda token: token.count(".") == 2 and all(token.split(".")) and " " not in token,
-            "three parts joined by dots",
-            "https://discord.com/developers/applications > your app > Bot > Reset Token",
+            N_("three parts joined by dots"),
+            N_("https://discord.com/developers/applications > your app > Bot > Reset Token"),
         ),
         _front_end(
-            "Telegram token",
+            N_("{platform} token", platform="Telegram"),
             secret(settings.telegram_token),
             "TELEGRAM_TOKEN",
             "Telegram",
             lambda token: re.fullmatch(r"\d+:[\w-]+", token) is not None,
-            "digits, a colon, then letters",
-            "@BotFather in Telegram, /newbot or /token",
+            N_("digits, a colon, then letters"),
+            N_("@BotFather in Telegram, /newbot or /token"),
         ),
         chart_font(settings),
     ]
@@ -41,49 +42,54 @@ def chart_font(settings: Settings) -> Check:
     """The /status chart's font (bot/fonts.py): one with Hangul, or why Korean would show as boxes."""
     from PIL import ImageFont
 
-    from bot.fonts import INSTALL
     from bot.fonts import chart_font as find
 
+    name = N_("Chart font")
     override = str(settings.chart_font) if settings.chart_font is not None else None
     found = find(override)
     if found.path is None:
-        return Check("Chart font", None, "no font with Hangul: Korean in the /status chart shows as boxes",
-                     fix=INSTALL)
+        return Check(name, None, N_("no font with Hangul: Korean in the /status chart shows as boxes"),
+                     fix=N_("Install Noto Sans CJK (Debian/Ubuntu: apt-get install fonts-noto-cjk; Fedora: dnf "
+                            "install google-noto-sans-cjk-fonts) or set CHART_FONT to a .ttf, .otf or .ttc file "
+                            "with Hangul."))
     family, style = ImageFont.truetype(found.path, 14, index=found.index).getname()
+    font = f"{family} {style} ({found.path})"
     if override is not None and found.path != override:
-        return Check("Chart font", False, f"CHART_FONT={override} cannot be read or has no Hangul; using "
-                     f"{family} ({found.path})", fix="Point CHART_FONT at a .ttf, .otf or .ttc with Hangul.")
-    return Check("Chart font", True, f"{family} {style} ({found.path})")
+        return Check(name, False, N_("CHART_FONT={path} cannot be read or has no Hangul; using {font}",
+                                     path=override, font=font),
+                     fix=N_("Point CHART_FONT at a .ttf, .otf or .ttc file with Hangul."))
+    return Check(name, True, font)
 
 
 def _front_end(
-    name: str,
+    name: Text,
     token: str | None,
     env: str,
     platform_name: str,
     looks_right: Callable[[str], bool],
-    shape: str,
-    where: str,
+    shape: Text,
+    where: Text,
 ) -> Check:
     if not token:
         return Check(
             name,
             None,
-            f"not set (the {platform_name} front end will not start)",
-            fix=f"Set {env} in .env to start it; get one from {where}.",
+            N_("not set (the {platform} front end will not start)", platform=platform_name),
+            fix=N_("Set {setting} in .env to start it; get one from {where}.", setting=env, where=where),
         )
     if token.lower().startswith("bot "):
         return Check(
             name,
             False,
-            f"set ({len(token)} characters), but starts with 'Bot '",
-            fix=f"Put only the token itself in {env}, without 'Bot '.",
+            N_("set ({length} characters), but starts with 'Bot '", length=len(token)),
+            fix=N_("Put only the token itself in {setting}, without 'Bot '.", setting=env),
         )
     if not looks_right(token):
         return Check(
             name,
             False,
-            f"set ({len(token)} characters), but it does not look like a {platform_name} bot token ({shape})",
-            fix=f"Copy the token again from {where} into {env}.",
+            N_("set ({length} characters), but it does not look like a {platform} bot token ({shape})",
+               length=len(token), platform=platform_name, shape=shape),
+            fix=N_("Copy the token again from {where} into {setting}.", where=where, setting=env),
         )
-    return Check(name, True, "set")
+    return Check(name, True, N_("set"))

@@ -141,7 +141,7 @@ def shape_values(opts: Options, model: CloudModel, notes: list[Text]) -> dict[st
         if scale < 1.0:
             width, height = max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)
     if (width, height) != asked and (opts.width or opts.height):
-        was, made = "{}x{}".format(*asked), f"{width}x{height}"
+        was, made = "x".join(map(str, asked)), f"{width}x{height}"
         notes.append(N_("size {asked} → {made}: the nearest {model} makes", asked=was, made=made, model=name))
     return {
         "fps": fps,

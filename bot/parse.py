@@ -101,9 +101,11 @@ _FLAGS: dict[str, _Flag] = {
                       help="run it only there (a GPU here or a cloud service)"),
     "exact-frames": _Flag("allow_fewer_frames", None, False,
                           help="fail rather than make fewer frames when GPU memory is short"),
+    "raw": _Flag("raw_prompt", None, True,
+                 help="send the prompt as typed (never translated to English)"),
 }
 _HELP_ORDER = ("seed", "frames", "fps", "steps", "portrait", "landscape", "size", "neg", "model", "provider",
-               "exact-frames")
+               "exact-frames", "raw")
 
 
 def flags_help() -> str:

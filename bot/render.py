@@ -201,14 +201,34 @@ def result_caption(w: Words, job: JobView) -> str:
     if job.seconds_taken is not None:
         parts.append(w.duration(job.seconds_taken))
     parts.append(w.money(job.charged_usd))
-    head = f"“{prompt}”\n" if prompt else ""
-    return head + " · ".join(parts) + "".join(f"\n{line}" for line in changes_told(w, job))
+    told = changes_told(w, job, limit=200)
+    if job.prompt_used:  # the translation's line, first of the changes, shows the prompt too
+        head, told = told[0] + "\n", told[1:]
+    else:
+        head = f"“{prompt}”\n" if prompt else ""
+    return head + " · ".join(parts) + "".join(f"\n{line}" for line in told)
 
 
-def changes_told(w: Words, job: JobView) -> list[str]:
-    """What the engine changed on the way that the user should know (less memory, fewer frames): the notes
-    the backends made for the user (a ``Text``); plain-string notes are the operator's."""
-    return [_note(w, note) for attempt in job.attempts for note in attempt.notes if isinstance(note, Text)]
+def changes_told(w: Words, job: JobView, limit: int = 80) -> list[str]:
+    """What the engine changed on the way that the user should know: the prompt the model got when it was
+    translated, then the notes the backends made for the user (a ``Text``: less memory, fewer frames);
+    plain-string notes are the operator's."""
+    notes = [_note(w, note) for attempt in job.attempts for note in attempt.notes if isinstance(note, Text)]
+    return translated_lines(w, job.prompt, job.prompt_used, limit=limit) + list(dict.fromkeys(notes))
+
+
+def translated_lines(w: Words, prompt: str | None, used: str | None, limit: int = 80) -> list[str]:
+    """When the model got the prompt translated: ``서핑하는 고양이 → "a cat surfing"``, and why."""
+    if not used:
+        return []
+    said = f'→ "{_cut(used, limit)}"'
+    return [f"{_cut(prompt, limit)} {said}" if prompt else said,
+            w._("This model understands only English, so your prompt was translated. To send it as written, "
+                "add --raw.")]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _note(w: Words, note: Text) -> str:

@@ -37,6 +37,8 @@ class Started(Event):
     model: str | None
     lane: str | None
     estimate_usd: float = 0.0  # what a cloud attempt is expected to cost (shown to the user)
+    prompt_used: str | None = None  # the prompt this model gets when it is not the user's (translated)
+    translation_failed: bool = False  # the model does not understand the prompt, which could not be translated
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,9 @@ moment the backend returns, and encoding and bookkeeping happen after, so the GP
 without waiting for them. Cancelling the task is how a user's cancel, a timeout and a shutdown all reach a
 running backend (the lane sets the pipeline's interrupt flag); only a user's cancel closes the job, while
 a shutdown leaves it for recovery to run again.
+
+A model that does not understand the prompt's language gets it in English (``engine/translate``), translated
+once per job before the job waits for a GPU.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from engine.lanes import GpuLane
 from engine.outbox import Outbox
 from engine.router import Router, Step
 from engine.scheduler import Scheduler, Ticket
+from engine.translate.prompts import Memo, ModelPrompts, prompts_for
+from engine.translate.translator import PromptTranslator
 from engine.types import JobSpec, JobState
 from engine.video import encode_frames
 from engine.words import N_, Seconds, Text
@@ -54,6 +59,7 @@ class ActiveJob:
     backend: str | None = None
     progress: tuple[int, int] | None = None
     notes: list[Any] = field(default_factory=list)
+    translations: Memo = field(default_factory=dict)  # its prompts in English, or why not
 
     @property
     def id(self) -> str:
@@ -83,6 +89,7 @@ class JobRunner:
         job_timeout_s: float,
         local_max_wait_s: float,
         local_usd_per_gpu_second: float = 0.0,
+        translator: PromptTranslator | None = None,
     ) -> None:
         self.repo = repo
         self.router = router
@@ -94,6 +101,7 @@ class JobRunner:
         self.job_timeout_s = job_timeout_s
         self.local_max_wait_s = local_max_wait_s
         self.local_usd_per_gpu_second = local_usd_per_gpu_second
+        self.translator = translator  # None: PROMPT_TRANSLATION=off
         self.active: dict[str, ActiveJob] = {}
         self._closing = False
 
@@ -229,26 +237,30 @@ class JobRunner:
 
     async def _run_step(self, job: ActiveJob, step: Step, index: int) -> _Success | BackendError | None:
         if not step.backend.local:
-            return await self._attempt(job, step, None)
+            return await self._attempt(job, step, None, await prompts_for(self.translator, job, step.backend))
         if job.ticket is None:
             job.ticket = self._ticket_for(job, step, index)
             if job.ticket is None:
                 return None
+        prompts = await prompts_for(self.translator, job, step.backend)
         lane = await self.scheduler.wait(job.ticket)
         job.ticket = None
         try:
-            return await self._attempt(job, step, lane)
+            return await self._attempt(job, step, lane, prompts)
         finally:
             self.scheduler.release(lane)
 
-    async def _attempt(self, job: ActiveJob, step: Step, lane: GpuLane | None) -> _Success | BackendError:
+    async def _attempt(
+        self, job: ActiveJob, step: Step, lane: GpuLane | None, prompts: ModelPrompts
+    ) -> _Success | BackendError:
         lane_name = lane.name if lane else None
         attempt_id = await self.repo.start_attempt(
-            job.id, backend=step.name, model=step.model, lane=lane_name, now=utcnow()
+            job.id, backend=step.name, model=step.model, lane=lane_name, now=utcnow(), prompt_used=prompts.used
         )
         job.state, job.backend, job.progress = JobState.RUNNING, step.name, None
         self.events.publish(Started(job.id, job.platform, step.name, step.model, lane_name,
-                                    0.0 if step.backend.local else step.estimate.cost_usd))
+                                    0.0 if step.backend.local else step.estimate.cost_usd,
+                                    prompt_used=prompts.used, translation_failed=prompts.problem is not None))
         loop = asyncio.get_running_loop()
 
         def progress(done: int, total: int, preview: bytes | None) -> None:
@@ -256,8 +268,8 @@ class JobRunner:
             loop.call_soon_threadsafe(self.events.publish, Progress(job.id, job.platform, done, total, preview))
 
         ctx = RunContext(
-            job=job.spec, workdir=self.results_dir / "work" / job.id, cancel=threading.Event(),
-            progress_fn=progress, lane=lane,
+            job=prompts.given_to(job.spec), workdir=self.results_dir / "work" / job.id, cancel=threading.Event(),
+            progress_fn=progress, lane=lane, notes=prompts.notes(),
         )
         started = time.monotonic()
         error: BackendError

@@ -96,6 +96,7 @@ class Options:
     model: str | None = None
     provider: str | None = None
     allow_fewer_frames: bool = True
+    raw_prompt: bool | None = None  # True (--raw): every model gets the prompt as written, never translated
 
     def to_dict(self) -> dict[str, Any]:
         return {f: v for f in _OPTION_FIELDS if (v := getattr(self, f)) is not None}
@@ -209,6 +210,7 @@ class JobView:
     progress: tuple[int, int] | None = None  # (step, total) while running
     attempts: tuple[AttemptView, ...] = ()
     image_path: Path | None = None  # the stored input picture of an image-to-video job (for Retry)
+    prompt_used: str | None = None  # what the model got when it is not ``prompt`` (translated to English)
 
     @property
     def seconds_taken(self) -> float | None:

@@ -30,6 +30,7 @@ def job_view(
         user=UserRef(user.platform, user.external_id, user.name),
         kind=JobKind(job.kind),
         prompt=job.prompt,
+        prompt_used=job.prompt_used,
         options=Options.from_dict(job.options or {}),
         state=JobState(job.state),
         origin=Origin(job.origin_platform, origin.get("chat_id", ""), origin.get("data", {}),

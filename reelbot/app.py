@@ -32,10 +32,11 @@ from engine.router import Router
 from engine.runner import JobRunner
 from engine.scheduler import Scheduler
 from engine.service import Service
+from engine.translate.translator import PromptTranslator
 from engine.types import JobKind
 from engine.validation import InputLimits
 from engine.views import stored_view
-from reelbot.backends import build_backends, cuda_devices, spending_off
+from reelbot.backends import build_backends, build_translator, cuda_devices, spending_off
 from reelbot.datadir import acquire_lock, private_data_dir, release_lock
 from reelbot.frontends import build_frontends, not_started
 from reelbot.metrics import Metrics, serve_metrics
@@ -58,6 +59,7 @@ class App:
     queue: JobQueue | None = None  # distributed mode
     frontends: list[FrontEnd] = field(default_factory=list)  # started by App.start, stopped by App.close
     metrics: Metrics | None = None
+    translator: PromptTranslator | None = None  # None: PROMPT_TRANSLATION=off
 
     @classmethod
     async def open(
@@ -101,16 +103,17 @@ class App:
                 switched_off=spending_off(settings),
             )
             encode_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reelbot-encode")
+            translator = build_translator(settings)
             # Where admitted jobs run, chosen once: the front end of distributed mode queues them for the
             # workers; everywhere else (embedded mode, a worker) they run here, on this process's lanes.
             service = build_service(settings, repo, router, lanes, encode_pool,
-                                    queue=queue if front_end_only else None)
+                                    queue=queue if front_end_only else None, translator=translator)
         except BaseException:
             release_lock(handle)
             if queue is not None:
                 await queue.close()
             raise
-        return cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue)
+        return cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue, translator=translator)
 
     @classmethod
     async def launch(
@@ -179,6 +182,8 @@ class App:
         for lane in self.lanes:
             lane.close()
         self.encode_pool.shutdown(wait=True)
+        if self.translator is not None:
+            self.translator.close()
         if self.queue is not None:
             await self.queue.close()
         self.db.close()
@@ -194,6 +199,7 @@ def build_service(
     encode_pool: ThreadPoolExecutor,
     *,
     queue: JobQueue | None,
+    translator: PromptTranslator | None = None,
 ) -> Service:
     """The engine: admission (the service) over a dispatcher, the PostgreSQL ``queue`` if one is given
     (the front end of distributed mode), else this process's lanes."""
@@ -205,6 +211,7 @@ def build_service(
         repo=repo, router=router, scheduler=scheduler, events=events, outbox=outbox,
         results_dir=config.results_dir, encode_pool=encode_pool, job_timeout_s=config.job_timeout_s,
         local_max_wait_s=config.local_max_wait_s, local_usd_per_gpu_second=config.local_usd_per_gpu_second,
+        translator=translator,
     )
     dispatcher: Dispatcher
     if queue is not None:

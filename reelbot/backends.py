@@ -19,6 +19,7 @@ from engine.cloud.veo import VeoBackend
 from engine.distributed.pool import WorkerPool
 from engine.lanes import GpuLane
 from engine.local.registry import load_registry
+from engine.translate.translator import PromptTranslator
 from engine.types import JobKind
 from reelbot.settings import Settings
 
@@ -114,6 +115,19 @@ def local_backend(settings: Settings) -> Backend:
         cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
         offline=settings.hf_hub_offline,
         compile_denoiser=settings.local_compile,
+    )
+
+
+def build_translator(settings: Settings) -> PromptTranslator | None:
+    """The prompt translator (loaded on its first prompt, then kept warm); None with PROMPT_TRANSLATION=off."""
+    if settings.prompt_translation == "off":
+        return None
+    return PromptTranslator(
+        settings.prompt_translation_model,
+        device=settings.prompt_translation_device,
+        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+        cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
+        offline=settings.hf_hub_offline,
     )
 
 

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     simulated_oom_every: int = Field(0, ge=0)
     simulated_frames: bool = True  # render real frames (False: instant backend for benchmarks)
 
+    # --- prompts in languages a model does not understand (CLIP-based models read English) ---
+    prompt_translation: str = "auto"  # "auto": translate them to English first; "off": send them as written
+    prompt_translation_model: str = "Helsinki-NLP/opus-mt-ko-en"  # a repo id or folder, translating to English
+    prompt_translation_device: str = "cpu"  # where it runs: "cpu", or a GPU ("cuda:0")
+
     # --- cloud providers: a provider without a key is simply not in the chain ---
     hf_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("hf_token", "huggingface_hub_token")
@@ -166,6 +171,14 @@ class Settings(BaseSettings):
         from engine.cloud.catalog import load_catalog
 
         load_catalog(value)  # its ValueError says which entry is wrong and how
+        return value
+
+    @field_validator("prompt_translation")
+    @classmethod
+    def _known_translation(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("auto", "off"):
+            raise ValueError("PROMPT_TRANSLATION must be 'auto' (translate prompts a model cannot read) or 'off'")
         return value
 
     @field_validator("queue")

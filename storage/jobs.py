@@ -20,12 +20,16 @@ class JobQueries(Store):
 
     @threaded
     def start_attempt(
-        self, job_id: str, *, backend: str, model: str | None, lane: str | None, now: datetime
+        self, job_id: str, *, backend: str, model: str | None, lane: str | None, now: datetime,
+        prompt_used: str | None = None,
     ) -> int:
+        """Start an attempt; the job is running on ``backend`` now, its model getting ``prompt_used`` (when
+        that is not the user's prompt: translated) or the user's prompt (None)."""
         with self.db.transaction() as conn:
             self.db.execute(
                 conn, self._q.job_running,
-                {"b_id": job_id, "b_now": now, "b_backend": backend, "b_model": model},
+                {"b_id": job_id, "b_now": now, "b_backend": backend, "b_model": model,
+                 "b_prompt_used": prompt_used},
             )
             return self.db.execute(
                 conn,

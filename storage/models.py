@@ -44,6 +44,8 @@ class Job(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id")
     kind: str = Field(max_length=32)
     prompt: str = Field(sa_column=Column(Text, nullable=False))
+    # What the latest attempt's model got when it is not ``prompt``: the prompt translated to English.
+    prompt_used: str | None = Field(default=None, sa_column=Column(Text))
     options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     seed: int = Field(sa_column=Column(BigInteger, nullable=False))  # 0 .. 2**32-1: past a 32-bit column
     image_path: str | None = None

@@ -92,6 +92,7 @@ class Statements:
                 started_at=func.coalesce(jobs.c.started_at, b("b_now", type_=when)),
                 backend=b("b_backend"),
                 model=b("b_model"),
+                prompt_used=b("b_prompt_used"),
             )
         )
         self.attempt_new = insert(attempts).returning(attempts.c.id)

@@ -28,6 +28,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "max_queued_per_user": 50,
         "max_jobs_per_day": 500,
         "rate_limit_per_minute": 0,  # tests submit in bursts; the rate limit has tests of its own
+        # No test downloads a translation model: those of prompt translation bring a tiny one of their own.
+        "prompt_translation": "off",
         **overrides,
     }
     return Settings(_env_file=None, **values)

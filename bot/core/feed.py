@@ -61,6 +61,7 @@ class JobFeed(Generic[T, M]):
     def follow(self, view: JobView, where: Where[T]) -> None:
         """A job this front end has just queued: its message shows the place in the queue, with Cancel."""
         w = self._words[view.id] = self.languages.words(view.origin.language)
+        self.lines.follow(view.id, view.prompt)
         self.editor.track(view.id, where, header(w, view.id, view.prompt, view.kind))
         if view.state is JobState.QUEUED:
             self.editor.show(view.id, queued_line(w, view.position, view.eta_s),
@@ -97,5 +98,6 @@ class JobFeed(Generic[T, M]):
         if where is None:
             return False
         w = self._words[job_id] = self.languages.words(view.origin.language)
+        self.lines.follow(job_id, view.prompt)
         self.editor.track(job_id, where, header(w, view.id, view.prompt, view.kind))
         return True

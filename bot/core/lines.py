@@ -11,30 +11,49 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.i18n import Words
-from bot.render import failure_text, queued_line, retrying_line, running_line
+from bot.render import failure_text, queued_line, retrying_line, running_line, translated_lines
 from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started
+from engine.translate.prompts import UNTRANSLATED_TOLD
 from engine.types import JobState, JobView
 
 
 class JobLines:
     def __init__(self) -> None:
-        self._running_on: dict[str, tuple[str | None, str | None, float]] = {}  # backend, model, estimate
+        self._running_on: dict[str, Started] = {}  # where each job runs: backend, model, estimate, prompt
+        self._prompts: dict[str, str] = {}  # the prompt of each job followed, as its user wrote it
+
+    def follow(self, job_id: str, prompt: str) -> None:
+        """A job whose message is followed: its prompt, for the line saying what the model got instead."""
+        self._prompts[job_id] = prompt
 
     def line(self, w: Words, event: Event) -> str | None:
         if isinstance(event, Ended):
             self._running_on.pop(event.job_id, None)
+            self._prompts.pop(event.job_id, None)
             return None
         if isinstance(event, Queued):
             return queued_line(w, event.position, event.eta_s)
         if isinstance(event, Started):
-            self._running_on[event.job_id] = (event.backend, event.model, event.estimate_usd)
-            return running_line(w, event.backend, None, event.model, event.estimate_usd)
+            self._running_on[event.job_id] = event
+            return self._running(w, event, None)
         if isinstance(event, Progress):
-            backend, model, cost = self._running_on.get(event.job_id, (None, None, 0.0))
-            return running_line(w, backend, (event.step, event.total), model, cost)
+            started = self._running_on.get(event.job_id)
+            if started is None:
+                return running_line(w, None, (event.step, event.total))
+            return self._running(w, started, (event.step, event.total))
         if isinstance(event, Retrying):
             return retrying_line(w, event.failed_backend, event.reason, event.next_backend)
         return None
+
+
+    def _running(self, w: Words, started: Started, progress: tuple[int, int] | None) -> str:
+        """The running line, under what the model got when it is not the user's prompt (translated), or the
+        note that a prompt the model does not understand could not be translated."""
+        above = translated_lines(w, self._prompts.get(started.job_id), started.prompt_used)
+        if started.translation_failed:
+            above.append(w._("Note: {change}.", change=UNTRANSLATED_TOLD))
+        running = running_line(w, started.backend, progress, started.model, started.estimate_usd)
+        return "\n".join([*above, running])
 
 
 def alert_text(w: Words, event: ProviderAlert) -> str:

@@ -63,15 +63,16 @@ class Commands:
             fps=localized(N_("Frames per second")), seed=localized(N_("Same seed, same video")),
             portrait=localized(N_("Tall video (9:16)")), model=localized(N_("A model by name, e.g. svd-xt")),
             provider=localized(N_("Run it on this backend, e.g. local or replicate")),
+            raw=localized(N_("Send the prompt as typed, never translated to English")),
         )
         async def video(
             interaction: discord.Interaction, prompt: str = "", image: discord.Attachment | None = None,
             frames: app_commands.Range[int, 1, 1000] | None = None, fps: app_commands.Range[int, 1, 240] | None = None,
             seed: app_commands.Range[int, 0, MAX_SEED] | None = None, portrait: bool | None = None,
-            model: str | None = None, provider: str | None = None,
+            model: str | None = None, provider: str | None = None, raw: bool | None = None,
         ) -> None:
             base = Options(frames=frames, fps=fps, seed=seed, portrait=bool(portrait), model=model,
-                           provider=provider)
+                           provider=provider, raw_prompt=raw or None)
             await commands.make(interaction, prompt, base, image)
 
         @app_commands.context_menu(name=localized(COMMANDS["animate"]))

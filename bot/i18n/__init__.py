@@ -42,8 +42,7 @@ SOURCE_LANGUAGE = "en"  # the language of the message ids
 
 @functools.cache
 def languages() -> tuple[str, ...]:
-    """The languages reelbot speaks: English, and each language with a catalog (looked for once: every
-    interaction picks its language, and a directory walk each time slows the acknowledgement of a burst)."""
+    """The languages reelbot speaks: English, and each language with a catalog."""
     found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
     return (SOURCE_LANGUAGE, *[lang for lang in found if lang != SOURCE_LANGUAGE])
 

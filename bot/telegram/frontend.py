@@ -18,17 +18,19 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.core.feed import JobFeed
-from bot.i18n import Words
+from bot.i18n import Words, languages, words
 from bot.telegram import keyboards, live
 from bot.telegram.config import TelegramConfig
 from bot.telegram.deliver import TelegramDeliverer
 from bot.telegram.flood import FloodWait, patiently
-from bot.telegram.handlers import PLATFORM, Handlers
-from bot.telegram.texts import COMMANDS
+from bot.telegram.handlers import Handlers
+from bot.telegram.texts import commands
 from bot.telegram.webhook import WebhookServer
+from bot.telegram.who import PLATFORM
 from engine.errors import ReelbotError
 from engine.service import Service
 from engine.types import UserRef
+from engine.words import N_
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
@@ -71,23 +73,20 @@ class TelegramFrontend:
             await self.app.initialize()
         except InvalidToken as exc:
             raise TelegramSetupError(
-                "Telegram refused TELEGRAM_TOKEN.",
-                hint="Copy the token again from @BotFather (/mybots → API Token) into .env.",
+                N_("Telegram refused TELEGRAM_TOKEN."),
+                hint=N_("Copy the token again from @BotFather (/mybots → API Token) into .env."),
             ) from exc
         except TelegramError as exc:
             raise TelegramSetupError(
-                f"Could not reach Telegram at {self.config.api_base_url}: {exc}.",
-                hint="Check the network, or TELEGRAM_API_BASE_URL if you run your own Bot API server.",
+                N_("Could not reach Telegram at {url}: {detail}.", url=self.config.api_base_url, detail=str(exc)),
+                hint=N_("Check the network, or TELEGRAM_API_BASE_URL if you run your own Bot API server."),
             ) from exc
         self.username = self.app.bot.username
         self.feed.open()
 
     async def start(self) -> str:
         """Take updates (polling or webhook); returns a line saying how, for the console."""
-        try:
-            await patiently(lambda: self.app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS]))
-        except TelegramError as exc:  # the menu is a nicety; the bot works without it
-            log.warning("could not set the Telegram command menu: %s", exc)
+        await self._set_menus()
         await self.app.start()
         updater = self.app.updater
         assert updater is not None
@@ -119,6 +118,18 @@ class TelegramFrontend:
             await self.app.stop()
         await self.feed.close()
         await self.app.shutdown()
+
+    async def _set_menus(self) -> None:
+        """The command menu in the default language for everyone, and in each other language reelbot speaks
+        for the people whose Telegram app is in that language."""
+        default = self.config.languages.words()
+        menus = [(None, default)] + [(lang, words(lang, default.tz)) for lang in languages() if lang != default.lang]
+        for code, w in menus:
+            menu = [BotCommand(name, description) for name, description in commands(w)]
+            try:
+                await patiently(functools.partial(self.app.bot.set_my_commands, menu, language_code=code))
+            except (TelegramError, FloodWait) as exc:  # the menu is a nicety; the bot works without it
+                log.warning("could not set the Telegram command menu (%s): %s", code or "default", exc)
 
     def _polling_error(self, exc: TelegramError) -> None:
         # PTB keeps polling with backoff; say it once per failure, without the token-bearing URL.

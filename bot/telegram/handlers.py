@@ -1,7 +1,8 @@
 """What the bot does with each update: pictures and /video become jobs; buttons and commands act on them.
 
-Every handler answers in words from ``bot/render.py``; a request that is refused (bad flags, a picture too
-big to download, a quota) gets one reply saying why and what to do, and nothing is queued or charged.
+Every handler answers in words from ``bot/render.py``, in the language of whoever sent the update
+(:mod:`bot.telegram.who`); a request that is refused (bad flags, a picture too big to download, a quota)
+gets one reply saying why and what to do, and nothing is queued or charged.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram import User as TgUser
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
@@ -31,17 +31,19 @@ from bot.core.feed import JobFeed
 from bot.i18n import Words
 from bot.parse import parse_prompt
 from bot.render import header
-from bot.telegram import keyboards, live
+from bot.telegram import keyboards, live, who
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
-from bot.telegram.texts import help_text
-from engine.errors import InvalidImage, InvalidInput, NotAllowed, ReelbotError
+from bot.telegram.settings import LanguageSettings
+from bot.telegram.texts import help_text, hint_text
+from bot.telegram.who import PLATFORM
+from engine.errors import InvalidImage, InvalidInput, ReelbotError
 from engine.service import Service
 from engine.status import StatusReport
 from engine.types import Again, JobView, Options, Origin, SubmitRequest, UserRef
+from engine.words import N_
 
 log = logging.getLogger(__name__)
-PLATFORM = "telegram"
 _NEW = filters.UpdateType.MESSAGE  # edits of old messages must not start jobs again
 
 
@@ -58,9 +60,11 @@ class Handlers:
         self.feed = feed
         self.config = config
         self.max_download_bytes = config.max_download_bytes
+        self.settings = LanguageSettings(service, config, self._reply)
 
-    def _words(self) -> Words:
-        return self.config.languages.words()
+    async def _words(self, message: Message) -> Words:
+        """The words of whoever sent ``message``."""
+        return await who.words_of(self.service, self.config.languages, message)
 
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
         application.add_handler(CommandHandler(["start", "help"], self.help, filters=_NEW))
@@ -69,6 +73,7 @@ class Handlers:
         application.add_handler(CommandHandler("cancel", self.cancel, filters=_NEW))
         application.add_handler(CommandHandler("job", self.job, filters=_NEW))
         application.add_handler(CommandHandler("status", self.status, filters=_NEW))
+        self.settings.install(application)  # /settings and its buttons, before the job buttons below
         application.add_handler(MessageHandler(_NEW & (filters.PHOTO | filters.Document.ALL), self.picture))
         application.add_handler(
             MessageHandler(_NEW & filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, self.hint)
@@ -82,19 +87,21 @@ class Handlers:
         message = update.effective_message
         if message is None or not self._addressed(message, context):
             return
+        w = await self._words(message)
         text = self._strip_address(message.caption or "", context)
         try:
             picture = self._picture_of(message)
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(self._words(), exc))
+            await self._reply(message, render.describe_error(w, exc))
             return
-        await self._make(message, text, picture, context)
+        await self._make(message, w, text, picture, context)
 
     async def video(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/video <prompt>; as a reply to a picture it animates that picture."""
         message = update.effective_message
         if message is None:
             return
+        w = await self._words(message)
         text = self._strip_address(message.text or "", context)
         picture = None
         replied = message.reply_to_message
@@ -102,47 +109,50 @@ class Handlers:
             try:
                 picture = self._picture_of(replied)
             except ReelbotError as exc:
-                await self._reply(message, render.describe_error(self._words(), exc))
+                await self._reply(message, render.describe_error(w, exc))
                 return
         if not text.strip() and picture is None:
-            await self._reply(message, "Tell me what to show, like: /video a cat surfing at sunset\n"
-                                       "Or send me a photo to animate it.")
+            await self._reply(message, w._("Tell me what to show, like: /video a cat surfing at sunset\n"
+                                           "Or send me a photo to animate it."))
             return
-        await self._make(message, text, picture, context)
+        await self._make(message, w, text, picture, context)
 
     async def _make(
-        self, message: Message, text: str, picture: Picture | None, context: ContextTypes.DEFAULT_TYPE
+        self, message: Message, w: Words, text: str, picture: Picture | None, context: ContextTypes.DEFAULT_TYPE
     ) -> None:
         try:
-            user = self._sender(message)
+            user = who.sender(message)
             parsed = parse_prompt(text)
             if picture is not None:
                 self._check_size(picture.size)
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(self._words(), exc))
+            await self._reply(message, render.describe_error(w, exc))
             return
-        note = await self._reply(message, "⏳ Queuing…")
+        note = await self._reply(message, "⏳ " + w._("Queuing…"))
         if note is None:
             return
         image = self._fetcher(picture, context) if picture is not None else None
-        await self._submit(note, message.message_id, user, parsed.prompt, parsed.options, image)
+        await self._submit(note, w, message.message_id, user, parsed.prompt, parsed.options, image)
 
     async def _submit(
-        self, note: Message, reply_to: int, user: UserRef, prompt: str, options: Options,
+        self, note: Message, w: Words, reply_to: int, user: UserRef, prompt: str, options: Options,
         image: bytes | Callable[[], Awaitable[bytes]] | None,
     ) -> JobView | None:
-        """Queue a job whose progress ``note`` (the bot's own message) will show. A picture to fetch is
-        fetched by the engine once the cheap checks (rate, quota) passed."""
+        """Queue a job whose progress ``note`` (the bot's own message) will show, in ``w``'s language (the
+        asker's). A picture to fetch is fetched by the engine once the cheap checks (rate, quota) passed."""
         chat = note.chat
+        # A message to a group in the asker's absence is in the bot's default language: Telegram does not
+        # say a group's language.
+        place = w.lang if chat.type == "private" else self.config.languages.words().lang
         origin = Origin(PLATFORM, str(chat.id), {
             "message_id": note.message_id, "request_message_id": reply_to, "chat_type": chat.type,
-        }, scope=f"telegram:chat:{chat.id}" if chat.type != "private" else "")
+        }, scope=f"telegram:chat:{chat.id}" if chat.type != "private" else "", language=w.lang, place_language=place)
         try:
             view = await self.service.submit(SubmitRequest(user, prompt, origin, options, image))
         except Exception as exc:  # a refusal, or a bug: the note says so, it never stays at "Queuing…"
             if not isinstance(exc, ReelbotError):
                 log.error("Telegram job request failed", exc_info=exc)
-            await self._edit(note, render.describe_error(self._words(), exc))
+            await self._edit(note, render.describe_error(w, exc))
             return None
         self.feed.follow(view, live.where(self.config, chat.id, note.message_id, chat.type))
         return view
@@ -153,132 +163,127 @@ class Handlers:
         query = update.callback_query
         if query is None:
             return
+        w = await who.words_of_user(self.service, self.config.languages, query.from_user)
         press = keyboards.parse_press(query.data)
         if press is None:
-            await query.answer("This button no longer works; send your request again.")
+            await query.answer(w._("This button no longer works; send your request again."))
             return
-        user = self._user(query.from_user)
+        user = who.user_of(query.from_user)
         try:
             outcome = await actions.perform(self.service, user, press.action, press.job_id)
             if outcome.again is not None:
-                answer = await self._again(query.message, user, outcome.again, same_seed=outcome.same_seed)
+                answer = await self._again(query.message, w, user, outcome.again, same_seed=outcome.same_seed)
             else:
-                answer = render.outcome_text(self._words(), outcome, brief=True)
+                answer = render.outcome_text(w, outcome, brief=True)
         except ReelbotError as exc:
-            await query.answer(_short(render.describe_error(self._words(), exc)), show_alert=True)
+            await query.answer(_short(render.describe_error(w, exc)), show_alert=True)
             return
         await query.answer(_short(answer))
 
-    async def _again(self, message: object, user: UserRef, again: Again, *, same_seed: bool) -> str:
+    async def _again(self, message: object, w: Words, user: UserRef, again: Again, *, same_seed: bool) -> str:
         """Retry and Same seed: the owner's request again, as a new job, in reply to the button's message."""
         if not isinstance(message, Message):
-            raise InvalidInput("message", "That message is too old to reply to; send your request again.")
-        note = await self._reply(message, "⏳ Queuing it again…")
+            raise InvalidInput("message", N_("That message is too old to reply to; send your request again."))
+        note = await self._reply(message, "⏳ " + w._("Queuing it again…"))
         if note is None:
-            raise InvalidInput("message", "Telegram did not let me reply here; try again in a moment.")
-        view = await self._submit(note, message.message_id, user, again.prompt, again.options, again.image)
+            raise InvalidInput("message", N_("Telegram did not let me reply here; try again in a moment."))
+        view = await self._submit(note, w, message.message_id, user, again.prompt, again.options, again.image)
         if view is None:
-            return "Could not queue it; see the message below."
-        return f"Queued again with seed {view.seed}." if same_seed else "Queued again with a new seed."
+            return w._("Could not queue it; see the message below.")
+        return w._("Queued again with seed {seed}.", seed=view.seed) if same_seed else w._(
+            "Queued again with a new seed.")
 
     # --- commands ---
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
-            await self._reply(update.effective_message, help_text())
+            await self._reply(update.effective_message, help_text(await self._words(update.effective_message)))
 
     async def hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
-            await self._reply(update.effective_message,
-                              "To make a video from words, use /video followed by what to show. "
-                              "To animate a picture, send it to me as a photo. /help lists the options.")
+            await self._reply(update.effective_message, hint_text(await self._words(update.effective_message)))
 
     async def usage(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is not None:
+            w = await self._words(message)
             try:
-                usage = await self.service.usage(self._sender(message))
+                usage = await self.service.usage(who.sender(message))
             except ReelbotError as exc:
-                await self._reply(message, render.describe_error(self._words(), exc))
+                await self._reply(message, render.describe_error(w, exc))
                 return
-            await self._reply(message, render.usage_text(self._words(), usage))
+            await self._reply(message, render.usage_text(w, usage))
 
     async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None:
             return
+        w = await self._words(message)
         try:
-            view = await self.service.cancel(self._sender(message), _arg(context))
+            view = await self.service.cancel(who.sender(message), _arg(context))
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(self._words(), exc))
+            await self._reply(message, render.describe_error(w, exc))
             return
-        await self._reply(message, render.cancelled_text(self._words(), view))
+        await self._reply(message, render.cancelled_text(w, view))
 
     async def job(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None:
             return
+        w = await self._words(message)
         job_id = _arg(context)
         if job_id is None:
-            await self._reply(message, "Which job? Use /job followed by the id from the bot's message.")
+            await self._reply(message, w._("Which job? Use /job followed by the id from the bot's message."))
             return
         try:
-            view = await self.service.job_for(self._sender(message), job_id)
+            view = await self.service.job_for(who.sender(message), job_id)
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(self._words(), exc))
+            await self._reply(message, render.describe_error(w, exc))
             return
-        await self._reply(message, f"{header(self._words(), view.id, view.prompt, view.kind)}\n{render.job_line(self._words(), view)}")
+        await self._reply(message, f"{header(w, view.id, view.prompt, view.kind)}\n{render.job_line(w, view)}")
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None:
             return
+        w = await self._words(message)  # the admin's: in a group too, the report goes to them alone
         try:
-            report = await self.service.status(self._sender(message))
+            report = await self.service.status(who.sender(message))
         except ReelbotError as exc:
-            await self._reply(message, render.describe_error(self._words(), exc))
+            await self._reply(message, render.describe_error(w, exc))
             return
         assert isinstance(report, StatusReport)  # only admins get here: Telegram names no group managers
         # Spend, users and GPUs are for the admin's eyes: in a group they go to the admin's private chat.
         chat_id = message.chat_id if message.chat.type == "private" else message.from_user.id  # type: ignore[union-attr]
-        text = render.status_text(self._words(), report)
-        chart = await asyncio.to_thread(status_chart, report)
+        text = render.status_text(w, report)
+        chart = await asyncio.to_thread(status_chart, report)  # its labels are English until it takes words
         fits = len(text) <= 1024
         try:
             await patiently(lambda: context.bot.send_photo(chat_id, chart, caption=text if fits else None))
             if not fits:
                 await patiently(lambda: context.bot.send_message(chat_id, text))
         except Forbidden:
-            await self._reply(message, "I can only send /status privately: open a chat with me, press Start, "
-                                       "and send /status there.")
+            await self._reply(message, w._("I can only send /status privately: open a chat with me, press Start, "
+                                           "and send /status there."))
             return
         if chat_id != message.chat_id:
-            await self._reply(message, "I sent you /status in our private chat.")
+            await self._reply(message, w._("I sent you /status in our private chat."))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything unexpected: logged for the admin, a plain apology for the user, never a traceback."""
         log.error("Telegram update failed", exc_info=context.error)
         if isinstance(update, Update) and update.effective_message is not None:
+            message = update.effective_message
             try:
-                await update.effective_message.reply_text(render.describe_error(self._words(), context.error or Exception()))
+                w = await self._words(message)
+            except Exception:  # the fault may be the very lookup of their language
+                w = self.config.languages.words(who.app_language(message.from_user))
+            try:
+                await message.reply_text(render.describe_error(w, context.error or Exception()))
             except TelegramError:
                 pass
 
     # --- helpers ---
-
-    def _user(self, user: TgUser | None) -> UserRef:
-        if user is None:
-            raise NotAllowed("Anonymous messages cannot make videos; send it from your own account.")
-        return UserRef(PLATFORM, str(user.id), user.full_name or user.username or "")
-
-    def _sender(self, message: Message) -> UserRef:
-        """Who sent a message. A group's anonymous admins and channel posts all come from one shared account
-        (@GroupAnonymousBot, @Channel_Bot) with the real sender in ``sender_chat``: they are that chat, with
-        its own quota and jobs, never one user shared by every group."""
-        chat = message.sender_chat
-        if chat is not None:
-            return UserRef(PLATFORM, str(chat.id), chat.title or chat.username or "")
-        return self._user(message.from_user)
 
     def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
         """In groups the bot answers only when spoken to: a mention, /video, or a reply to its message."""
@@ -301,20 +306,23 @@ class Handlers:
         document = message.document
         if document is None or not (document.mime_type or "").startswith("image/"):
             raise InvalidImage(
-                "That file is not a picture I can animate.",
-                hint="Send a photo, or a JPEG, PNG or WebP image as a file.",
+                N_("That file is not a picture I can animate."),
+                hint=N_("Send a photo, or a JPEG, PNG or WebP image as a file."),
             )
         return Picture(document.file_id, document.file_size)
 
     def _check_size(self, size: int | None) -> None:
         if size is not None and size > self.max_download_bytes:
-            raise self._too_big(f"That picture is {size / 1024**2:.0f} MB")
+            raise self._too_big(size)
 
-    def _too_big(self, what: str = "That picture is too big") -> InvalidImage:
-        return InvalidImage(
-            f"{what}; Telegram lets bots download at most {self.max_download_bytes / 1024**2:.0f} MB.",
-            hint="Send it as a photo instead of a file (Telegram shrinks it), or send a smaller file.",
-        )
+    def _too_big(self, size: int | None = None) -> InvalidImage:
+        limit = round(self.max_download_bytes / 1024**2)
+        hint = N_("Send it as a photo instead of a file (Telegram shrinks it), or send a smaller file.")
+        if size is None:
+            return InvalidImage(N_("That picture is too big; Telegram lets bots download at most {limit} MB.",
+                                   limit=limit), hint=hint)
+        return InvalidImage(N_("That picture is {size} MB; Telegram lets bots download at most {limit} MB.",
+                               size=round(size / 1024**2), limit=limit), hint=hint)
 
     def _fetcher(self, picture: Picture, context: ContextTypes.DEFAULT_TYPE) -> Callable[[], Awaitable[bytes]]:
         async def fetch() -> bytes:
@@ -326,14 +334,14 @@ class Handlers:
                 if "too big" in exc.message.lower():
                     raise self._too_big() from exc
                 raise InvalidImage(
-                    "Telegram would not give me that picture.", hint="Send it again, or as a photo."
+                    N_("Telegram would not give me that picture."), hint=N_("Send it again, or as a photo.")
                 ) from exc
 
         return fetch
 
-    async def _reply(self, message: Message, text: str) -> Message | None:
+    async def _reply(self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
         try:
-            return await patiently(lambda: message.reply_text(text, do_quote=True))
+            return await patiently(lambda: message.reply_text(text, do_quote=True, reply_markup=markup))
         except TelegramError as exc:
             log.warning("could not reply in chat %s: %s", message.chat_id, exc)
             return None

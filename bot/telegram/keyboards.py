@@ -1,4 +1,8 @@
-"""Inline buttons. Their callback data carries the action and the job id, so they work after a restart."""
+"""Inline buttons. Their callback data carries the action and the job id, so they work after a restart.
+
+A job's buttons say ``action:job_id``; the language choices of ``/settings`` say ``lang:<code>``, an action
+no job button has, so neither is ever taken for the other.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.core.actions import ACTIONS, CANCEL, CLOUD, RETRY, SAME_SEED
+from bot.core.language import AUTO, choices
 from bot.i18n import Words
 from engine.types import CloudOffer
+
+LANGUAGE = "lang"  # "lang:ko", "lang:auto": a choice under /settings language (no job action is "lang")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +49,22 @@ def finished(w: Words, job_id: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[_button("🔁 " + w._("Retry (new seed)"), RETRY, job_id), _button("🎯 " + w._("Same seed"), SAME_SEED, job_id)]]
     )
+
+
+def languages(w: Words, chosen: str | None) -> InlineKeyboardMarkup:
+    """/settings language: a button per language reelbot speaks (in that language), and "Automatic" (the
+    Telegram app's); the one in use now is ticked (``chosen``: the stored choice, None for automatic)."""
+    def tick(label: str, on: bool) -> str:
+        return f"✓ {label}" if on else label
+
+    row = [InlineKeyboardButton(tick(name, code == chosen), callback_data=f"{LANGUAGE}:{code}")
+           for code, name in choices()]
+    auto = InlineKeyboardButton(tick(w._("Automatic (my Telegram app's language)"), chosen is None),
+                                callback_data=f"{LANGUAGE}:{AUTO[0]}")
+    return InlineKeyboardMarkup([row, [auto]])
+
+
+def parse_language(data: str | None) -> str | None:
+    """The language a /settings button chose ("ko", "auto"), or None for any other button."""
+    prefix, _, choice = (data or "").partition(":")
+    return choice if prefix == LANGUAGE and choice else None

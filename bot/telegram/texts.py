@@ -1,7 +1,7 @@
-"""Telegram's own words: message headers, help, and the last line of a job's message.
+"""Telegram's own words: help, the command menu, and the last line of a job's message.
 
 What a job's state or an error means is worded once in ``bot/render.py`` for every front end; this module
-only arranges those lines for Telegram's messages.
+only arranges those lines for Telegram's messages, in the reader's words.
 """
 
 from __future__ import annotations
@@ -10,26 +10,42 @@ from bot.core import lines as job_lines
 from bot.i18n import Words
 from bot.parse import flags_help
 from engine.types import JobView
+from engine.words import N_, Text
 
-HELP = (
-    "Send me a photo and I turn it into a short video. Add a caption to say what should happen.\n"
-    "/video <what to show> makes a video from words alone.\n"
-    "/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up.\n\n"
-    "Options, in the caption or after /video:\n"
-)
-
-COMMANDS = (
-    ("video", "Make a video from a text prompt"),
-    ("usage", "What you have used and what is left"),
-    ("cancel", "Cancel your latest job (or /cancel <id>)"),
-    ("job", "Look up a job: /job <id>"),
-    ("status", "GPUs, queues and spend (admins)"),
-    ("help", "How to use this bot"),
+# The command menu (setMyCommands), set once per language: a command is [a-z0-9_], its description words.
+COMMANDS: tuple[tuple[str, Text], ...] = (
+    ("video", N_("Make a video from a text prompt")),
+    ("usage", N_("What you have used and what is left")),
+    ("cancel", N_("Cancel your latest job (or /cancel <id>)")),
+    ("job", N_("Look up a job: /job <id>")),
+    ("settings", N_("Your language: /settings language")),
+    ("status", N_("GPUs, queues and spend (admins)")),
+    ("help", N_("How to use this bot")),
 )
 
 
-def help_text() -> str:
-    return HELP + flags_help()
+def commands(w: Words) -> list[tuple[str, str]]:
+    """The menu in ``w``'s language: (command, description)."""
+    return [(name, w.text(description)) for name, description in COMMANDS]
+
+
+def help_text(w: Words) -> str:
+    lines = (
+        w._("Send me a photo and I turn it into a short video. Add a caption to say what should happen."),
+        w._("/video <prompt> makes a video from words alone (the prompt: the scene you want to see)."),
+        w._("/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up."),
+        w._("/settings language changes the language I answer you in."),
+        "",
+        w._("Options, in the caption or after /video:"),
+    )
+    # bot.parse words its flags in English until flags_help takes the reader's words (flags_help(w)).
+    return "\n".join(lines) + "\n" + flags_help()
+
+
+def hint_text(w: Words) -> str:
+    """The answer to plain text in a private chat, which makes no video."""
+    return w._("To make a video from words, use /video followed by what to show. To animate a picture, send it "
+               "to me as a photo. /help lists the options.")
 
 
 def last_line(w: Words, job: JobView) -> str:

@@ -82,6 +82,11 @@ class Backend(Protocol):
         """The model this backend would use, or None if it cannot serve the requested model."""
         ...
 
+    def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
+        """The prompt languages the model this backend would use understands (``"*"``: any); a prompt in
+        another language reaches it translated to English (engine/translate)."""
+        ...
+
     def model_names(self) -> frozenset[str]:
         """The names a chat user may pick with ``--model`` here: what the admin listed (registry,
         ``LOCAL_MODELS``, the provider's catalog). A folder or repo id outside them is the operator's choice

@@ -24,6 +24,7 @@ from engine.local.pipelines import (
     run_pipeline,
 )
 from engine.local.registry import ModelSpec, resolve
+from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, Options
 from engine.words import N_
 
@@ -82,6 +83,10 @@ class DiffusersBackend:
         if isinstance(found, ModelUnavailable):  # planned all the same: the job ends saying what is wrong
             return options.model or self.default_models.get(kind)
         return found.name if found is not None and kind in found.kinds else None
+
+    def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
+        spec = self.spec_for(kind, options)
+        return spec.prompt_languages if spec is not None else ENGLISH
 
     def _lookup(self, kind: JobKind, options: Options) -> ModelSpec | ModelUnavailable | None:
         """The job's model: its spec, why its folder cannot be used, or None when it is not a local model."""

@@ -19,6 +19,7 @@ import numpy as np
 from engine.backends.base import Cancelled, Output, RunContext
 from engine.errors import OutOfMemory, TransientError
 from engine.local.registry import BUILTIN
+from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, JobSpec, Options
 
 FailureRule = Callable[[int, JobSpec], BaseException | None]
@@ -43,6 +44,7 @@ class SimulatedBackend:
         oom_every: int = 0,
         failure: FailureRule | None = None,
         scratch: Path | None = None,
+        prompt_languages: frozenset[str] | None = None,
     ) -> None:
         self.name = name
         self.local = local
@@ -64,6 +66,8 @@ class SimulatedBackend:
         self.oom_every = oom_every
         self.failure = failure
         self.scratch = scratch
+        self._languages = prompt_languages  # None: those of the built-in model it stands in for
+        self.prompts: list[str] = []  # the prompt of every run, as it reached the backend
         self.runs = 0
         self.loads = 0
         self._count_lock = threading.Lock()
@@ -80,6 +84,13 @@ class SimulatedBackend:
         if self.models is not None and model not in self.models:
             return None
         return model
+
+    def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
+        """``prompt_languages`` if it was given; else what the built-in model it stands in for reads."""
+        if self._languages is not None:
+            return self._languages
+        spec = BUILTIN.get(self.model_for(kind, options) or "")
+        return spec.prompt_languages if spec is not None else ENGLISH
 
     def model_names(self) -> frozenset[str]:
         if self.models is not None:
@@ -104,6 +115,7 @@ class SimulatedBackend:
             self.runs += 1
             run_no = self.runs
         job = ctx.job
+        self.prompts.append(job.prompt)
         model = self.model_for(job.kind, job.options) or "simulated"
         started = time.monotonic()
         if ctx.lane is not None and ctx.lane.get_warm(model) is None:

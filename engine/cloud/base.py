@@ -28,6 +28,7 @@ from engine.cloud.config import CloudConfig, MonotonicClock
 from engine.cloud.failures import classify
 from engine.cloud.http import ProviderHttp
 from engine.errors import AttemptTimeout, BackendError, TransientError
+from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, Options
 from engine.video import playable_mp4
 
@@ -106,6 +107,10 @@ class CloudBackend(ProviderHttp):
     def model_for(self, kind: JobKind, options: Options) -> str | None:
         entry = pick(self.models, kind, options.model)
         return entry.name if entry else None
+
+    def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
+        entry = pick(self.models, kind, options.model)
+        return entry.prompt_languages if entry else ENGLISH
 
     def model_names(self) -> frozenset[str]:
         return frozenset(m.name for m in self.models)  # provider ids (owner/name) are for the CLI only

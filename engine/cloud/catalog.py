@@ -15,6 +15,10 @@ in one place, :func:`job_values`, before any request: a value the model does not
 it does, with a note the user sees ("fps 7 → 10: fal's stable-video takes 10–100"). The caps also make the
 estimate an upper bound: the reservation is computed from the same mapped values, and per-second compute is
 bounded by ``max_run_seconds`` (Replicate cancels a prediction there itself: ``Cancel-After``).
+
+Each entry says which prompt languages the model understands (``prompt_languages``): English unless its
+provider documents more, so that a prompt in another language is translated first (``engine/translate``);
+a model that takes the user's language gets the prompt as they wrote it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from engine.json_setting import json_object
+from engine.translate.languages import ENGLISH, language_codes
 from engine.types import JobKind, JobSpec, Options
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
@@ -66,6 +71,7 @@ class CloudModel:
     prompt_required: bool = False  # sent with DEFAULT_PROMPT when the user gave none
     max_prompt: int = 0  # 0: no limit; counted in prompt_units
     prompt_units: str = "characters"  # or "utf-16" (Runway counts UTF-16 code units)
+    prompt_languages: frozenset[str] = ENGLISH  # what it understands; others are translated to English first
     max_seed: int = 2**32 - 1
     # --- billing ---
     usd_per_credit: float = 0.0  # providers that report their charge in credits (Runway)
@@ -260,6 +266,9 @@ _RUNWAY_GEN4_TURBO = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960",
 _RUNWAY_GEN45_T2V = ("1280:720", "720:1280")
 _FAL_SVD_RULES = {"min_fps": 10, "max_fps": 100, "bills_started_work": True}  # fal-ai/stable-video: fps 10-100
 _FAL_LTX_RULES = {"max_steps": 50, "bills_started_work": True}
+_EN_ZH = frozenset({"en", "zh"})
+# Veo's model pages list English as its prompt language; Runway, LTX-Video (T5) and the CLIP-based models
+# (zeroscope) document none other: English, the default.
 _VEO = {"sizes": ("1280:720", "720:1280"), "prompt_required": True, "bills_started_work": True,
         "durations": (4, 6, 8)}
 
@@ -274,12 +283,14 @@ BUILTIN: dict[str, list[CloudModel]] = {
            "9f747673945c62801b13b84701c783929c0ee784e4748ec062204894dda1a351",
            inputs=_ZEROSCOPE_REPLICATE, usd_per_run_second=0.000725, seconds=60, width=576, height=320,
            frames=24, fps=8, max_frames=48, max_steps=50, max_width=1024, max_height=576, max_run_seconds=180),
+        # MiniMax documents its video prompts in Chinese and English.
         _m("minimax", T2V, "minimax/video-01", inputs={"prompt": "{prompt}", "prompt_optimizer": True},
-           usd_per_video=0.5, seconds=180, width=1280, height=720, frames=141, fps=25, max_run_seconds=600),
+           usd_per_video=0.5, seconds=180, width=1280, height=720, frames=141, fps=25, max_run_seconds=600,
+           prompt_languages=_EN_ZH),
         _m("minimax", I2V, "minimax/video-01",
            inputs={"prompt": "{prompt}", "first_frame_image": "{image}", "prompt_optimizer": True},
            usd_per_video=0.5, seconds=180, width=1280, height=720, frames=141, fps=25, prompt_required=True,
-           max_run_seconds=600),
+           max_run_seconds=600, prompt_languages=_EN_ZH),
     ],
     "huggingface": [
         # Hugging Face model id -> the provider that serves it through the router (fal-ai) and its app.
@@ -361,6 +372,8 @@ def _entry(provider: str, raw: Any, builtin: list[CloudModel]) -> CloudModel:
         values["durations"] = tuple(int(d) for d in values["durations"])
     if "sizes" in values:
         values["sizes"] = tuple(str(size) for size in values["sizes"])
+    if "prompt_languages" in values:
+        values["prompt_languages"] = language_codes(values["prompt_languages"], f"{where} entry {raw['name']!r}")
     base = next((e for e in builtin if (e.name, e.kind) == (values["name"], values["kind"])), None)
     if base is not None:
         return replace(base, **values)

@@ -27,6 +27,9 @@ class WorkerPool:
     def model_for(self, kind: JobKind, options: Options) -> str | None:
         return self.planner.model_for(kind, options)
 
+    def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
+        return self.planner.prompt_languages(kind, options)
+
     def model_names(self) -> frozenset[str]:
         return self.planner.model_names()
 

@@ -6,6 +6,10 @@ in settings (chat users pick registered names): it takes the defaults of the reg
 pipeline class, overridden by the folder's own ``reelbot.json`` if it has one (``reelbot models make-tiny``
 writes one with CPU-sized defaults), which may change the defaults of its videos but not where the weights
 come from.
+
+Each model also says which prompt languages its text encoder understands (``prompt_languages``, ISO 639-1
+codes, ``"*"`` for any): a prompt in another language is translated to English before it runs (see
+``engine/translate``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from engine.errors import InvalidInput, ModelUnavailable
 from engine.json_setting import json_object
+from engine.translate.languages import ENGLISH, language_codes
 from engine.types import JobKind
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
@@ -43,6 +48,8 @@ class ModelSpec:
     size_multiple: int = 8
     seconds_estimate: float = 60.0  # until measured on this machine
     options: Mapping[str, Any] = field(default_factory=dict)  # model-specific call arguments
+    # What its text encoder reads; other languages are translated to English first ("*": any language).
+    prompt_languages: frozenset[str] = ENGLISH
 
     def size(self, portrait: bool) -> tuple[int, int]:
         """(width, height): landscape by default, swapped for ``--portrait``."""
@@ -59,6 +66,8 @@ class ModelSpec:
 SVD_OPTIONS = {"motion_bucket_id": 127, "noise_aug_strength": 0.02, "decode_chunk_size": 8,
                "min_guidance_scale": 1.0, "max_guidance_scale": 3.0}
 
+# Prompt languages: zeroscope and AnimateDiff read prompts with CLIP, trained on English captions, so English
+# (SVD takes no prompt). Wan and LTX-Video say theirs below.
 BUILTIN: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -75,11 +84,13 @@ BUILTIN: dict[str, ModelSpec] = {
                   options={"motion_adapter": "guoyww/animatediff-motion-adapter-v1-5-2"}),
         ModelSpec("wan", "WanPipeline", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", frozenset({T2V}),
                   832, 480, 81, 16, 30, guidance=5.0, variant=None, dtype="bfloat16", frame_step=4,
-                  size_multiple=16, vram_gib=16.0, seconds_estimate=120.0),
+                  size_multiple=16, vram_gib=16.0, seconds_estimate=120.0,
+                  # umT5 reads most languages, but Wan learned video from English and Chinese captions only
+                  prompt_languages=frozenset({"en", "zh"})),
         ModelSpec("ltx-video", "LTXPipeline", "Lightricks/LTX-Video", frozenset({T2V, I2V}),
                   704, 480, 121, 24, 40, guidance=3.0, image_pipeline="LTXImageToVideoPipeline",
                   variant=None, dtype="bfloat16", frame_step=8, size_multiple=32, vram_gib=16.0,
-                  seconds_estimate=60.0),
+                  seconds_estimate=60.0),  # its T5-XXL encoder was trained on English text (C4): English only
     )
 }
 
@@ -140,7 +151,7 @@ def resolve(name: str, registry: Mapping[str, ModelSpec]) -> ModelSpec:
 # What a folder's own reelbot.json may change: the defaults of its videos, never where weights come from
 # (``source``, a ``motion_adapter``), its name or the classes that load it.
 FOLDER_FIELDS = frozenset({"kinds", "width", "height", "frames", "fps", "steps", "guidance", "frame_step",
-                           "size_multiple", "seconds_estimate", "vram_gib", "options"})
+                           "size_multiple", "seconds_estimate", "vram_gib", "options", "prompt_languages"})
 
 
 def _json_file(path: Path, *, required: bool) -> dict[str, Any]:
@@ -180,9 +191,12 @@ def _spec_from(name: str, entry: Any, base: ModelSpec | None) -> ModelSpec:
     values = dict(entry)
     if "kinds" in values:
         values["kinds"] = frozenset(JobKind(k) for k in values["kinds"])
+    if "prompt_languages" in values:
+        values["prompt_languages"] = language_codes(values["prompt_languages"], f"LOCAL_MODELS[{name!r}]")
     if base is not None:
         return replace(base, **{**values, "name": name})
     missing = {"pipeline", "source", "kinds", "width", "height", "frames", "fps", "steps"} - set(values)
     if missing:
         raise ValueError(f"LOCAL_MODELS[{name!r}] needs {sorted(missing)}")
     return ModelSpec(name=name, **values)
+

@@ -2,8 +2,8 @@
 
 The checks are small functions, grouped by concern: :mod:`~reelbot.doctor.system` (Python, torch, GPUs,
 diffusers, the video encoder, the data folder), :mod:`~reelbot.doctor.hub` (token, model access),
-:mod:`~reelbot.doctor.providers` (keys, spending), :mod:`~reelbot.doctor.frontends` and
-:mod:`~reelbot.doctor.database`. :data:`CHECKS` lists them in the order the report shows them.
+:mod:`~reelbot.doctor.translation` (the prompt translation model), :mod:`~reelbot.doctor.providers` (keys,
+spending), :mod:`~reelbot.doctor.frontends` and :mod:`~reelbot.doctor.database`. :data:`CHECKS` lists them in the order the report shows them.
 
 :func:`run_checks` runs every check in turn; one that fails (or crashes) never stops the others. What the
 checks look at outside the settings (the Hub, the providers, torch, the disk, the environment) comes in as
@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from reelbot.doctor import database, frontends, hub, providers, system
+from reelbot.doctor import database, frontends, hub, providers, system, translation
 from reelbot.doctor.base import (
     Check,
     HubCheck,
@@ -95,6 +95,8 @@ CHECKS: tuple[Step, ...] = (
         "Model access",
         lambda settings, probes: hub.model_access(settings, probes.hub_check, probes.environ),
     ),
+    Step("Prompt translation",
+         lambda settings, probes: translation.prompt_translation(settings, probes.environ)),
     Step("Provider keys", lambda settings, probes: providers.provider_keys(settings, probes.key_check)),
     Step("Can spend money", lambda settings, probes: providers.spending(settings)),
     Step("Front ends", lambda settings, probes: frontends.front_ends(settings)),

@@ -55,6 +55,8 @@ from engine.types import Options
         ("x --size 576×1024", "x", Options(width=576, height=1024)),  # a phone's multiplication sign
         ("x --size 512X512", "x", Options(width=512, height=512)),
         ("x --exact-frames", "x", Options(allow_fewer_frames=False)),
+        ("서핑하는 고양이 --raw", "서핑하는 고양이", Options(raw_prompt=True)),
+        ("서핑하는 고양이 —raw", "서핑하는 고양이", Options(raw_prompt=True)),  # a phone's dash
         ("x --landscape", "x", Options(portrait=False)),
         ("x --seed 0", "x", Options(seed=0)),
         ("x --seed 4294967295", "x", Options(seed=2**32 - 1)),
@@ -189,7 +191,7 @@ def test_a_dash_glued_to_a_word_is_a_flag_and_the_user_learns_how_to_keep_it() -
 def test_flags_help_lists_every_flag_once_per_line() -> None:
     lines = flags_help().splitlines()
     for flag in ("--seed 7", "--frames", "--fps", "--steps", "--portrait", "--landscape", "--size 1024x576",
-                 '--neg "blurry, text"', "--model", "--provider", "--exact-frames"):
+                 '--neg "blurry, text"', "--model", "--provider", "--exact-frames", "--raw"):
         assert sum(line.startswith(flag) for line in lines) == 1, flag
     assert all(len(line) <= 80 for line in lines)
 

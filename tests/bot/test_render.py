@@ -293,3 +293,28 @@ def test_status_lists_distributed_workers_and_flags_lost_ones() -> None:
     assert "Workers:" in lines and "GPUs: none (cloud only)" not in lines
     assert ("  box1:gpu0 (NVIDIA H100): busy with abc123, 12 done, warm: svd-xt, heartbeat 2 s ago") in lines
     assert any(line.startswith("  box2:gpu0 (NVIDIA L4): LOST (no heartbeat for 5 min 00 s)") for line in lines)
+
+
+def test_the_caption_shows_the_prompt_the_model_got_when_it_was_translated():
+    from bot.i18n import Words
+    from engine.translate.prompts import UNTRANSLATED_TOLD
+    from engine.types import AttemptView, Outcome
+
+    translated = job(prompt="서핑하는 고양이", prompt_used="a cat surfing", state=JobState.SUCCEEDED,
+                     backend="local", model="zeroscope")
+    caption = result_caption(EN, translated)
+    assert caption.splitlines() == [
+        '서핑하는 고양이 → "a cat surfing"',
+        "seed 7 · zeroscope · on local · free",
+        "This model understands only English, so your prompt was translated. To send it as written, add --raw.",
+    ]
+    assert result_caption(Words("ko"), translated).splitlines()[2] == (
+        "이 모델은 영어만 이해해서 번역했어요. 원문 그대로 쓰려면 --raw")
+    # a translation model that could not load: the note once, however many attempts the job took
+    attempts = tuple(AttemptView(b, "zeroscope", NOW, NOW, Outcome.FAILED, None, None, 0.0, 0.0,
+                                 notes=(UNTRANSLATED_TOLD, "prompt not translated: the folder does not exist"))
+                     for b in ("local", "replicate"))
+    untranslated = job(prompt="서핑하는 고양이", state=JobState.SUCCEEDED, attempts=attempts)
+    assert result_caption(Words("ko"), untranslated).splitlines()[0] == "“서핑하는 고양이”"
+    assert result_caption(Words("ko"), untranslated).splitlines()[2:] == [
+        "참고: 프롬프트를 영어로 번역하지 못해서 원문 그대로 보냈어요."]

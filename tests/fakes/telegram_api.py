@@ -94,7 +94,7 @@ class FakeTelegram:
         self.answered: dict[str, dict[str, Any]] = {}
         self.webhook: dict[str, Any] | None = None
         self.webhook_deliveries: list[int] = []
-        self.commands: list[dict[str, Any]] = []
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # the command menus by language_code ("": default)
         self._chats: dict[int, dict[str, Any]] = {}
         self._user_messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._next_id: dict[int, itertools.count[int]] = {}
@@ -134,10 +134,14 @@ class FakeTelegram:
 
     # --- playing the users ---
 
-    def user(self, user_id: int, first_name: str = "Ann", username: str | None = None) -> dict[str, Any]:
+    def user(self, user_id: int, first_name: str = "Ann", username: str | None = None,
+             language_code: str | None = None) -> dict[str, Any]:
+        """A person; ``language_code`` is their Telegram app's language ("ko", "en-US"), sent with each update."""
         user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
         if username:
             user["username"] = username
+        if language_code:
+            user["language_code"] = language_code
         return user
 
     def private_chat(self, user: dict[str, Any]) -> dict[str, Any]:
@@ -288,10 +292,10 @@ class FakeTelegram:
             return {"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False,
                     "pending_update_count": len(self._updates)}
         if method in ("setMyCommands", "deleteMyCommands"):
-            self.commands = list(p.get("commands", []))
+            self.commands[p.get("language_code") or ""] = list(p.get("commands", []))
             return True
         if method == "getMyCommands":
-            return self.commands
+            return self.commands.get(p.get("language_code") or "", [])
         if method in ("close", "logOut", "sendChatAction"):
             return True
         if method == "answerCallbackQuery":
@@ -561,6 +565,10 @@ def _limits(method: str, params: dict[str, Any], problems: list[str]) -> None:
     answer = params.get("text")
     if method == "answerCallbackQuery" and isinstance(answer, str) and len(answer) > 200:
         problems.append("callback answer text is over 200 characters")
+    code = params.get("language_code")
+    if method in ("setMyCommands", "getMyCommands", "deleteMyCommands") and code and not re.fullmatch(
+            r"[a-z]{2}", str(code)):
+        problems.append("language_code must be a two-letter ISO 639-1 code")
 
 
 def _entities(text: str, bot_username: str) -> list[dict[str, Any]]:

@@ -109,6 +109,7 @@ def test_checks_come_in_the_documented_order(make_settings) -> None:
         "Hugging Face token",
         "Model access: zeroscope",
         "Model access: svd-xt",
+        "Prompt translation",
         "replicate key",
         "Discord token",
         "Telegram token",
@@ -279,6 +280,37 @@ def test_hf_hub_offline_skips_the_hub_without_asking(make_settings) -> None:
     )
     assert found["Model access: svd-xt"].ok is None
     assert "HF_HUB_OFFLINE" in found["Model access: svd-xt"].detail
+
+
+def test_the_prompt_translation_model_is_checked_on_this_machine_without_the_hub(make_settings, tmp_path) -> None:
+    def translation(environ: dict[str, str] | None = None, **settings: Any) -> Check:
+        settings.setdefault("hf_home", tmp_path / "hf")  # an empty cache, whatever this machine holds
+        return by_name(doctor_checks(make_settings(**settings), environ=environ or {}))["Prompt translation"]
+
+    assert translation(prompt_translation="off").ok is None
+    assert "every model gets prompts as written" in translation(prompt_translation="off").detail
+    # the default: not downloaded yet, fetched for the first prompt that needs it
+    first_use = translation()
+    assert first_use.ok is None and "Helsinki-NLP/opus-mt-ko-en: not downloaded yet" in first_use.detail
+    assert first_use.fix == "Run `huggingface-cli download Helsinki-NLP/opus-mt-ko-en` to fetch it now."
+    for offline in ({"hf_hub_offline": True}, {"environ": {"HF_HUB_OFFLINE": "1"}}):
+        found = translation(**offline)  # type: ignore[arg-type]
+        assert found.ok is False and "not downloaded and HF_HUB_OFFLINE is set" in found.detail
+        assert "huggingface-cli download Helsinki-NLP/opus-mt-ko-en" in found.fix
+    repo = tmp_path / "hf" / "hub" / "models--Helsinki-NLP--opus-mt-ko-en"  # the Hub cache's own layout
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "snapshots" / "abc123" / "config.json").write_text("{}")
+    downloaded = translation(environ={"HF_HUB_OFFLINE": "1"})
+    assert downloaded.ok is True and "Helsinki-NLP/opus-mt-ko-en: downloaded" in downloaded.detail
+    folder = tmp_path / "opus-mt-ko-en"
+    missing = translation(prompt_translation_model=str(folder))
+    assert missing.ok is False and f"the folder {folder} does not exist" in missing.detail
+    assert "PROMPT_TRANSLATION_MODEL" in missing.fix
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    assert translation(prompt_translation_model=str(folder)).ok is True
 
 
 def test_local_model_folders_need_model_index_json(make_settings, tmp_path) -> None:

@@ -171,6 +171,17 @@ def test_unknown_local_backend_is_refused_naming_the_choices(monkeypatch: pytest
     assert "diffusers" in error["msg"] and "simulated" in error["msg"]
 
 
+def test_prompt_translation_is_auto_or_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).prompt_translation == "auto"
+    monkeypatch.setenv("PROMPT_TRANSLATION", "OFF")
+    assert Settings(_env_file=None).prompt_translation == "off"
+    monkeypatch.setenv("PROMPT_TRANSLATION", "korean")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("prompt_translation",) and "'auto'" in error["msg"] and "'off'" in error["msg"]
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("MAX_FRAMES", "abc"), ("MAX_FRAMES", "0"), ("COOLDOWN_S", "-1"), ("MAX_VIDEO_PIXELS", "100")],

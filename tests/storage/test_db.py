@@ -67,3 +67,29 @@ def test_processes_starting_together_on_a_new_postgresql_database_migrate_once(p
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         versions = list(pool.map(lambda _: start(), range(4)))
     assert versions == ["0005"] * 4
+
+
+def test_a_database_from_before_prompt_translation_keeps_its_jobs(tmp_path):
+    """0004 adds jobs.prompt_used to a database made by 0003, with its rows (empty: nothing was translated)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from storage.db import MIGRATIONS
+
+    db = Database(f"sqlite:///{tmp_path}/old.db")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.transaction() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    with db.transaction() as conn:
+        conn.execute(text("INSERT INTO users (platform, external_id, name, role, created_at) "
+                          "VALUES ('test', 'u1', 'U', 'user', '2026-01-01')"))
+        conn.execute(text("INSERT INTO jobs (id, user_id, kind, prompt, options, seed, state, priority, "
+                          "origin_platform, origin, max_cost_micros, charged_micros, interruptions, created_at) "
+                          "VALUES ('old', 1, 'text-to-video', '고양이', '{}', 7, 'succeeded', 0, 'test', '{}', 0, "
+                          "0, 0, '2026-01-01')"))
+    db.migrate()
+    with db.transaction() as conn:
+        assert conn.execute(text("SELECT prompt, prompt_used FROM jobs")).one() == ("고양이", None)
+    db.close()

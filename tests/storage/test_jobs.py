@@ -96,3 +96,16 @@ def test_recovery_requeues_a_running_job_and_fails_one_that_keeps_crashing(repo)
     assert states == {"calm": "queued", "crashy": "failed", "waiting": "queued"}
     assert outcomes == ["interrupted"] and "stopped 3 times" in message
     assert repo.pending_deliveries.sync(repo, ["test"])[0][1] == "crashy"
+
+
+def test_each_attempt_records_the_prompt_its_model_got_when_it_is_not_the_users(repo):
+    """A model that needed English got the translation (kept on the job); the next attempt, on a model that
+    reads the user's language, got their prompt: the job says so (None)."""
+    admit(repo, "translated")
+    repo.start_attempt.sync(repo, "translated", backend="local", model="zeroscope", lane="gpu0", now=NOW,
+                            prompt_used="a cat surfing")
+    job, _, _ = repo.job.sync(repo, "translated")
+    assert (job.prompt, job.prompt_used) == ("a cat", "a cat surfing")
+    repo.start_attempt.sync(repo, "translated", backend="replicate", model="m", lane=None, now=NOW)
+    job, _, _ = repo.job.sync(repo, "translated")
+    assert job.prompt_used is None

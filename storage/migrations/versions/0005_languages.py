@@ -2,7 +2,7 @@
 each reader gets it in their own language)
 
 Revision ID: 0005
-Revises: 0003  (0004 when the prompt translation lands)
+Revises: 0004
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bot.telegram.test_jobs import replies_to, sent_videos, texts
+from tests.bot.telegram.stories import replies_to, sent_videos, texts
 from tests.fakes.providers.replicate import FakeReplicate
 from tests.fakes.providers.runway import FakeRunway
 from tests.images import png

@@ -1,40 +1,25 @@
-"""Send a photo, get a video: the real python-telegram-bot client against the fake Bot API server."""
+"""Send a photo, get a video: the real python-telegram-bot client against the fake Bot API server.
+
+The main stories run twice: for a user whose Telegram app is in English, and for one whose app is in Korean
+(``language_code="ko"``), who reads every reply, button and caption in Korean (``stories.SAYS``).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from engine.video import probe
 from tests.bot.telegram.conftest import delivery_state
-from tests.fakes.telegram_api import FakeTelegram
+from tests.bot.telegram.stories import SAYS, buttons, in_each_language, replies_to, sent_videos, texts
 from tests.images import png
 
 
-def texts(fake: FakeTelegram, chat_id: int, message_id: int) -> list[str]:
-    """Everything a message said, in order: what it was sent with, then each edit."""
-    return fake.messages[(chat_id, message_id)].edits
-
-
-def replies_to(fake: FakeTelegram, chat_id: int, request_id: int) -> list[Any]:
-    return [m for m in fake.messages.values() if m.chat_id == chat_id and m.reply_to_message_id == request_id]
-
-
-def buttons(markup: dict | None) -> list[tuple[str, str]]:
-    if not markup:
-        return []
-    return [(b["text"], b.get("callback_data", "")) for row in markup["inline_keyboard"] for b in row]
-
-
-async def sent_videos(fake: FakeTelegram, count: int = 1, timeout: float = 20.0) -> list[Any]:  # noqa: ASYNC109
-    await fake.wait_for(lambda: len(fake.calls_to("sendVideo")) >= count, timeout=timeout)
-    return fake.calls_to("sendVideo")
-
-
-async def test_photo_with_caption_flags_becomes_a_video_reply(fake, make_bot, tmp_path: Path) -> None:
+@in_each_language
+async def test_photo_with_caption_flags_becomes_a_video_reply(fake, make_bot, tmp_path: Path, lang: str) -> None:
+    say = SAYS[lang]
     bot = await make_bot(simulated_seconds=0.6, simulated_steps=6)
-    ann = fake.user(1001, "Ann")
+    ann = fake.user(1001, "Ann", language_code=lang)
     chat = fake.private_chat(ann)
     request = fake.send(chat, ann, photo=png(), caption="a cat surfing --seed 7 --frames 8 --fps 4")
 
@@ -43,7 +28,8 @@ async def test_photo_with_caption_flags_becomes_a_video_reply(fake, make_bot, tm
     assert video.params["supports_streaming"] is True
     caption = video.params["caption"]
     assert caption.startswith("“a cat surfing”")
-    assert "seed 7" in caption and "on local" in caption and "free" in caption
+    assert say["seed"].format(seed=7) in caption and say["on"].format(backend="local") in caption
+    assert say["free"] in caption
     assert video.params["reply_parameters"]["message_id"] == request["message_id"]
     path = tmp_path / "got.mp4"
     path.write_bytes(video.files["video"])
@@ -52,20 +38,23 @@ async def test_photo_with_caption_flags_becomes_a_video_reply(fake, make_bot, tm
 
     # One reply message followed the job from queued to done.
     [note] = [m for m in replies_to(fake, chat["id"], request["message_id"]) if m.video is None]
-    await fake.wait_for(lambda: "Done" in fake.messages[(chat["id"], note.message_id)].text)
+    await fake.wait_for(lambda: "✅" in fake.messages[(chat["id"], note.message_id)].text)
     history = texts(fake, chat["id"], note.message_id)
-    assert any("Running on local" in t and "%" in t for t in history), history
+    assert history[0] == say["queuing"]
+    assert any(say["running"].format(backend="local") in t and "%" in t for t in history), history
     final = fake.messages[(chat["id"], note.message_id)]
-    assert final.text.startswith("“a cat surfing” · job ")
-    assert "✅ Done in" in final.text and "The video is below." in final.text
+    assert final.text.startswith(f"“a cat surfing” {say['job']}")
+    assert say["below"] in final.text
     assert final.reply_markup is None or buttons(final.reply_markup) == []
 
     [job] = await bot.jobs()
     assert job["state"] == "succeeded" and job["seed"] == 7
     assert json.loads(job["options"]) == {"seed": 7, "frames": 8, "fps": 4, "portrait": False,
                                           "allow_fewer_frames": True}
+    origin = json.loads(job["origin"])
+    assert (origin["language"], origin["place_language"]) == (lang, lang)  # a private chat: the asker's
     assert buttons(video.params["reply_markup"]) == [
-        ("🔁 Retry (new seed)", f"retry:{job['id']}"), ("🎯 Same seed", f"same:{job['id']}")]
+        (say["retry"], f"retry:{job['id']}"), (say["same"], f"same:{job['id']}")]
 
 
 async def test_progress_edits_respect_the_chats_pace(fake, make_bot) -> None:
@@ -98,21 +87,24 @@ async def test_flood_control_retry_after_is_honoured(fake, make_bot) -> None:
     assert "Done" in edits[-1].params["text"]
 
 
-async def test_cancel_button_stops_the_job_and_says_nothing_was_charged(fake, make_bot) -> None:
+@in_each_language
+async def test_cancel_button_stops_the_job_and_says_nothing_was_charged(fake, make_bot, lang: str) -> None:
+    say = SAYS[lang]
     bot = await make_bot(simulated_seconds=30, simulated_steps=30)
-    ann = fake.user(1004, "Ann")
+    ann = fake.user(1004, "Ann", language_code=lang)
     chat = fake.private_chat(ann)
     request = fake.send(chat, ann, photo=png(), caption="slow clouds")
-    await fake.wait_for(lambda: any("Running on local" in (m.text or "") for m in fake.messages.values()))
+    running = say["running"].format(backend="local")
+    await fake.wait_for(lambda: any(running in (m.text or "") for m in fake.messages.values()))
     [note] = replies_to(fake, chat["id"], request["message_id"])
     [(label, data)] = buttons(note.reply_markup)
-    assert label == "✖ Cancel"
+    assert label == say["cancel"]
 
     query = fake.press(chat, ann, note.message_id, data)
     answer = await fake.wait_for(lambda: fake.answered.get(query))
-    assert "Cancelled" in answer["text"]
-    await fake.wait_for(lambda: "✖ Cancelled" in fake.messages[(chat["id"], note.message_id)].text)
-    assert "You were not charged." in fake.messages[(chat["id"], note.message_id)].text
+    assert answer["text"] == f"{say['cancelled']} {say['not charged']}"
+    await fake.wait_for(lambda: f"✖ {say['cancelled']}" in fake.messages[(chat["id"], note.message_id)].text)
+    assert say["not charged"] in fake.messages[(chat["id"], note.message_id)].text
     assert fake.calls_to("sendVideo") == []
     [job] = await bot.jobs()
     assert job["state"] == "cancelled" and job["charged_micros"] == 0
@@ -133,17 +125,19 @@ async def test_someone_else_cannot_cancel_my_job(fake, make_bot) -> None:
     assert answer["show_alert"] is True and "someone else's" in answer["text"]
 
 
-async def test_cancel_command_cancels_the_latest_job(fake, make_bot) -> None:
+@in_each_language
+async def test_cancel_command_cancels_the_latest_job(fake, make_bot, lang: str) -> None:
     bot = await make_bot(simulated_seconds=30, simulated_steps=30)
-    ann = fake.user(1007, "Ann")
+    ann = fake.user(1007, "Ann", language_code=lang)
     chat = fake.private_chat(ann)
     fake.send(chat, ann, "/video a long drive at night")
-    await fake.wait_for(lambda: any("Running" in (m.text or "") for m in fake.messages.values()))
+    running = SAYS[lang]["running"].format(backend="local")
+    await fake.wait_for(lambda: any(running in (m.text or "") for m in fake.messages.values()))
     command = fake.send(chat, ann, "/cancel")
     await fake.wait_for(lambda: replies_to(fake, chat["id"], command["message_id"]))
     [reply] = replies_to(fake, chat["id"], command["message_id"])
     [job] = await bot.jobs()
-    assert reply.text == f"Job {job['id']}: Cancelled. You were not charged."
+    assert reply.text == SAYS[lang]["cancelled job"].format(job_id=job["id"])
     assert job["state"] == "cancelled"
 
 
@@ -211,6 +205,19 @@ async def test_in_groups_the_bot_answers_only_when_addressed(fake, make_bot) -> 
     assert addressed["message_id"] in {m.reply_to_message_id for m in fake.messages.values()}
 
 
+@in_each_language
+async def test_help_and_the_private_chat_hint(fake, make_bot, lang: str) -> None:
+    await make_bot()
+    ann = fake.user(1019, "Ann", language_code=lang)
+    chat = fake.private_chat(ann)
+    asked = [fake.send(chat, ann, text) for text in ("/help", "/start", "hello there")]
+    await fake.wait_for(lambda: all(replies_to(fake, chat["id"], m["message_id"]) for m in asked))
+    helped, started, hinted = (replies_to(fake, chat["id"], m["message_id"])[0].text for m in asked)
+    assert helped == started and helped.startswith(SAYS[lang]["help"])
+    assert "/settings language" in helped and "--seed" in helped
+    assert hinted.startswith(SAYS[lang]["hint"])
+
+
 async def test_status_is_for_admins_only(fake, make_bot) -> None:
     await make_bot(telegram_admin_ids="2001")
     boss, ann = fake.user(2001, "Boss"), fake.user(2002, "Ann")
@@ -229,9 +236,11 @@ async def test_status_is_for_admins_only(fake, make_bot) -> None:
     assert "gpu0" in photo.params["caption"]
 
 
-async def test_usage_and_job_lookup(fake, make_bot) -> None:
+@in_each_language
+async def test_usage_and_job_lookup(fake, make_bot, lang: str) -> None:
+    say = SAYS[lang]
     bot = await make_bot(max_jobs_per_day=5)
-    ann, bob = fake.user(1013, "Ann"), fake.user(1014, "Bob")
+    ann, bob = fake.user(1013, "Ann", language_code=lang), fake.user(1014, "Bob", language_code=lang)
     chat = fake.private_chat(ann)
     fake.send(chat, ann, "/video a kite")
     await sent_videos(fake)
@@ -240,10 +249,11 @@ async def test_usage_and_job_lookup(fake, make_bot) -> None:
     lookup = fake.send(chat, ann, f"/job {job['id']}")
     other = fake.send(fake.private_chat(bob), bob, f"/job {job['id']}")
     await fake.wait_for(lambda: all(replies_to(fake, m["chat"]["id"], m["message_id"]) for m in (usage, lookup, other)))
-    assert replies_to(fake, chat["id"], usage["message_id"])[0].text.startswith("Today: 1 of 5 videos.")
+    assert replies_to(fake, chat["id"], usage["message_id"])[0].text.startswith(say["today"])
     found = replies_to(fake, chat["id"], lookup["message_id"])[0].text
-    assert found.startswith(f"“a kite” · job {job['id']}\n“a kite”\nseed {job['seed']}")
-    assert "someone else's" in replies_to(fake, bob["id"], other["message_id"])[0].text
+    seed = say["seed"].format(seed=job["seed"])
+    assert found.startswith(f"“a kite” {say['job']}{job['id']}\n“a kite”\n{seed}")
+    assert replies_to(fake, bob["id"], other["message_id"])[0].text.startswith(say["someone else's"])
 
 
 async def test_retry_and_same_seed_buttons_queue_new_jobs(fake, make_bot) -> None:
@@ -271,18 +281,19 @@ async def test_retry_and_same_seed_buttons_queue_new_jobs(fake, make_bot) -> Non
     assert all(j["state"] == "succeeded" for j in jobs)
 
 
-async def test_quota_refusal_says_what_to_do(fake, make_bot) -> None:
+@in_each_language
+async def test_quota_refusal_says_what_to_do(fake, make_bot, lang: str) -> None:
     bot = await make_bot(max_queued_per_user=1, simulated_seconds=30, simulated_steps=30)
-    ann = fake.user(1016, "Ann")
+    ann = fake.user(1016, "Ann", language_code=lang)
     chat = fake.private_chat(ann)
     fake.send(chat, ann, "/video first")
-    await fake.wait_for(lambda: any("Running" in (m.text or "") for m in fake.messages.values()))
+    running = SAYS[lang]["running"].format(backend="local")
+    await fake.wait_for(lambda: any(running in (m.text or "") for m in fake.messages.values()))
     second = fake.send(chat, ann, "/video second")
-    await fake.wait_for(lambda: any("limit" in (m.text or "") for m in replies_to(fake, chat["id"],
-                                                                                     second["message_id"])))
+    await fake.wait_for(lambda: any("/cancel" in (m.text or "") for m in replies_to(fake, chat["id"],
+                                                                                      second["message_id"])))
     [reply] = replies_to(fake, chat["id"], second["message_id"])
-    assert reply.text == ("You already have 1 videos waiting or in progress; the limit is 1 at a time. "
-                          "Wait for one to finish, or cancel one with /cancel.")
+    assert reply.text == SAYS[lang]["one at a time"]
     assert len(await bot.jobs()) == 1
 
 
@@ -323,6 +334,26 @@ async def test_a_caption_naming_a_server_folder_gets_a_clear_refusal(fake, make_
     assert "'/etc' is not a model here." in reply.text and "svd-xt" in reply.text
     assert "Queuing" not in reply.text
     assert await bot.jobs() == []
+
+
+@in_each_language
+async def test_a_failed_job_says_why_with_retry_buttons(fake, make_bot, lang: str) -> None:
+    from engine.backends.simulated import SimulatedBackend
+    from engine.errors import TransientError
+
+    local = SimulatedBackend("local", seconds=0.05, steps=2, failure=lambda n, job: TransientError("the GPU fell over."))
+    bot = await make_bot(backends={"local": local})
+    ann = fake.user(1020, "Ann", language_code=lang)
+    chat = fake.private_chat(ann)
+    request = fake.send(chat, ann, "/video doomed")
+    await fake.wait_for(lambda: replies_to(fake, chat["id"], request["message_id"]))
+    [note] = replies_to(fake, chat["id"], request["message_id"])
+    final = await fake.wait_for(lambda: (m := fake.messages[(chat["id"], note.message_id)]) and "❌" in m.text and m)
+    assert final.text.endswith(f"\n❌ the GPU fell over. {SAYS[lang]['not charged']}")  # the engine's words as said
+    [job] = await bot.jobs()
+    assert buttons(final.reply_markup) == [(SAYS[lang]["retry"], f"retry:{job['id']}"),
+                                           (SAYS[lang]["same"], f"same:{job['id']}")]
+    assert fake.calls_to("sendVideo") == []
 
 
 async def test_the_cancel_answer_says_what_was_charged(fake, make_bot) -> None:

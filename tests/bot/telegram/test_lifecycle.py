@@ -8,22 +8,29 @@ import aiohttp
 
 from engine.backends.simulated import SimulatedBackend
 from tests.bot.telegram.conftest import delivery_state
-from tests.bot.telegram.test_jobs import buttons, replies_to, sent_videos
+from tests.bot.telegram.stories import SAYS, buttons, in_each_language, replies_to, sent_videos, texts
 from tests.images import png
 
 
-async def test_restart_mid_job_delivers_the_video_once(fake, make_bot) -> None:
+@in_each_language
+async def test_restart_mid_job_delivers_the_video_once(fake, make_bot, lang: str) -> None:
+    say = SAYS[lang]
     first = await make_bot(simulated_seconds=20, simulated_steps=20)
-    ann = fake.user(3001, "Ann")
+    ann = fake.user(3001, "Ann", language_code=lang)
     chat = fake.private_chat(ann)
     request = fake.send(chat, ann, photo=png(), caption="the tide comes in")
-    await fake.wait_for(lambda: any("Running on local" in (m.text or "") for m in fake.messages.values()))
+    running = say["running"].format(backend="local")
+    await fake.wait_for(lambda: any(running in (m.text or "") for m in fake.messages.values()))
     await first.stop()  # a clean stop puts the running job back in the queue
 
     second = await make_bot(simulated_seconds=0.5, simulated_steps=5)
-    await sent_videos(fake)
+    [video] = await sent_videos(fake)
+    assert say["on"].format(backend="local") in video.params["caption"]  # the asker's language, after a restart
     [note] = [m for m in replies_to(fake, chat["id"], request["message_id"]) if m.video is None]
-    await fake.wait_for(lambda: "✅ Done" in fake.messages[(chat["id"], note.message_id)].text)
+    await fake.wait_for(lambda: "✅" in fake.messages[(chat["id"], note.message_id)].text)
+    history = texts(fake, chat["id"], note.message_id)
+    assert all(t.startswith(f"“the tide comes in” {say['job']}") for t in history[1:]), history
+    assert say["below"] in history[-1]
     [job] = await second.jobs()
     assert job["state"] == "succeeded"
     assert await delivery_state(second, job["id"], "delivered") == ("delivered", 1)
@@ -47,12 +54,14 @@ async def test_a_result_finished_while_the_bot_was_away_is_delivered_at_start(fa
     assert (await delivery_state(second, job["id"], "delivered"))[0] == "delivered"
 
 
-async def test_run_on_cloud_now_moves_a_waiting_job(fake, make_bot) -> None:
+@in_each_language
+async def test_run_on_cloud_now_moves_a_waiting_job(fake, make_bot, lang: str) -> None:
+    say = SAYS[lang]
     local = SimulatedBackend("local", seconds=30, steps=30)
     cloud = SimulatedBackend("cloudsim", local=False, seconds=0.2, steps=2, usd_per_run=0.05)
     bot = await make_bot(backends={"local": local, "cloudsim": cloud},
                          chain_text_to_video="local,cloudsim", local_max_wait_s=3600)
-    ann, bob = fake.user(3003, "Ann"), fake.user(3004, "Bob")
+    ann, bob = fake.user(3003, "Ann"), fake.user(3004, "Bob", language_code=lang)
     fake.send(fake.private_chat(ann), ann, "/video first in line")
     await fake.wait_for(lambda: any("Running" in (m.text or "") for m in fake.messages.values()))
     request = fake.send(fake.private_chat(bob), bob, "/video second in line")
@@ -62,14 +71,16 @@ async def test_run_on_cloud_now_moves_a_waiting_job(fake, make_bot) -> None:
         return [b for note in notes for b in buttons(note.reply_markup) if b[1].startswith("cloud:")]
 
     [(label, data)] = await fake.wait_for(offer)
-    assert label == "☁ Run on cloud now (cloudsim ≈ $0.050)"
-    query = fake.press(fake.private_chat(bob), bob, replies_to(fake, bob["id"], request["message_id"])[0].message_id,
-                       data)
+    [note] = replies_to(fake, bob["id"], request["message_id"])
+    assert note.text.split("\n")[-1].startswith(say["next"])  # Bob waits behind Ann's job, in his language
+    assert [text for text, _ in buttons(note.reply_markup)] == [
+        say["cancel"], say["cloud"].format(backend="cloudsim", cost="$0.050")]
+    query = fake.press(fake.private_chat(bob), bob, note.message_id, data)
     answer = await fake.wait_for(lambda: fake.answered.get(query))
-    assert answer["text"] == "Moving it to cloudsim now."
+    assert answer["text"] == say["moving"].format(backend="cloudsim")
     [video] = await sent_videos(fake)
     assert video.params["chat_id"] == bob["id"]
-    assert "on cloudsim" in video.params["caption"] and "$0.050" in video.params["caption"]
+    assert say["on"].format(backend="cloudsim") in video.params["caption"] and "$0.050" in video.params["caption"]
     jobs = {j["prompt"]: j for j in await bot.jobs()}
     assert jobs["second in line"]["backend"] == "cloudsim"
     assert jobs["first in line"]["state"] == "running"

@@ -7,7 +7,7 @@ import socket
 
 import aiohttp
 
-from tests.bot.telegram.test_jobs import buttons, replies_to, sent_videos
+from tests.bot.telegram.stories import SAYS, buttons, in_each_language, replies_to, sent_videos
 from tests.fakes.telegram_api import ANONYMOUS_ADMIN, FakeTelegram
 from tests.images import png
 
@@ -32,26 +32,29 @@ async def test_anonymous_admins_of_two_groups_are_two_users_with_their_own_jobs(
     assert (await bot.service.get(north_job)).state.value in ("queued", "running")
 
 
-async def test_status_typed_in_a_group_is_answered_privately(fake: FakeTelegram, make_bot) -> None:
+@in_each_language
+async def test_status_typed_in_a_group_is_answered_privately(fake: FakeTelegram, make_bot, lang: str) -> None:
+    say = SAYS[lang]
     await make_bot(telegram_admin_ids="4001")
-    boss, ann = fake.user(4001, "Boss"), fake.user(4002, "Ann")
+    boss, ann = fake.user(4001, "Boss", language_code=lang), fake.user(4002, "Ann", language_code=lang)
     group = fake.group_chat(-100800, "Makers")
     fake.private_chat(boss)
     asked = fake.send(group, boss, "/status")
     [told] = await fake.wait_for(lambda: replies_to(fake, group["id"], asked["message_id"]))
-    assert told.text == "I sent you /status in our private chat."
+    assert told.text == say["sent privately"]
     [photo] = fake.calls_to("sendPhoto")
-    assert photo.params["chat_id"] == boss["id"] and "Spend today" in photo.params["caption"]
-    assert all("Spend" not in (m.text or "") for m in fake.messages.values() if m.chat_id == group["id"])
+    assert photo.params["chat_id"] == boss["id"]
+    assert photo.params["caption"].startswith(say["jobs"]) and say["spend"] in photo.params["caption"]
+    assert all(say["spend"] not in (m.text or "") for m in fake.messages.values() if m.chat_id == group["id"])
 
     # A member who is no admin of the bot learns nothing; an admin who never opened a chat is told how.
     nosy = fake.send(group, ann, "/status")
     [refused] = await fake.wait_for(lambda: replies_to(fake, group["id"], nosy["message_id"]))
-    assert refused.text.startswith("Only the bot's admins can see /status.")
+    assert refused.text.startswith(say["admins only"])
     fake.fail_next("sendPhoto", error_code=403, description="Forbidden: bot can't initiate conversation with a user")
     again = fake.send(group, boss, "/status")
     [told] = await fake.wait_for(lambda: replies_to(fake, group["id"], again["message_id"]))
-    assert told.text.startswith("I can only send /status privately: open a chat with me, press Start")
+    assert told.text.startswith(say["only privately"])
 
 
 async def test_a_forged_retry_on_someone_elses_job_is_refused(fake: FakeTelegram, make_bot) -> None:

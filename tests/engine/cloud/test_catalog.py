@@ -63,9 +63,22 @@ def test_admins_change_prices_and_add_models_without_code() -> None:
     assert pick(catalog["replicate"], T2V, "zeroscope") is not None
 
 
+def test_models_read_english_unless_their_provider_says_more_and_admins_can_say_so() -> None:
+    languages = {(provider, e.name, e.kind): e.prompt_languages for provider, entries in BUILTIN.items()
+                 for e in entries}
+    assert languages.pop(("replicate", "minimax", T2V)) == languages.pop(("replicate", "minimax", I2V)) == {
+        "en", "zh"}
+    assert set(languages.values()) == {frozenset({"en"})}  # Veo, Runway, LTX-Video, zeroscope, SVD
+    catalog = load_catalog('{"replicate": [{"name": "zeroscope", "kind": "text-to-video",'
+                           ' "prompt_languages": ["en", "KO"]}]}')
+    assert pick(catalog["replicate"], T2V, "zeroscope").prompt_languages == {"en", "ko"}
+
+
 @pytest.mark.parametrize(
     ("raw", "words"),
     [
+        ('{"fal": [{"name": "ltx-video", "kind": "text-to-video", "prompt_languages": "ko"}]}',
+         'prompt_languages must be a list of language codes, like ["en", "ko"]'),
         ("{not json", "CLOUD_MODELS is not valid JSON"),
         ('{"pika": []}', "unknown provider 'pika'"),
         ('{"fal": {"name": "x"}}', "must be a list"),

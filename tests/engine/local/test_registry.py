@@ -37,7 +37,17 @@ def test_admins_add_and_change_models_in_settings_without_code():
     assert registry["svd-xt"].frames == 25  # the rest of the built-in stays
 
 
+def test_each_model_says_which_prompt_languages_it_reads():
+    assert {name: set(spec.prompt_languages) for name, spec in BUILTIN.items()} == {
+        "svd-xt": {"en"}, "svd": {"en"}, "zeroscope": {"en"}, "animatediff": {"en"},  # CLIP
+        "wan": {"en", "zh"}, "ltx-video": {"en"},  # Wan's captions; LTX's English T5
+    }
+    registry = load_registry(json.dumps({"zeroscope": {"prompt_languages": ["*"]}}))
+    assert registry["zeroscope"].prompt_languages == {"*"}
+
+
 @pytest.mark.parametrize(("value", "message"), [
+    ('{"zeroscope": {"prompt_languages": []}}', "prompt_languages must be a list of language codes"),
     ("{not json", "not valid JSON"),
     ('["a"]', "must be a JSON object"),
     ('{"m": {"pipeline": "X"}}', "needs"),

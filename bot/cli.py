@@ -14,6 +14,7 @@ from typing import TextIO
 
 from bot.i18n import ENGLISH, Words
 from bot.render import failure_text, progress_bar, queued_line, retrying_line
+from engine.errors import ReelbotError
 from engine.events import Ended, Event, Progress, Queued, Retrying, Started
 from engine.types import OPERATOR_PLATFORM, JobState, JobView
 
@@ -54,7 +55,8 @@ class ProgressPrinter:
         if isinstance(event, Progress):
             pct = 100 * event.step // max(event.total, 1)
             if self.live:
-                self.stream.write(f"\r{progress_bar(event.step, event.total)} step {event.step}/{event.total}")
+                step = self.w._("step {step}/{total}", step=event.step, total=event.total)
+                self.stream.write(f"\r{progress_bar(event.step, event.total)} {step}")
             elif pct // 25 != self._last_pct // 25:
                 self.stream.write(f"{progress_bar(event.step, event.total)}\n")
             self._last_pct = pct
@@ -84,3 +86,10 @@ def summary(w: Words, job: JobView, out: Path) -> str:
                    backend=job.backend, model=job.model or w._("default model"), seed=job.seed,
                    cost=w.money(job.charged_usd), job_id=job.id)
     return w._("Job {job_id}: {outcome}", job_id=job.id, outcome=failure_text(w, job))
+
+
+def error_line(w: Words, error: ReelbotError) -> str:
+    """An error as the terminal says it: the engine's own message and hint, in the terminal's language
+    (``describe_error``'s words point to chat commands, which a terminal does not have)."""
+    text = w.text(error.text)
+    return f"{text} {w.text(error.hint_text)}" if error.hint_text is not None else text

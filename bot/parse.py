@@ -6,6 +6,10 @@ parser and a prompt means the same on either. Phones turn ``--`` into an em dash
 surfing", "a - b", "well--known", a lone "--") stays text: only a word that starts with ``--``, ``—`` or
 ``–`` immediately followed by a letter is a flag.
 
+Flags keep their English names everywhere, and each language may add its own names for them (``--시드`` is
+``--seed``; :data:`ALIASES`), shown in that language's help. What the parser tells a user about a mistake is
+a :class:`~engine.words.Text`, worded in the reader's language by the front end.
+
 Parsing only reads what was typed. Whether 500 frames are too many is the engine's call
 (``engine/validation.py``), so that the limits live in one place; only the seed's range is checked here,
 because a seed past 32 bits cannot even be stored.
@@ -20,9 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.i18n import Words
 from engine.errors import InvalidInput
 from engine.types import Options
 from engine.validation import MAX_SEED
+from engine.words import N_, Text
 
 # A flag starts with "--" or what a phone makes of it (an em or en dash), then a letter.
 _FLAG = re.compile(r"^(--|—|–)([^\W\d_][^=]*)(?:=(.*))?$", re.DOTALL)
@@ -41,27 +47,31 @@ class Parsed:
 @dataclass(frozen=True, slots=True)
 class _Flag:
     field: str  # the Options field it sets ("size" sets width and height)
-    read: Callable[[str, str], Any] | None  # (flag name, value) -> field value; None: a switch
+    read: Callable[[str, str], Any] | None  # (flag as typed, value) -> field value; None: a switch
     switch_value: object = None
-    wants: str = ""  # what its value is, for messages ("a whole number")
-    example: str = ""
-    help: str = ""
+    wants: Text | None = None  # what its value is, for messages ("a whole number")
+    example: Text | str = ""  # a value it takes (a Text where the reader's language says it better)
+    help: Text = Text("")
 
 
 def _whole(name: str, value: str) -> int:
+    flag = _flag(name)
     if not value.isdecimal():
-        raise InvalidInput(_FLAGS[name].field, _bad(name, value))
+        raise InvalidInput(flag.field, _bad(name, value))
     if len(value) > 12:  # past any limit; and Python refuses to read numbers of over 4,300 digits at all
-        raise InvalidInput(_FLAGS[name].field, f"--{name} {value[:12]}… is far too large ({len(value):,} digits).",
-                           hint=f"Use a small number, like --{name} {_FLAGS[name].example}.")
+        raise InvalidInput(flag.field, N_("{flag} {value}… is far too large ({digits:,} digits).", flag=_dashed(name),
+                                          value=value[:12], digits=len(value)),
+                           hint=N_("Use a small number, like {flag} {example}.", flag=_dashed(name),
+                                   example=flag.example))
     return int(value)
 
 
 def _seed(name: str, value: str) -> int:
     seed = _whole(name, value)
     if seed > MAX_SEED:
-        raise InvalidInput("seed", f"--{name} must be between 0 and {MAX_SEED} (not {value}).",
-                           hint="Leave it out for a random one.")
+        raise InvalidInput("seed", N_("{flag} must be between 0 and {max} (not {value}).", flag=_dashed(name),
+                                      max=MAX_SEED, value=value),
+                           hint=N_("Leave it out for a random one."))
     return seed
 
 
@@ -71,7 +81,7 @@ def _text(name: str, value: str) -> str:
 
 def _name(name: str, value: str) -> str:
     if not value.strip():
-        raise InvalidInput(_FLAGS[name].field, _missing(name))
+        raise InvalidInput(_flag(name).field, _missing(name))
     return value.strip()
 
 
@@ -82,40 +92,76 @@ def _size(name: str, value: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+_NUMBER = N_("a whole number")
+_SOME_TEXT = N_("some text")
+_NEG_EXAMPLE = N_('"blurry, text"')
 _FLAGS: dict[str, _Flag] = {
-    "seed": _Flag("seed", _seed, wants="a whole number", example="7", help="the same seed makes the same video"),
-    "frames": _Flag("frames", _whole, wants="a whole number", example="25", help="how many frames"),
-    "fps": _Flag("fps", _whole, wants="a whole number", example="7", help="frames per second"),
-    "steps": _Flag("steps", _whole, wants="a whole number", example="25",
-                   help="denoising steps (more: slower, finer)"),
-    "portrait": _Flag("portrait", None, True, help="a tall video"),
-    "landscape": _Flag("portrait", None, False, help="a wide video (the default)"),
-    "size": _Flag("size", _size, wants="width x height in pixels", example="1024x576",
-                  help="an exact size in pixels"),
-    "neg": _Flag("negative_prompt", _text, wants="some text", example='"blurry, text"',
-                 help="what the video should not show"),
-    "negative": _Flag("negative_prompt", _text, wants="some text", example='"blurry, text"',
-                      help="the same as --neg"),
-    "model": _Flag("model", _name, wants="a model name", example="svd-xt", help="which model makes it"),
-    "provider": _Flag("provider", _name, wants="a provider name", example="local",
-                      help="run it only there (a GPU here or a cloud service)"),
+    "seed": _Flag("seed", _seed, wants=_NUMBER, example="7", help=N_("the same seed makes the same video")),
+    "frames": _Flag("frames", _whole, wants=_NUMBER, example="25", help=N_("how many frames")),
+    "fps": _Flag("fps", _whole, wants=_NUMBER, example="7", help=N_("frames per second")),
+    "steps": _Flag("steps", _whole, wants=_NUMBER, example="25",
+                   help=N_("denoising steps (more: slower, finer)")),
+    "portrait": _Flag("portrait", None, True, help=N_("a tall video")),
+    "landscape": _Flag("portrait", None, False, help=N_("a wide video (the default)")),
+    "size": _Flag("size", _size, wants=N_("width x height in pixels"), example="1024x576",
+                  help=N_("an exact size in pixels")),
+    "neg": _Flag("negative_prompt", _text, wants=_SOME_TEXT, example=_NEG_EXAMPLE,
+                 help=N_("what the video should not show")),
+    "negative": _Flag("negative_prompt", _text, wants=_SOME_TEXT, example=_NEG_EXAMPLE,
+                      help=N_("the same as --neg")),
+    "model": _Flag("model", _name, wants=N_("a model name"), example="svd-xt", help=N_("which model makes it")),
+    "provider": _Flag("provider", _name, wants=N_("a provider name"), example="local",
+                      help=N_("run it only there (a GPU here or a cloud service)")),
     "exact-frames": _Flag("allow_fewer_frames", None, False,
-                          help="fail rather than make fewer frames when GPU memory is short"),
+                          help=N_("fail rather than make fewer frames when GPU memory is short")),
     "raw": _Flag("raw_prompt", None, True,
-                 help="send the prompt as typed (never translated to English)"),
+                 help=N_("send the prompt as typed (never translated to English)")),
 }
 _HELP_ORDER = ("seed", "frames", "fps", "steps", "portrait", "landscape", "size", "neg", "model", "provider",
                "exact-frames", "raw")
 
+# Flags in the words of each language reelbot speaks, accepted from everyone (a Korean alias typed in an
+# English chat still works) and shown in that language's help: alias -> the flag it stands for.
+ALIASES: dict[str, dict[str, str]] = {
+    "ko": {
+        "시드": "seed",
+        "프레임": "frames",
+        "초당프레임": "fps",
+        "단계": "steps",
+        "세로": "portrait",
+        "가로": "landscape",
+        "크기": "size",
+        "제외": "neg",
+        "모델": "model",
+        "제공자": "provider",
+        "프레임고정": "exact-frames",
+        "원문": "raw",
+    },
+}
+_ALIAS = {alias: name for table in ALIASES.values() for alias, name in table.items()}
 
-def flags_help() -> str:
-    """The flags for /help: one line each, with the value they take."""
+
+def _dashed(name: str) -> str:
+    return "--" + name
+
+
+def _flag(name: str) -> _Flag:
+    """The flag a name (as typed, or a language's alias) stands for."""
+    return _FLAGS[_ALIAS.get(name, name)]
+
+
+def flags_help(w: Words) -> str:
+    """The flags for /help, in the reader's language: one line each, with the value they take and the
+    flag's name in that language where it has one."""
+    aliases = {name: alias for alias, name in ALIASES.get(w.lang, {}).items()}
     lines = []
     for name in _HELP_ORDER:
         flag = _FLAGS[name]
-        usage = f"--{name}" if flag.read is None else f"--{name} {flag.example}"
-        lines.append(f"{usage} — {flag.help}")
-    lines.append("Flags go anywhere in the prompt; put text with spaces in quotes.")
+        usage = f"--{name}" if flag.read is None else f"--{name} {w.text(flag.example)}"
+        if name in aliases:
+            usage += " " + w._("(or {alias})", alias=_dashed(aliases[name]))
+        lines.append(f"{usage} — {w.text(flag.help)}")
+    lines.append(w._("Flags go anywhere in the prompt; put text with spaces in quotes."))
     return "\n".join(lines)
 
 
@@ -135,16 +181,16 @@ def parse_prompt(text: str, *, base: Options = Options()) -> Parsed:  # noqa: B0
             prompt.append(word)
             continue
         dash, name, inline = match.group(1), match.group(2).lower().replace("_", "-"), match.group(3)
-        flag = _FLAGS.get(name)
-        if flag is None:
-            raise InvalidInput("flags", f"I don't know the option {dash}{match.group(2)}.",
+        if _ALIAS.get(name, name) not in _FLAGS:
+            raise InvalidInput("flags", N_("I don't know the option {option}.", option=dash + match.group(2)),
                                hint=_suggest(name, dash))
+        flag = _flag(name)
         if flag.field in given:
             raise InvalidInput(flag.field, _twice(given[flag.field], name))
         given[flag.field] = name
         if flag.read is None:
             if inline is not None:
-                raise InvalidInput(flag.field, f"--{name} takes no value; write just --{name}.")
+                raise InvalidInput(flag.field, N_("{flag} takes no value; write just {flag}.", flag=_dashed(name)))
             chosen[flag.field] = flag.switch_value
             continue
         value = scan.value(name) if inline is None else _unquote(inline, name)  # --seed 7 or --seed=7
@@ -223,36 +269,40 @@ def _unquote(value: str, name: str) -> str | None:
 
 
 def _unclosed(name: str) -> InvalidInput:
-    flag = _FLAGS[name]
-    example = flag.example if flag.example.startswith('"') else f'"{flag.example}"'
-    return InvalidInput(flag.field, f"The quote after --{name} is never closed.",
-                        hint=f"Close it, like --{name} {example}, or remove it.")
+    flag = _flag(name)
+    example = flag.example if isinstance(flag.example, Text) or flag.example.startswith('"') else f'"{flag.example}"'
+    return InvalidInput(flag.field, N_("The quote after {flag} is never closed.", flag=_dashed(name)),
+                        hint=N_("Close it, like {flag} {example}, or remove it.", flag=_dashed(name), example=example))
 
 
-def _bad(name: str, value: str) -> str:
-    flag = _FLAGS[name]
+def _bad(name: str, value: str) -> Text:
+    flag = _flag(name)
     shown = value if len(value) <= 30 else value[:29] + "…"
-    return f"--{name} needs {flag.wants}, like --{name} {flag.example} (not “{shown}”)."
+    return N_("{flag} needs {wants}, like {flag} {example} (not “{value}”).", flag=_dashed(name), wants=flag.wants,
+              example=flag.example, value=shown)
 
 
-def _missing(name: str) -> str:
-    flag = _FLAGS[name]
-    return f"--{name} needs {flag.wants} after it, like --{name} {flag.example}."
+def _missing(name: str) -> Text:
+    flag = _flag(name)
+    return N_("{flag} needs {wants} after it, like {flag} {example}.", flag=_dashed(name), wants=flag.wants,
+              example=flag.example)
 
 
-def _twice(first: str, second: str) -> str:
+def _twice(first: str, second: str) -> Text:
     if first == second:
-        return f"--{first} is given twice; keep one."
-    if _FLAGS[first].switch_value != _FLAGS[second].switch_value and _FLAGS[first].read is None:
-        return f"--{first} and --{second} contradict each other; keep one."
-    return f"--{first} and --{second} set the same thing; keep one."
+        return N_("{flag} is given twice; keep one.", flag=_dashed(first))
+    if _flag(first).switch_value != _flag(second).switch_value and _flag(first).read is None:
+        return N_("{first} and {second} contradict each other; keep one.", first=_dashed(first), second=_dashed(second))
+    return N_("{first} and {second} set the same thing; keep one.", first=_dashed(first), second=_dashed(second))
 
 
-def _suggest(name: str, dash: str) -> str:
-    known = sorted(_FLAGS)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = (f"Did you mean --{close[0]}? " if close else "") + "Known options: " + \
-        ", ".join(f"--{k}" for k in known) + "."
+def _suggest(name: str, dash: str) -> Text:
+    """The flags there are, the closest one to what was typed first (a language's alias if that is closer)."""
+    # Hangul names are short (two syllables): one syllable off is already half the name.
+    close = difflib.get_close_matches(name, [*_FLAGS, *_ALIAS], n=1, cutoff=0.6 if name.isascii() else 0.5)
+    hint = N_("Known options: {options}.", options=", ".join(f"--{k}" for k in sorted(_FLAGS)))
+    if close:
+        hint = N_("Did you mean {flag}? {known}", flag=_dashed(close[0]), known=hint)
     if dash != "--":  # "a cat —surfing": a dash the user meant as punctuation
-        hint += f" If the {dash} is part of your prompt, put a space after it."
+        hint = N_("{hint} If the {dash} is part of your prompt, put a space after it.", hint=hint, dash=dash)
     return hint

@@ -36,6 +36,7 @@ from engine.translate.translator import PromptTranslator
 from engine.types import JobKind
 from engine.validation import InputLimits
 from engine.views import stored_view
+from engine.words import N_, Text
 from reelbot.backends import build_backends, build_translator, cuda_devices, spending_off
 from reelbot.datadir import acquire_lock, private_data_dir, release_lock
 from reelbot.frontends import build_frontends, not_started
@@ -126,7 +127,7 @@ class App:
         frontends: bool = False,
         deliverers: Mapping[str, Deliverer] | None = None,
         metrics: bool = False,
-        say: Callable[[str], None] | None = None,
+        say: Callable[[Text | str], None] | None = None,
     ) -> App:
         """Open the app and start it (:meth:`start`); whatever fails on the way, what was opened is closed."""
         app = await cls.open(settings, backends=backends, lanes=lanes, lock=lock)
@@ -143,12 +144,13 @@ class App:
         frontends: bool = False,
         deliverers: Mapping[str, Deliverer] | None = None,
         metrics: bool = False,
-        say: Callable[[str], None] | None = None,
+        say: Callable[[Text | str], None] | None = None,
     ) -> None:
         """The one start-up order. Deliverers are registered and the chat front ends prepared (tokens
         checked) before the engine starts, so results finished while reelbot was down are delivered at once;
         requests are taken only after the engine has resumed its jobs. ``frontends``: every chat front end
-        whose token is set; ``metrics``: /metrics if METRICS_PORT is set; ``say``: the console's lines."""
+        whose token is set; ``metrics``: /metrics if METRICS_PORT is set; ``say``: the console's lines (a
+        ``Text`` the console words in its language; default: logged in English)."""
         say = say or log.info
         for platform, deliverer in (deliverers or {}).items():
             self.service.register_deliverer(platform, deliverer)
@@ -161,8 +163,9 @@ class App:
         await self.service.start()
         if metrics and self.settings.metrics_port:
             self.metrics = await serve_metrics(self.service, self.settings)
-            say(f"Metrics: http://{self.settings.metrics_host}:{self.settings.metrics_port}/metrics"
-                f"{' (bearer token required)' if self.settings.metrics_token else ''}")
+            url = f"http://{self.settings.metrics_host}:{self.settings.metrics_port}/metrics"
+            say(N_("Metrics: {url} (bearer token required)", url=url) if self.settings.metrics_token
+                else N_("Metrics: {url}", url=url))
         if frontends:
             for line in not_started(self.settings):
                 say(line)

@@ -1,5 +1,8 @@
 """`reelbot`: run the bot, make one video, check the set-up, show the status.
 
+Everything it tells the operator is in the terminal's language (``reelbot.languages.terminal_words``:
+DEFAULT_LANGUAGE if set, else LANG); its --help stays English, as the options themselves are.
+
 Exit codes: 0 done, 1 the job failed, 2 the request or set-up was refused (bad input, quota, no backend),
 130 interrupted (the job was cancelled and nothing charged).
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot import cli as cli_frontend
+from bot.i18n import Words
 from bot.render import status_text
 from engine.errors import ReelbotError
 from engine.events import Queued
@@ -29,7 +33,7 @@ from engine.router import BackendHealth
 from engine.status import GpuStats, LaneStatus, StatusReport
 from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
 from reelbot.app import App
-from reelbot.languages import terminal_words
+from reelbot.languages import terminal_words, unsettled_words
 from reelbot.logs import redact_secrets
 from reelbot.metrics import serve_metrics
 from reelbot.settings import Settings
@@ -48,16 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(_settings_error(exc), file=sys.stderr)
+        print(_settings_error(unsettled_words(), exc), file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, bot token included
     redact_secrets(settings)
+    w = terminal_words(settings)
     try:
-        return asyncio.run(args.handler(settings, args))
+        return asyncio.run(args.handler(settings, args, w))
     except ReelbotError as exc:
-        print(f"reelbot: {exc}", file=sys.stderr)  # the engine's own words: no chat commands in them
+        print("reelbot: " + cli_frontend.error_line(w, exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -114,21 +119,21 @@ def _parser() -> argparse.ArgumentParser:
 # --- run ------------------------------------------------------------------------------------------------
 
 
-async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_run(settings: Settings, args: argparse.Namespace, w: Words) -> int:
     app = await App.launch(settings, frontends=True, metrics=True,
                            deliverers={cli_frontend.PLATFORM: cli_frontend.FileDeliverer()},
-                           say=lambda line: print(line, flush=True))
+                           say=lambda line: print(w.text(line), flush=True))
     try:
-        return await _serve(app)
+        return await _serve(app, w)
     finally:
         await app.close()
 
 
-async def _serve(app: App) -> int:
-    lanes = ", ".join(f"{lane.name} ({lane.label})" for lane in app.lanes) or "none"
+async def _serve(app: App, w: Words) -> int:
+    lanes = w.join(f"{lane.name} ({lane.label})" for lane in app.lanes) or w._("none")
     # flush: under systemd, docker or a pipe stdout is block-buffered and these lines would wait for the exit.
-    print(f"reelbot is running: GPUs: {lanes}; database: {app.db.url.render_as_string(hide_password=True)}. "
-          "Ctrl-C stops it.", flush=True)
+    print(w._("reelbot is running: GPUs: {gpus}; database: {database}. Ctrl-C stops it.", gpus=lanes,
+              database=app.db.url.render_as_string(hide_password=True)), flush=True)
     snapshots = asyncio.get_running_loop().create_task(_write_snapshots(app))
     try:
         await until_signalled()
@@ -137,7 +142,7 @@ async def _serve(app: App) -> int:
         await asyncio.gather(snapshots, return_exceptions=True)
         # A stopped bot's snapshot would make `reelbot status` show it as running for a while.
         (app.settings.data_dir / SNAPSHOT).unlink(missing_ok=True)
-        print("Stopping: running jobs will be resumed at the next start.", flush=True)
+        print(w._("Stopping: running jobs will be resumed at the next start."), flush=True)
     return 0
 
 
@@ -173,13 +178,13 @@ async def _write_snapshots(app: App) -> None:
 # --- generate -------------------------------------------------------------------------------------------
 
 
-async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_generate(settings: Settings, args: argparse.Namespace, w: Words) -> int:
     image = None
     if args.image is not None:
         try:
             image = args.image.read_bytes()
         except OSError as exc:
-            print(f"reelbot: cannot read {args.image}: {exc.strerror}.", file=sys.stderr)
+            print("reelbot: " + w._("cannot read {path}: {why}.", path=args.image, why=exc.strerror), file=sys.stderr)
             return 2
     options = Options(
         frames=args.frames, fps=args.fps, seed=args.seed, steps=args.steps, portrait=args.portrait,
@@ -197,7 +202,6 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
             image=image,
         )
         job = await app.service.submit(request)
-        w = terminal_words(settings)
         printer = cli_frontend.ProgressPrinter(job.id, words=w)
         app.service.subscribe(printer)
         await printer(Queued(job.id, cli_frontend.PLATFORM, job.position or 1, job.eta_s or 0.0))
@@ -216,16 +220,16 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
 # --- status and doctor ----------------------------------------------------------------------------------
 
 
-async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_worker(settings: Settings, args: argparse.Namespace, w: Words) -> int:
     """One GPU (or cloud) worker of distributed mode, until SIGTERM or Ctrl-C."""
     from engine.distributed.queue import CLOUD_QUEUE, queue_for
     from engine.local.registry import load_registry
     from reelbot.app import build_lanes, build_worker
 
     if not settings.distributed:
-        print("reelbot: `reelbot worker` is for distributed mode: set QUEUE=procrastinate and DATABASE_URL to "
-              "a PostgreSQL server every host can reach (one process needs no workers: `reelbot run`).",
-              file=sys.stderr)
+        print("reelbot: " + w._("`reelbot worker` is for distributed mode: set QUEUE=procrastinate and "
+                                "DATABASE_URL to a PostgreSQL server every host can reach (one process needs no "
+                                "workers: `reelbot run`)."), file=sys.stderr)
         return 2
     host = socket.gethostname()
     models = [m.strip() for m in args.models.split(",") if m.strip()] or sorted(load_registry(settings.local_models))
@@ -236,8 +240,8 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         index = 0 if args.gpu == "cpu" else int(args.gpu)
         lanes = build_lanes(settings, gpu=args.gpu, models=frozenset(models))
         if not lanes:
-            print(f"reelbot: there is no CUDA GPU {index} here (check --gpu and CUDA_VISIBLE_DEVICES).",
-                  file=sys.stderr)
+            print("reelbot: " + w._("there is no CUDA GPU {index} here (check --gpu and CUDA_VISIBLE_DEVICES).",
+                                    index=index), file=sys.stderr)
             return 2
         [lane] = lanes
         name = f"{host}:gpu{index}"
@@ -252,7 +256,8 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     metrics = None
     if settings.metrics_port:
         metrics = await serve_metrics(app.service, settings)
-    print(f"reelbot worker {name} is running: {gpu}; queues: {', '.join(queues)}. Ctrl-C stops it.", flush=True)
+    print(w._("reelbot worker {name} is running: {gpu}; queues: {queues}. Ctrl-C stops it.", name=name, gpu=gpu,
+              queues=w.join(queues)), flush=True)
     try:
         await worker.serve(stop)
     finally:
@@ -261,18 +266,17 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         if metrics is not None:
             await metrics.close()
         await app.close()
-    print("Worker stopped: its job, if any, is queued again.", flush=True)
+    print(w._("Worker stopped: its job, if any, is queued again."), flush=True)
     return 0
 
 
-async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_status(settings: Settings, args: argparse.Namespace, w: Words) -> int:
     app = await App.open(settings, lock=False)
     try:
         report = await app.service.report()
     finally:
         await app.close()
     report, live = _with_snapshot(report, settings.data_dir / SNAPSHOT)
-    w = terminal_words(settings)
     if not live:
         print(w._("reelbot is not running (GPUs below are as configured, idle)."))
     print(status_text(w, report))
@@ -294,30 +298,33 @@ def _with_snapshot(report: StatusReport, path: Path) -> tuple[StatusReport, bool
     return report, False
 
 
-async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_doctor(settings: Settings, args: argparse.Namespace, w: Words) -> int:
     from reelbot.doctor import render_checks, run_checks
 
     checks = await asyncio.to_thread(run_checks, settings)
-    print(render_checks(checks))
+    print(render_checks(w, checks))
     return 1 if any(c.ok is False for c in checks) else 0
 
 
-async def cmd_make_tiny(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_make_tiny(settings: Settings, args: argparse.Namespace, w: Words) -> int:
     from engine.local.tiny import FAMILIES, make_tiny
 
     for name in FAMILIES:
         folder = await asyncio.to_thread(make_tiny, name, args.dir / name, seed=args.seed)
         print(f"{folder}  ({name})")
-    print(f"Try: GPUS=cpu reelbot generate --image photo.png --model {args.dir / 'svd-xt'} --out tiny.mp4")
+    command = f"GPUS=cpu reelbot generate --image photo.png --model {args.dir / 'svd-xt'} --out tiny.mp4"
+    print(w._("Try: {command}", command=command))
     return 0
 
 
-def _settings_error(exc: ValidationError) -> str:
-    lines = ["reelbot: the settings (environment or .env) have problems:"]
+def _settings_error(w: Words, exc: ValidationError) -> str:
+    """What is wrong with the settings: each setting's name and pydantic's own (English) reason, in words
+    of the terminal's language around them."""
+    lines = ["reelbot: " + w._("the settings (environment or .env) have problems:")]
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]).upper()
         lines.append(f"  {name}: {err['msg']}")
-    lines.append("See .env.example for every setting and its meaning.")
+    lines.append(w._("See .env.example for every setting and its meaning."))
     return "\n".join(lines)
 
 

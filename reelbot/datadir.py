@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.errors import EngineBusy
+from engine.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ def acquire_lock(data_dir: Path) -> IO[str]:
         pid = handle.read().strip() or "?"
         handle.close()
         raise EngineBusy(
-            f"Another reelbot (pid {pid}) is already running on {data_dir}.",
-            hint="Stop it first, or give this one its own DATA_DIR.",
+            N_("Another reelbot (pid {pid}) is already running on {folder}.", pid=pid, folder=str(data_dir)),
+            hint=N_("Stop it first, or give this one its own DATA_DIR."),
         ) from None
     handle.seek(0)
     handle.truncate()

@@ -10,6 +10,7 @@ from bot.core.frontend import FrontEnd
 from bot.discord.config import DiscordConfig
 from bot.telegram.config import TelegramConfig
 from engine.service import Service
+from engine.words import N_, Text
 from reelbot.languages import languages
 from reelbot.settings import Settings
 
@@ -71,11 +72,12 @@ def build_frontends(service: Service, settings: Settings) -> list[FrontEnd]:
     return frontends
 
 
-def not_started(settings: Settings) -> list[str]:
+def not_started(settings: Settings) -> list[Text]:
     """Say plainly which chat front ends do not start, and why (the running ones say so when started)."""
     lines = []
     if settings.discord_token is None:
-        lines.append("Discord: not started (DISCORD_TOKEN is not set).")
+        lines.append(N_("{platform}: not started ({setting} is not set).", platform="Discord", setting="DISCORD_TOKEN"))
     if settings.telegram_token is None:
-        lines.append("Telegram: not started (TELEGRAM_TOKEN is not set).")
+        lines.append(N_("{platform}: not started ({setting} is not set).", platform="Telegram",
+                        setting="TELEGRAM_TOKEN"))
     return lines

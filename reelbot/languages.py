@@ -7,7 +7,7 @@ import locale
 import os
 from collections.abc import Mapping
 
-from bot.i18n import Languages, Words
+from bot.i18n import Languages, Words, pick, words
 from reelbot.settings import Settings
 
 
@@ -18,7 +18,17 @@ def languages(settings: Settings) -> Languages:
 def terminal_words(settings: Settings, environ: Mapping[str, str] = os.environ) -> Words:
     """The CLI's language: ``DEFAULT_LANGUAGE`` when the operator set it, else the terminal's (``LC_ALL``,
     ``LC_MESSAGES``, ``LANG``; Windows' own locale name), else English."""
+    return languages(settings).words(settings.default_language or None, _terminal(environ))
+
+
+def unsettled_words(environ: Mapping[str, str] = os.environ) -> Words:
+    """The CLI's language when the settings cannot be read (to say what is wrong with them): a
+    ``DEFAULT_LANGUAGE`` in the environment if reelbot speaks it, else the terminal's, else English."""
+    return words(pick(environ.get("DEFAULT_LANGUAGE"), _terminal(environ)))
+
+
+def _terminal(environ: Mapping[str, str]) -> str | None:
     terminal = next((environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(name)), None)
     if terminal is None and os.name == "nt":
         terminal = locale.getlocale()[0]
-    return languages(settings).words(settings.default_language or None, terminal)
+    return terminal

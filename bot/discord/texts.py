@@ -26,9 +26,7 @@ def help_text(w: Words) -> str:
         w._("**{settings}** `language:` chooses the language I answer you in.", settings=names["settings"]),
         "",
         w._("Options, as command options or in the prompt:"),
-        # TODO(issue 15): flags_help(w) once bot.parse words the flags in the reader's language (another
-        # helper's change); until then the flags' own lines are English.
-        flags_help(),
+        flags_help(w),
     ])
 
 

@@ -38,8 +38,7 @@ def help_text(w: Words) -> str:
         "",
         w._("Options, in the caption or after /video:"),
     )
-    # bot.parse words its flags in English until flags_help takes the reader's words (flags_help(w)).
-    return "\n".join(lines) + "\n" + flags_help()
+    return "\n".join(lines) + "\n" + flags_help(w)
 
 
 def hint_text(w: Words) -> str:

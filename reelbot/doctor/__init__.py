@@ -3,12 +3,14 @@
 The checks are small functions, grouped by concern: :mod:`~reelbot.doctor.system` (Python, torch, GPUs,
 diffusers, the video encoder, the data folder), :mod:`~reelbot.doctor.hub` (token, model access),
 :mod:`~reelbot.doctor.translation` (the prompt translation model), :mod:`~reelbot.doctor.providers` (keys,
-spending), :mod:`~reelbot.doctor.frontends` and :mod:`~reelbot.doctor.database`. :data:`CHECKS` lists them in the order the report shows them.
+spending), :mod:`~reelbot.doctor.frontends`, :mod:`~reelbot.doctor.languages` and :mod:`~reelbot.doctor.database`.
+:data:`CHECKS` lists them in the order the report shows them.
 
 :func:`run_checks` runs every check in turn; one that fails (or crashes) never stops the others. What the
 checks look at outside the settings (the Hub, the providers, torch, the disk, the environment) comes in as
 :class:`Probes`, the real things by default. :func:`render_checks` turns the result into the text an operator
-reads. Secrets are never shown: a token is "set (37 characters)", and every secret the settings hold is
+reads, in their language (the checks say their words as templates: see :mod:`~reelbot.doctor.base`). Secrets
+are never shown: a token is "set (37 characters)", and every secret the settings hold is
 blanked out of every line as well, in case an error message carries one.
 
 Heavy or optional imports (torch, diffusers, huggingface_hub, PyAV, the engine) happen inside the checks, so a
@@ -25,7 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from reelbot.doctor import database, frontends, hub, providers, system, translation
+from bot.i18n import Words
+from engine.words import N_, Text
+from reelbot.doctor import database, frontends, hub, languages, providers, system, translation
 from reelbot.doctor.base import (
     Check,
     HubCheck,
@@ -78,7 +82,7 @@ class Probes:
 class Step:
     """One check: ``run`` gives its line(s); if it raises, the report says so under ``name``."""
 
-    name: str
+    name: Text | str
     run: Callable[[Settings, Probes], Check | list[Check]]
 
 
@@ -90,19 +94,20 @@ CHECKS: tuple[Step, ...] = (
     ),
     Step("CUDA", lambda settings, probes: system.cuda(settings, probes.torch)),
     Step("diffusers", lambda settings, probes: system.diffusers(settings, probes.torch)),
-    Step("Hugging Face token", lambda settings, probes: hub.hf_token(settings)),
+    Step(hub.TOKEN, lambda settings, probes: hub.hf_token(settings)),
     Step(
-        "Model access",
+        N_("Model access"),
         lambda settings, probes: hub.model_access(settings, probes.hub_check, probes.environ),
     ),
-    Step("Prompt translation",
+    Step(translation.NAME,
          lambda settings, probes: translation.prompt_translation(settings, probes.environ)),
-    Step("Provider keys", lambda settings, probes: providers.provider_keys(settings, probes.key_check)),
-    Step("Can spend money", lambda settings, probes: providers.spending(settings)),
-    Step("Front ends", lambda settings, probes: frontends.front_ends(settings)),
-    Step("Database", lambda settings, probes: database.database(settings, probes.timeout_s)),
-    Step("Video encoder", lambda settings, probes: system.video_encoder()),
-    Step("Data folder", lambda settings, probes: system.data_folder(settings, probes.disk_usage)),
+    Step(N_("Provider keys"), lambda settings, probes: providers.provider_keys(settings, probes.key_check)),
+    Step(providers.SPENDING, lambda settings, probes: providers.spending(settings)),
+    Step(N_("Front ends"), lambda settings, probes: frontends.front_ends(settings)),
+    Step(languages.NAME, lambda settings, probes: languages.languages(settings)),
+    Step(database.NAME, lambda settings, probes: database.database(settings, probes.timeout_s)),
+    Step(system.ENCODER, lambda settings, probes: system.video_encoder()),
+    Step(system.DATA_FOLDER, lambda settings, probes: system.data_folder(settings, probes.disk_usage)),
 )
 
 
@@ -150,23 +155,23 @@ def run_checks(
             result = Check(
                 step.name,
                 False,
-                f"the check itself failed: {error_text(exc, with_type=True)}",
-                fix="Re-install reelbot (pip install --force-reinstall -e .); if it stays, report this line.",
+                N_("the check itself failed: {error}", error=error_text(exc, with_type=True)),
+                fix=N_("Re-install reelbot (pip install --force-reinstall -e .); if it stays, report this line."),
             )
         found.extend([result] if isinstance(result, Check) else result)
     secrets = _secrets(settings)
     return [_scrub(check, secrets) for check in found]
 
 
-def render_checks(checks: list[Check]) -> str:
-    """One line a check (its fix indented below it), then "N problems" or "All good."."""
+def render_checks(w: Words, checks: list[Check]) -> str:
+    """One line a check (its fix indented below it), then "N problems" or "All good.", in ``w``'s language."""
     lines: list[str] = []
     for check in checks:
-        lines.append(f"{_MARKS[check.ok]} {check.name}: {one_line(check.detail)}")
+        lines.append(f"{_MARKS[check.ok]} {w.text(check.name)}: {one_line(w.text(check.detail))}")
         if check.fix:
-            lines.append(f"    fix: {one_line(check.fix)}")
+            lines.append("    " + w._("fix: {fix}", fix=one_line(w.text(check.fix))))
     problems = sum(1 for check in checks if check.ok is False)
-    lines.append("All good." if problems == 0 else f"{problems} problem{'' if problems == 1 else 's'}")
+    lines.append(w._("All good.") if problems == 0 else w.n_("{n} problem", "{n} problems", problems))
     return "\n".join(lines)
 
 
@@ -191,9 +196,18 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def _scrub(check: Check, secrets: list[str]) -> Check:
-    name, detail, fix = check.name, check.detail, check.fix
-    for text in secrets:
-        name, detail, fix = (part.replace(text, "***") for part in (name, detail, fix))
+    name, detail, fix = (_scrubbed(part, secrets) for part in (check.name, check.detail, check.fix))
     if (name, detail, fix) == (check.name, check.detail, check.fix):
         return check
     return replace(check, name=name, detail=detail, fix=fix)
+
+
+def _scrubbed(said: Any, secrets: list[str]) -> Any:
+    """``said`` with every secret blanked out: in a plain string, and in each value a ``Text`` carries (the
+    templates are the code's own words, with no secrets in them)."""
+    if isinstance(said, Text):
+        return Text(said.template, {key: _scrubbed(value, secrets) for key, value in said.args.items()})
+    if isinstance(said, str):
+        for text in secrets:
+            said = said.replace(text, "***")
+    return said

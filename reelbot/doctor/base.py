@@ -1,5 +1,9 @@
 """What every doctor check shares: the :class:`Check` line itself, the words for skipped local checks, and
-small helpers that turn errors and secrets into safe plain text."""
+small helpers that turn errors and secrets into safe plain text.
+
+A check says its words as :class:`~engine.words.Text` (``N_("...")``), worded in the operator's language when
+the report is rendered; what a check found as it is (a version, a path, a library's own error) is a value
+in those words, or a plain string shown as it is."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from engine.words import N_, Text
+
 if TYPE_CHECKING:
     from reelbot.settings import Settings
 
@@ -19,22 +25,26 @@ TOKENS_PAGE = "https://huggingface.co/settings/tokens"
 
 KeyResults = dict[str, "str | None | BaseException"]
 # ``hub_check(repo_id, token)``: None when the token may download the repository, else why not.
-HubCheck = Callable[[str, "str | None"], "str | None"]
+HubCheck = Callable[[str, "str | None"], "Text | str | None"]
 # ``key_check(settings)``: what each cloud provider whose key is set said about it.
 KeyCheck = Callable[["Settings"], KeyResults]
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    name: str  # "Python", "torch", "CUDA", "GPU 0", "Model access: svd-xt", "replicate key", "Database", ...
+    name: Text | str  # "Python", "torch", "CUDA", "GPU 0", "Model access: svd-xt", "replicate key", ...
     ok: bool | None  # True: fine; False: a problem; None: skipped or not applicable
-    detail: str  # what was found, in plain words
-    fix: str = ""  # the exact thing to do (for problems, and for skipped checks where it helps)
+    detail: Text | str  # what was found, in plain words
+    fix: Text | str = ""  # the exact thing to do (for problems, and for skipped checks where it helps)
 
 
 class HubUnreachable(Exception):
     """Raised by a hub check that could not ask the Hub at all (offline, timeout, Hub error): reported as
     skipped, not as a problem, since the model may be fine."""
+
+    def __init__(self, message: Text | str) -> None:
+        super().__init__(str(message))
+        self.text = message
 
 
 # --- what the settings want from this machine ---------------------------------------------------------
@@ -53,10 +63,15 @@ def local_needed(settings: Settings) -> bool:
     return not simulated(settings) and not cloud_only(settings)
 
 
-def not_needed(settings: Settings) -> str:
-    return "not needed with " + (
-        "LOCAL_BACKEND=simulated" if simulated(settings) else "GPUS=none (cloud only)"
-    )
+def not_needed(settings: Settings) -> Text:
+    if simulated(settings):
+        return N_("not needed with LOCAL_BACKEND=simulated")
+    return N_("not needed with GPUS=none (cloud only)")
+
+
+def both(first: Text | str, second: Text | str) -> Text:
+    """Two things found, one after the other: "not installed; not needed with GPUS=none"."""
+    return N_("{first}; {second}", first=first, second=second)
 
 
 # --- helpers --------------------------------------------------------------------------------------------

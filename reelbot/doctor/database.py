@@ -6,10 +6,13 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.words import N_, Text
 from reelbot.doctor.base import Check, error_text
 
 if TYPE_CHECKING:
     from reelbot.settings import Settings
+
+NAME = N_("Database")
 
 
 def database(settings: Settings, timeout_s: float = 10.0) -> Check:
@@ -17,28 +20,30 @@ def database(settings: Settings, timeout_s: float = 10.0) -> Check:
     from sqlalchemy.engine import make_url
 
     raw = settings.database_url
-    generic_fix = (
+    generic_fix = N_(
         "Set DATABASE_URL to sqlite:///path/to/reelbot.db or postgresql://user:password@host:5432/dbname, "
         "or leave it empty for the SQLite file in DATA_DIR."
     )
     try:
         url = make_url(raw)
     except Exception as exc:
-        return Check("Database", False, f"DATABASE_URL cannot be read: {error_text(exc)}", fix=generic_fix)
+        return Check(NAME, False, N_("DATABASE_URL cannot be read: {error}", error=error_text(exc)), fix=generic_fix)
     backend = url.get_backend_name()
+    fix: Text
+    where: Text | str
     if backend == "sqlite":
         dialect = "SQLite"
         where = (
-            str(Path(url.database).resolve()) if url.database and url.database != ":memory:" else "in memory"
+            str(Path(url.database).resolve()) if url.database and url.database != ":memory:" else N_("in memory")
         )
-        fix = (
-            f"Check that {where} (and its folder) is writable and not on a network share; if the file is "
-            "damaged, move it aside and start again."
+        fix = N_(
+            "Check that {file} (and its folder) is writable and not on a network share; if the file is "
+            "damaged, move it aside and start again.", file=where
         )
     elif backend == "postgresql":
         dialect = "PostgreSQL"
         where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
-        fix = (
+        fix = N_(
             "Check DATABASE_URL (postgresql://user:password@host:5432/dbname), that the PostgreSQL server "
             "is running and reachable from here, and that the user, password and database are right."
         )
@@ -46,10 +51,10 @@ def database(settings: Settings, timeout_s: float = 10.0) -> Check:
             url = url.update_query_dict({"connect_timeout": str(max(2, math.ceil(timeout_s)))})
     elif backend == "postgres":
         return Check(
-            "Database",
+            NAME,
             False,
-            f"{url.drivername}:// is not a dialect name",
-            fix="Write the URL as postgresql://... (not postgres://).",
+            N_("{scheme}:// is not a dialect name", scheme=url.drivername),
+            fix=N_("Write the URL as postgresql://... (not postgres://)."),
         )
     else:
         dialect, where, fix = backend, url.render_as_string(hide_password=True), generic_fix
@@ -64,8 +69,10 @@ def database(settings: Settings, timeout_s: float = 10.0) -> Check:
             conn.execute(text("SELECT 1")).scalar_one()
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception as exc:
-        return Check("Database", False, f"{dialect} at {where}: {error_text(exc)}", fix=fix)
+        return Check(NAME, False, N_("{dialect} at {where}: {error}", dialect=dialect, where=where,
+                                     error=error_text(exc)), fix=fix)
     finally:
         if db is not None:
             db.close()
-    return Check("Database", True, f"{dialect} at {where} (schema at revision {revision})")
+    return Check(NAME, True, N_("{dialect} at {where} (schema at revision {revision})", dialect=dialect,
+                                where=where, revision=revision))

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from engine.words import N_, Text
 from reelbot.doctor.base import Check, secret
 
 if TYPE_CHECKING:
@@ -15,54 +16,55 @@ if TYPE_CHECKING:
 def front_ends(settings: Settings) -> list[Check]:
     return [
         _front_end(
-            "Discord token",
+            N_("{platform} token", platform="Discord"),
             secret(settings.discord_token),
             "DISCORD_TOKEN",
             "Discord",
             lambda token: token.count(".") == 2 and all(token.split(".")) and " " not in token,
-            "three parts joined by dots",
-            "https://discord.com/developers/applications > your app > Bot > Reset Token",
+            N_("three parts joined by dots"),
+            N_("https://discord.com/developers/applications > your app > Bot > Reset Token"),
         ),
         _front_end(
-            "Telegram token",
+            N_("{platform} token", platform="Telegram"),
             secret(settings.telegram_token),
             "TELEGRAM_TOKEN",
             "Telegram",
             lambda token: re.fullmatch(r"\d+:[\w-]+", token) is not None,
-            "digits, a colon, then letters",
-            "@BotFather in Telegram, /newbot or /token",
+            N_("digits, a colon, then letters"),
+            N_("@BotFather in Telegram, /newbot or /token"),
         ),
     ]
 
 
 def _front_end(
-    name: str,
+    name: Text,
     token: str | None,
     env: str,
     platform_name: str,
     looks_right: Callable[[str], bool],
-    shape: str,
-    where: str,
+    shape: Text,
+    where: Text,
 ) -> Check:
     if not token:
         return Check(
             name,
             None,
-            f"not set (the {platform_name} front end will not start)",
-            fix=f"Set {env} in .env to start it; get one from {where}.",
+            N_("not set (the {platform} front end will not start)", platform=platform_name),
+            fix=N_("Set {setting} in .env to start it; get one from {where}.", setting=env, where=where),
         )
     if token.lower().startswith("bot "):
         return Check(
             name,
             False,
-            f"set ({len(token)} characters), but starts with 'Bot '",
-            fix=f"Put only the token itself in {env}, without 'Bot '.",
+            N_("set ({length} characters), but starts with 'Bot '", length=len(token)),
+            fix=N_("Put only the token itself in {setting}, without 'Bot '.", setting=env),
         )
     if not looks_right(token):
         return Check(
             name,
             False,
-            f"set ({len(token)} characters), but it does not look like a {platform_name} bot token ({shape})",
-            fix=f"Copy the token again from {where} into {env}.",
+            N_("set ({length} characters), but it does not look like a {platform} bot token ({shape})",
+               length=len(token), platform=platform_name, shape=shape),
+            fix=N_("Copy the token again from {where} into {setting}.", where=where, setting=env),
         )
-    return Check(name, True, "set")
+    return Check(name, True, N_("set"))

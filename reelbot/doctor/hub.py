@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.words import N_, Text
 from reelbot.doctor.base import (
     LOCAL_EXTRA,
     TOKENS_PAGE,
@@ -35,17 +36,19 @@ _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 # when not (the shape of ``huggingface_hub.HfApi().auth_check``).
 AuthCheck = Callable[[str, "str | None"], object]
 
+TOKEN = N_("Hugging Face token")
+
 
 def hf_token(settings: Settings) -> Check:
     token = secret(settings.hf_token)
     if not token:
         return Check(
-            "Hugging Face token",
+            TOKEN,
             None,
-            "not set (gated models need it)",
-            fix=f"Set HF_TOKEN in .env (create one at {TOKENS_PAGE}).",
+            N_("not set (gated models need it)"),
+            fix=N_("Set HF_TOKEN in .env (create one at {page}).", page=TOKENS_PAGE),
         )
-    return Check("Hugging Face token", True, f"set ({len(token)} characters)")
+    return Check(TOKEN, True, N_("set ({length} characters)", length=len(token)))
 
 
 def model_access(
@@ -59,7 +62,7 @@ def model_access(
         wanted.setdefault(getattr(settings, setting), setting.upper())
     checks = []
     for model, setting in wanted.items():
-        name = f"Model access: {model}"
+        name = N_("Model access: {model}", model=model)
         try:
             checks.append(_model(settings, hub_check, environ, name, model, setting))
         except Exception as exc:
@@ -67,8 +70,8 @@ def model_access(
                 Check(
                     name,
                     False,
-                    f"the check itself failed: {error_text(exc, with_type=True)}",
-                    fix=f"Check {setting}.",
+                    N_("the check itself failed: {error}", error=error_text(exc, with_type=True)),
+                    fix=N_("Check {setting}.", setting=setting),
                 )
             )
     return checks
@@ -86,64 +89,72 @@ def _model_repos(local_models: str = "") -> dict[str, str]:
 
 
 def _model(
-    settings: Settings, hub_check: HubCheck, environ: Mapping[str, str], name: str, model: str, setting: str
+    settings: Settings, hub_check: HubCheck, environ: Mapping[str, str], name: Text, model: str, setting: str
 ) -> Check:
     if not local_needed(settings):
-        return Check(name, None, f"not checked, {not_needed(settings)}")
+        return Check(name, None, N_("not checked, {why}", why=not_needed(settings)))
     repos = _model_repos(settings.local_models)
     folder = Path(model).expanduser()
     if model not in repos and folder.is_dir():
         if (folder / "model_index.json").is_file():
-            return Check(name, True, f"local folder {folder.resolve()}")
+            return Check(name, True, N_("local folder {folder}", folder=str(folder.resolve())))
         return Check(
             name,
             False,
-            f"local folder {folder.resolve()} has no model_index.json",
-            fix=f"Point {setting} at a folder written by a diffusers pipeline's save_pretrained().",
+            N_("local folder {folder} has no model_index.json", folder=str(folder.resolve())),
+            fix=N_("Point {setting} at a folder written by a diffusers pipeline's save_pretrained().",
+                   setting=setting),
         )
     repo = repos.get(model) or (model if _REPO_ID.fullmatch(model) else None)
     if repo is None:
         return Check(
             name,
             False,
-            f"unknown model {model!r} (not a known name, a Hugging Face repo id, or an existing folder)",
-            fix=f"Set {setting} to one of {', '.join(repos)}, a repo id like owner/name, or a local folder.",
+            N_("unknown model {model} (not a known name, a Hugging Face repo id, or an existing folder)",
+               model=repr(model)),
+            fix=N_("Set {setting} to one of {names}, a repo id like owner/name, or a local folder.", setting=setting,
+                   names=", ".join(repos)),
         )
-    url = f"https://huggingface.co/{repo}"
+    url = "https://huggingface.co/" + repo
     if truthy(environ.get("HF_HUB_OFFLINE", "")):
-        return Check(name, None, f"{repo}: not checked, HF_HUB_OFFLINE is set (only the local cache is used)")
+        return Check(name, None, _about(repo, N_("not checked, HF_HUB_OFFLINE is set (only the local cache is used)")))
     token = secret(settings.hf_token)
     try:
         problem = hub_check(repo, token)
     except HubUnreachable as exc:
-        return Check(name, None, f"{repo}: {exc}")
+        return Check(name, None, _about(repo, exc.text))
     except ImportError as exc:
         return Check(
             name,
             None,
-            f"{repo}: not checked, {exc.name or 'huggingface_hub'} is not installed",
+            _about(repo, N_("not checked, {library} is not installed", library=exc.name or "huggingface_hub")),
             fix=LOCAL_EXTRA,
         )
     except Exception as exc:
         return Check(
             name,
             False,
-            f"{repo}: the access check failed: {error_text(exc, with_type=True)}",
-            fix=f"Check the network and HF_TOKEN, and that you can open {url} when logged in.",
+            _about(repo, N_("the access check failed: {error}", error=error_text(exc, with_type=True))),
+            fix=N_("Check the network and HF_TOKEN, and that you can open {url} when logged in.", url=url),
         )
     if problem is None:
-        return Check(name, True, f"{repo}: accessible" + (" with HF_TOKEN" if token else ""))
-    if "not found" in problem.lower():
-        fix = (
-            f"Check that {url} exists (fix {setting} if not); if it is private, set HF_TOKEN to a token "
-            f"of an account that can read it ({TOKENS_PAGE})."
+        return Check(name, True, _about(repo, N_("accessible with HF_TOKEN") if token else N_("accessible")))
+    fix: Text
+    if "not found" in str(problem).lower():
+        fix = N_(
+            "Check that {url} exists (fix {setting} if not); if it is private, set HF_TOKEN to a token "
+            "of an account that can read it ({page}).", url=url, setting=setting, page=TOKENS_PAGE
         )
     else:
-        fix = (
-            f"Request access on {url} (logged in to Hugging Face), then set HF_TOKEN in .env to a token "
-            f"of that account ({TOKENS_PAGE})."
+        fix = N_(
+            "Request access on {url} (logged in to Hugging Face), then set HF_TOKEN in .env to a token "
+            "of that account ({page}).", url=url, page=TOKENS_PAGE
         )
-    return Check(name, False, f"{repo}: {problem}", fix=fix)
+    return Check(name, False, _about(repo, problem), fix=fix)
+
+
+def _about(repo: str, said: Text | str) -> Text:
+    return N_("{repo}: {said}", repo=repo, said=said)
 
 
 # --- asking the Hub -------------------------------------------------------------------------------------
@@ -151,7 +162,7 @@ def _model(
 
 def hub_access(
     repo_id: str, token: str | None, *, timeout_s: float = 10.0, auth_check: AuthCheck | None = None
-) -> str | None:
+) -> Text | None:
     """The default ``hub_check``: ask the Hugging Face Hub whether ``token`` may download ``repo_id``.
 
     None when it may; "no access: ..." or "not found ..." when not; :class:`HubUnreachable` when the Hub
@@ -171,15 +182,16 @@ def hub_access(
     thread.start()
     thread.join(timeout_s)
     if thread.is_alive():
-        raise HubUnreachable(f"could not reach the Hugging Face Hub (offline?): no answer in {timeout_s:g} s")
+        raise HubUnreachable(N_("could not reach the Hugging Face Hub (offline?): no answer in {seconds:g} s",
+                                seconds=timeout_s))
     error = outcome.get("error")
     if isinstance(error, BaseException):
         raise error
     answer = outcome.get("answer")
-    return answer if isinstance(answer, str) else None
+    return answer if isinstance(answer, Text) else None
 
 
-def _ask_hub(repo_id: str, token: str | None, auth_check: AuthCheck | None) -> str | None:
+def _ask_hub(repo_id: str, token: str | None, auth_check: AuthCheck | None) -> Text | None:
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,
@@ -193,24 +205,24 @@ def _ask_hub(repo_id: str, token: str | None, auth_check: AuthCheck | None) -> s
         def auth_check(repo_id: str, token: str | None) -> None:
             HfApi().auth_check(repo_id, token=token)
 
-    no_access = f"no access: request access on https://huggingface.co/{repo_id} and set HF_TOKEN"
+    no_access = N_("no access: request access on {url} and set HF_TOKEN", url="https://huggingface.co/" + repo_id)
     try:
         auth_check(repo_id, token)
     except GatedRepoError:  # a subclass of RepositoryNotFoundError: first
         return no_access
     except RepositoryNotFoundError:
-        return "not found (or private, or HF_TOKEN is not valid)"
+        return N_("not found (or private, or HF_TOKEN is not valid)")
     except OfflineModeIsEnabled as exc:
-        raise HubUnreachable("not checked, HF_HUB_OFFLINE is set") from exc
+        raise HubUnreachable(N_("not checked, HF_HUB_OFFLINE is set")) from exc
     except HfHubHTTPError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status in (401, 403):
             return no_access
-        raise HubUnreachable(f"could not check: the Hugging Face Hub answered HTTP {status}") from exc
+        raise HubUnreachable(N_("could not check: the Hugging Face Hub answered HTTP {status}", status=status)) from exc
     except Exception as exc:
         if _is_network_error(exc):
             raise HubUnreachable(
-                f"could not reach the Hugging Face Hub (offline?): {error_text(exc)}"
+                N_("could not reach the Hugging Face Hub (offline?): {error}", error=error_text(exc))
             ) from exc
         raise
     return None

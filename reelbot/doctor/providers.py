@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.words import N_, Text
 from reelbot.doctor.base import Check, KeyCheck, KeyResults, error_text, secret
 
 if TYPE_CHECKING:
     from reelbot.settings import Settings
+
+SPENDING = N_("Can spend money")
 
 
 def provider_keys(settings: Settings, key_check: KeyCheck) -> list[Check]:
@@ -23,24 +26,24 @@ def provider_keys(settings: Settings, key_check: KeyCheck) -> list[Check]:
     answers: KeyResults | None = None
     checks = []
     for provider, key in PROVIDER_KEYS.items():
-        name = f"{provider} key"
+        name = N_("{provider} key", provider=provider)
         if not secret(getattr(settings, key, None)):
             checks.append(
                 Check(
                     name,
                     None,
-                    "not set (provider left out of the chain)",
-                    fix=f"Set {key.upper()} in .env to use {provider}.",
+                    N_("not set (provider left out of the chain)"),
+                    fix=N_("Set {setting} in .env to use {provider}.", setting=key.upper(), provider=provider),
                 )
             )
         elif provider in off:
-            checks.append(Check(name, None, f"set; not used for cloud jobs ({off[provider]})"))
+            checks.append(Check(name, None, N_("set; not used for cloud jobs ({why})", why=off[provider])))
         elif provider not in chains:
             checks.append(
                 Check(
                     name,
                     True,
-                    "set, but the provider is in neither CHAIN_TEXT_TO_VIDEO nor CHAIN_IMAGE_TO_VIDEO",
+                    N_("set, but the provider is in neither CHAIN_TEXT_TO_VIDEO nor CHAIN_IMAGE_TO_VIDEO"),
                 )
             )
         else:
@@ -52,15 +55,16 @@ def provider_keys(settings: Settings, key_check: KeyCheck) -> list[Check]:
 
 def spending(settings: Settings) -> Check:
     """Which providers may spend the operator's money: those enabled on purpose, never a key that is
-    there for something else (the same line /status shows)."""
-    from bot.i18n import ENGLISH
-    from bot.render import spending_line
+    there for something else (the same words as /status's line, ``bot.render.spending_line``)."""
     from reelbot.backends import PROVIDER_KEYS, spending_off
 
     off = spending_off(settings)
     can = [p for p, key in PROVIDER_KEYS.items() if secret(getattr(settings, key, None)) and p not in off]
-    line = spending_line(ENGLISH, can, list(off.items()))
-    return Check("Can spend money", True if can else None, line.removeprefix("Can spend money: "))
+    who: Text | str = ", ".join(can) or N_("no cloud provider")
+    if off:
+        which = ", ".join(f"{name} ({why})" for name, why in off.items())
+        who = N_("{first} · {second}", first=who, second=N_("off: {which}", which=which))
+    return Check(SPENDING, True if can else None, who)
 
 
 def provider_key_checks(settings: Settings, *, timeout_s: float = 10.0) -> KeyResults:
@@ -88,7 +92,7 @@ def provider_key_checks(settings: Settings, *, timeout_s: float = 10.0) -> KeyRe
     return asyncio.run(ask_all())
 
 
-def _key_answer(name: str, setting: str, answer: object, models: list[Any]) -> Check:
+def _key_answer(name: Text, setting: str, answer: object, models: list[Any]) -> Check:
     """A provider's key check as a line: works (with what the provider said and the default models and
     prices), refused (a problem, with the fix), or could not be asked now (skipped)."""
     from engine.cloud.catalog import pick
@@ -101,14 +105,16 @@ def _key_answer(name: str, setting: str, answer: object, models: list[Any]) -> C
         if entry is not None:
             seconds = entry.durations[0] if entry.durations else entry.frames / max(entry.fps, 1)
             offers.append(f"{kind}: {entry.name} ≈ ${entry.cost(seconds):.3f}")
-    menu = "; ".join(offers) or "no models (CLOUD_MODELS)"
+    menu: Text | str = "; ".join(offers) or N_("no models (CLOUD_MODELS)")
     if isinstance(answer, AuthFailed | BackendUnavailable):
-        return Check(name, False, f"set, but {answer.message}", fix=answer.hint or f"Check {setting} in .env.")
+        return Check(name, False, N_("set, but {problem}", problem=answer.text),
+                     fix=answer.hint_text or N_("Check {setting} in .env.", setting=setting))
     if isinstance(answer, BackendError):
-        return Check(name, None, f"set; could not check it now ({answer.message}); {menu}")
+        return Check(name, None, N_("set; could not check it now ({why}); {models}", why=answer.text, models=menu))
     if isinstance(answer, BaseException):
-        why = "no answer in time" if isinstance(answer, TimeoutError) else error_text(answer, with_type=True)
-        return Check(name, None, f"set; could not check it now ({why}); {menu}")
+        why = N_("no answer in time") if isinstance(answer, TimeoutError) else error_text(answer, with_type=True)
+        return Check(name, None, N_("set; could not check it now ({why}); {models}", why=why, models=menu))
     if answer is None:
-        return Check(name, True, f"set (this provider has no key check: the first job will tell); {menu}")
-    return Check(name, True, f"set, works ({answer}); {menu}")
+        return Check(name, True, N_("set (this provider has no key check: the first job will tell); {models}",
+                                    models=menu))
+    return Check(name, True, N_("set, works ({answer}); {models}", answer=answer, models=menu))

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.words import N_, Text
 from reelbot.backends import cuda_devices
 from reelbot.doctor.base import (
     LOCAL_EXTRA,
     Check,
+    both,
     cloud_only,
     error_text,
     import_module,
@@ -34,6 +36,8 @@ MIN_PYTHON = (3, 11)
 MIN_FREE_VRAM_GIB = 8.0
 MIN_FREE_DISK_GIB = 5.0
 _GIB = 1024**3
+ENCODER = N_("Video encoder")
+DATA_FOLDER = N_("Data folder")
 
 # ``disk_usage(folder)``: an object with a ``free`` attribute in bytes, like :func:`shutil.disk_usage`.
 DiskUsage = Callable[[Path], Any]
@@ -47,8 +51,8 @@ def python() -> Check:
     return Check(
         "Python",
         False,
-        f"{version} (reelbot needs {needed} or newer)",
-        fix=f"Install Python {needed} or newer.",
+        N_("{version} (reelbot needs {needed} or newer)", version=version, needed=needed),
+        fix=N_("Install Python {needed} or newer.", needed=needed),
     )
 
 
@@ -56,24 +60,25 @@ def torch_installed(settings: Settings, torch: Any, error: BaseException | None)
     """``torch``: the imported module, or None with the ``error`` its import raised."""
     if torch is not None:
         cuda = getattr(torch.version, "cuda", None)
-        build = f"CUDA {cuda} build" if cuda else "CPU-only build"
-        return Check("torch", True, f"{torch.__version__} ({build})")
+        build = N_("CUDA {version} build", version=cuda) if cuda else N_("CPU-only build")
+        return Check("torch", True, N_("{version} ({build})", version=torch.__version__, build=build))
     broken = not isinstance(error, ImportError)
-    detail = f"installed but fails to import: {error}" if broken else "not installed"
+    detail = N_("installed but fails to import: {error}", error=str(error)) if broken else N_("not installed")
     fix = (
-        "pip install --force-reinstall torch (the build for your CUDA: https://pytorch.org/get-started/locally/)"
+        N_("pip install --force-reinstall torch (the build for your CUDA: https://pytorch.org/get-started/locally/)")
         if broken
-        else f"{LOCAL_EXTRA} for local GPU generation. A cloud-only install may ignore this (set GPUS=none)."
+        else N_("{command} for local GPU generation. A cloud-only install may ignore this (set GPUS=none).",
+                command=LOCAL_EXTRA)
     )
     if not local_needed(settings):
-        return Check("torch", None, f"{detail}; {not_needed(settings)}", fix=fix if broken else "")
+        return Check("torch", None, both(detail, not_needed(settings)), fix=fix if broken else "")
     return Check("torch", False, detail, fix=fix)
 
 
 def cuda(settings: Settings, torch: Any) -> list[Check]:
     """The CUDA line and one line per GPU the ``GPUS`` setting picks, asked of ``torch`` (None: not there)."""
     if torch is None:
-        return [Check("CUDA", None, "not checked: torch is not available")]
+        return [Check("CUDA", None, N_("not checked: torch is not available"))]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         available = bool(torch.cuda.is_available())
@@ -81,7 +86,8 @@ def cuda(settings: Settings, torch: Any) -> list[Check]:
     notes = "; ".join(str(w.message).strip().splitlines()[0] for w in caught if str(w.message).strip())
     cuda_build = getattr(torch.version, "cuda", None)
     if cloud_only(settings):
-        return [Check("CUDA", None, f"GPUS=none: local GPUs are not used, cloud only ({visible} visible)")]
+        return [Check("CUDA", None, N_("GPUS=none: local GPUs are not used, cloud only ({visible} visible)",
+                                       visible=visible))]
 
     try:
         devices = cuda_devices(settings.gpus, torch)
@@ -90,8 +96,8 @@ def cuda(settings: Settings, torch: Any) -> list[Check]:
             Check(
                 "CUDA",
                 False,
-                f"GPUS={settings.gpus!r} is not understood",
-                fix="Set GPUS to auto, none, or a comma list of CUDA indices such as 0,1.",
+                N_("GPUS={value} is not understood", value=repr(settings.gpus)),
+                fix=N_("Set GPUS to auto, none, or a comma list of CUDA indices such as 0,1."),
             )
         ]
     if not devices:
@@ -107,69 +113,73 @@ def cuda(settings: Settings, torch: Any) -> list[Check]:
     roomy = [str(i) for i, _, free, _, _ in gpus if free is not None and free >= MIN_FREE_VRAM_GIB]
     names = [name for _, name, _, _, _ in gpus]
     summary = f"{len(names)} × {names[0]}" if len(set(names)) == 1 and len(names) > 1 else ", ".join(names)
-    detail = f"{len(gpus)} GPU{'' if len(gpus) == 1 else 's'}: {summary}"
+    detail: Text = N_("{count} GPU: {names}", count=len(gpus), names=summary) if len(gpus) == 1 else \
+        N_("{count} GPUs: {names}", count=len(gpus), names=summary)
     if cuda_build:
-        detail += f" (CUDA {cuda_build})"
+        detail = N_("{found} (CUDA {version})", found=detail, version=cuda_build)
     if settings.gpus.strip().lower() != "auto":
-        detail += f"; GPUS={settings.gpus} picks {len(gpus)} of {visible} visible"
+        detail = both(detail, N_("GPUS={value} picks {count} of {visible} visible", value=settings.gpus,
+                                 count=len(gpus), visible=visible))
     if simulated(settings):
-        detail += " (not used with LOCAL_BACKEND=simulated)"
+        detail = N_("{found} (not used with LOCAL_BACKEND=simulated)", found=detail)
     checks = [Check("CUDA", True, detail)]
     low_ok = False if local_needed(settings) else None
     for index, name, free, total, error in gpus:
-        others = [i for i in roomy if i != str(index)]
-        leave_out = f" or leave it out with GPUS={','.join(others)}" if others else ""
+        others = ",".join(i for i in roomy if i != str(index))
+        gpu = N_("GPU {index}", index=index)
         if free is None or total is None:
             checks.append(
                 Check(
-                    f"GPU {index}",
+                    gpu,
                     low_ok,
-                    f"{name}: could not read its memory: {error}",
-                    fix=f"Check it with nvidia-smi (another process may hold it exclusively){leave_out}.",
+                    N_("{name}: could not read its memory: {error}", name=name, error=error),
+                    fix=N_("Check it with nvidia-smi (another process may hold it exclusively) or leave it out "
+                           "with GPUS={others}.", others=others) if others
+                    else N_("Check it with nvidia-smi (another process may hold it exclusively)."),
                 )
             )
         elif free < MIN_FREE_VRAM_GIB:
             checks.append(
                 Check(
-                    f"GPU {index}",
+                    gpu,
                     low_ok,
-                    f"{name}, {total:.1f} GiB total, only {free:.1f} GiB free",
-                    fix=(
-                        f"SVD-XT needs about 10 GiB with offload (more without), at least "
-                        f"{MIN_FREE_VRAM_GIB:g} GiB free: stop what holds this GPU (see nvidia-smi){leave_out}."
-                    ),
+                    N_("{name}, {total:.1f} GiB total, only {free:.1f} GiB free", name=name, total=total, free=free),
+                    fix=N_("SVD-XT needs about 10 GiB with offload (more without), at least {needed:g} GiB free: "
+                           "stop what holds this GPU (see nvidia-smi) or leave it out with GPUS={others}.",
+                           needed=MIN_FREE_VRAM_GIB, others=others) if others
+                    else N_("SVD-XT needs about 10 GiB with offload (more without), at least {needed:g} GiB free: "
+                            "stop what holds this GPU (see nvidia-smi).", needed=MIN_FREE_VRAM_GIB),
                 )
             )
         else:
-            checks.append(Check(f"GPU {index}", True, f"{name}, {total:.1f} GiB total, {free:.1f} GiB free"))
+            checks.append(Check(gpu, True, N_("{name}, {total:.1f} GiB total, {free:.1f} GiB free", name=name,
+                                              total=total, free=free)))
     return checks
 
 
 def _no_gpu(
     settings: Settings, torch: Any, available: bool, visible: int, cuda_build: str | None, notes: str
 ) -> Check:
+    detail: Text
     if not available:
-        detail = "no CUDA GPU visible"
+        detail = N_("no CUDA GPU visible")
         if not cuda_build:
-            detail += f" (torch {torch.__version__} is a CPU-only build)"
+            detail = N_("{found} (torch {version} is a CPU-only build)", found=detail, version=torch.__version__)
         if notes:
-            detail += f": {notes}"
+            detail = N_("{found}: {notes}", found=detail, notes=notes)
     else:
-        detail = f"GPUS={settings.gpus} matches none of the {visible} visible GPUs (0 to {visible - 1})"
+        detail = N_("GPUS={value} matches none of the {visible} visible GPUs (0 to {last})", value=settings.gpus,
+                    visible=visible, last=visible - 1)
     if not local_needed(settings):
-        return Check("CUDA", None, f"{detail}; {not_needed(settings)}")
-    steps = []
+        return Check("CUDA", None, both(detail, not_needed(settings)))
+    fix = N_(
+        "Check the NVIDIA driver (nvidia-smi), CUDA_VISIBLE_DEVICES and the GPUS setting (now {value}; auto uses "
+        "every visible GPU). No GPU here? Cloud-only works: set GPUS=none and a provider key below; or "
+        "LOCAL_BACKEND=simulated to try reelbot without one.", value=repr(settings.gpus)
+    )
     if not cuda_build:
-        steps.append("Install a CUDA build of torch (https://pytorch.org/get-started/locally/).")
-    steps.append(
-        "Check the NVIDIA driver (nvidia-smi), CUDA_VISIBLE_DEVICES and the GPUS setting "
-        f"(now {settings.gpus!r}; auto uses every visible GPU)."
-    )
-    steps.append(
-        "No GPU here? Cloud-only works: set GPUS=none and a provider key below; "
-        "or LOCAL_BACKEND=simulated to try reelbot without one."
-    )
-    return Check("CUDA", False, detail, fix=" ".join(steps))
+        fix = N_("Install a CUDA build of torch (https://pytorch.org/get-started/locally/). {then}", then=fix)
+    return Check("CUDA", False, detail, fix=fix)
 
 
 def diffusers(settings: Settings, torch: Any) -> list[Check]:
@@ -177,11 +187,13 @@ def diffusers(settings: Settings, torch: Any) -> list[Check]:
         return []  # torch's line already says what to install
     module, error = import_module("diffusers")
     if module is not None:
-        return [Check("diffusers", True, str(getattr(module, "__version__", "installed")))]
-    detail = "not installed" if isinstance(error, ImportError) else f"installed but fails to import: {error}"
+        version = getattr(module, "__version__", None)
+        return [Check("diffusers", True, str(version) if version else N_("installed"))]
+    detail = N_("not installed") if isinstance(error, ImportError) else \
+        N_("installed but fails to import: {error}", error=str(error))
     fix = LOCAL_EXTRA if isinstance(error, ImportError) else "pip install --force-reinstall diffusers"
     if not local_needed(settings):
-        return [Check("diffusers", None, f"{detail}; {not_needed(settings)}")]
+        return [Check("diffusers", None, both(detail, not_needed(settings)))]
     return [Check("diffusers", False, detail, fix=fix)]
 
 
@@ -201,16 +213,17 @@ def video_encoder() -> Check:
             info = probe(out)
     except Exception as exc:
         return Check(
-            "Video encoder", False, f"a test clip failed: {error_text(exc, with_type=True)}", fix=fix
+            ENCODER, False, N_("a test clip failed: {error}", error=error_text(exc, with_type=True)), fix=fix
         )
     if info.frames != 8 or info.codec != "h264":
         return Check(
-            "Video encoder",
+            ENCODER,
             False,
-            f"the test clip came back as {info.frames} frames of {info.codec}, not 8 of h264",
+            N_("the test clip came back as {frames} frames of {codec}, not 8 of h264", frames=info.frames,
+               codec=info.codec),
             fix=fix,
         )
-    return Check("Video encoder", True, f"libx264 via PyAV {av.__version__}")
+    return Check(ENCODER, True, N_("libx264 via PyAV {version}", version=av.__version__))
 
 
 def data_folder(settings: Settings, disk_usage: DiskUsage = shutil.disk_usage) -> Check:
@@ -220,10 +233,10 @@ def data_folder(settings: Settings, disk_usage: DiskUsage = shutil.disk_usage) -
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return Check(
-            "Data folder",
+            DATA_FOLDER,
             False,
-            f"{folder} cannot be created: {error_text(exc)}",
-            fix="Set DATA_DIR to a folder this user may create and write.",
+            N_("{folder} cannot be created: {error}", folder=str(folder), error=error_text(exc)),
+            fix=N_("Set DATA_DIR to a folder this user may create and write."),
         )
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-") as probe_file:
@@ -231,20 +244,20 @@ def data_folder(settings: Settings, disk_usage: DiskUsage = shutil.disk_usage) -
             probe_file.flush()
     except OSError as exc:
         return Check(
-            "Data folder",
+            DATA_FOLDER,
             False,
-            f"{folder} is not writable: {error_text(exc)}",
-            fix=f"Give this user write access to {folder}, or set DATA_DIR to another folder.",
+            N_("{folder} is not writable: {error}", folder=str(folder), error=error_text(exc)),
+            fix=N_("Give this user write access to {folder}, or set DATA_DIR to another folder.", folder=str(folder)),
         )
     free = disk_usage(folder).free / _GIB
     if free < MIN_FREE_DISK_GIB:
         return Check(
-            "Data folder",
+            DATA_FOLDER,
             False,
-            f"{folder}, only {free:.1f} GiB free",
-            fix=(
-                f"Free up space on that disk (at least {MIN_FREE_DISK_GIB:g} GiB; every video is kept in "
-                "DATA_DIR/results) or set DATA_DIR to a folder on a bigger one."
+            N_("{folder}, only {free:.1f} GiB free", folder=str(folder), free=free),
+            fix=N_(
+                "Free up space on that disk (at least {needed:g} GiB; every video is kept in "
+                "DATA_DIR/results) or set DATA_DIR to a folder on a bigger one.", needed=MIN_FREE_DISK_GIB
             ),
         )
-    return Check("Data folder", True, f"{folder} ({free:.1f} GiB free)")
+    return Check(DATA_FOLDER, True, N_("{folder} ({free:.1f} GiB free)", folder=str(folder), free=free))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.parse import Parsed, flags_help, parse_prompt
+from bot.i18n import ENGLISH, words
+from bot.parse import ALIASES, Parsed, flags_help, parse_prompt
+from bot.render import describe_error
 from engine.errors import InvalidInput
 from engine.types import Options
 
@@ -71,6 +73,43 @@ from engine.types import Options
 )
 def test_the_prompt_and_options_the_user_gets(text: str, prompt: str, options: Options) -> None:
     assert parse_prompt(text) == Parsed(prompt, options)
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt", "options"),
+    [
+        ("서핑하는 고양이 --시드 7 --프레임 25 --세로", "서핑하는 고양이", Options(seed=7, frames=25, portrait=True)),
+        ('서핑하는 고양이 --제외 "흐릿함, 글자" --모델 svd-xt', "서핑하는 고양이",
+         Options(negative_prompt="흐릿함, 글자", model="svd-xt")),
+        ("고양이 --단계 30 --초당프레임 8 --크기 1024x576 --제공자 local --프레임고정", "고양이",
+         Options(steps=30, fps=8, width=1024, height=576, provider="local", allow_fewer_frames=False)),
+        ("고양이 --가로", "고양이", Options(portrait=False)),
+        ("고양이 --시드=7", "고양이", Options(seed=7)),
+        # a phone's dash before a Korean flag, as before an English one
+        ("노을 지는 바다 —시드 7", "노을 지는 바다", Options(seed=7)),
+        ("노을 지는 바다 –세로 —제외 “흐릿함”", "노을 지는 바다", Options(portrait=True, negative_prompt="흐릿함")),
+        # English and Korean flags mix
+        ("고양이 --seed 7 --세로", "고양이", Options(seed=7, portrait=True)),
+        # dashes inside Korean words and prose stay the prompt's own
+        ("고양이--서핑 하는 장면", "고양이--서핑 하는 장면", Options()),
+        ("고양이 -- 서핑", "고양이 -- 서핑", Options()),
+        ("노을—바다 위의 고양이", "노을—바다 위의 고양이", Options()),
+        ("고양이 — 서핑", "고양이 — 서핑", Options()),
+        ("“--시드 3”이라고 쓴 간판", "“--시드 3”이라고 쓴 간판", Options()),
+    ],
+)
+def test_korean_flags_give_the_same_options(text: str, prompt: str, options: Options) -> None:
+    assert parse_prompt(text) == Parsed(prompt, options)
+
+
+def test_every_korean_alias_sets_what_its_english_flag_sets() -> None:
+    for alias, name in ALIASES["ko"].items():
+        value = {"size": "640x360", "model": "m", "provider": "p", "neg": "x"}.get(name, "5")
+        switch = parse_prompt(f"a --{name}").options if name in ("portrait", "landscape", "exact-frames") else None
+        if switch is not None:
+            assert parse_prompt(f"a --{alias}").options == switch, alias
+        else:
+            assert parse_prompt(f"a --{alias} {value}").options == parse_prompt(f"a --{name} {value}").options, alias
 
 
 def test_flags_override_the_front_ends_options_field_by_field() -> None:
@@ -144,6 +183,29 @@ def test_what_the_user_is_told_about_a_mistake(text: str, field: str, message: s
     assert error.message == message
 
 
+@pytest.mark.parametrize(
+    ("text", "korean"),
+    [
+        ("고양이 --시드", "--시드 뒤에 값이 없어요. 예: --시드 7 (정수)"),
+        ("고양이 --시드 일곱", "--시드에는 정수만 쓸 수 있어요. 예: --시드 7 (입력한 값: “일곱”)"),
+        ("고양이 --seed 4294967296", "--seed 값은 0부터 4294967295까지만 쓸 수 있어요 (입력한 값: 4294967296). "
+                                    "비워 두면 무작위로 정해요."),
+        ("고양이 --세로=네", "--세로에는 값을 쓰지 않아요. --세로만 써 주세요."),
+        ("고양이 --시드 1 --seed 2", "--시드, --seed 둘 다 같은 설정이에요. 하나만 남겨 주세요."),
+        ("고양이 --세로 --가로", "--세로, --가로 둘은 서로 반대예요. 하나만 남겨 주세요."),
+        ('고양이 --제외 "흐릿함', '--제외 뒤의 따옴표가 닫히지 않았어요. --제외 "흐릿함, 글자"처럼 닫거나 지워 주세요.'),
+    ],
+)
+def test_mistakes_are_told_in_korean(text: str, korean: str) -> None:
+    assert describe_error(words("ko"), error_of(text)) == korean
+
+
+def test_an_unknown_korean_flag_is_named_with_the_closest_one_in_korean() -> None:
+    told = describe_error(words("ko"), error_of("고양이 —씨드 7"))
+    assert told.startswith("—씨드 옵션은 없어요. 혹시 --시드 옵션을 말씀하신 건가요? 쓸 수 있는 옵션: --exact-frames, ")
+    assert told.endswith("— 기호가 프롬프트의 일부라면 뒤에 한 칸 띄워 주세요.")
+
+
 def test_a_seed_out_of_range_says_how_to_get_a_random_one() -> None:
     assert error_of("x --seed 99999999999").hint == "Leave it out for a random one."
 
@@ -189,7 +251,7 @@ def test_a_dash_glued_to_a_word_is_a_flag_and_the_user_learns_how_to_keep_it() -
 
 
 def test_flags_help_lists_every_flag_once_per_line() -> None:
-    lines = flags_help().splitlines()
+    lines = flags_help(ENGLISH).splitlines()
     for flag in ("--seed 7", "--frames", "--fps", "--steps", "--portrait", "--landscape", "--size 1024x576",
                  '--neg "blurry, text"', "--model", "--provider", "--exact-frames", "--raw"):
         assert sum(line.startswith(flag) for line in lines) == 1, flag
@@ -198,7 +260,27 @@ def test_flags_help_lists_every_flag_once_per_line() -> None:
 
 def test_every_example_in_the_help_parses() -> None:
     """The help shows a value for each flag; each must be accepted as shown, or the help misleads."""
-    for line in flags_help().splitlines():
+    for line in flags_help(ENGLISH).splitlines():
         usage = line.split(" — ")[0]
         if usage.startswith("--"):
             parse_prompt(f"a cat {usage}")
+
+
+def test_korean_help_is_in_korean_and_shows_the_korean_flags() -> None:
+    lines = flags_help(words("ko")).splitlines()
+    assert '--neg "흐릿함, 글자" (또는 --제외) — 영상에 나오지 않았으면 하는 것' in lines
+    assert "--seed 7 (또는 --시드) — 시드가 같으면 같은 영상이 나와요" in lines
+    for alias, name in ALIASES["ko"].items():
+        shown = [line for line in lines if f"(또는 --{alias})" in line]
+        assert len(shown) == 1 and shown[0].startswith(f"--{name}"), alias
+    assert lines[-1] == "옵션은 프롬프트 어디에 넣어도 돼요. 띄어쓰기가 있는 값은 따옴표로 감싸 주세요."
+
+
+def test_every_example_in_the_korean_help_parses_under_both_names() -> None:
+    for line in flags_help(words("ko")).splitlines():
+        usage = line.split(" — ")[0]
+        if usage.startswith("--"):
+            english, _, alias = usage.partition(" (또는 ")
+            value = english.partition(" ")[2]
+            expected = parse_prompt(f"고양이 {english}")
+            assert parse_prompt(f"고양이 --{alias.removeprefix('--').rstrip(')')} {value}") == expected

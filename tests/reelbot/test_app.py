@@ -76,7 +76,7 @@ async def test_status_and_doctor_show_who_can_spend(app_factory, hf):
 
     checks = await asyncio.to_thread(run_checks, app.settings, hub_check=lambda repo, token: None,
                                      key_check=lambda settings: {})
-    lines = render_checks(checks).splitlines()
+    lines = render_checks(EN, checks).splitlines()
     assert f"✓ {line}" in lines
     assert f"– huggingface key: set; not used for cloud jobs ({HF_OFF})" in lines
     assert hf.requests == []

@@ -55,8 +55,10 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def env(data_dir: Path) -> dict[str, str]:
-    """The caller's environment, minus any reelbot setting from their shell, plus a simulated set-up."""
-    base = {k: v for k, v in os.environ.items() if k.upper() not in SETTING_NAMES}
+    """The caller's environment, minus any reelbot setting from their shell, plus a simulated set-up, on an
+    English terminal (a test that wants another language says so)."""
+    base = {k: v for k, v in os.environ.items()
+            if k.upper() not in SETTING_NAMES and k not in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")}
     # What an operator gets under systemd, docker or `| tee`: stdout is a pipe and block-buffered.
     base.pop("PYTHONUNBUFFERED", None)
     base.update(
@@ -66,6 +68,7 @@ def env(data_dir: Path) -> dict[str, str]:
         SIMULATED_SECONDS="0.2",
         SIMULATED_STEPS="4",
         LOG_LEVEL="WARNING",
+        LANG="C.UTF-8",
     )
     return base
 
@@ -202,6 +205,41 @@ def test_generate_writes_the_video_and_records_the_job(tmp_path: Path, env: dict
         ("cli", "delivered")
     ]
     assert not list(tmp_path.glob(".*.part")), "a half-written copy was left behind"
+
+
+def test_generate_speaks_the_terminals_language(tmp_path: Path, env: dict[str, str], data_dir: Path) -> None:
+    result = reelbot(tmp_path, env, "generate", "--prompt", "서핑하는 고양이", "--frames", "12", "--out", "cat.mp4",
+                     LANG="ko_KR.UTF-8")
+
+    assert result.returncode == 0, result.stderr
+    [(job_id,)] = rows(data_dir, "SELECT id FROM jobs")
+    video = (tmp_path / "cat.mp4").resolve()
+    assert result.stdout.startswith(f"{video}에 저장했어요 (")
+    assert "시드 " in result.stdout and "비용 무료" in result.stdout and f"작업 {job_id}." in result.stdout
+    assert "local에서 만드는 중" in result.stderr  # the progress lines too
+    assert "Wrote" not in result.stdout and "Running on" not in result.stderr
+
+
+def test_default_language_wins_over_the_terminals(tmp_path: Path, env: dict[str, str]) -> None:
+    english = reelbot(tmp_path, env, "generate", "--prompt", "x", "--frames", "4", "--out", "en.mp4",
+                      LANG="ko_KR.UTF-8", DEFAULT_LANGUAGE="en")
+    assert english.returncode == 0, english.stderr
+    assert english.stdout.startswith(f"Wrote {(tmp_path / 'en.mp4').resolve()} (")
+
+    korean = reelbot(tmp_path, env, "status", LC_ALL="C", DEFAULT_LANGUAGE="ko")
+    assert korean.returncode == 0, korean.stderr
+    assert korean.stdout.splitlines()[0] == "reelbot이 실행 중이 아니에요 (아래 GPU는 설정된 그대로이고 대기 상태예요)."
+
+
+def test_a_refusal_is_said_in_the_terminals_language(tmp_path: Path, env: dict[str, str], data_dir: Path) -> None:
+    result = reelbot(tmp_path, env, "generate", "--image", "nowhere.png", LANG="ko_KR.UTF-8")
+    assert result.returncode == 2
+    assert result.stderr == "reelbot: nowhere.png 파일을 읽을 수 없어요: No such file or directory.\n"
+
+    bad = reelbot(tmp_path, env, "status", LANG="ko_KR.UTF-8", MAX_FRAMES="abc")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("reelbot: 설정(환경 변수 또는 .env)에 문제가 있어요:\n  MAX_FRAMES: ")
+    assert bad.stderr.endswith("모든 설정과 그 뜻은 .env.example에서 볼 수 있어요.\n")
 
 
 def test_generate_without_out_writes_into_the_working_folder(
@@ -368,6 +406,29 @@ def test_status_when_not_running(tmp_path: Path, env: dict[str, str]) -> None:
     assert "  replicate: unavailable: REPLICATE_API_TOKEN is not set" in lines
     assert "  huggingface: unavailable: HF_TOKEN is not set" in lines
     assert "Budget this month: $0.00 of $50.00 committed, $50.00 left" in lines
+    assert "Traceback" not in result.stderr
+
+
+def test_status_in_korean(tmp_path: Path, env: dict[str, str]) -> None:
+    result = reelbot(tmp_path, env, "status", LANG="ko_KR.UTF-8")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "reelbot이 실행 중이 아니에요 (아래 GPU는 설정된 그대로이고 대기 상태예요)."
+    assert "gpu0 (simulated GPU): 대기, 대기 0개, 준비된 모델: 없음" in lines
+    assert "이번 달 예산: $50.00 중 $0.00 사용 예정, $50.00 남음" in lines
+    assert "Budget" not in result.stdout
+
+
+def test_doctor_in_korean(tmp_path: Path, env: dict[str, str]) -> None:
+    result = reelbot(tmp_path, env, "doctor", LANG="ko_KR.UTF-8")
+
+    lines = result.stdout.splitlines()
+    assert "– Telegram 토큰: 설정되지 않음 (Telegram 프런트엔드는 시작하지 않아요)" in lines
+    assert "    해결 방법: 시작하려면 .env에 TELEGRAM_TOKEN 값을 설정하세요. 토큰은 Telegram의 @BotFather " \
+           "(/newbot 또는 /token)에서 받을 수 있어요." in lines
+    assert any(line.startswith("✓ 언어: English (en), 한국어 (ko); DEFAULT_LANGUAGE가 설정되지 않음") for line in lines)
+    assert (lines[-1] == "모두 정상이에요.") if result.returncode == 0 else lines[-1].startswith("문제 ")
     assert "Traceback" not in result.stderr
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.i18n import ENGLISH, words
 from reelbot.doctor import CHECKS, Check, HubUnreachable, hub_access, render_checks, run_checks
 from reelbot.settings import Settings
 
@@ -49,8 +50,13 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     return make
 
 
+def english(check: Check) -> Check:
+    """A check as the operator reads it in English."""
+    return Check(str(check.name), check.ok, str(check.detail), str(check.fix))
+
+
 def by_name(checks: list[Check]) -> dict[str, Check]:
-    return {check.name: check for check in checks}
+    return {str(check.name): english(check) for check in checks}
 
 
 def torch_with(*gpus: tuple[str, float, float]) -> Callable[[], Any]:
@@ -88,7 +94,7 @@ def test_working_sqlite_install_passes_database_encoder_and_data_folder(make_set
     assert "100.0 GiB free" in found["Data folder"].detail
     assert found["Python"].ok is True
 
-    text = render_checks(checks)
+    text = render_checks(ENGLISH, checks)
     lines = text.splitlines()
     assert any(line.startswith("✓ Database: SQLite at ") for line in lines)
     assert any(line.startswith("✓ Video encoder: libx264 via PyAV") for line in lines)
@@ -100,7 +106,7 @@ def test_working_sqlite_install_passes_database_encoder_and_data_folder(make_set
 
 
 def test_checks_come_in_the_documented_order(make_settings) -> None:
-    names = [check.name for check in doctor_checks(make_settings(discord_token="abc.def.ghi"))]
+    names = [str(check.name) for check in doctor_checks(make_settings(discord_token="abc.def.ghi"))]
     order = [
         "Python",
         "torch",
@@ -113,6 +119,7 @@ def test_checks_come_in_the_documented_order(make_settings) -> None:
         "replicate key",
         "Discord token",
         "Telegram token",
+        "Languages",
         "Database",
         "Video encoder",
         "Data folder",
@@ -153,7 +160,7 @@ def test_postgres_on_a_closed_port_is_a_problem_with_a_fix_and_the_rest_still_ru
     assert found["Video encoder"].ok is True
     assert found["Data folder"].ok is True
 
-    text = render_checks(checks)
+    text = render_checks(ENGLISH, checks)
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("✗ Database: PostgreSQL"))
     assert lines[at + 1].startswith("    fix: Check DATABASE_URL")
@@ -163,7 +170,7 @@ def test_postgres_on_a_closed_port_is_a_problem_with_a_fix_and_the_rest_still_ru
 
 def test_a_postgres_password_is_not_shown(make_settings) -> None:
     url = "postgresql://postgres:pgSecretPw99@127.0.0.1:1/x"
-    text = render_checks(doctor_checks(make_settings(database_url=url), timeout_s=2))
+    text = render_checks(ENGLISH, doctor_checks(make_settings(database_url=url), timeout_s=2))
     assert "pgSecretPw99" not in text
     assert "✗ Database: PostgreSQL at 127.0.0.1:1/x" in text
 
@@ -194,12 +201,12 @@ def test_secrets_never_appear_in_the_report(make_settings) -> None:
 
     checks = doctor_checks(make_settings(local_backend="diffusers", **secrets), hub_check=leaky_hub_check,
                            key_check=leaky_key_check)
-    text = render_checks(checks)
+    text = render_checks(ENGLISH, checks) + render_checks(words("ko"), checks)
     for value in secrets.values():
         assert value not in text
     for check in checks:
         for value in secrets.values():
-            assert value not in check.detail + check.fix
+            assert value not in str(check.detail) + str(check.fix)
     found = by_name(checks)
     assert found["Hugging Face token"] == Check("Hugging Face token", True, "set (12 characters)")
     assert found["replicate key"].detail.startswith("set; could not check it now")
@@ -239,7 +246,7 @@ def test_gated_model_without_access_is_a_problem_with_the_access_url(make_settin
     assert found["Model access: zeroscope"].ok is True
     assert ZEROSCOPE in found["Model access: zeroscope"].detail
 
-    text = render_checks(checks)
+    text = render_checks(ENGLISH, checks)
     assert f"✗ Model access: svd-xt: {SVD_XT}: no access" in text
     assert f"✓ Model access: zeroscope: {ZEROSCOPE}: accessible" in text
 
@@ -371,13 +378,12 @@ def test_default_hub_check_maps_the_hub_answers() -> None:
 
     assert hub_access(SVD_XT, "hf_x", timeout_s=5, auth_check=hub_answering(None)) is None
 
-    message = hub_access(SVD_XT, None, timeout_s=5, auth_check=hub_answering(_hub_error(GatedRepoError, 403)))
-    assert message is not None and message.startswith("no access")
+    message = str(hub_access(SVD_XT, None, timeout_s=5, auth_check=hub_answering(_hub_error(GatedRepoError, 403))))
+    assert message.startswith("no access")
     assert f"https://huggingface.co/{SVD_XT}" in message
 
     missing = hub_answering(_hub_error(RepositoryNotFoundError, 404))
-    message = hub_access("someone/missing", None, timeout_s=5, auth_check=missing)
-    assert (message or "").startswith("not found")
+    assert str(hub_access("someone/missing", None, timeout_s=5, auth_check=missing)).startswith("not found")
 
     no_network = hub_answering(OSError("[Errno -2] Name or service not known"))
     with pytest.raises(HubUnreachable, match="offline"):
@@ -412,7 +418,7 @@ def test_diffusers_backend_without_a_gpu_says_how_to_go_on(make_settings) -> Non
     assert "LOCAL_BACKEND" in fix and "cloud" in fix.lower()
     assert "CUDA_VISIBLE_DEVICES" in fix and "GPUS" in fix and "driver" in fix
     assert not any(name.startswith("GPU ") for name in found)
-    assert "✗ CUDA: no CUDA GPU visible" in render_checks(checks)
+    assert "✗ CUDA: no CUDA GPU visible" in render_checks(ENGLISH, checks)
 
 
 def test_no_gpu_is_fine_when_simulated_or_cloud_only(make_settings) -> None:
@@ -513,17 +519,18 @@ def test_a_crashing_check_becomes_a_problem_line(make_settings) -> None:
     def crash(settings: Settings, probes: Any) -> Check:
         raise RuntimeError("kaboom")
 
-    steps = [replace(step, run=crash) if step.name == "Video encoder" else step for step in CHECKS]
+    steps = [replace(step, run=crash) if str(step.name) == "Video encoder" else step for step in CHECKS]
     checks = doctor_checks(make_settings(), checks=steps)
     found = by_name(checks)
     assert found["Video encoder"].ok is False
     assert "kaboom" in found["Video encoder"].detail
     assert found["Data folder"].ok is True
-    assert checks[-1].name == "Data folder"
+    assert str(checks[-1].name) == "Data folder"
 
 
 def test_render_marks_fixes_and_summary() -> None:
     text = render_checks(
+        ENGLISH,
         [
             Check("A", True, "fine"),
             Check("B", False, "broken", fix="do this"),
@@ -540,8 +547,8 @@ def test_render_marks_fixes_and_summary() -> None:
         "✗ D: also broken",
         "2 problems",
     ]
-    assert render_checks([Check("A", False, "x")]).splitlines()[-1] == "1 problem"
-    assert render_checks([Check("A", True, "x"), Check("B", None, "y")]).splitlines()[-1] == "All good."
+    assert render_checks(ENGLISH, [Check("A", False, "x")]).splitlines()[-1] == "1 problem"
+    assert render_checks(ENGLISH, [Check("A", True, "x"), Check("B", None, "y")]).splitlines()[-1] == "All good."
 
 
 # --- cloud provider keys, asked of the providers themselves (their fakes) --------------------------------
@@ -580,4 +587,39 @@ async def test_provider_keys_are_checked_with_the_providers(make_settings) -> No
     assert found["stability key"].detail.startswith("set, works (42.5 credits left)")
     assert found["veo key"].detail.startswith("set, works (veo-3.0-fast-generate-001 available)")
     assert found["fal key"].ok is True and "no key check" in found["fal key"].detail
-    assert "key_revoked" not in render_checks(list(found.values()))
+    assert "key_revoked" not in render_checks(ENGLISH, list(found.values()))
+
+
+# --- languages --------------------------------------------------------------------------------------------
+
+
+def test_the_report_is_worded_in_the_operators_language(make_settings) -> None:
+    checks = doctor_checks(make_settings(database_url="postgres://u:p@127.0.0.1:1/x"))
+    lines = render_checks(words("ko"), checks).splitlines()
+
+    assert "– Discord 토큰: 설정되지 않음 (Discord 프런트엔드는 시작하지 않아요)" in lines
+    assert ("    해결 방법: 시작하려면 .env에 DISCORD_TOKEN 값을 설정하세요. 토큰은 "
+            "https://discord.com/developers/applications > 내 앱 > Bot > Reset Token에서 받을 수 있어요.") in lines
+    assert "✗ 데이터베이스: postgres:// 라는 데이터베이스 종류는 없어요" in lines
+    assert "    해결 방법: URL을 postgres://가 아니라 postgresql://...로 써 주세요." in lines
+    assert any(line.startswith("✓ 데이터 폴더: ") and line.endswith("(남은 공간 100.0 GiB)") for line in lines)
+    assert lines[-1].startswith("문제 ") and lines[-1].endswith("개")
+    assert not any("fix:" in line or "not set" in line for line in lines)
+
+
+def test_the_languages_line_says_what_is_spoken_and_chosen(make_settings) -> None:
+    unset = by_name(doctor_checks(make_settings()))["Languages"]
+    assert unset.ok is True
+    assert unset.detail.startswith("English (en), 한국어 (ko); DEFAULT_LANGUAGE is not set")
+
+    chosen = doctor_checks(make_settings(default_language="ko"))
+    assert by_name(chosen)["Languages"].detail.startswith("English (en), 한국어 (ko); DEFAULT_LANGUAGE=ko")
+    assert any(line.startswith("✓ 언어: English (en), 한국어 (ko); DEFAULT_LANGUAGE=ko")
+               for line in render_checks(words("ko"), chosen).splitlines())
+
+
+def test_the_languages_line_names_the_time_zone_where_there_is_one() -> None:
+    from reelbot.doctor.languages import languages
+
+    check = languages(SimpleNamespace(default_language="ko", timezone="Asia/Seoul"))  # type: ignore[arg-type]
+    assert str(check.detail).endswith("; DEFAULT_LANGUAGE=ko; TIMEZONE=Asia/Seoul")

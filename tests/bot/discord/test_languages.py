@@ -136,7 +136,7 @@ async def test_help_names_the_commands_as_the_users_discord_shows_them(fake: Fak
     [text] = await fake.wait_for(lambda: fake.ephemeral(asked))
     if speaker is KOREAN:
         assert text.startswith("**/영상** `prompt:`에 만들고 싶은 장면을") and "**사진을 영상으로**" in text
-        assert "**/설정** `language:`" in text and "--seed" in text
+        assert "**/설정** `language:`" in text and "--seed 7 (또는 --시드)" in text
     else:
         assert text.startswith("**/video** `prompt:` what to show") and "**Animate image**" in text
         assert "**/settings** `language:`" in text and "--seed" in text

@@ -20,6 +20,7 @@ from engine.clock import utcnow
 from engine.errors import VideoTooLarge
 from engine.types import ORIGIN_SECRETS, JobState, JobView
 from engine.video import fit_to_size
+from engine.words import N_
 from storage.repo import Repository
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ class Outbox:
         try:
             fitted = await asyncio.to_thread(fit_to_size, path, cap, path.with_name(f"{path.stem}.{cap}.mp4"))
         except VideoTooLarge as exc:
-            return replace(job, result_path=None, error_code=exc.code, error_message=str(exc))
+            said = exc.text if exc.hint_text is None else N_("{message} {hint}", message=exc.text, hint=exc.hint_text)
+            return replace(job, result_path=None, error_code=exc.code, error_message=str(exc), error_text=said)
         return replace(job, result_path=fitted.path)
 
     async def aclose(self) -> None:

@@ -7,6 +7,7 @@ unloadable model cools down for an hour at once: retrying it for every job helps
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from engine.backends.base import Backend
 from engine.errors import AuthFailed, BackendError, BackendUnavailable, InvalidInput
 from engine.types import Estimate, JobKind, Options
+from engine.words import N_, Text
 
 LONG_COOLDOWN_S = 3600.0
 
@@ -70,11 +72,11 @@ class Router:
         names = self.chains.get(kind, [])
         if options.provider:
             if options.provider not in self.backends:
-                known = ", ".join(sorted(self.backends)) or "none"
                 raise InvalidInput(
                     "provider",
-                    f"There is no provider called {options.provider!r} here.",
-                    hint=f"Available: {known}.",
+                    N_("There is no provider called {provider} here.", provider=repr(options.provider)),
+                    hint=N_("Available: {names}.", names=", ".join(sorted(self.backends)))
+                    if self.backends else N_("None is set up; leave it out."),
                 )
             names = [options.provider]
         steps = []
@@ -97,27 +99,37 @@ class Router:
         or a user's ``--provider`` does)."""
         return [name for name, b in self.backends.items() if not b.local and b.unavailable_reason() is None]
 
-    def why_empty(self, kind: JobKind, options: Options) -> str:
-        """Plain words on why no backend can take a job of this kind (for the NoBackend error)."""
-        reasons = []
+    def why_empty(self, kind: JobKind, options: Options) -> Text:
+        """Why no backend can take a job of this kind, one reason per backend (for the NoBackend error). A
+        backend's own reason (a setting that is missing) is the operator's words, kept as they are."""
+        reasons: list[Text] = []
         names = [options.provider] if options.provider else self.chains.get(kind, [])
+        model: Text | str = options.model or N_("its default model")
         for name in names:
             backend = self.backends.get(name)
             if backend is None:
-                reasons.append(f"{name}: {self.missing.get(name, 'not set up')}")
+                missing = self.missing.get(name)
+                reasons.append(N_("{name}: {reason}", name=name, reason=missing) if missing
+                               else N_("{name}: not set up", name=name))
             elif kind not in backend.kinds():
-                reasons.append(f"{name}: cannot do {kind}")
+                reasons.append(N_("{name}: cannot animate pictures", name=name) if kind is JobKind.IMAGE_TO_VIDEO
+                               else N_("{name}: cannot make videos from text", name=name))
             elif reason := backend.unavailable_reason():
-                reasons.append(f"{name}: {reason}")
+                reasons.append(N_("{name}: {reason}", name=name, reason=reason))
             elif backend.model_for(kind, options) is None:
                 other = next((k for k in backend.kinds() if k != kind and backend.model_for(k, options)), None)
-                if other is not None:
-                    hint = "send a picture to animate" if other is JobKind.IMAGE_TO_VIDEO else "leave out the image"
-                    reasons.append(f"{name}: {options.model or 'its default model'} makes {other} videos only "
-                                   f"({hint}, or pick another model)")
+                if other is JobKind.IMAGE_TO_VIDEO:
+                    reasons.append(N_("{name}: {model} makes image-to-video videos only (send a picture to animate, "
+                                      "or pick another model)", name=name, model=model))
+                elif other is not None:
+                    reasons.append(N_("{name}: {model} makes text-to-video videos only (leave out the image, or "
+                                      "pick another model)", name=name, model=model))
                 else:
-                    reasons.append(f"{name}: does not have model {options.model!r}")
-        return "; ".join(reasons) or f"no chain is configured for {kind}"
+                    reasons.append(N_("{name}: does not have model {model}", name=name, model=repr(options.model)))
+        if not reasons:
+            return (N_("no chain is configured for image-to-video") if kind is JobKind.IMAGE_TO_VIDEO
+                    else N_("no chain is configured for text-to-video"))
+        return functools.reduce(lambda said, reason: N_("{said}; {reason}", said=said, reason=reason), reasons)
 
     def cooling_s(self, name: str) -> float:
         return max(0.0, self._cool_until.get(name, 0.0) - self._clock())

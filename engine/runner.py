@@ -281,7 +281,8 @@ class JobRunner:
             return _Success(attempt_id, output, time.monotonic() - started, ctx.notes, ctx.billed_usd)
         except TimeoutError:
             error = AttemptTimeout(
-                f"{step.name} did not finish within {self.job_timeout_s:.0f} s.", backend=step.name
+                N_("{backend} did not finish within {wait}.", backend=step.name, wait=Seconds(self.job_timeout_s)),
+                backend=step.name,
             )
         except BackendError as exc:
             exc.backend = exc.backend or step.name
@@ -295,7 +296,9 @@ class JobRunner:
             raise asyncio.CancelledError() from None
         except Exception as exc:
             log.exception("backend %s crashed on job %s", step.name, job.id)
-            error = TransientError(f"{step.name} crashed ({type(exc).__name__}: {exc}).", backend=step.name)
+            detail = f"{type(exc).__name__}: {exc}"
+            error = TransientError(N_("{backend} crashed ({detail}).", backend=step.name, detail=detail),
+                                   backend=step.name)
         elapsed = time.monotonic() - started
         await self.repo.end_attempt(
             attempt_id,
@@ -361,7 +364,7 @@ class JobRunner:
             await asyncio.get_running_loop().run_in_executor(self.encode_pool, encode)
             return target
         if output.video_path is None:
-            raise TransientError("The backend returned no video.")
+            raise TransientError(N_("The backend returned no video."))
         if output.shared_file:
             return output.video_path
         await asyncio.to_thread(with_tags, output.video_path, target, tags)

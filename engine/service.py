@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from engine.chosen import ChosenLanguages
 from engine.clock import utcnow
 from engine.config import EngineConfig
 from engine.dispatch import Dispatcher
@@ -102,6 +103,7 @@ class Service:
         self.access = config.access
         self.rate = RateLimiter(config.rate_limit_per_minute)
         self._sweep_task: asyncio.Task[None] | None = None
+        self.languages = ChosenLanguages(repo)
 
     # --- life cycle ---
 
@@ -297,13 +299,12 @@ class Service:
 
     async def language_of(self, user: UserRef) -> str | None:
         """The language the user chose with /settings language; None: they did not (their app's applies)."""
-        return await self.repo.user_language(user.platform, user.user_id)
+        return await self.languages.of(user)
 
     async def set_language(self, user: UserRef, language: str | None) -> None:
         """Keep the user's choice of language (None: back to their app's); the front end checks it is one
         reelbot speaks."""
-        await self.repo.set_user_language(user.platform, user.user_id, clean_text(user.name).strip(), language,
-                                          utcnow())
+        await self.languages.choose(user, language)
 
     async def usage(self, user: UserRef) -> UsageReport:
         return await usage_report(self.repo, user, self.config.limits, is_admin=self.access.is_admin(user))

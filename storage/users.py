@@ -12,12 +12,12 @@ from storage.statements import Store, users
 
 class UserQueries(Store):
     @threaded
-    def user_language(self, platform: str, external_id: str) -> str | None:
-        """The language the user chose, or None (they did not: their app's language applies)."""
+    def chosen_languages(self) -> dict[str, str]:
+        """Every language a user chose: "platform:id" -> language (users who chose none are not listed)."""
         with self.db.transaction() as conn:
-            return conn.execute(
-                select(users.c.language).where(users.c.platform == platform, users.c.external_id == external_id)
-            ).scalar_one_or_none()
+            rows = conn.execute(select(users.c.platform, users.c.external_id, users.c.language)
+                                .where(users.c.language.is_not(None)))
+            return {f"{platform}:{external_id}": language for platform, external_id, language in rows}
 
     @threaded
     def set_user_language(self, platform: str, external_id: str, name: str, language: str | None,

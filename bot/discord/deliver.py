@@ -2,6 +2,8 @@
 
 An interaction's token lives 15 minutes. A job that ends later (a long queue, a restart) is posted as a new
 message in the channel, mentioning the user; where the bot cannot post there, it goes to the user's DMs.
+The reply and the DM are in the asker's language; a message posted in the channel is the place's (the
+server's language): the asker may be gone, and everyone there reads it.
 The outbox marks the delivery done once :meth:`DiscordDeliverer.deliver` returns, and retries it otherwise.
 """
 
@@ -16,7 +18,7 @@ import discord
 from bot.discord import views
 from bot.discord.live import NO_MENTIONS, Editor, Reply, only_user, webhook
 from bot.discord.texts import last_line
-from bot.i18n import Languages
+from bot.i18n import Languages, Words
 from bot.render import header
 from engine.outbox import Undeliverable
 from engine.types import JobState, JobView
@@ -34,12 +36,10 @@ class DiscordDeliverer:
     async def deliver(self, job: JobView) -> None:
         data = job.origin.data
         self.editor.forget(job.id)  # progress still waiting to be shown would only come after the end
-        w = self.languages.words(job.origin.language)
-        text = f"{header(w, job.id, job.prompt, job.kind)}\n{last_line(w, job)}"
         video = await self._video(job, int(data.get("limit") or 0))
-        view = views.finished(w, job.id) if job.state is not JobState.CANCELLED else None
         reply = Reply.of(data)
         if reply is not None and reply.fresh():
+            text, view = _said(self.languages.words(job.origin.language), job)
             try:
                 await webhook(self.client, reply).edit_message(
                     reply.message_id, content=text, attachments=[_file(video, job.id)] if video else [],
@@ -51,13 +51,14 @@ class DiscordDeliverer:
             except discord.HTTPException as exc:
                 if exc.status not in (401, 403):
                     raise  # Discord had a bad moment: the outbox tries again
-        await self._post(job, text, video, view)
+        await self._post(job, video)
 
-    async def _post(self, job: JobView, text: str, video: Path | None, view: discord.ui.View | None) -> None:
+    async def _post(self, job: JobView, video: Path | None) -> None:
         user_id = job.origin.data.get("user_id") or job.user.user_id
         mention = f"<@{user_id}> "
         channel_id = job.origin.chat_id
         if channel_id:
+            text, view = _said(self.languages.words(job.origin.place_language), job)
             try:
                 channel = self.client.get_partial_messageable(int(channel_id))
                 await channel.send(mention + text, file=_file(video, job.id) if video else discord.utils.MISSING,
@@ -66,6 +67,7 @@ class DiscordDeliverer:
                 return
             except (discord.Forbidden, discord.NotFound) as exc:
                 log.info("cannot post job %s in channel %s (%s); trying a DM", job.id, channel_id, exc.status)
+        text, view = _said(self.languages.words(job.origin.language), job)
         try:
             user = await self.client.fetch_user(int(user_id))
             await user.send(text, file=_file(video, job.id) if video else discord.utils.MISSING,
@@ -82,6 +84,12 @@ class DiscordDeliverer:
             fitted = await asyncio.to_thread(fit_to_size, path, limit, path.with_name(f"{path.stem}.{limit}.mp4"))
             return fitted.path
         return path
+
+
+def _said(w: Words, job: JobView) -> tuple[str, discord.ui.View | None]:
+    """The job's last message in ``w``'s words, and its buttons (none for a cancelled job)."""
+    text = f"{header(w, job.id, job.prompt, job.kind)}\n{last_line(w, job)}"
+    return text, views.finished(w, job.id) if job.state is not JobState.CANCELLED else None
 
 
 def _file(path: Path | None, job_id: str) -> discord.File:

@@ -27,10 +27,12 @@ from bot.discord.commands import PLATFORM, Commands
 from bot.discord.config import DiscordConfig
 from bot.discord.deliver import DiscordDeliverer
 from bot.discord.live import NO_MENTIONS
+from bot.discord.translator import CatalogTranslator
 from bot.i18n import Words
 from engine.errors import ReelbotError
 from engine.service import Service
 from engine.types import UserRef
+from engine.words import N_
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 60.0
@@ -53,6 +55,7 @@ class ReelbotClient(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(views.JobButton)
+        await self.tree.set_translator(CatalogTranslator())  # the commands' words in each client's language
 
     async def on_ready(self) -> None:
         self.ready.set()
@@ -87,14 +90,14 @@ class DiscordFrontend:
         except discord.LoginFailure as exc:
             await self.client.close()
             raise DiscordSetupError(
-                "Discord refused DISCORD_TOKEN.",
-                hint="Copy the token again from the Developer Portal (your app → Bot → Reset Token) into .env.",
+                N_("Discord refused DISCORD_TOKEN."),
+                hint=N_("Copy the token again from the Developer Portal (your app → Bot → Reset Token) into .env."),
             ) from exc
         except (aiohttp.ClientError, discord.HTTPException, OSError) as exc:
             await self.client.close()
             raise DiscordSetupError(
-                f"Could not reach Discord at {self.config.api_base_url}: {exc}.",
-                hint="Check the network (or DISCORD_API_BASE_URL).",
+                N_("Could not reach Discord at {url}: {error}.", url=self.config.api_base_url, error=str(exc)),
+                hint=N_("Check the network (or DISCORD_API_BASE_URL)."),
             ) from exc
         self.feed.open()
 
@@ -107,10 +110,11 @@ class DiscordFrontend:
         if ready not in done:
             ready.cancel()
             if self._task in done and self._task.exception() is not None:
-                raise DiscordSetupError(f"Discord's gateway refused the connection: {self._task.exception()}.",
-                                        hint="Check DISCORD_TOKEN (and DISCORD_GATEWAY_URL).")
-            raise DiscordSetupError(f"Discord's gateway did not answer within {READY_TIMEOUT_S:.0f} s.",
-                                    hint="Check the network (or DISCORD_GATEWAY_URL).")
+                raise DiscordSetupError(N_("Discord's gateway refused the connection: {error}.",
+                                           error=str(self._task.exception())),
+                                        hint=N_("Check DISCORD_TOKEN (and DISCORD_GATEWAY_URL)."))
+            raise DiscordSetupError(N_("Discord's gateway did not answer within {seconds:.0f} s.",
+                                       seconds=READY_TIMEOUT_S), hint=N_("Check the network (or DISCORD_GATEWAY_URL)."))
         where = await self._sync()
         user = self.client.user
         return f"Discord: running as {user} in {len(self.client.guilds)} servers (commands {where})."

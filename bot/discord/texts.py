@@ -5,18 +5,30 @@ from __future__ import annotations
 import discord
 
 from bot.core import lines as job_lines
-from bot.i18n import ENGLISH, Words
+from bot.discord.translator import COMMANDS
+from bot.i18n import Words
 from bot.parse import flags_help
 from bot.render import changes_told, jobs_line, status_sections
 from engine.status import StatusReport
 from engine.types import JobView
 
-HELP = (
-    "**/video** `prompt:` what to show — makes a video from words. Attach a picture with `image:` to animate it.\n"
-    "Right-click a message with a picture → Apps → **Animate image** does the same for that picture.\n"
-    "**/usage** shows what you have left, **/cancel** stops your latest job, **/job** looks one up.\n\n"
-    "Options, as command options or in the prompt:\n"
-) + flags_help(ENGLISH)
+
+def help_text(w: Words) -> str:
+    """/help: the commands by the names the reader's Discord shows ("/영상" in Korean), then the flags."""
+    names = {key: w.text(name) for key, name in COMMANDS.items()}
+    return "\n".join([
+        w._("**{video}** `prompt:` what to show — makes a video from words. Attach a picture with `image:` to "
+            "animate it.", video=names["video"]),
+        w._("Right-click a message with a picture → Apps → **{animate}** does the same for that picture.",
+            animate=names["animate"]),
+        w._("**{usage}** shows what you have left, **{cancel}** stops your latest job, **{job}** looks one up.",
+            usage=names["usage"], cancel=names["cancel"], job=names["job"]),
+        w._("**{settings}** `language:` chooses the language I answer you in.", settings=names["settings"]),
+        "",
+        w._("Options, as command options or in the prompt:"),
+        flags_help(w),
+    ])
+
 
 FIELD_LIMIT = 1024
 

@@ -26,7 +26,7 @@ from engine.local.pipelines import (
 from engine.local.registry import ModelSpec, resolve
 from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, Options
-from engine.words import N_
+from engine.words import N_, Text
 
 # Tests and benchmarks may raise a simulated out-of-memory here, before each try, to walk the ladder.
 FaultHook = Callable[[ModelSpec, MemoryPlan], None]
@@ -126,13 +126,14 @@ class DiffusersBackend:
             raise found
         spec = self.spec_for(job.kind, job.options)
         if spec is None:
-            raise ModelUnavailable(f"No local model for {job.kind}.", backend=self.name)
+            raise ModelUnavailable(N_("No local model animates pictures.") if job.kind is JobKind.IMAGE_TO_VIDEO
+                                   else N_("No local model makes videos from text."), backend=self.name)
         started = time.monotonic()
         pipe, tight = self._pipeline(lane, spec, job.kind, ctx)
         wanted = spec.valid_frames(job.options.frames or spec.frames)
         if wanted != (job.options.frames or spec.frames):
-            ctx.note(N_("{model} makes {step}k+1 frames: {frames} instead of {asked}", model=spec.name,
-                        step=spec.frame_step, frames=wanted, asked=job.options.frames))
+            ctx.note(N_("{model} makes only {step}k+1 frames (a multiple of {step}, plus one), so {frames} instead "
+                        "of {asked}", model=spec.name, step=spec.frame_step, frames=wanted, asked=job.options.frames))
         plan = first_plan(spec, pipe, wanted, offload=tight)
         if tight:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
@@ -151,13 +152,15 @@ class DiffusersBackend:
                 _free_cuda()
                 step = plan.next(spec, job.options.allow_fewer_frames)
                 if step is None:
-                    raise OutOfMemory(
-                        f"{spec.name} ran out of GPU memory on {lane.label} even with offload"
-                        f"{' and fewer frames' if job.options.allow_fewer_frames else ''}.",
-                        backend=self.name,
-                    ) from exc
+                    said = (N_("{model} ran out of GPU memory on {gpu} even with offload and fewer frames.",
+                               model=spec.name, gpu=lane.label) if job.options.allow_fewer_frames else
+                            N_("{model} ran out of GPU memory on {gpu} even with offload.", model=spec.name,
+                               gpu=lane.label))
+                    raise OutOfMemory(said, backend=self.name) from exc
                 plan, change = step
-                ctx.note(N_("out of GPU memory: {change}", change=change))
+                # What changes the video, or how long it takes, is the user's to know; the rest is the operator's.
+                ctx.note(N_("out of GPU memory: {change}", change=change) if isinstance(change, Text)
+                         else f"out of GPU memory: {change}")
         elapsed = time.monotonic() - started
         self.seconds[spec.name] = elapsed if spec.name not in self.seconds else (
             0.7 * self.seconds[spec.name] + 0.3 * elapsed)

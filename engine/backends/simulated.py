@@ -21,6 +21,7 @@ from engine.errors import OutOfMemory, TransientError
 from engine.local.registry import BUILTIN
 from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, JobSpec, Options
+from engine.words import N_
 
 FailureRule = Callable[[int, JobSpec], BaseException | None]
 
@@ -126,9 +127,9 @@ class SimulatedBackend:
             ctx.billed_usd = self.billed_usd  # the remote work has started: it is billed, whatever happens next
         failure = self.failure(run_no, job) if self.failure else None
         if failure is None and self.oom_every and run_no % self.oom_every == 0:
-            failure = OutOfMemory("CUDA out of memory (simulated).", backend=self.name)
+            failure = OutOfMemory(N_("CUDA out of memory (simulated)."), backend=self.name)
         if failure is None and self.fail_every and run_no % self.fail_every == 0:
-            failure = TransientError("Simulated failure.", backend=self.name)
+            failure = TransientError(N_("Simulated failure."), backend=self.name)
         for step in range(1, self.steps + 1):
             _sleep(self.seconds / self.steps, ctx)
             if failure is not None and step > self.steps // 2:

@@ -31,6 +31,7 @@ from engine.errors import AttemptTimeout, BackendError, TransientError
 from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, Options
 from engine.video import playable_mp4
+from engine.words import N_, Seconds, Text
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +133,11 @@ class CloudBackend(ProviderHttp):
         job = ctx.job
         entry = pick(self.models, job.kind, job.options.model)
         if entry is None:  # the router only sends jobs this backend has a model for
-            raise TransientError(f"{self.name} has no model for this job.", backend=self.name)
-        notes: list[str] = []
+            raise TransientError(N_("{provider} has no model for this job.", provider=self.name), backend=self.name)
+        notes: list[Text] = []
         values = job_values(job, entry, notes)
-        for line in notes:
-            ctx.note(f"{self.name}: {line}")
+        for change in notes:  # what the user asked for that this model does not take, and what it got
+            ctx.note(N_("{provider}: {change}", provider=self.name, change=change))
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         clock = self.config.clock
         state = _Run(entry, values, deadline=clock.now() + self.config.timeout_s)
@@ -155,7 +156,8 @@ class CloudBackend(ProviderHttp):
         except (TimeoutError, _DeadlinePassed):
             await asyncio.shield(self._leave(ctx, state))
             raise AttemptTimeout(
-                f"{self.name} did not finish within {self.config.timeout_s:g} s; the job was cancelled there.",
+                N_("{provider} did not finish within {wait}; the job was cancelled there.", provider=self.name,
+                   wait=Seconds(self.config.timeout_s)),
                 backend=self.name,
             ) from None
         except BaseException:
@@ -166,8 +168,8 @@ class CloudBackend(ProviderHttp):
         try:
             info = await asyncio.to_thread(playable_mp4, raw, out)
         except ValueError as exc:
-            raise TransientError(f"{self.name} sent back something that is not a video ({exc}).",
-                                 backend=self.name) from None
+            raise TransientError(N_("{provider} sent back something that is not a video ({detail}).",
+                                    provider=self.name, detail=str(exc)), backend=self.name) from None
         finally:
             raw.unlink(missing_ok=True)  # moved into place, re-encoded, or refused: never needed again
         return Output(fps=info.fps, video_path=out, cost_usd=ctx.billed_usd, model=entry.name)
@@ -297,7 +299,8 @@ class CloudBackend(ProviderHttp):
             await asyncio.to_thread(dest.write_bytes, poll.video_bytes)
             return
         if not poll.video_url:
-            raise TransientError(f"{self.name} said the job was done but gave no video.", backend=self.name)
+            raise TransientError(N_("{provider} said the job was done but gave no video.", provider=self.name),
+                                 backend=self.name)
         await self.download(poll.video_url, dest)
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from engine.json_setting import json_object
 from engine.translate.languages import ENGLISH, language_codes
 from engine.types import JobKind, JobSpec, Options
+from engine.words import N_, Text
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
 
@@ -43,6 +44,8 @@ PLACEHOLDERS = frozenset(
 _PLACEHOLDER = re.compile(r"^\{(\w+)\}$")
 DEFAULT_PROMPT = "Animate this picture with natural, gentle motion."  # for models that require a prompt
 PROMPT_UNITS = ("characters", "utf-16")
+# A fitted value's name in the note the user reads.
+_FIELDS = {"fps": N_("fps"), "frames": N_("frames"), "steps": N_("steps")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +109,12 @@ class CloudModel:
         return total
 
 
-def job_values(job: JobSpec, model: CloudModel, notes: list[str] | None = None) -> dict[str, Any]:
+def job_values(job: JobSpec, model: CloudModel, notes: list[Text] | None = None) -> dict[str, Any]:
     """The job in the terms templates use, within the model's input rules (``image`` is filled in later).
 
     A value the user asked for that the model does not take is mapped to the nearest one it does, and
-    ``notes`` gets a line saying so; values the user left to the defaults are fitted silently.
+    ``notes`` gets a line saying so (for the user, so a :class:`Text`); values the user left to the defaults
+    are fitted silently.
     """
     said = notes if notes is not None else []
     values = shape_values(job.options, model, said)
@@ -123,7 +127,7 @@ def job_values(job: JobSpec, model: CloudModel, notes: list[str] | None = None) 
     return values
 
 
-def shape_values(opts: Options, model: CloudModel, notes: list[str]) -> dict[str, Any]:
+def shape_values(opts: Options, model: CloudModel, notes: list[Text]) -> dict[str, Any]:
     """Frames, fps, steps, size and length: what decides the price (so the estimate uses exactly this)."""
     name = f"{model.name} ({model.model.split(':')[0]})"
     fps = _within("fps", opts.fps, model.fps, model.min_fps, model.max_fps, name, notes) or model.fps
@@ -143,7 +147,8 @@ def shape_values(opts: Options, model: CloudModel, notes: list[str]) -> dict[str
         if scale < 1.0:
             width, height = max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)
     if (width, height) != asked and (opts.width or opts.height):
-        notes.append(f"size {asked[0]}x{asked[1]} → {width}x{height}: the nearest {name} makes")
+        was, made = "x".join(map(str, asked)), f"{width}x{height}"
+        notes.append(N_("size {asked} → {made}: the nearest {model} makes", asked=was, made=made, model=name))
     return {
         "fps": fps,
         "frames": frames,
@@ -168,25 +173,30 @@ def _frame(text: str) -> tuple[int, int]:
 
 
 def _within(field_name: str, asked: int | None, default: int | None, low: int, high: int | None, name: str,
-            notes: list[str]) -> int | None:
+            notes: list[Text]) -> int | None:
     value = asked if asked is not None else default
     if value is None:
         return None
     fitted = max(low, value if high is None else min(high, value))
     if asked is not None and fitted != asked:
-        span = f"{low}–{high}" if high is not None else f"at least {low}"
-        notes.append(f"{field_name} {asked} → {fitted}: {name} takes {span}")
+        said = _FIELDS[field_name]
+        notes.append(N_("{field} {asked} → {fitted}: {model} takes {low}–{high}", field=said, asked=asked,
+                        fitted=fitted, model=name, low=low, high=high) if high is not None else
+                     N_("{field} {asked} → {fitted}: {model} takes at least {low}", field=said, asked=asked,
+                        fitted=fitted, model=name, low=low))
     return fitted
 
 
-def _prompt(prompt: str, model: CloudModel, notes: list[str]) -> str | None:
+def _prompt(prompt: str, model: CloudModel, notes: list[Text]) -> str | None:
     text = prompt.strip() if prompt else ""
     if not text:
         return DEFAULT_PROMPT if model.prompt_required else None
     if model.max_prompt and prompt_length(text, model.prompt_units) > model.max_prompt:
         text = cut_prompt(text, model.max_prompt, model.prompt_units)
-        notes.append(f"prompt cut to {model.max_prompt} {model.prompt_units.replace('utf-16', 'UTF-16 units')}: "
-                     f"the most {model.name} reads")
+        notes.append(N_("prompt cut to {limit} UTF-16 units: the most {model} reads", limit=model.max_prompt,
+                        model=model.name) if model.prompt_units == "utf-16" else
+                     N_("prompt cut to {limit} characters: the most {model} reads", limit=model.max_prompt,
+                        model=model.name))
     return text
 
 
@@ -208,12 +218,13 @@ def cut_prompt(text: str, limit: int, units: str) -> str:
     return "".join(out)
 
 
-def _seed(seed: int, asked: bool, model: CloudModel, notes: list[str]) -> int:
+def _seed(seed: int, asked: bool, model: CloudModel, notes: list[Text]) -> int:
     if 0 <= seed <= model.max_seed:
         return seed
     fitted = seed % (model.max_seed + 1)
     if asked:
-        notes.append(f"seed {seed} → {fitted}: {model.name} takes 0–{model.max_seed}")
+        notes.append(N_("seed {asked} → {fitted}: {model} takes 0–{max_seed}", asked=seed, fitted=fitted,
+                        model=model.name, max_seed=model.max_seed))
     return fitted
 
 

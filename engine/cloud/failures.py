@@ -22,6 +22,7 @@ from engine.errors import (
     RejectedInput,
     TransientError,
 )
+from engine.words import N_, Text
 
 _SECONDS_IN_TEXT = re.compile(r"(?:in|after)\s+(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.I)
 _MODERATION_WORDS = re.compile(r"nsfw|safety|moderat|content[ _-]?(?:policy|filter)|flagged|sensitive", re.I)
@@ -71,10 +72,11 @@ def looks_moderated(text: str) -> bool:
     return bool(_MODERATION_WORDS.search(text or ""))
 
 
-def moderated(provider: str, detail: str) -> Moderated:
+def moderated(provider: str, detail: Text | str) -> Moderated:
     return Moderated(
-        f"{provider} refused this prompt or picture under its content rules ({detail}).",
-        backend=provider, hint="Change the prompt or the picture.",  # what it cost is told with the result
+        N_("{provider} refused this prompt or picture under its content rules ({detail}).", provider=provider,
+           detail=detail),
+        backend=provider, hint=N_("Change the prompt or the picture."),  # what it cost is told with the result
     )
 
 
@@ -83,25 +85,27 @@ def classify(provider: str, key_setting: str, status: int, body: str, headers: A
     detail = detail_of(body)
     if status == 429:
         wait = retry_after(headers, detail)
-        return TransientError(f"{provider} is rate-limiting us (HTTP 429: {detail}).", backend=provider,
-                              retry_after=wait)
+        return TransientError(N_("{provider} is rate-limiting us (HTTP 429: {detail}).", provider=provider,
+                                 detail=detail), backend=provider, retry_after=wait)
     if status in (401, 403):
         return AuthFailed(
-            f"{provider} refused the API key (HTTP {status}: {detail}).", backend=provider,
-            hint=f"An admin should check {key_setting}.",
+            N_("{provider} refused the API key (HTTP {status}: {detail}).", provider=provider, status=status,
+               detail=detail), backend=provider,
+            hint=N_("An admin should check {setting}.", setting=key_setting),
         )
     if status == 402:
-        return BackendUnavailable(f"{provider} says the account is out of credit (HTTP 402: {detail}).",
-                                  backend=provider, hint="An admin should top up the account.")
+        return BackendUnavailable(N_("{provider} says the account is out of credit (HTTP 402: {detail}).",
+                                     provider=provider, detail=detail),
+                                  backend=provider, hint=N_("An admin should top up the account."))
     if status == 404:
-        return BackendUnavailable(f"{provider} answered 404 Not Found: the endpoint or model is gone "
-                                  f"({detail}).", backend=provider)
+        return BackendUnavailable(N_("{provider} answered 404 Not Found: the endpoint or model is gone "
+                                     "({detail}).", provider=provider, detail=detail), backend=provider)
     if status in (400, 413, 415, 422):
         if looks_moderated(detail):
             return moderated(provider, detail)
-        return RejectedInput(f"{provider} rejected the request (HTTP {status}: {detail}).", backend=provider,
-                             hint="Check the options; nothing was charged.")
-    return TransientError(f"{provider} failed (HTTP {status}: {detail}).", backend=provider,
+        return rejected(provider, f"HTTP {status}: {detail}")
+    return TransientError(N_("{provider} failed (HTTP {status}: {detail}).", provider=provider, status=status,
+                             detail=detail), backend=provider,
                           retry_after=retry_after(headers, "") if status in (502, 503, 504) else None)
 
 
@@ -119,18 +123,25 @@ def classify_grpc(provider: str, key_setting: str, code: int, message: str) -> B
     name = GRPC_NAMES.get(code, f"code {code}")
     detail = f"{name}: {' '.join((message or 'no message').split())[:300]}"
     if code == 9:  # FAILED_PRECONDITION: billing not enabled, region not served: nothing a retry changes
-        return BackendUnavailable(f"{provider} cannot run jobs for this account ({detail}).", backend=provider,
-                                  hint="An admin should check the account's billing and region.")
+        return BackendUnavailable(N_("{provider} cannot run jobs for this account ({detail}).", provider=provider,
+                                     detail=detail), backend=provider,
+                                  hint=N_("An admin should check the account's billing and region."))
     if code in (3, 11) and looks_moderated(message):
         return moderated(provider, detail)
     if code in (3, 11):
-        return RejectedInput(f"{provider} rejected the request ({detail}).", backend=provider,
-                             hint="Check the options; nothing was charged.")
+        return rejected(provider, detail)
     status = GRPC_TO_HTTP.get(code, 500)
     return classify(provider, key_setting, status, json.dumps({"error": {"message": detail}}), None)
 
 
+def rejected(provider: str, detail: str) -> RejectedInput:
+    """The provider refused the request's inputs; ``detail``: its own words (with the HTTP status)."""
+    return RejectedInput(N_("{provider} rejected the request ({detail}).", provider=provider, detail=detail),
+                         backend=provider, hint=N_("Check the options; nothing was charged."))
+
+
 def not_json(provider: str, status: int, body: str) -> TransientError:
     return TransientError(
-        f"{provider} sent an answer that is not valid JSON (HTTP {status}: {body[:80]!r}).", backend=provider
+        N_("{provider} sent an answer that is not valid JSON (HTTP {status}: {body}).", provider=provider,
+           status=status, body=repr(body[:80])), backend=provider,
     )

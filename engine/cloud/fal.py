@@ -21,9 +21,10 @@ from typing import Any
 from engine.backends.base import RunContext
 from engine.cloud.base import CloudBackend, Poll, Submitted
 from engine.cloud.catalog import CloudModel, render_inputs
-from engine.cloud.failures import detail_of, looks_moderated, moderated
+from engine.cloud.failures import detail_of, looks_moderated, moderated, rejected
 from engine.cloud.media import data_uri, prepared
-from engine.errors import BackendError, RejectedInput, TransientError
+from engine.errors import BackendError, TransientError
+from engine.words import N_
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
@@ -52,7 +53,8 @@ class FalBackend(CloudBackend):
         answer = await self.call("POST", self._url(entry.model), json=render_inputs(entry.inputs, values))
         request_id = answer.get("request_id") if isinstance(answer, dict) else None
         if not request_id:
-            raise TransientError(f"{self.name} accepted the job but sent no request id.", backend=self.name)
+            raise TransientError(N_("{provider} accepted the job but did not say its id.", provider=self.name),
+                                 backend=self.name)
         return Submitted(str(request_id))
 
     async def check(self, remote: Submitted, entry: CloudModel) -> Poll:
@@ -63,14 +65,15 @@ class FalBackend(CloudBackend):
         if state == "IN_PROGRESS":
             return Poll(started=True)
         if state != "COMPLETED":
-            raise TransientError(f"{self.name} answered with an unknown status {state!r}.", backend=self.name)
+            raise TransientError(N_("{provider} answered with an unknown status {status}.", provider=self.name,
+                                    status=repr(state)), backend=self.name)
         if status.get("error"):
             return Poll(failed=self._failed(str(status.get("error")), str(status.get("error_type") or "")))
         result = await self.call("GET", self._request_url(entry, remote.id))
         video = result.get("video") if isinstance(result, dict) else None
         url = video.get("url") if isinstance(video, dict) else None
         if not url:
-            return Poll(failed=TransientError(f"{self.name} finished but its result holds no video.",
+            return Poll(failed=TransientError(N_("{provider} finished without a video.", provider=self.name),
                                               backend=self.name))
         return Poll(done=True, video_url=url, started=True)
 
@@ -82,17 +85,16 @@ class FalBackend(CloudBackend):
             detail, kind = detail_of(body), _error_type(body)
             if looks_moderated(kind) or looks_moderated(detail):
                 return moderated(self.name, detail)
-            return RejectedInput(f"{self.name} rejected the request ({detail}).", backend=self.name,
-                                 hint="Check the options; nothing was charged.")
+            return rejected(self.name, detail)
         return super().classify(status, body, headers)
 
     def _failed(self, detail: str, error_type: str) -> BackendError:
         if looks_moderated(error_type) or looks_moderated(detail):
             return moderated(self.name, detail)
         if "validation" in error_type or error_type.startswith("invalid"):
-            return RejectedInput(f"{self.name} rejected the request ({detail}).", backend=self.name,
-                                 hint="Check the options; nothing was charged.")
-        return TransientError(f"{self.name}'s model failed: {detail}", backend=self.name)
+            return rejected(self.name, detail)
+        return TransientError(N_("{provider}'s model failed: {detail}", provider=self.name, detail=detail),
+                              backend=self.name)
 
 
 class HuggingFaceBackend(FalBackend):

@@ -18,6 +18,7 @@ import aiohttp
 from engine.cloud.config import CloudConfig
 from engine.cloud.failures import not_json
 from engine.errors import BackendError, TransientError
+from engine.words import N_
 
 VIDEO_TYPES = ("video/", "application/octet-stream", "binary/octet-stream", "application/mp4")
 MAX_REDIRECTS = 5
@@ -76,7 +77,8 @@ class ProviderHttp:
             async with self._open(method, url, headers, **kwargs) as response:
                 return response.status, await self._read_capped(response, cap), response.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"Could not reach {self.name} ({type(exc).__name__}: {exc}).",
+            detail = f"{type(exc).__name__}: {exc}"
+            raise TransientError(N_("Could not reach {provider} ({detail}).", provider=self.name, detail=detail),
                                  backend=self.name) from None
 
     @asynccontextmanager
@@ -97,7 +99,8 @@ class ProviderHttp:
             finally:
                 response.release()
             return
-        raise TransientError(f"{self.name} redirected more than {MAX_REDIRECTS} times.", backend=self.name)
+        raise TransientError(N_("{provider} redirected more than {count} times.", provider=self.name,
+                                count=MAX_REDIRECTS), backend=self.name)
 
     async def _read_capped(self, response: aiohttp.ClientResponse, cap: int) -> bytes:
         if response.content_length is not None and response.content_length > cap:
@@ -110,23 +113,23 @@ class ProviderHttp:
         return bytes(data)
 
     def _oversized(self, cap: int) -> TransientError:
-        return TransientError(f"{self.name} sent an answer over {cap / 1048576:.0f} MB; it was refused unread.",
-                              backend=self.name)
+        return TransientError(N_("{provider} sent an answer over {mb:.0f} MB; it was refused unread.",
+                                 provider=self.name, mb=cap / 1048576), backend=self.name)
 
     async def download(self, url: str, dest: Path, headers: dict[str, str] | None = None) -> None:
         """Stream a result to ``dest``: refused when it is not a video or grows past the cap."""
         try:
             async with self._open("GET", url, dict(headers or {})) as response:
                 if response.status in (403, 404, 410):
-                    raise TransientError(f"{self.name}'s result has expired or is gone (HTTP {response.status}).",
-                                         backend=self.name)
+                    raise TransientError(N_("{provider}'s result has expired or is gone (HTTP {status}).",
+                                            provider=self.name, status=response.status), backend=self.name)
                 if response.status >= 400:
                     text = (await self._read_capped(response, 64 * 1024)).decode("utf-8", "replace")
                     raise self.classify(response.status, text[:500], response.headers)
                 kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
                 if kind and not kind.startswith(VIDEO_TYPES):
-                    raise TransientError(f"{self.name} sent {kind or 'no type'} instead of a video.",
-                                         backend=self.name)
+                    raise TransientError(N_("{provider} sent {type} instead of a video.", provider=self.name,
+                                            type=kind), backend=self.name)
                 if response.content_length is not None:
                     self._check_size(response.content_length)
                 data = bytearray()
@@ -134,16 +137,16 @@ class ProviderHttp:
                     data += chunk
                     self._check_size(len(data))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(f"Downloading the video from {self.name} failed ({exc}).",
-                                 backend=self.name) from None
+            raise TransientError(N_("Downloading the video from {provider} failed ({detail}).", provider=self.name,
+                                    detail=str(exc)), backend=self.name) from None
         await asyncio.to_thread(dest.write_bytes, bytes(data))
 
     def _check_size(self, size: int) -> None:
         cap = self.config.max_download_bytes
         if size > cap:
             raise TransientError(
-                f"{self.name}'s video is larger than the {cap / 1048576:.0f} MB download cap "
-                "(CLOUD_MAX_DOWNLOAD_MB).", backend=self.name,
+                N_("{provider}'s video is larger than the {mb:.0f} MB download cap (CLOUD_MAX_DOWNLOAD_MB).",
+                   provider=self.name, mb=cap / 1048576), backend=self.name,
             )
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 
 from engine.errors import RejectedInput
 from engine.images import fit_image
+from engine.words import N_
 
 
 async def prepared(path: Path, width: int, height: int, *, max_bytes: int, provider: str) -> bytes:
@@ -31,8 +32,9 @@ def _prepared(path: Path, width: int, height: int, max_bytes: int, provider: str
         if buffer.tell() <= max_bytes:
             return buffer.getvalue()
     raise RejectedInput(
-        f"The picture is over the {max_bytes // 1024} KB {provider} accepts, even compressed.",
-        backend=provider, hint="Send a simpler or smaller picture.",
+        N_("The picture is over the {kb:,} KB {provider} accepts, even compressed.", kb=max_bytes // 1024,
+           provider=provider),
+        backend=provider, hint=N_("Send a simpler or smaller picture."),
     )
 
 

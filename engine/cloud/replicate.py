@@ -34,6 +34,7 @@ from engine.cloud.config import CloudConfig
 from engine.cloud.failures import detail_of, looks_moderated, moderated
 from engine.cloud.media import data_uri, prepared
 from engine.errors import BackendError, TransientError
+from engine.words import N_
 
 DATA_URL_LIMIT = 256 * 1024  # Replicate's advice: data URLs only for small files
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -138,8 +139,8 @@ class ReplicateBackend(CloudBackend):
         except pydantic.ValidationError:
             # The client's status enum lacks "aborted": Replicate gave up on the prediction before it ran
             # (nothing was billed).
-            return Poll(failed=TransientError("Replicate aborted the prediction before it ran.",
-                                              backend=self.name))
+            return Poll(failed=TransientError(N_("{provider} gave up on the job before it ran.",
+                                                 provider="Replicate"), backend=self.name))
         except Exception as exc:
             raise self._error(exc) from None
         status = prediction.status
@@ -151,12 +152,15 @@ class ReplicateBackend(CloudBackend):
         if status == "succeeded":
             return Poll(done=True, video_url=_video_url(prediction.output), run_seconds=run_seconds)
         if status == "canceled":
-            return Poll(failed=TransientError("The prediction was cancelled on Replicate's side (it reached "
-                                              "its Cancel-After deadline or was cancelled there).",
+            return Poll(failed=TransientError(N_("The job was cancelled on {provider}'s side (it reached its "
+                                                 "time limit or was cancelled there).", provider="Replicate"),
                                               backend=self.name), run_seconds=run_seconds)
-        error = str(prediction.error or "no reason given")
-        failure: BackendError = (moderated(self.name, error) if looks_moderated(error) else
-                                 TransientError(f"Replicate's model failed: {error}", backend=self.name))
+        error = str(prediction.error or "")
+        failure: BackendError = (
+            moderated(self.name, error) if looks_moderated(error) else
+            TransientError(N_("{provider}'s model failed: {detail}", provider="Replicate", detail=error)
+                           if error else N_("{provider}'s model failed without saying why.", provider="Replicate"),
+                           backend=self.name))
         return Poll(failed=failure, run_seconds=run_seconds)
 
     async def cancel(self, remote: Submitted, entry: CloudModel) -> None:
@@ -194,10 +198,14 @@ class ReplicateBackend(CloudBackend):
         if isinstance(exc, ReplicateError):
             return self.classify(exc.status or 500, detail_of(str(exc.detail or exc.title or "")), None)
         if isinstance(exc, ValueError) and not isinstance(exc, pydantic.ValidationError):  # JSONDecodeError
-            return TransientError(f"Replicate sent an answer that is not valid JSON ({exc}).", backend=self.name)
+            return TransientError(N_("{provider} sent an answer that is not valid JSON ({detail}).",
+                                     provider="Replicate", detail=str(exc)), backend=self.name)
+        detail = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, httpx.HTTPError):
-            return TransientError(f"Could not reach Replicate ({type(exc).__name__}: {exc}).", backend=self.name)
-        return TransientError(f"Replicate's client failed ({type(exc).__name__}: {exc}).", backend=self.name)
+            return TransientError(N_("Could not reach {provider} ({detail}).", provider="Replicate", detail=detail),
+                                  backend=self.name)
+        return TransientError(N_("{provider}'s client failed ({detail}).", provider="Replicate", detail=detail),
+                              backend=self.name)
 
 
 def _predict_time(metrics: Any) -> float | None:

@@ -23,6 +23,7 @@ from engine.cloud.failures import moderated
 from engine.cloud.media import data_uri, prepared
 from engine.errors import BackendError, RejectedInput, TransientError
 from engine.types import JobKind
+from engine.words import N_
 
 API_VERSION = "2024-11-06"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4  # 5 MB of data URI is about 3.75 MB of picture
@@ -51,14 +52,15 @@ class RunwayBackend(CloudBackend):
             path = "text_to_video"
         answer = await self.call("POST", f"{self.base_url}/v1/{path}", json=body)
         if not isinstance(answer, dict) or not answer.get("id"):
-            raise TransientError("Runway accepted the job but sent no task id.", backend=self.name)
+            raise TransientError(N_("{provider} accepted the job but did not say its id.", provider="Runway"),
+                                 backend=self.name)
         return Submitted(str(answer["id"]))
 
     async def check(self, remote: Submitted, entry: CloudModel) -> Poll:
         task = await self.call("GET", f"{self.base_url}/v1/tasks/{remote.id}")
         if not isinstance(task, dict):
-            raise TransientError("Runway answered a task look with something that is not a task.",
-                                 backend=self.name)
+            raise TransientError(N_("{provider} answered a look at the job with something that is not a job.",
+                                    provider="Runway"), backend=self.name)
         status = task.get("status")
         billed = _credits(task.get("cost"), entry)
         estimated = _credits(task.get("estimatedCost"), entry)
@@ -73,9 +75,11 @@ class RunwayBackend(CloudBackend):
             return Poll(failed=self._failure(str(task.get("failureCode") or ""),
                                              str(task.get("failure") or "no reason given")), billed_usd=billed)
         if status == "CANCELLED":
-            return Poll(failed=TransientError("The task was cancelled on Runway's side.", backend=self.name),
+            return Poll(failed=TransientError(N_("The job was cancelled on {provider}'s side.", provider="Runway"),
+                                              backend=self.name),
                         billed_usd=billed)
-        raise TransientError(f"Runway answered with an unknown status {status!r}.", backend=self.name)
+        raise TransientError(N_("{provider} answered with an unknown status {status}.", provider="Runway",
+                                status=repr(status)), backend=self.name)
 
     async def after_cancel(self, remote: Submitted, entry: CloudModel) -> Poll | None:
         """A cancelled task reports what stays charged (0 when fully refunded)."""
@@ -90,11 +94,13 @@ class RunwayBackend(CloudBackend):
         if code.startswith(("SAFETY.", "INPUT_PREPROCESSING.SAFETY.")):
             return moderated(self.name, said)
         if code.startswith("INPUT_PREPROCESSING.INTERNAL") or code.startswith("INTERNAL") or not code:
-            return TransientError(f"Runway's task failed: {said}.", backend=self.name)
+            return TransientError(N_("{provider}'s task failed: {detail}.", provider="Runway", detail=said),
+                                  backend=self.name)
         if code.startswith(("ASSET.", "INPUT_PREPROCESSING.")):
-            return RejectedInput(f"Runway could not use the input: {said}.", backend=self.name,
-                                 hint="Try another picture or prompt.")
-        return TransientError(f"Runway's task failed: {said}.", backend=self.name)
+            return RejectedInput(N_("{provider} could not use the input: {detail}.", provider="Runway", detail=said),
+                                 backend=self.name, hint=N_("Try another picture or prompt."))
+        return TransientError(N_("{provider}'s task failed: {detail}.", provider="Runway", detail=said),
+                              backend=self.name)
 
     async def verify(self) -> str | None:
         organization = await self.call("GET", f"{self.base_url}/v1/organization")

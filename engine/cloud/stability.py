@@ -22,6 +22,7 @@ from engine.cloud.catalog import CloudModel, render_inputs
 from engine.cloud.failures import detail_of, moderated
 from engine.cloud.media import prepared
 from engine.errors import BackendError, BackendUnavailable, TransientError
+from engine.words import N_
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
@@ -48,15 +49,17 @@ class StabilityBackend(CloudBackend):
         status, body, headers = await self.fetch("POST", url, data=form, headers={"Accept": "application/json"})
         if status == 404:
             raise BackendUnavailable(
-                "Stability AI's image-to-video endpoint answered 404: the service has been withdrawn or moved.",
-                backend=self.name, hint="Remove stability from CHAIN_IMAGE_TO_VIDEO, or set STABILITY_BASE_URL.",
+                N_("{provider}'s image-to-video endpoint answered 404: the service has been withdrawn or moved.",
+                   provider="Stability AI"),
+                backend=self.name, hint=N_("Remove stability from CHAIN_IMAGE_TO_VIDEO, or set STABILITY_BASE_URL."),
             )
         if status != 200:
             raise self.classify(status, body.decode("utf-8", "replace"), headers)
         try:
             job_id = json.loads(body)["id"]
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-            raise TransientError("Stability AI accepted the job but sent no id.", backend=self.name) from None
+            raise TransientError(N_("{provider} accepted the job but did not say its id.", provider="Stability AI"),
+                                 backend=self.name) from None
         return Submitted(str(job_id))
 
     async def verify(self) -> str | None:
@@ -70,12 +73,13 @@ class StabilityBackend(CloudBackend):
         if status == 202:
             return Poll(started=True)
         if status == 404:
-            return Poll(failed=TransientError("Stability AI no longer knows this job (expired or unknown id).",
+            return Poll(failed=TransientError(N_("{provider} no longer knows this job (expired or unknown id).",
+                                                 provider="Stability AI"),
                                               backend=self.name))
         if status != 200:
             raise self.classify(status, body.decode("utf-8", "replace"), headers)
         if headers.get("finish-reason", "SUCCESS").upper() == "CONTENT_FILTERED":
-            return Poll(failed=moderated(self.name, "the result was filtered"))
+            return Poll(failed=moderated(self.name, N_("the result was filtered")))
         return Poll(done=True, video_bytes=body)
 
     def classify(self, status: int, body: str, headers: Any) -> BackendError:

@@ -21,6 +21,7 @@ from engine.cloud.failures import classify_grpc, detail_of, moderated
 from engine.cloud.media import prepared
 from engine.errors import AuthFailed, BackendError, TransientError
 from engine.types import JobKind
+from engine.words import N_
 
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
 
@@ -51,7 +52,8 @@ class VeoBackend(CloudBackend):
             json={"instances": [instance], "parameters": parameters},
         )
         if not isinstance(answer, dict) or not answer.get("name"):
-            raise TransientError("Gemini accepted the job but sent no operation name.", backend=self.name)
+            raise TransientError(N_("{provider} accepted the job but did not say its id.", provider="Gemini"),
+                                 backend=self.name)
         return Submitted(str(answer["name"]))
 
     async def verify(self) -> str | None:
@@ -82,17 +84,19 @@ class VeoBackend(CloudBackend):
                 try:
                     data = base64.b64decode(encoded, validate=True)
                 except ValueError:
-                    return Poll(failed=TransientError("Veo's inline video is not valid base64.",
+                    return Poll(failed=TransientError(N_("{provider}'s inline video is not valid base64.",
+                                                         provider="Veo"),
                                                       backend=self.name))
                 return Poll(done=True, video_bytes=data)
         if result.get("raiMediaFilteredCount"):
-            reasons = "; ".join(result.get("raiMediaFilteredReasons") or []) or "filtered"
-            return Poll(failed=moderated(self.name, reasons))
-        return Poll(failed=TransientError("Veo finished without a video.", backend=self.name))
+            reasons = "; ".join(result.get("raiMediaFilteredReasons") or [])
+            return Poll(failed=moderated(self.name, reasons or N_("the result was filtered")))
+        return Poll(failed=TransientError(N_("{provider} finished without a video.", provider="Veo"),
+                                          backend=self.name))
 
     def classify(self, status: int, body: str, headers: Any) -> BackendError:
         detail = detail_of(body)
         if status == 400 and "API key" in detail:  # Gemini answers a bad key with 400 INVALID_ARGUMENT
-            return AuthFailed(f"Gemini refused the API key ({detail}).", backend=self.name,
-                              hint="An admin should check GEMINI_API_KEY.")
+            return AuthFailed(N_("{provider} refused the API key ({detail}).", provider="Gemini", detail=detail),
+                              backend=self.name, hint=N_("An admin should check {setting}.", setting="GEMINI_API_KEY"))
         return super().classify(status, body, headers)

@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - depends on the Pillow build
 
 from engine.errors import InvalidImage
 from engine.images.refusals import SUPPORTED_WORDS
+from engine.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
             rgb = image.convert("RGB")
         except ValueError as exc:
             raise InvalidImage(
-                f"That image uses a colour format ({mode}) that can't be converted.",
-                hint=f"Save it as an ordinary RGB {SUPPORTED_WORDS} image and send it again.",
+                N_("That image uses a colour format ({mode}) that can't be converted.", mode=mode),
+                hint=N_("Save it as an ordinary RGB {formats} image and send it again.", formats=SUPPORTED_WORDS),
             ) from exc
     if mode in ("RGB", "RGBA", "P", "PA"):
         return with_profile(rgb, icc, "RGB") or rgb

@@ -15,6 +15,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from engine.errors import InvalidImage
 from engine.images.refusals import SUPPORTED_WORDS, bomb, damaged, not_an_image, pair, sniff_allowed
+from engine.words import N_
 
 ALLOWED_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP"})
 
@@ -35,14 +36,14 @@ def check_limits(max_bytes: int, max_pixels: int) -> None:
 def check_bytes(data: bytes, max_bytes: int) -> None:
     if not data:
         raise InvalidImage(
-            "That file is empty (0 bytes), so there is no picture in it.",
-            hint="Send the picture again; the upload may have failed.",
+            N_("That file is empty (0 bytes), so there is no picture in it."),
+            hint=N_("Send the picture again; the upload may have failed."),
         )
     if len(data) > max_bytes:
         size, limit = pair(len(data) / 1_000_000, max_bytes / 1_000_000)
         raise InvalidImage(
-            f"That image is {size} MB; the limit is {limit} MB.",
-            hint="Send a smaller or more compressed version (a JPEG or a screenshot of it works).",
+            N_("That image is {size} MB; the limit is {limit} MB.", size=size, limit=limit),
+            hint=N_("Send a smaller or more compressed version (a JPEG or a screenshot of it works)."),
         )
 
 
@@ -51,14 +52,15 @@ def check_pixels(width: int, height: int, max_pixels: int) -> None:
     if pixels > max_pixels:
         mp, limit = pair(pixels / 1_000_000, max_pixels / 1_000_000)
         raise InvalidImage(
-            f"That image is {width}x{height} pixels ({mp} megapixels); the limit is {limit} megapixels.",
-            hint="Send a smaller picture or a screenshot of it.",
+            N_("That image is {width}x{height} pixels ({mp} megapixels); the limit is {limit} megapixels.",
+               width=width, height=height, mp=mp, limit=limit),
+            hint=N_("Send a smaller picture or a screenshot of it."),
         )
     if width < MIN_SIDE or height < MIN_SIDE:
         raise InvalidImage(
-            f"That image is only {width}x{height} pixels, too small to animate; "
-            f"both sides need at least {MIN_SIDE} pixels.",
-            hint="Send a larger picture.",
+            N_("That image is only {width}x{height} pixels, too small to animate; both sides need at least "
+               "{min_side} pixels.", width=width, height=height, min_side=MIN_SIDE),
+            hint=N_("Send a larger picture."),
         )
 
 
@@ -81,7 +83,8 @@ def open_upload(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
     fmt = format_of(image)
     if fmt not in ALLOWED_FORMATS:  # not reachable with _OPEN_FORMATS; kept so the two cannot drift
         image.close()
-        raise InvalidImage(f"{fmt} images aren't supported.", hint=f"Send it as {SUPPORTED_WORDS} instead.")
+        raise InvalidImage(N_("{format} images aren't supported.", format=fmt),
+                           hint=N_("Send it as {formats} instead.", formats=SUPPORTED_WORDS))
     try:
         check_pixels(*image.size, max_pixels)
     except InvalidImage:

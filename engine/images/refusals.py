@@ -8,9 +8,10 @@ import re
 from PIL import Image
 
 from engine.errors import InvalidImage
+from engine.words import N_, Text
 
-SUPPORTED_WORDS = "PNG, JPEG, WebP, GIF or BMP"
-SEND_SUPPORTED = f"Send a photo or picture as {SUPPORTED_WORDS}."
+SUPPORTED_WORDS = N_("PNG, JPEG, WebP, GIF or BMP")
+SEND_SUPPORTED = N_("Send a photo or picture as {formats}.", formats=SUPPORTED_WORDS)
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
@@ -22,23 +23,32 @@ def bomb(exc: Image.DecompressionBombError, max_pixels: int) -> InvalidImage:
     found = _BOMB_PIXELS.search(str(exc))
     if found:
         mp, limit = pair(int(found.group(1)) / 1_000_000, limit_pixels / 1_000_000)
-        message = f"That image is {mp} megapixels; the limit is {limit} megapixels."
+        message = N_("That image is {mp} megapixels; the limit is {limit} megapixels.", mp=mp, limit=limit)
     else:
         limit = pair(limit_pixels / 1_000_000, 0)[0]
-        message = f"That image has too many pixels; the limit is {limit} megapixels."
-    return InvalidImage(message, hint="Send a smaller picture or a screenshot of it.")
+        message = N_("That image has too many pixels; the limit is {limit} megapixels.", limit=limit)
+    return InvalidImage(message, hint=N_("Send a smaller picture or a screenshot of it."))
 
 
 def damaged(fmt: str | None) -> InvalidImage:
-    what = f"That {fmt} image" if fmt else "That image"
-    return InvalidImage(
-        f"{what} is damaged or incomplete, so it can't be read.",
-        hint="Send it again; if the upload was cut off, a fresh upload usually fixes it.",
-    )
+    said = (N_("That {format} image is damaged or incomplete, so it can't be read.", format=fmt) if fmt
+            else N_("That image is damaged or incomplete, so it can't be read."))
+    return InvalidImage(said, hint=N_("Send it again; if the upload was cut off, a fresh upload usually fixes it."))
 
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+# Formats named by their first bytes; the names are Text where they hold words ("icon").
+_OTHER_FORMATS: tuple[tuple[tuple[bytes, ...], Text | str], ...] = (
+    ((b"II*\x00", b"MM\x00*"), "TIFF"),
+    ((b"\x00\x00\x01\x00",), N_("ICO (icon)")),
+    ((b"8BPS",), "Photoshop (PSD)"),
+    ((b"\xff\x0a", b"\x00\x00\x00\x0cJXL "), "JPEG XL"),
+    ((b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51"), "JPEG 2000"),
+    ((b"qoif",), "QOI"),
+    ((b"DDS ",), "DDS"),
+    ((b"icns",), N_("ICNS (icon)")),
+)
 
 
 def not_an_image(data: bytes) -> InvalidImage:
@@ -52,51 +62,39 @@ def not_an_image(data: bytes) -> InvalidImage:
         if brand in _HEIF_BRANDS or brand in _AVIF_BRANDS:
             name = "AVIF" if brand in _AVIF_BRANDS else "HEIC"
             return InvalidImage(
-                f"That's a {name} photo, which isn't supported here.",
-                hint="Send it as a JPEG or PNG instead. On an iPhone, Settings > Camera > Formats > "
-                "Most Compatible does that, or send a screenshot of it.",
+                N_("That's a {format} photo, which isn't supported here.", format=name),
+                hint=N_("Send it as a JPEG or PNG instead. On an iPhone, Settings > Camera > Formats > "
+                        "Most Compatible does that, or send a screenshot of it."),
             )
         return video()
     if head.startswith((b"\x1aE\xdf\xa3", b"OggS")) or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
         return video()
     if head.startswith(b"%PDF"):
         return InvalidImage(
-            "That's a PDF document, not a picture.",
-            hint="Send the page as a PNG or JPEG, or take a screenshot of it.",
+            N_("That's a PDF document, not a picture."),
+            hint=N_("Send the page as a PNG or JPEG, or take a screenshot of it."),
         )
-    for magic, name in (
-        ((b"II*\x00", b"MM\x00*"), "TIFF"),
-        ((b"\x00\x00\x01\x00",), "ICO (icon)"),
-        ((b"8BPS",), "Photoshop (PSD)"),
-        ((b"\xff\x0a", b"\x00\x00\x00\x0cJXL "), "JPEG XL"),
-        ((b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51"), "JPEG 2000"),
-        ((b"qoif",), "QOI"),
-        ((b"DDS ",), "DDS"),
-        ((b"icns",), "ICNS (icon)"),
-    ):
+    for magic, kind in _OTHER_FORMATS:
         if head.startswith(magic):
-            return InvalidImage(
-                f"{name} images aren't supported.", hint=f"Send it as {SUPPORTED_WORDS} instead."
-            )
+            return InvalidImage(N_("{format} images aren't supported.", format=kind),
+                                hint=N_("Send it as {formats} instead.", formats=SUPPORTED_WORDS))
     if head.startswith(b"PK\x03\x04"):
-        return InvalidImage(
-            "That's a ZIP archive or an Office document, not a picture.", hint=SEND_SUPPORTED
-        )
+        return InvalidImage(N_("That's a ZIP archive or an Office document, not a picture."), hint=SEND_SUPPORTED)
     text = as_text(data[:2048])
     if text is not None:
         if "<svg" in text.lower():
             return InvalidImage(
-                "SVG drawings aren't supported.",
-                hint=f"Export it as {SUPPORTED_WORDS}, or send a screenshot of it.",
+                N_("SVG drawings aren't supported."),
+                hint=N_("Export it as {formats}, or send a screenshot of it.", formats=SUPPORTED_WORDS),
             )
-        return InvalidImage("That's text, not a picture.", hint=SEND_SUPPORTED)
-    return InvalidImage("That file isn't a picture that can be read.", hint=SEND_SUPPORTED)
+        return InvalidImage(N_("That's text, not a picture."), hint=SEND_SUPPORTED)
+    return InvalidImage(N_("That file isn't a picture that can be read."), hint=SEND_SUPPORTED)
 
 
 def video() -> InvalidImage:
     return InvalidImage(
-        "That's a video file, not a picture.",
-        hint=f"Send a still photo ({SUPPORTED_WORDS}); a screenshot of the frame you want works.",
+        N_("That's a video file, not a picture."),
+        hint=N_("Send a still photo ({formats}); a screenshot of the frame you want works.", formats=SUPPORTED_WORDS),
     )
 
 

@@ -35,18 +35,20 @@ class MemoryPlan:
     offload: bool = False
     fewer_frames: bool = False  # once only: a much shorter clip is no longer what was asked for
 
-    def next(self, spec: ModelSpec, allow_fewer_frames: bool) -> tuple[MemoryPlan, Text] | None:
-        """The next rung of the out-of-memory ladder, with what changed in words; None at the bottom."""
+    def next(self, spec: ModelSpec, allow_fewer_frames: bool) -> tuple[MemoryPlan, Text | str] | None:
+        """The next rung of the out-of-memory ladder, with what changed in words; None at the bottom. A change
+        the user notices (a slower run, fewer frames) is a :class:`Text` for them; one they would not (smaller
+        decode chunks) is a plain string for the operator."""
         if self.decode_chunk_size and self.decode_chunk_size > 1:
             smaller = max(1, self.decode_chunk_size // 2)
-            return replace(self, decode_chunk_size=smaller), N_("decode_chunk_size lowered to {size}",
-                                                                size=smaller)
+            return replace(self, decode_chunk_size=smaller), f"decode_chunk_size lowered to {smaller}"
         if not self.offload:
-            return replace(self, offload=True), N_("model CPU offload and VAE slicing/tiling turned on")
+            return replace(self, offload=True), N_("it was made more slowly, with part of the model kept in main "
+                                                   "memory")
         fewer = spec.valid_frames(max(1, round(self.frames * 0.6)))
         if allow_fewer_frames and not self.fewer_frames and fewer < self.frames:
-            return replace(self, frames=fewer, fewer_frames=True), N_("frames lowered from {before} to {after}",
-                                                                      before=self.frames, after=fewer)
+            return replace(self, frames=fewer, fewer_frames=True), N_(
+                "the video has {after} frames instead of {before}", before=self.frames, after=fewer)
         return None
 
 
@@ -102,37 +104,42 @@ def explain_load_error(exc: Exception, spec: ModelSpec, has_token: bool, offline
     repo = spec.source
     if is_folder(repo):  # whatever broke (a missing file, bad JSON, torn weights), it is this folder's fault
         folder = Path(repo).expanduser()
+        hint = N_("Save the pipeline there again (save_pretrained) or download it again, or pick another model.")
+        if not folder.is_dir():
+            return ModelUnavailable(N_("The model {model} could not be loaded from the folder {folder}: it does not "
+                                       "exist.", model=spec.name, folder=repo), backend="local", hint=hint)
         why = _folder_problem(folder) or (str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}")
-        return ModelUnavailable(
-            f"The model {spec.name} could not be loaded from the folder {repo}: "
-            + (why if folder.is_dir() else "it does not exist."),
-            backend="local",
-            hint="Save the pipeline there again (save_pretrained) or download it again, or pick another model.",
-        )
+        return ModelUnavailable(N_("The model {model} could not be loaded from the folder {folder}: {why}",
+                                   model=spec.name, folder=repo, why=why), backend="local", hint=hint)
     page = f"https://huggingface.co/{repo}"
     if isinstance(exc, GatedRepoError) or (
         isinstance(exc, HfHubHTTPError) and getattr(exc.response, "status_code", 0) in (401, 403)
     ):
-        todo = (f"Open {page}, accept its licence with the account your HF_TOKEN belongs to"
-                if has_token else f"Open {page} and accept its licence, then set HF_TOKEN in .env "
-                                  "(a read token from https://huggingface.co/settings/tokens)")
-        return ModelUnavailable(f"The model {spec.name} ({repo}) is gated and this machine has no access.",
-                                backend="local", hint=todo + ". Or pick another model.")
+        todo = (N_("Open {page}, accept its licence with the account your HF_TOKEN belongs to. Or pick another "
+                   "model.", page=page)
+                if has_token else N_("Open {page} and accept its licence, then set HF_TOKEN in .env (a read token "
+                                     "from https://huggingface.co/settings/tokens). Or pick another model.", page=page))
+        return ModelUnavailable(N_("The model {model} ({repo}) is gated and this machine has no access.",
+                                   model=spec.name, repo=repo), backend="local", hint=todo)
     if isinstance(exc, RepositoryNotFoundError):
-        return ModelUnavailable(f"The model repository {repo} does not exist (or is private).",
-                                backend="local", hint="Check the name in LOCAL_MODELS, or set HF_TOKEN.")
+        return ModelUnavailable(N_("The model repository {repo} does not exist (or is private).", repo=repo),
+                                backend="local", hint=N_("Check the name in LOCAL_MODELS, or set HF_TOKEN."))
     if isinstance(exc, LocalEntryNotFoundError) or offline:
         return ModelUnavailable(
-            f"The weights of {spec.name} are not downloaded on this machine"
-            + (" and HF_HUB_OFFLINE is set." if offline else " and the Hugging Face Hub cannot be reached."),
-            backend="local", hint=f"Run `huggingface-cli download {repo}` once with internet access.")
+            N_("The weights of {model} are not downloaded on this machine and HF_HUB_OFFLINE is set.",
+               model=spec.name) if offline else
+            N_("The weights of {model} are not downloaded on this machine and the Hugging Face Hub cannot be "
+               "reached.", model=spec.name),
+            backend="local", hint=N_("Run `huggingface-cli download {repo}` once with internet access.", repo=repo))
     if isinstance(exc, OSError):
-        return ModelUnavailable(f"The model {spec.name} could not be loaded from {repo}: {exc}",
-                                backend="local")
-    return BackendUnavailable(f"Loading {spec.name} failed: {type(exc).__name__}: {exc}", backend="local")
+        return ModelUnavailable(N_("The model {model} could not be loaded from {repo}: {detail}", model=spec.name,
+                                   repo=repo, detail=str(exc)), backend="local")
+    detail = f"{type(exc).__name__}: {exc}"
+    return BackendUnavailable(N_("Loading {model} failed: {detail}", model=spec.name, detail=detail),
+                              backend="local")
 
 
-def _folder_problem(folder: Path) -> str | None:
+def _folder_problem(folder: Path) -> Text | None:
     """What is wrong with a pipeline folder's model_index.json or the parts it names, in words; None if
     nothing shows there (then the loader's own error is the best account)."""
     index_file = folder / "model_index.json"
@@ -143,12 +150,13 @@ def _folder_problem(folder: Path) -> str | None:
     except (OSError, ValueError):
         return None
     if not isinstance(index, dict):
-        return "its model_index.json is not a JSON object."
+        return N_("its model_index.json is not a JSON object.")
     missing = sorted(name for name, value in index.items()
                      if not name.startswith("_") and isinstance(value, list) and value and value[0] is not None
                      and not (folder / name).is_dir())
     if missing:
-        return f"its model_index.json lists {', '.join(missing)}, but the folder has no such subfolder."
+        return N_("its model_index.json lists {parts}, but the folder has no such subfolder.",
+                  parts=", ".join(missing))
     return None
 
 

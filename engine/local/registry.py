@@ -24,6 +24,7 @@ from engine.errors import InvalidInput, ModelUnavailable
 from engine.json_setting import json_object
 from engine.translate.languages import ENGLISH, language_codes
 from engine.types import JobKind
+from engine.words import N_, Text
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
 
@@ -119,14 +120,16 @@ def resolve(name: str, registry: Mapping[str, ModelSpec]) -> ModelSpec:
         return registry[name]
     folder = Path(name).expanduser()
     if not folder.is_dir():
-        known = ", ".join(sorted(registry))
-        raise InvalidInput("model", f"There is no model called {name!r}.", hint=f"Known models: {known}.")
+        raise InvalidInput("model", N_("There is no model called {model}.", model=repr(name)),
+                           hint=N_("Known models: {names}.", names=", ".join(sorted(registry))))
     index = _json_file(folder / "model_index.json", required=True)
     pipeline = index.get("_class_name", "")
     base = next((s for s in registry.values() if pipeline in (s.pipeline, s.image_pipeline)), None)
     if base is None:
-        raise _unusable(folder, f"holds a {pipeline or 'unknown'} pipeline, which reelbot cannot drive",
-                        "Use one of the video pipelines listed in the README.")
+        raise _unusable(folder, N_("holds a {pipeline} pipeline, which reelbot cannot drive",
+                                   pipeline=pipeline) if pipeline else
+                        N_("holds a pipeline of no known class, which reelbot cannot drive"),
+                        N_("Use one of the video pipelines listed in the README."))
     options = {k: v for k, v in base.options.items() if k != "motion_adapter"}  # the folder is complete
     spec = replace(base, name=str(folder), source=str(folder), variant=None, options=options)
     own = _json_file(folder / "reelbot.json", required=False)
@@ -134,18 +137,19 @@ def resolve(name: str, registry: Mapping[str, ModelSpec]) -> ModelSpec:
         return spec
     extra = own.get("options", {})
     if not isinstance(extra, dict):
-        raise _unusable(folder, "has a reelbot.json whose options are not a JSON object", "Fix or remove it.")
+        raise _unusable(folder, N_("has a reelbot.json whose options are not a JSON object"),
+                        N_("Fix or remove it."))
     refused = sorted(set(own) - FOLDER_FIELDS) + (["options.motion_adapter"] if "motion_adapter" in extra else [])
     if refused:
-        raise _unusable(folder, f"has a reelbot.json that sets {', '.join(refused)}; a folder's reelbot.json "
-                                f"may set only {', '.join(sorted(FOLDER_FIELDS))} (a folder model always "
-                                "loads its own weights)",
-                        "Remove those fields; an admin adds models from elsewhere with LOCAL_MODELS.")
+        raise _unusable(folder, N_("has a reelbot.json that sets {refused}; a folder's reelbot.json may set only "
+                                   "{allowed} (a folder model always loads its own weights)",
+                                   refused=", ".join(refused), allowed=", ".join(sorted(FOLDER_FIELDS))),
+                        N_("Remove those fields; an admin adds models from elsewhere with LOCAL_MODELS."))
     try:
         return _spec_from(str(folder), own, spec)
     except (TypeError, ValueError) as exc:
-        raise _unusable(folder, f"has a reelbot.json that cannot be used: {exc}",
-                        "Fix or remove reelbot.json.") from None
+        raise _unusable(folder, N_("has a reelbot.json that cannot be used: {detail}", detail=str(exc)),
+                        N_("Fix or remove reelbot.json.")) from None
 
 
 # What a folder's own reelbot.json may change: the defaults of its videos, never where weights come from
@@ -158,27 +162,30 @@ def _json_file(path: Path, *, required: bool) -> dict[str, Any]:
     """A folder's JSON file as an object ({} if it is absent and not required)."""
     if not path.is_file():
         if required:
-            raise _unusable(path.parent, f"has no {path.name}, so it is not a diffusers pipeline folder",
-                            "Point --model at the folder save_pretrained or a download wrote (the one "
-                            f"with {path.name} in it).")
+            raise _unusable(path.parent, N_("has no {file}, so it is not a diffusers pipeline folder",
+                                            file=path.name),
+                            N_("Point --model at the folder save_pretrained or a download wrote (the one with "
+                               "{file} in it).", file=path.name))
         return {}
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise _unusable(path.parent, f"has a {path.name} that cannot be read ({exc})",
-                        "Check the file and its permissions.") from None
+        raise _unusable(path.parent, N_("has a {file} that cannot be read ({detail})", file=path.name,
+                                        detail=str(exc)),
+                        N_("Check the file and its permissions.")) from None
     except json.JSONDecodeError as exc:
-        raise _unusable(path.parent, f"has a {path.name} that is not valid JSON ({exc.msg} at line "
-                                     f"{exc.lineno})",
-                        "Save the pipeline again, or download it again.") from None
+        raise _unusable(path.parent, N_("has a {file} that is not valid JSON ({detail} at line {line})",
+                                        file=path.name, detail=exc.msg, line=exc.lineno),
+                        N_("Save the pipeline again, or download it again.")) from None
     if not isinstance(value, dict):
-        raise _unusable(path.parent, f"has a {path.name} that is not a JSON object",
-                        "Save the pipeline again, or download it again.")
+        raise _unusable(path.parent, N_("has a {file} that is not a JSON object", file=path.name),
+                        N_("Save the pipeline again, or download it again."))
     return value
 
 
-def _unusable(folder: Path, problem: str, hint: str) -> ModelUnavailable:
-    return ModelUnavailable(f"The model folder {folder} {problem}.", backend="local", hint=hint)
+def _unusable(folder: Path, problem: Text, hint: Text) -> ModelUnavailable:
+    return ModelUnavailable(N_("The model folder {folder} {problem}.", folder=str(folder), problem=problem),
+                            backend="local", hint=hint)
 
 
 def _spec_from(name: str, entry: Any, base: ModelSpec | None) -> ModelSpec:

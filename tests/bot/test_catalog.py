@@ -98,7 +98,7 @@ def test_messages_are_literal_templates_the_extractor_can_see() -> None:
 
 
 ERRORS = {name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, Exception)}
-MESSAGE_AT = {"InvalidInput": 1}  # the message's position among the arguments (InvalidInput has the field first)
+MESSAGE_AT = {"InvalidInput": 1, "QuotaExceeded": 1}  # the message's position among the arguments (the field or limit first)
 
 
 def test_errors_people_read_are_said_through_the_catalog() -> None:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
+from bot.i18n import words
 from engine.backends.simulated import SimulatedBackend
 from engine.errors import (
     AlreadyFinished,
@@ -448,6 +449,9 @@ async def test_a_video_that_cannot_fit_is_delivered_as_a_plain_explanation(app_f
     sent = deliverer.delivered[0]
     assert done.state is JobState.SUCCEEDED and sent.result_path is None
     assert sent.error_code == "video_too_large" and "this chat accepts" in sent.error_message
+    said = words("ko").text(sent.error_text)  # the user reads it in their language, with what to do
+    assert said.startswith("가장 낮은 화질로도 영상이 ") and said.endswith(
+        "이 채팅에서 받을 수 있는 1.0 KB를 넘어요. 더 짧거나 작은 영상으로 해 보세요.")
 
 
 async def test_run_on_cloud_now_takes_a_waiting_job_out_of_the_gpu_queue(app_factory):

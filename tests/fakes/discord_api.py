@@ -95,6 +95,7 @@ class Interaction:
     created_at: float = field(default_factory=time.monotonic)
     original: str | None = None  # message id of the original response
     dispatched_at: float = 0.0  # monotonic time INTERACTION_CREATE went out on the gateway
+    locale: str = "en-US"  # the language of the user's Discord app
 
 
 class FakeDiscord:
@@ -158,7 +159,10 @@ class FakeDiscord:
         """The id of the private channel between the bot and a user."""
         return str(int(user_id) + 77)
 
-    def guild(self, guild_id: int, name: str = "Makers", channel_id: int | None = None) -> dict[str, Any]:
+    def guild(self, guild_id: int, name: str = "Makers", channel_id: int | None = None, *, locale: str = "en-US",
+              community: bool = False) -> dict[str, Any]:
+        """A server with one text channel. Only a Community server chooses its language (``locale``, Discord's
+        ``preferred_locale``); every other one reports en-US."""
         gid = str(guild_id)
         channel = {"id": str(channel_id or guild_id + 1), "type": 0, "name": "videos", "position": 0,
                    "permission_overwrites": [], "nsfw": False, "parent_id": None, "guild_id": gid}
@@ -167,9 +171,11 @@ class FakeDiscord:
             "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
             "roles": [{"id": gid, "name": "@everyone", "permissions": str(EVERYONE_PERMISSIONS), "position": 0,
                        "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
-            "emojis": [], "stickers": [], "features": [], "mfa_level": 0, "system_channel_id": None,
+            "emojis": [], "stickers": [], "features": ["COMMUNITY"] if community else [], "mfa_level": 0,
+            "system_channel_id": None,
             "system_channel_flags": 0, "rules_channel_id": None, "vanity_url_code": None, "description": None,
-            "banner": None, "premium_tier": 0, "premium_subscription_count": 0, "preferred_locale": "en-US",
+            "banner": None, "premium_tier": 0, "premium_subscription_count": 0,
+            "preferred_locale": locale if community else "en-US",
             "public_updates_channel_id": None, "nsfw_level": 0, "premium_progress_bar_enabled": False,
             "joined_at": _now(), "large": False, "unavailable": False, "member_count": 2,
             "members": [{"user": self.bot, "roles": [], "joined_at": _now(), "deaf": False, "mute": False,
@@ -190,10 +196,11 @@ class FakeDiscord:
 
     def slash(self, name: str, user: dict[str, Any], *, guild_id: int | None = None,
               options: dict[str, Any] | None = None, image: tuple[str, bytes, str] | None = None,
-              manage_guild: bool = False, age_s: float = 0.0) -> Interaction:
+              manage_guild: bool = False, age_s: float = 0.0, locale: str = "en-US") -> Interaction:
         """A user runs /name with options (an image as (filename, bytes, content type)); in a guild or a DM.
-        ``age_s`` makes the interaction that old (its token expires 15 minutes after it was made)."""
-        inter = self._interaction(user, guild_id, manage_guild, age_s=age_s)
+        ``age_s`` makes the interaction that old (its token expires 15 minutes after it was made); ``locale``
+        is the language of the user's Discord app."""
+        inter = self._interaction(user, guild_id, manage_guild, age_s=age_s, locale=locale)
         opts: list[dict[str, Any]] = []
         resolved: dict[str, Any] = {}
         for key, value in (options or {}).items():
@@ -208,8 +215,9 @@ class FakeDiscord:
         self._dispatch_interaction(inter, 2, data)
         return inter
 
-    def context_menu(self, name: str, user: dict[str, Any], target: Sent, *, guild_id: int | None = None) -> Interaction:
-        inter = self._interaction(user, guild_id, False, channel_id=target.channel_id)
+    def context_menu(self, name: str, user: dict[str, Any], target: Sent, *, guild_id: int | None = None,
+                     locale: str = "en-US") -> Interaction:
+        inter = self._interaction(user, guild_id, False, channel_id=target.channel_id, locale=locale)
         data = {"id": snowflake(), "name": name, "type": 3, "target_id": target.id,
                 "resolved": {"messages": {target.id: target.payload(self)}}}
         self._dispatch_interaction(inter, 2, data)
@@ -223,8 +231,8 @@ class FakeDiscord:
         return message
 
     def press(self, message: Sent, custom_id: str, user: dict[str, Any], *, guild_id: int | None = None,
-              manage_guild: bool = False) -> Interaction:
-        inter = self._interaction(user, guild_id, manage_guild, channel_id=message.channel_id)
+              manage_guild: bool = False, locale: str = "en-US") -> Interaction:
+        inter = self._interaction(user, guild_id, manage_guild, channel_id=message.channel_id, locale=locale)
         self._dispatch_interaction(inter, 3, {"custom_id": custom_id, "component_type": 2},
                                    message=message.payload(self))
         return inter
@@ -293,14 +301,14 @@ class FakeDiscord:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": seq[0], "d": data}))
 
     def _interaction(self, user: dict[str, Any], guild_id: int | None, manage_guild: bool,
-                     channel_id: str | None = None, age_s: float = 0.0) -> Interaction:
+                     channel_id: str | None = None, age_s: float = 0.0, locale: str = "en-US") -> Interaction:
         if guild_id is not None:
             gid = str(guild_id)
             channel = channel_id or self.guilds[gid]["channels"][0]["id"]
         else:
             gid, channel = None, channel_id or self.dm_channel(user["id"])
         inter = Interaction(snowflake(age_s), f"itoken-{snowflake()}", user, channel, gid,
-                            created_at=time.monotonic() - age_s)
+                            created_at=time.monotonic() - age_s, locale=locale)
         inter.manage_guild = manage_guild  # type: ignore[attr-defined]
         self.interactions[inter.token] = inter
         return inter
@@ -311,12 +319,14 @@ class FakeDiscord:
         payload: dict[str, Any] = {
             "id": inter.id, "application_id": self.app_id, "type": kind, "token": inter.token, "version": 1,
             "data": data, "channel_id": inter.channel_id, "app_permissions": str(EVERYONE_PERMISSIONS),
-            "locale": "en-US", "entitlements": [], "attachment_size_limit": self.filesize_limit,
+            "locale": inter.locale, "entitlements": [],
+            "attachment_size_limit": self.filesize_limit,
         }
         if inter.guild_id is not None:
+            guild = self.guilds[inter.guild_id]
             payload.update(
-                guild_id=inter.guild_id, guild_locale="en-US", context=0,
-                guild={"id": inter.guild_id, "locale": "en-US", "features": []},
+                guild_id=inter.guild_id, guild_locale=guild["preferred_locale"], context=0,
+                guild={"id": inter.guild_id, "locale": guild["preferred_locale"], "features": guild["features"]},
                 channel={"id": inter.channel_id, "type": 0, "guild_id": inter.guild_id, "name": "videos",
                          "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None},
                 member={"user": inter.user, "roles": [], "joined_at": _now(), "deaf": False, "mute": False,

@@ -6,33 +6,36 @@ from pathlib import Path
 
 from engine.video import probe
 from engine.video_tags import video_tags
-from tests.bot.discord.conftest import GUILD
+from tests.bot.discord.conftest import GUILD, Speaker
 from tests.fakes.discord_api import FakeDiscord
 from tests.images import png
 
 
 async def test_video_command_defers_then_shows_progress_and_ends_with_the_mp4(fake: FakeDiscord, make_bot,
-                                                                               tmp_path: Path) -> None:
+                                                                               tmp_path: Path,
+                                                                               speaker: Speaker) -> None:
     bot = await make_bot(simulated_seconds=0.8, simulated_steps=8)
     assert bot.started_line.startswith("Discord: running as reelbot")
     assert sorted(c["name"] for c in fake.commands[str(GUILD)]) == [
-        "Animate image", "cancel", "help", "job", "status", "usage", "video"]
+        "Animate image", "cancel", "help", "job", "settings", "status", "usage", "video"]
     ann = fake.user(1001, "ann")
     inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a cat surfing --frames 8", "fps": 4,
-                                                             "seed": 7})
+                                                             "seed": 7}, locale=speaker.locale)
     await fake.wait_for(lambda: inter.callbacks)
     assert inter.callbacks[0]["type"] == 5  # deferred at once: "reelbot is thinking…"
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
-    assert done.content.startswith("“a cat surfing” · job ")
-    assert "✅ Done in" in done.content and "on local (zeroscope)" in done.content and "seed 7" in done.content
-    assert any("Running on local" in v and "%" in v for v in done.versions), done.versions
+    assert done.content.startswith("“a cat surfing” " + speaker.says("· job "))
+    last = done.content.splitlines()[-1]
+    assert last.startswith("✅ ") and speaker.says("✅ Done in") in last
+    assert speaker.says("on local (zeroscope)") in last and speaker.says("seed 7") in last
+    assert any(speaker.says("Running on local") in v and "%" in v for v in done.versions), done.versions
     [(name, data)] = done.files.items()
     path = tmp_path / name
     path.write_bytes(data)
     info = probe(path)
     assert (info.frames, info.fps) == (8, 4)
     labels = [label for label, _ in done.buttons()]
-    assert labels == ["Retry (new seed)", "Same seed"]
+    assert labels == [speaker.says("Retry (new seed)"), speaker.says("Same seed")]
 
 
 def _button(message, label: str) -> str:
@@ -50,87 +53,93 @@ async def test_image_attachment_makes_an_image_to_video_job(fake: FakeDiscord, m
     assert job.kind == "image-to-video" and job.options.portrait
 
 
-async def test_animate_image_context_menu(fake: FakeDiscord, make_bot) -> None:
+async def test_animate_image_context_menu(fake: FakeDiscord, make_bot, speaker: Speaker) -> None:
     await make_bot()
     ann, bob = fake.user(1001, "ann"), fake.user(1002, "bob")
     channel = fake.guilds[str(GUILD)]["channels"][0]["id"]
     posted = fake.post(bob, channel, "a sunset over the sea", files={"sunset.png": png()})
-    inter = fake.context_menu("Animate image", ann, posted, guild_id=GUILD)
+    inter = fake.context_menu("Animate image", ann, posted, guild_id=GUILD, locale=speaker.locale)
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
-    assert done.content.startswith("“a sunset over the sea” · job ") and "(svd-xt)" in done.content
+    assert done.content.startswith("“a sunset over the sea” " + speaker.says("· job ")) and "(svd-xt)" in done.content
 
     words = fake.post(bob, channel, "no picture here")
-    refused = fake.context_menu("Animate image", ann, words, guild_id=GUILD)
+    refused = fake.context_menu("Animate image", ann, words, guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(refused))
-    assert text.startswith("That message has no picture to animate.")
+    assert text.startswith(speaker.says("That message has no picture to animate."))
 
 
-async def test_cancel_button_stops_the_job_and_only_the_owner_may_press_it(fake: FakeDiscord, make_bot) -> None:
+async def test_cancel_button_stops_the_job_and_only_the_owner_may_press_it(fake: FakeDiscord, make_bot,
+                                                                              speaker: Speaker) -> None:
     await make_bot(simulated_seconds=30, simulated_steps=300)
     ann, eve = fake.user(1001, "ann"), fake.user(1003, "eve")
-    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a slow cat"})
-    running = await fake.wait_for(lambda: (m := fake.original(inter)) and "Running" in m.content and m)
-    cancel = _button(running, "Cancel")
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a slow cat"}, locale=speaker.locale)
+    running = await fake.wait_for(lambda: (m := fake.original(inter)) and speaker.says("Running") in m.content and m)
+    cancel = _button(running, speaker.says("Cancel"))
     assert cancel.startswith("reelbot:cancel:")
 
-    sneaky = fake.press(running, cancel, eve, guild_id=GUILD)
+    sneaky = fake.press(running, cancel, eve, guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(sneaky))
-    assert "someone else's" in text
+    assert speaker.says("someone else's") in text
 
-    pressed = fake.press(running, cancel, ann, guild_id=GUILD)
+    pressed = fake.press(running, cancel, ann, guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(pressed))
-    assert text.endswith("Cancelled. You were not charged.")
+    assert text.endswith(speaker.says("Cancelled. You were not charged."))
     final = await fake.wait_for(lambda: (m := fake.original(inter)) and "✖" in m.content and m)
-    assert "✖ Cancelled. You were not charged." in final.content and not final.files
+    assert "✖ " + speaker.says("Cancelled. You were not charged.") in final.content and not final.files
 
 
-async def test_retry_and_same_seed_queue_new_jobs_in_new_replies(fake: FakeDiscord, make_bot) -> None:
+async def test_retry_and_same_seed_queue_new_jobs_in_new_replies(fake: FakeDiscord, make_bot,
+                                                                     speaker: Speaker) -> None:
     await make_bot()
     ann = fake.user(1001, "ann")
-    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a fox", "seed": 42})
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a fox", "seed": 42}, locale=speaker.locale)
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
 
-    same = fake.press(done, _button(done, "Same seed"), ann, guild_id=GUILD)
+    same = fake.press(done, _button(done, speaker.says("Same seed")), ann, guild_id=GUILD, locale=speaker.locale)
     again = await fake.wait_for(lambda: (m := fake.original(same)) and m.files and m)
-    assert "· seed 42 ·" in again.content and again.id != done.id
+    assert speaker.says("· seed 42 ·") in again.content and again.id != done.id
 
-    retry = fake.press(done, _button(done, "Retry"), ann, guild_id=GUILD)
+    retry = fake.press(done, _button(done, speaker.says("Retry (new seed)")), ann, guild_id=GUILD,
+                       locale=speaker.locale)
     other = await fake.wait_for(lambda: (m := fake.original(retry)) and m.files and m)
-    assert "· seed 42 ·" not in other.content and "· seed " in other.content
+    assert speaker.says("· seed 42 ·") not in other.content and speaker.says("· seed ") in other.content
 
 
-async def test_status_is_for_admins_only_and_managers_see_just_their_server(fake: FakeDiscord, make_bot) -> None:
+async def test_status_is_for_admins_only_and_managers_see_just_their_server(fake: FakeDiscord, make_bot,
+                                                                              speaker: Speaker) -> None:
     await make_bot(discord_admin_ids="2001")
     boss, ann, mod = fake.user(2001, "boss"), fake.user(1001, "ann"), fake.user(1004, "mod")
-    refused = fake.slash("status", ann, guild_id=GUILD)
+    refused = fake.slash("status", ann, guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(refused))
-    assert text.startswith("Only the bot's admins")
+    assert text.startswith(speaker.says("Only the bot's admins"))
 
-    asked = fake.slash("status", boss, guild_id=GUILD)
+    asked = fake.slash("status", boss, guild_id=GUILD, locale=speaker.locale)
     shown = await fake.wait_for(lambda: [m for m in fake.messages.values()
                                          if m.interaction_token == asked.token and m.embeds])
     embed = shown[-1].embeds[0]
-    assert embed["title"] == "reelbot status" and embed["description"] == "Jobs: 0 queued, 0 running"
-    assert [f["name"] for f in embed["fields"]][:3] == ["GPUs", "Backends", "Spend"]
+    assert embed["title"] == speaker.says("reelbot status")
+    assert embed["description"] == speaker.says("Jobs: 0 queued, 0 running")
+    assert [f["name"] for f in embed["fields"]][:3] == [speaker.says(t) for t in ("GPUs", "Backends", "Spend")]
     assert embed["image"]["url"] == "attachment://status.png"
     assert shown[-1].files["status.png"].startswith(b"\x89PNG") and shown[-1].ephemeral
 
-    managed = fake.slash("status", mod, guild_id=GUILD, manage_guild=True)
+    managed = fake.slash("status", mod, guild_id=GUILD, manage_guild=True, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(managed))
-    assert text.startswith("This server: 0 waiting, 0 running; today 0 made, 0 failed.")
+    assert text.startswith(speaker.says("This server: 0 waiting, 0 running; today 0 made, 0 failed."))
     assert "$" not in text and not [m for m in fake.messages.values() if m.interaction_token == managed.token
                                     and m.embeds]
 
 
 async def test_quota_refusal_is_ephemeral_says_when_and_removes_the_public_reply(fake: FakeDiscord,
-                                                                                  make_bot) -> None:
+                                                                                  make_bot, speaker: Speaker) -> None:
     await make_bot(max_jobs_per_day=1)
     ann = fake.user(1001, "ann")
-    first = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "one"})
+    first = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "one"}, locale=speaker.locale)
     await fake.wait_for(lambda: (m := fake.original(first)) and m.files)
-    second = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "two"})
+    second = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "two"}, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(second))
-    assert "You have made 1 videos today; the limit is 1 a day." in text and "You can make more in" in text
+    assert speaker.says("You have made 1 videos today; the limit is 1 a day.") in text
+    assert speaker.says("You can make more in") in text
     await fake.wait_for(lambda: second.original in fake.deleted)
 
 
@@ -202,40 +211,42 @@ async def test_progress_edits_keep_to_the_edit_interval(fake: FakeDiscord, make_
     assert min(gaps) >= 0.45, gaps
 
 
-async def test_usage_job_and_cancel_commands_answer_the_user_alone(fake: FakeDiscord, make_bot) -> None:
+async def test_usage_job_and_cancel_commands_answer_the_user_alone(fake: FakeDiscord, make_bot,
+                                                                     speaker: Speaker) -> None:
     await make_bot(simulated_seconds=30, simulated_steps=300, max_jobs_per_day=5)
     ann, eve = fake.user(1001, "ann"), fake.user(1003, "eve")
-    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a long walk"})
-    running = await fake.wait_for(lambda: (m := fake.original(inter)) and "Running" in m.content and m)
-    job_id = running.content.split("job ")[1].split()[0]
+    inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a long walk"}, locale=speaker.locale)
+    running = await fake.wait_for(lambda: (m := fake.original(inter)) and speaker.says("Running") in m.content and m)
+    job_id = running.content.split(speaker.says("· job "))[1].split()[0]
 
-    usage = fake.slash("usage", ann, guild_id=GUILD)
+    usage = fake.slash("usage", ann, guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(usage))
-    assert text.startswith("Today: 1 of 5 videos.") and "In progress: 1 of 50." in text
+    assert text.startswith(speaker.says("Today: 1 of 5 videos.")) and speaker.says("In progress: 1 of 50.") in text
 
-    looked = fake.slash("job", ann, guild_id=GUILD, options={"job": job_id})
+    looked = fake.slash("job", ann, guild_id=GUILD, options={"job": job_id}, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(looked))
-    assert text.startswith(f"“a long walk” · job {job_id}\nRunning on local")
-    nosy = fake.slash("job", eve, guild_id=GUILD, options={"job": job_id})
+    assert text.startswith(f"“a long walk” {speaker.says('· job ')}{job_id}\n{speaker.says('Running on local')}")
+    nosy = fake.slash("job", eve, guild_id=GUILD, options={"job": job_id}, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(nosy))
-    assert "someone else's" in text
+    assert speaker.says("someone else's") in text
 
-    cancel = fake.slash("cancel", ann, guild_id=GUILD)
+    cancel = fake.slash("cancel", ann, guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(cancel))
-    assert text == f"Job {job_id}: Cancelled. You were not charged."
+    assert text == f"{speaker.says('Job ')}{job_id}: {speaker.says('Cancelled. You were not charged.')}"
     assert fake.heartbeats >= 1  # the gateway connection is kept alive the way Discord asks
 
 
-async def test_nothing_to_show_and_files_that_are_not_pictures_are_explained(fake: FakeDiscord, make_bot) -> None:
+async def test_nothing_to_show_and_files_that_are_not_pictures_are_explained(fake: FakeDiscord, make_bot,
+                                                                               speaker: Speaker) -> None:
     bot = await make_bot()
     ann = fake.user(1001, "ann")
-    empty = fake.slash("video", ann, guild_id=GUILD)
+    empty = fake.slash("video", ann, guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(empty))
-    assert text.startswith("Tell me what to show") and "attach a picture" in text
+    assert text.startswith(speaker.says("Tell me what to show")) and speaker.says("attach a picture") in text
     document = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "animate this"},
-                          image=("notes.pdf", b"%PDF-1.4", "application/pdf"))
+                          image=("notes.pdf", b"%PDF-1.4", "application/pdf"), locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(document))
-    assert text.startswith("notes.pdf is not a picture I can animate.")
+    assert text.startswith(speaker.says("notes.pdf is not a picture I can animate."))
     assert (await bot.service.report()).jobs_by_state == {}
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from bot.discord.frontend import DiscordSetupError
 from engine.backends.simulated import SimulatedBackend
-from tests.bot.discord.conftest import GUILD, Bot
+from tests.bot.discord.conftest import GUILD, Bot, Speaker
 from tests.conftest import make_settings
 from tests.fakes.discord_api import FakeDiscord
 
@@ -46,7 +46,7 @@ async def test_a_refused_token_stops_start_up_with_what_to_do(fake: FakeDiscord,
     assert "MTA.wrong" not in str(caught.value)
 
 
-async def test_run_on_cloud_now_moves_a_waiting_job(fake: FakeDiscord, make_bot) -> None:
+async def test_run_on_cloud_now_moves_a_waiting_job(fake: FakeDiscord, make_bot, speaker: Speaker) -> None:
     backends = {
         "local": SimulatedBackend("local", seconds=20, steps=200),
         "replicate": SimulatedBackend("replicate", local=False, seconds=0.05, steps=2, usd_per_run=0.08),
@@ -54,14 +54,16 @@ async def test_run_on_cloud_now_moves_a_waiting_job(fake: FakeDiscord, make_bot)
     await make_bot(backends=backends, chain_text_to_video="local,replicate")
     ann, bob = fake.user(1001, "ann"), fake.user(1002, "bob")
     fake.slash("video", ann, guild_id=GUILD, options={"prompt": "first"})
-    later = fake.slash("video", bob, guild_id=GUILD, options={"prompt": "second"})
-    queued = await fake.wait_for(lambda: (m := fake.original(later)) and "Queued #1" in m.content and m)
-    cloud = next(c for label, c in queued.buttons() if label.startswith("Run on cloud now (replicate ≈ $0.080)"))
-    pressed = fake.press(queued, cloud, bob, guild_id=GUILD)
+    later = fake.slash("video", bob, guild_id=GUILD, options={"prompt": "second"}, locale=speaker.locale)
+    queued = await fake.wait_for(lambda: (m := fake.original(later)) and speaker.says("Queued #1") in m.content and m)
+    labels = [label for label, _ in queued.buttons()]
+    assert labels == [speaker.says("Cancel"), speaker.says("Run on cloud now (replicate ≈ $0.080)")]
+    cloud = queued.buttons()[1][1]
+    pressed = fake.press(queued, cloud, bob, guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(pressed))
-    assert text.startswith("Moving job") and "replicate" in text
+    assert text.startswith(speaker.says("Moving job")) and "replicate" in text
     done = await fake.wait_for(lambda: (m := fake.original(later)) and m.files and m)
-    assert "on replicate" in done.content and "$0.080" in done.content
+    assert speaker.says("on replicate") in done.content and "$0.080" in done.content
 
 
 async def test_a_failed_job_says_why_and_that_it_was_refunded(fake: FakeDiscord, make_bot) -> None:

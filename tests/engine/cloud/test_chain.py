@@ -12,7 +12,8 @@ import numpy as np
 from PIL import Image
 
 from bot.i18n import ENGLISH as EN
-from bot.render import preview_line
+from bot.i18n import words
+from bot.render import changes_told, failure_text, preview_line
 from engine.events import Event, Progress, ProviderAlert, Retrying
 from engine.types import JobKind, JobState, Options, Origin, Outcome, SubmitRequest, UserRef
 from engine.video import probe
@@ -98,6 +99,37 @@ async def test_moderation_is_not_tried_elsewhere_and_costs_nothing(app_factory, 
     assert "content rules" in done.error_message
     assert [a.backend for a in done.attempts] == ["replicate"] and runway.jobs == {}
     assert done.charged_usd == 0 and await app.repo.ledger_balance() == {done.id: 0}
+
+
+async def test_a_providers_refusal_is_stored_for_each_reader_to_read_in_their_language(app_factory, served):
+    replicate = await served(FakeReplicate)
+    replicate.plan("moderated", polls=1)
+    app = on(await app_factory(settings=provider_settings(("replicate", replicate),
+                                                          chain_text_to_video=["replicate"])), ("replicate", replicate))
+    failed = await app.service.wait((await app.service.submit(req())).id)
+    stored = await app.service.get(failed.id)  # as any process reads it back from the database
+    provider_said = "NSFW content detected. Try running it again, or try a different prompt."
+    assert stored.state is JobState.FAILED and stored.error_code == "moderated"
+    # The operator's record is English; the user reads it in their language, the provider's own words as given.
+    assert stored.error_message == (f"replicate refused this prompt or picture under its content rules "
+                                    f"({provider_said}).")
+    assert failure_text(words("ko"), stored) == (
+        f"replicate이(가) 콘텐츠 규정에 따라 이 프롬프트나 사진을 거절했어요 ({provider_said}). "
+        f"이 작업에 잡아 둔 {words('ko').money(stored.reserved_usd)}는 환불됐어요.")
+    assert failure_text(EN, stored).startswith(stored.error_message)
+
+
+async def test_a_value_the_model_does_not_take_is_told_with_the_video_in_the_readers_language(app_factory, served):
+    replicate = await served(FakeReplicate)
+    app = on(await app_factory(settings=provider_settings(("replicate", replicate),
+                                                          chain_image_to_video=["replicate"])), ("replicate", replicate))
+    done = await app.service.wait((await app.service.submit(req(image=_png(), fps=60))).id)
+    stored = await app.service.get(done.id)
+    assert stored.state is JobState.SUCCEEDED
+    assert changes_told(EN, stored) == [
+        "Note: replicate: fps 60 → 30: svd-xt (stability-ai/stable-video-diffusion) takes 5–30."]
+    assert changes_told(words("ko"), stored) == [
+        "참고: replicate: fps 60 → 30: svd-xt (stability-ai/stable-video-diffusion)은(는) 5–30만 받아요."]
 
 
 async def test_a_refused_key_alerts_admins_once_and_later_jobs_skip_the_provider(app_factory, served):

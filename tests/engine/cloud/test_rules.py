@@ -12,6 +12,7 @@ from engine.cloud.catalog import DEFAULT_PROMPT
 from engine.errors import AuthFailed, BackendUnavailable, Moderated, RejectedInput, TransientError
 from engine.types import JobKind
 from engine.video import probe
+from engine.words import Text
 from tests.engine.cloud.conftest import backend_for
 from tests.engine.cloud.conftest import run_once as _run
 from tests.fakes.providers.fal import FakeFal, FakeHuggingFace
@@ -21,6 +22,11 @@ from tests.fakes.providers.stability import FakeStability
 from tests.fakes.providers.veo import FakeVeo
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
+
+
+def told(run) -> list[str]:
+    """The notes the user is told (a Text each, kept as JSON on the attempt), in English."""
+    return [str(note) for note in map(Text.from_json, run.ctx.notes) if isinstance(note, Text)]
 
 
 
@@ -34,7 +40,7 @@ async def test_runway_text_to_video_is_sent_a_ratio_it_accepts(served, make_job,
     await _run(backend_for("runway", fake, tmp_path), run)
     assert next(iter(fake.jobs.values())).body["ratio"] == ratio and fake.problems == []
     if not size[0] == size[1] == 960 and ratio != f"{size[0]}:{size[1]}":
-        assert any("gen4.5" in note and ratio.replace(":", "x") in note for note in run.ctx.notes)
+        assert any("gen4.5" in note and ratio.replace(":", "x") in note for note in told(run))
 
 
 async def test_runway_image_to_video_keeps_its_six_ratios(served, make_job, tmp_path) -> None:
@@ -49,7 +55,7 @@ async def test_runway_counts_its_prompt_limit_in_utf16_units(served, make_job, t
     await _run(backend_for("runway", fake, tmp_path), run)
     sent = next(iter(fake.jobs.values())).body["promptText"]
     assert sent == "🎬" * 500 and fake.problems == []
-    assert any("prompt cut to 1000 UTF-16 units" in note for note in run.ctx.notes)
+    assert any("prompt cut to 1000 UTF-16 units" in note for note in told(run))
 
 
 @pytest.mark.parametrize(("code", "error"), [("SAFETY.INPUT.TEXT", Moderated),
@@ -88,7 +94,7 @@ async def test_fps_outside_a_models_range_becomes_the_nearest_with_a_note(served
     await _run(backend_for(name, fake, tmp_path), run)
     inputs = next(iter(fake.jobs.values())).body
     assert inputs.get("input", inputs)[field] == sent and fake.problems == []
-    said = [note for note in run.ctx.notes if note.startswith(f"{name}: fps {asked} → {sent}")]
+    said = [note for note in told(run) if note.startswith(f"{name}: fps {asked} → {sent}")]
     assert len(said) == (0 if asked == sent else 1)
 
 
@@ -99,7 +105,7 @@ async def test_stability_seed_tops_out_at_4294967294(served, make_job, tmp_path)
                                     4294967295)
     await _run(backend_for("stability", fake, tmp_path), run)
     assert next(iter(fake.jobs.values())).body["seed"] == b"0" and fake.problems == []
-    assert any("seed 4294967295 → 0" in note for note in run.ctx.notes)
+    assert any("seed 4294967295 → 0" in note for note in told(run))
 
 
 @pytest.mark.parametrize(("code", "status", "message", "error"), [

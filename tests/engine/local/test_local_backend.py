@@ -17,6 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
+from bot.i18n import ENGLISH as EN
+from bot.render import changes_told
 from engine.backends.diffusers import DiffusersBackend
 from engine.backends.simulated import SimulatedBackend
 from engine.events import Event, Progress
@@ -143,8 +145,11 @@ async def test_out_of_memory_walks_the_ladder_and_says_what_changed(app_factory,
     assert notes == [
         "out of GPU memory: decode_chunk_size lowered to 4", "out of GPU memory: decode_chunk_size lowered to 2",
         "out of GPU memory: decode_chunk_size lowered to 1",
-        "out of GPU memory: model CPU offload and VAE slicing/tiling turned on",
+        "out of GPU memory: it was made more slowly, with part of the model kept in main memory",
     ]
+    told = changes_told(EN, done)  # the user hears of the slower run only, not of the decode chunks
+    assert told == ["Note: GPU memory was short, so it was made more slowly, with part of the model kept in main "
+                    "memory."]
 
 
 async def test_out_of_memory_at_the_bottom_of_the_ladder_hands_the_job_on(app_factory, tiny):
@@ -157,7 +162,7 @@ async def test_out_of_memory_at_the_bottom_of_the_ladder_hands_the_job_on(app_fa
     assert done.state is JobState.SUCCEEDED and done.backend == "runway"
     local = done.attempts[0]
     assert local.error_code == "out_of_memory" and "even with offload and fewer frames" in local.error_message
-    assert "out of GPU memory: frames lowered from 25 to 15" in [str(note) for note in local.notes]
+    assert "out of GPU memory: the video has 15 frames instead of 25" in [str(note) for note in local.notes]
 
 
 async def test_a_warm_model_is_not_loaded_again(app_factory, tiny):

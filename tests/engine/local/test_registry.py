@@ -11,6 +11,7 @@ from engine.errors import InvalidInput, ModelUnavailable
 from engine.local.pipelines import MemoryPlan
 from engine.local.registry import BUILTIN, load_registry, resolve
 from engine.types import JobKind
+from engine.words import Text
 
 
 def test_the_builtin_models_cover_both_kinds_with_their_published_defaults():
@@ -83,10 +84,12 @@ def test_the_out_of_memory_ladder_walks_the_steps_users_take_by_hand():
     plan, changes = MemoryPlan(frames=25, decode_chunk_size=8), []
     while (step := plan.next(spec, allow_fewer_frames=True)) is not None:
         plan, change = step
-        changes.append(str(change))
-    assert changes == [
-        "decode_chunk_size lowered to 4", "decode_chunk_size lowered to 2", "decode_chunk_size lowered to 1",
-        "model CPU offload and VAE slicing/tiling turned on", "frames lowered from 25 to 15",
+        changes.append((str(change), isinstance(change, Text)))
+    assert changes == [  # what the user notices is told them (a Text); smaller decode chunks are the operator's
+        ("decode_chunk_size lowered to 4", False), ("decode_chunk_size lowered to 2", False),
+        ("decode_chunk_size lowered to 1", False),
+        ("it was made more slowly, with part of the model kept in main memory", True),
+        ("the video has 15 frames instead of 25", True),
     ]
     strict = MemoryPlan(frames=25, decode_chunk_size=None, offload=True)
     assert strict.next(spec, allow_fewer_frames=False) is None

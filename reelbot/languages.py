@@ -13,7 +13,7 @@ from reelbot.settings import Settings
 
 def languages(settings: Settings) -> Languages:
     """DEFAULT_LANGUAGE, and TIMEZONE for the clock times people read."""
-    return Languages(settings.default_language or "en", settings.zone)
+    return Languages(settings.default_language or "en")
 
 
 def terminal_words(settings: Settings, environ: Mapping[str, str] = os.environ) -> Words:

@@ -3,7 +3,7 @@
 A front end picks the reader's language (:func:`pick`) and asks :func:`words` for a :class:`Words`, then says
 everything through it: ``w._("Queued #{position}", position=3)`` looks the English template up in the
 language's catalog and fills it in; ``w.text(error.text)`` does the same for a message the engine built
-(:class:`engine.words.Text`); ``w.duration``, ``w.money``, ``w.number`` and ``w.when`` format values the way
+(:class:`engine.words.Text`); ``w.duration``, ``w.money`` and ``w.number`` format values the way
 that language writes them (through Babel).
 
 The catalogs are the ``.po`` files in ``bot/locale/<lang>/LC_MESSAGES/reelbot.po``, made and kept current
@@ -21,12 +21,10 @@ import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -90,11 +88,10 @@ def _translations(lang: str) -> gettext.NullTranslations:
 
 
 class Words:
-    """Everything said in one language, times shown in one time zone."""
+    """Everything said in one language."""
 
-    def __init__(self, lang: str = SOURCE_LANGUAGE, tz: tzinfo = UTC) -> None:
+    def __init__(self, lang: str = SOURCE_LANGUAGE) -> None:
         self.lang = supported(lang) or SOURCE_LANGUAGE
-        self.tz = tz
         self._catalog = _translations(self.lang)
 
     def __repr__(self) -> str:
@@ -176,28 +173,23 @@ class Words:
             return self._("{h} h", h=hours)
         return self._("{h} h {m} min", h=hours, m=minutes)
 
-    def when(self, moment: datetime) -> str:
-        """A moment as people here read a clock: in the installation's time zone, "Dec 1, 16:45"."""
-        local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(self.tz)
-        return format_skeleton("MMMdHm", local, locale=self.lang)
 
 
 @functools.cache
-def words(lang: str = SOURCE_LANGUAGE, tz: tzinfo = UTC) -> Words:
-    return Words(lang, tz)
+def words(lang: str = SOURCE_LANGUAGE) -> Words:
+    return Words(lang)
 
 
 @dataclass(frozen=True, slots=True)
 class Languages:
-    """The installation's language choices: ``DEFAULT_LANGUAGE`` for whoever says nothing of theirs, and the
-    time zone (``TIMEZONE``) clocks are shown in. Front ends get one from the composition root."""
+    """The installation's language choice: ``DEFAULT_LANGUAGE``, for whoever says nothing of theirs. Front
+    ends get one from the composition root. (Clocks are shown in ``TIMEZONE`` by the engine's reports.)"""
 
     default: str = SOURCE_LANGUAGE
-    tz: tzinfo = UTC
 
     def words(self, *codes: str | None) -> Words:
         """The words for the first of ``codes`` reelbot speaks (see :func:`pick`), else the default's."""
-        return words(pick(*codes, default=self.default), self.tz)
+        return words(pick(*codes, default=self.default))
 
 
 ENGLISH = words(SOURCE_LANGUAGE)

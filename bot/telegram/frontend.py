@@ -123,7 +123,7 @@ class TelegramFrontend:
         """The command menu in the default language for everyone, and in each other language reelbot speaks
         for the people whose Telegram app is in that language."""
         default = self.config.languages.words()
-        menus = [(None, default)] + [(lang, words(lang, default.tz)) for lang in languages() if lang != default.lang]
+        menus = [(None, default)] + [(lang, words(lang)) for lang in languages() if lang != default.lang]
         for code, w in menus:
             menu = [BotCommand(name, description) for name, description in commands(w)]
             try:

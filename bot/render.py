@@ -332,13 +332,13 @@ def worker_line(w: Words, worker: WorkerStatus) -> str:
                age=w.duration(worker.heartbeat_age_s))
 
 
-def spending_line(w: Words, can_spend: Sequence[str], off: Sequence[tuple[str, str]]) -> str:
+def spending_line(w: Words, can_spend: Sequence[str], off: Sequence[tuple[str, Text | str]]) -> str:
     """Who can spend the operator's money: "Can spend money: replicate, runway · off: huggingface (why)".
 
     The same line in /status, `reelbot status` and `reelbot doctor`."""
     line = w._("Can spend money: {who}", who=w.join(can_spend) or w._("no cloud provider"))
     if off:
-        line += " · " + w._("off: {which}", which=w.join(f"{name} ({why})" for name, why in off))
+        line += " · " + w._("off: {which}", which=w.join(f"{name} ({w.text(why)})" for name, why in off))
     return line
 
 
@@ -367,10 +367,10 @@ def status_sections(w: Words, report: StatusReport) -> list[tuple[str, str, list
     backends = []
     for backend in report.backends:
         if backend.problem:
-            health = w._("unavailable: {why}", why=backend.problem)
+            health = w._("unavailable: {why}", why=w.text(backend.problem))
         elif backend.cooling_s > 0:
             health = w._("cooling down {time} ({why})", time=w.duration(backend.cooling_s),
-                         why=backend.last_error or w._("failures"))
+                         why=w.text(backend.last_error) or w._("failures"))
         else:
             health = w._("ok")
         backends.append(f"{backend.name}: {health}")

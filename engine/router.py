@@ -36,10 +36,10 @@ class BackendHealth:
     name: str
     local: bool
     kinds: tuple[str, ...]
-    problem: str | None  # not configured, not available: why
+    problem: Text | str | None  # not configured, not available: why
     cooling_s: float  # seconds of cooldown left
     recent_fails: int
-    last_error: str | None
+    last_error: Text | str | None
 
 
 class Router:
@@ -50,8 +50,8 @@ class Router:
         *,
         allowed_fails: int = 3,
         cooldown_s: float = 60.0,
-        missing: Mapping[str, str] | None = None,
-        switched_off: Mapping[str, str] | None = None,
+        missing: Mapping[str, Text | str] | None = None,
+        switched_off: Mapping[str, Text | str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backends = dict(backends)
@@ -64,7 +64,7 @@ class Router:
         self._clock = clock
         self._fails: dict[str, int] = {}
         self._cool_until: dict[str, float] = {}
-        self._last_error: dict[str, str] = {}
+        self._last_error: dict[str, Text] = {}
         self._alerted: set[str] = set()
 
     def plan(self, kind: JobKind, options: Options) -> list[Step]:
@@ -146,7 +146,7 @@ class Router:
         alert = isinstance(error, AuthFailed | BackendUnavailable) and name not in self._alerted
         if alert:
             self._alerted.add(name)
-        self._last_error[name] = error.message
+        self._last_error[name] = error.text
         fails = self._fails.get(name, 0) + 1
         cool = error.retry_after or 0.0
         if isinstance(error, AuthFailed | BackendUnavailable):

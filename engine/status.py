@@ -13,6 +13,7 @@ from engine.lanes import GpuLane
 from engine.router import BackendHealth, Router
 from engine.scheduler import Scheduler
 from engine.types import UserRef
+from engine.words import Text
 from storage.repo import Calendar, Limits, Repository
 
 
@@ -83,7 +84,7 @@ class StatusReport:
     top_users: tuple[TopUser, ...]
     workers: tuple[WorkerStatus, ...] = ()
     can_spend: tuple[str, ...] = ()  # cloud providers that can spend money now
-    spending_off: tuple[tuple[str, str], ...] = ()  # (provider, why): a key is set, spending is not on
+    spending_off: tuple[tuple[str, Text | str], ...] = ()  # (provider, why): a key is set, spending is not on
 
     @property
     def spend_today_usd(self) -> float:

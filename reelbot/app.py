@@ -87,7 +87,7 @@ class App:
             if front_end_only:
                 lanes = []  # the GPUs are the workers'
             lanes = build_lanes(settings) if lanes is None else lanes
-            missing: dict[str, str] = {}
+            missing: dict[str, Text] = {}
             if backends is None:
                 backends, missing = build_backends(settings, lanes, pool=front_end_only)
             if settings.distributed:

@@ -21,6 +21,7 @@ from engine.lanes import GpuLane
 from engine.local.registry import load_registry
 from engine.translate.translator import PromptTranslator
 from engine.types import JobKind
+from engine.words import N_, Text
 from reelbot.settings import Settings
 
 # Cloud providers by chain name: the class, the setting that holds the key, the one that holds the base URL.
@@ -37,7 +38,7 @@ PROVIDER_KEYS = {name: cls.key_setting for name, cls in PROVIDERS.items()}
 # that opts in to paying for them, and what the operator reads while it is off.
 OPT_IN = {
     "huggingface": ("hf_inference",
-                    "HF_TOKEN is only used for downloads; set HF_INFERENCE=true to pay for inference"),
+                    N_("HF_TOKEN is only used for downloads; set HF_INFERENCE=true to pay for inference")),
 }
 PROVIDER_URLS = {
     "replicate": "replicate_base_url",
@@ -72,18 +73,18 @@ def cuda_devices(choice: str, torch: Any = None) -> list[tuple[int, str]]:
 
 def build_backends(
     settings: Settings, lanes: list[GpuLane], *, pool: bool = False
-) -> tuple[dict[str, Backend], dict[str, str]]:
+) -> tuple[dict[str, Backend], dict[str, Text]]:
     """The backends the settings describe, and for each chain entry that is missing, why. ``pool``: the
     front end of distributed mode, where "local" stands for the GPU workers."""
     backends: dict[str, Backend] = {}
-    missing: dict[str, str] = {}
+    missing: dict[str, Text] = {}
     if pool:
         backends["local"] = WorkerPool(local_backend(settings))
     elif settings.local_backend == "simulated" or lanes:
         backends["local"] = local_backend(settings)
     else:
-        missing["local"] = ("no CUDA GPU found (check the driver and GPUS; GPUS=cpu runs tiny test models, "
-                            "LOCAL_BACKEND=simulated tries reelbot without a GPU)")
+        missing["local"] = N_("no CUDA GPU found (check the driver and GPUS; GPUS=cpu runs tiny test models, "
+                              "LOCAL_BACKEND=simulated tries reelbot without a GPU)")
     backends.update(build_providers(settings, missing))
     return backends, missing
 
@@ -131,7 +132,7 @@ def build_translator(settings: Settings) -> PromptTranslator | None:
     )
 
 
-def spending_off(settings: Settings) -> dict[str, str]:
+def spending_off(settings: Settings) -> dict[str, Text]:
     """Providers whose key is set but that may not spend money, because the key exists for something else
     and the operator has not opted in (HF_TOKEN for gated downloads, without HF_INFERENCE): name -> why."""
     return {
@@ -140,7 +141,7 @@ def spending_off(settings: Settings) -> dict[str, str]:
     }
 
 
-def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Backend]:
+def build_providers(settings: Settings, missing: dict[str, Text]) -> dict[str, Backend]:
     """One backend per cloud provider the operator enabled (its key set and, where the key serves another
     purpose too, its opt-in); the others go to ``missing`` with the reason. A provider built here can
     spend money: the chains name it, and ``--provider`` may pick it."""
@@ -157,7 +158,7 @@ def build_providers(settings: Settings, missing: dict[str, str]) -> dict[str, Ba
     for name, key in PROVIDER_KEYS.items():
         secret = getattr(settings, key)
         if secret is None:
-            missing[name] = f"{key.upper()} is not set"
+            missing[name] = N_("{setting} is not set", setting=key.upper())
             continue
         if name in off:
             missing[name] = off[name]

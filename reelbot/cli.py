@@ -32,6 +32,7 @@ from engine.events import Queued
 from engine.router import BackendHealth
 from engine.status import GpuStats, LaneStatus, StatusReport
 from engine.types import JobState, Options, Origin, SubmitRequest, UserRef
+from engine.words import Text
 from reelbot.app import App
 from reelbot.languages import terminal_words, unsettled_words
 from reelbot.logs import redact_secrets
@@ -164,11 +165,8 @@ async def _write_snapshots(app: App) -> None:
     path = app.settings.data_dir / SNAPSHOT
     while True:
         try:
-            report = await app.service.report()
-            data = {"written": time.time(), "lanes": [asdict(x) for x in report.lanes],
-                    "backends": [asdict(x) for x in report.backends]}
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data))
+            tmp.write_text(snapshot(await app.service.report()))
             tmp.replace(path)
         except Exception:
             log.exception("could not write the status snapshot")
@@ -283,6 +281,21 @@ async def cmd_status(settings: Settings, args: argparse.Namespace, w: Words) -> 
     return 0
 
 
+def snapshot(report: StatusReport) -> str:
+    """The live GPUs and backends, as `reelbot status` in another shell reads them (:func:`_with_snapshot`)."""
+    # Words keep their template, so `reelbot status` shows them in its own language.
+    backends = [{**asdict(x), "problem": _said(x.problem), "last_error": _said(x.last_error)} for x in report.backends]
+    return json.dumps({"written": time.time(), "lanes": [asdict(x) for x in report.lanes], "backends": backends})
+
+
+def _said(words: Text | str | None) -> object:
+    return words.to_json() if isinstance(words, Text) else words
+
+
+def _words_of(stored: object) -> Text | str | None:
+    return Text.from_json(stored) if stored else None
+
+
 def _with_snapshot(report: StatusReport, path: Path) -> tuple[StatusReport, bool]:
     """Use the running engine's live GPU and backend view if it wrote one recently."""
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
@@ -293,7 +306,11 @@ def _with_snapshot(report: StatusReport, path: Path) -> tuple[StatusReport, bool
                               "stats": GpuStats(**x["stats"]) if x.get("stats") else None})
                 for x in data["lanes"]
             )
-            backends = tuple(BackendHealth(**{**x, "kinds": tuple(x["kinds"])}) for x in data["backends"])
+            backends = tuple(
+                BackendHealth(**{**x, "kinds": tuple(x["kinds"]), "problem": _words_of(x["problem"]),
+                                 "last_error": _words_of(x["last_error"])})
+                for x in data["backends"]
+            )
             return replace(report, lanes=lanes, backends=backends), True
     return report, False
 

@@ -74,8 +74,8 @@ class Backend(Protocol):
 
     def kinds(self) -> frozenset[JobKind]: ...
 
-    def unavailable_reason(self) -> str | None:
-        """None when the backend can take jobs; else plain words on why not (shown in status/doctor)."""
+    def unavailable_reason(self) -> Text | str | None:
+        """None when the backend can take jobs; else words on why not (shown in status/doctor)."""
         ...
 
     def model_for(self, kind: JobKind, options: Options) -> str | None:

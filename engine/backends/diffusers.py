@@ -63,12 +63,12 @@ class DiffusersBackend:
     def kinds(self) -> frozenset[JobKind]:
         return frozenset(kind for spec in self.registry.values() for kind in spec.kinds)
 
-    def unavailable_reason(self) -> str | None:
+    def unavailable_reason(self) -> Text | None:
         try:
             import diffusers  # noqa: F401
             import torch  # noqa: F401
         except ImportError:
-            return "torch and diffusers are not installed (pip install 'reelbot[local]')"
+            return N_("torch and diffusers are not installed (pip install 'reelbot[local]')")
         return None
 
     def model_names(self) -> frozenset[str]:

@@ -102,8 +102,8 @@ class CloudBackend(ProviderHttp):
     def kinds(self) -> frozenset[JobKind]:
         return frozenset(m.kind for m in self.models)
 
-    def unavailable_reason(self) -> str | None:
-        return None if self.models else "no models configured (CLOUD_MODELS)"
+    def unavailable_reason(self) -> Text | None:
+        return None if self.models else N_("no models configured (CLOUD_MODELS)")
 
     def model_for(self, kind: JobKind, options: Options) -> str | None:
         entry = pick(self.models, kind, options.model)

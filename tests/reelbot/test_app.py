@@ -85,3 +85,20 @@ async def test_status_and_doctor_show_who_can_spend(app_factory, hf):
 async def test_without_any_provider_nothing_can_spend(app_factory):
     app = await app_factory()
     assert "Can spend money: no cloud provider" in status_text(EN, await app.service.report()).splitlines()
+
+
+async def test_status_says_why_a_provider_is_off_in_the_readers_language(app_factory, tmp_path):
+    from bot.i18n import words
+    from reelbot.cli import _with_snapshot, snapshot
+
+    app = await app_factory(settings={"hf_token": "hf_test"})  # no other key: replicate, runway... are not set up
+    report = await app.service.report()
+    korean = status_text(words("ko"), report)
+    assert "replicate: 사용할 수 없음: REPLICATE_API_TOKEN이(가) 설정되지 않았어요" in korean
+    assert "huggingface (HF_TOKEN은 내려받기에만 써요. 추론 비용을 내려면 HF_INFERENCE=true로 설정해 주세요)" in korean
+    assert "replicate: unavailable: REPLICATE_API_TOKEN is not set" in status_text(EN, report)
+    # `reelbot status` in another shell reads the running engine's view, words and all
+    path = tmp_path / "status.json"
+    path.write_text(snapshot(report))
+    live, fresh = _with_snapshot(report, path)
+    assert fresh and status_text(words("ko"), live) == korean

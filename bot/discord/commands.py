@@ -52,7 +52,7 @@ class Commands:
 
     def install(self, tree: app_commands.CommandTree) -> None:  # type: ignore[type-arg]
         """Register every command on ``tree``; each one only hands over to a method of this object. Their
-        words are the catalog's (see bot/discord/translator.py): Korean clients see /영상 and Korean help."""
+        words are the catalog's (see bot/discord/translator.py): Korean clients see Korean descriptions and help."""
         commands = self
 
         @app_commands.command(name=command_name(COMMANDS["video"]),

@@ -14,7 +14,7 @@ from engine.types import JobView
 
 
 def help_text(w: Words) -> str:
-    """/help: the commands by the names the reader's Discord shows ("/영상" in Korean), then the flags."""
+    """/help: the commands by the names the reader's Discord shows (the catalog may rename them; Korean keeps "/video"), then the flags."""
     names = {key: w.text(name) for key, name in COMMANDS.items()}
     return "\n".join([
         w._("**{video}** `prompt:` what to show — makes a video from words. Attach a picture with `image:` to "

@@ -3,8 +3,10 @@
 A command's words are written ``localized(N_("How to use this bot"))`` (descriptions, option descriptions,
 choice names) and its name ``command_name(N_("/video"))``: English is what Discord shows by default, and
 when the commands are synced discord.py asks :class:`CatalogTranslator` for each of Discord's locales; a
-locale reelbot has a catalog for (``ko``) gets the catalog's words, so a Korean client shows ``/영상`` with
-Korean descriptions. Typed options keep their English names: they are the prompt's ``--flags`` too.
+locale reelbot has a catalog for (``ko``) gets the catalog's words: a Korean client shows Korean descriptions
+and the "사진을 영상으로" menu. The Korean catalog keeps the slash commands' English names ("/video"): every
+reply, on Discord and Telegram alike, names them so, and Discord's clients match typed names in English
+(discord-api-docs#5001); a name the catalog leaves as it is goes unlocalized. Typed options keep their English names: they are the prompt's ``--flags`` too.
 
 Discord refuses the whole sync over one bad string, so a translation that breaks its rules (a name that is
 not one lowercase word, a description over 100 characters) is logged and left out: that string stays in
@@ -25,8 +27,8 @@ from engine.words import N_, Text
 
 log = logging.getLogger(__name__)
 
-# The commands' names as users type them: each language's catalog names them its own way ("/영상"), in
-# Discord's menus and in /help alike.
+# The commands' names as users type them: a language's catalog may name them its own way, in Discord's menus
+# and in /help alike (Korean keeps the English names).
 COMMANDS = {
     "video": N_("/video"), "usage": N_("/usage"), "cancel": N_("/cancel"), "job": N_("/job"),
     "status": N_("/status"), "help": N_("/help"), "settings": N_("/settings"), "animate": N_("Animate image"),

@@ -16,23 +16,24 @@ from tests.bot.discord.conftest import GUILD, KOREAN, Speaker
 from tests.fakes.discord_api import FakeDiscord
 
 KOREAN_GUILD = 700000000000000003
-KOREAN_NAMES = {"video": "영상", "usage": "사용량", "cancel": "취소", "job": "작업", "status": "상태", "help": "도움말",
-                "settings": "설정", "Animate image": "사진을 영상으로"}
+# Slash commands keep their English names in Korean too: every reply (shared with Telegram) names them so, and
+# Discord matches typed names in English (discord-api-docs#5001). The context menu, picked from a list, is Korean.
+KOREAN_NAMES = {"Animate image": "사진을 영상으로"}
 
 
 def _last_line(content: str) -> str:
     return content.splitlines()[-1]
 
 
-async def test_commands_are_synced_with_korean_names_and_descriptions_that_fit(fake: FakeDiscord,
+async def test_commands_are_synced_with_korean_descriptions_that_fit(fake: FakeDiscord,
                                                                                make_bot) -> None:
     await make_bot()
     synced = fake.commands[str(GUILD)]
-    assert {c["name"]: c["name_localizations"] for c in synced} == {
+    assert {c["name"]: c["name_localizations"] for c in synced if c.get("name_localizations")} == {
         english: {"ko": korean} for english, korean in KOREAN_NAMES.items()}
     slash = [c for c in synced if c.get("type", 1) == 1]
-    assert all(slash_name(c["name_localizations"]["ko"]) for c in slash)
-    assert all(re.fullmatch(r"[-_\w]{1,32}", name) for c in slash for name in c["name_localizations"].values())
+    assert {c["name"] for c in slash} == {"video", "usage", "cancel", "job", "status", "help", "settings"}
+    assert all(slash_name(c["name"]) and re.fullmatch(r"[-_\w]{1,32}", c["name"]) for c in slash)
     video = next(c for c in synced if c["name"] == "video")
     assert video["description_localizations"] == {"ko": "글로 영상을 만들거나 사진을 움직이게 해요"}
     assert {o["name"] for o in video["options"]} >= {"prompt", "image", "seed"}  # typed options stay English
@@ -135,8 +136,8 @@ async def test_help_names_the_commands_as_the_users_discord_shows_them(fake: Fak
     asked = fake.slash("help", fake.user(1001), guild_id=GUILD, locale=speaker.locale)
     [text] = await fake.wait_for(lambda: fake.ephemeral(asked))
     if speaker is KOREAN:
-        assert text.startswith("**/영상** `prompt:`에 만들고 싶은 장면을") and "**사진을 영상으로**" in text
-        assert "**/설정** `language:`" in text and "--seed 7 (또는 --시드)" in text
+        assert text.startswith("**/video** `prompt:`에 만들고 싶은 장면을") and "**사진을 영상으로**" in text
+        assert "**/settings** `language:`" in text and "--seed 7 (또는 --시드)" in text
     else:
         assert text.startswith("**/video** `prompt:` what to show") and "**Animate image**" in text
         assert "**/settings** `language:`" in text and "--seed" in text

@@ -69,6 +69,7 @@ def env(data_dir: Path) -> dict[str, str]:
         SIMULATED_STEPS="4",
         LOG_LEVEL="WARNING",
         LANG="C.UTF-8",
+        PROMPT_TRANSLATION="off",  # no Hub here: a Korean prompt would wait for the translation model's download
     )
     return base
 

@@ -155,7 +155,7 @@ async def test_a_refused_key_alerts_admins_once_and_later_jobs_skip_the_provider
     said = str(alerts[0].message)
     assert "REPLICATE_API_TOKEN" in said and "r8_revoked" not in said
     health = {h.name: h for h in (await app.service.report()).backends}
-    assert health["replicate"].cooling_s > 3000 and "refused the API key" in health["replicate"].last_error
+    assert health["replicate"].cooling_s > 3000 and "refused the API key" in str(health["replicate"].last_error)
 
 
 async def test_a_provider_that_never_finishes_is_left_for_the_next(app_factory, served):

@@ -7,12 +7,13 @@ import locale
 import os
 from collections.abc import Mapping
 
-from bot.i18n import Languages, Words, pick, words
+from bot.i18n import Languages, Words, pick, prepare, words
 from reelbot.settings import Settings
 
 
 def languages(settings: Settings) -> Languages:
-    """DEFAULT_LANGUAGE, and TIMEZONE for the clock times people read."""
+    """DEFAULT_LANGUAGE; the catalogs are compiled here, at start."""
+    prepare()
     return Languages(settings.default_language or "en")
 
 

@@ -180,6 +180,13 @@ def words(lang: str = SOURCE_LANGUAGE) -> Words:
     return Words(lang)
 
 
+def prepare() -> None:
+    """Compile every catalog and load each language's number formats now (at start), not in the middle of
+    the first burst of replies."""
+    for lang in languages():
+        words(lang).money(1.25)
+
+
 @dataclass(frozen=True, slots=True)
 class Languages:
     """The installation's language choice: ``DEFAULT_LANGUAGE``, for whoever says nothing of theirs. Front

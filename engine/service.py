@@ -291,6 +291,20 @@ class Service:
             cloud=CloudOffer(cloud.name, cloud.estimate.cost_usd, cloud.estimate.seconds) if cloud else None,
         )
 
+    def model_choices(self, kind: JobKind) -> list[tuple[str, ChainPreview]]:
+        """Every model a user may pick for this kind of job that something here can run now, with what
+        picking it means (the same preview as :meth:`preview`), for a front end's model picker."""
+        choices = []
+        for name in sorted(self.router.model_names()):
+            options = Options(model=name)
+            if self.router.plan(kind, options):
+                choices.append((name, self.preview(kind, options)))
+        return choices
+
+    def is_admin(self, user: UserRef) -> bool:
+        """Whether ``user`` is one of the bot's admins (from the settings, asked afresh every time)."""
+        return self.access.is_admin(user)
+
     async def wait(self, job_id: str) -> JobView:
         """Wait until the job has ended and its delivery was attempted (the CLI's way to block)."""
         await self.dispatcher.wait(job_id)

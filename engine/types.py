@@ -14,6 +14,9 @@ from engine.words import Text
 
 # The platform of `reelbot generate`: the operator at the server's terminal, trusted to name folders and repos.
 OPERATOR_PLATFORM = "cli"
+# The web console's platform, and its operator's id there (signed in with WEB_PASSWORD or the one-time link).
+WEB = "web"
+WEB_OPERATOR_ID = "operator"
 
 
 class JobKind(StrEnum):

@@ -158,6 +158,20 @@ def probe(path: Path) -> VideoInfo:
         )
 
 
+def write_poster(video: Path, out: Path, *, width: int = 320) -> Path:
+    """A small JPEG of the video's first frame (the web console's thumbnails), written beside ``out``
+    first and moved into place, so a reader never sees half a file."""
+    with av.open(str(video)) as container:
+        frame = next(container.decode(video=0))
+        image = frame.to_image()
+    if image.width > width:
+        image = image.resize((width, max(1, round(image.height * width / image.width))))
+    with _beside(out) as tmp:
+        image.convert("RGB").save(tmp, format="JPEG", quality=80)
+        os.replace(tmp, out)
+    return out
+
+
 def fit_to_size(src: Path, max_bytes: int, out: Path | None = None) -> VideoInfo:
     """Return ``src`` as is when it fits in ``max_bytes``; otherwise re-encode it smaller into ``out``.
 

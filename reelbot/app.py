@@ -33,7 +33,7 @@ from engine.runner import JobRunner
 from engine.scheduler import Scheduler
 from engine.service import Service
 from engine.translate.translator import PromptTranslator
-from engine.types import JobKind
+from engine.types import WEB, WEB_OPERATOR_ID, JobKind
 from engine.validation import InputLimits
 from engine.views import stored_view
 from engine.words import N_, Text
@@ -61,6 +61,7 @@ class App:
     frontends: list[FrontEnd] = field(default_factory=list)  # started by App.start, stopped by App.close
     metrics: Metrics | None = None
     translator: PromptTranslator | None = None  # None: PROMPT_TRANSLATION=off
+    demo: Text | None = None  # why videos come from the simulated GPU (nothing else here could make one)
 
     @classmethod
     async def open(
@@ -71,9 +72,12 @@ class App:
         lanes: list[GpuLane] | None = None,
         lock: bool = True,
         worker: bool = False,
+        demo: bool = False,
     ) -> App:
         """Build the engine without starting it (:meth:`launch` builds and starts). ``worker``: a `reelbot
-        worker` of distributed mode (it runs jobs; it does not queue them)."""
+        worker` of distributed mode (it runs jobs; it does not queue them). ``demo``: when nothing here could
+        make a video (no GPU, no cloud key), use the simulated GPU, so a newcomer sees the product work
+        (``reelbot run``; the console and the terminal say so)."""
         # Distributed mode: many processes share the database by design; no data-folder lock.
         private_data_dir(settings.data_dir)
         handle = acquire_lock(settings.data_dir) if lock and not settings.distributed else None
@@ -88,8 +92,16 @@ class App:
                 lanes = []  # the GPUs are the workers'
             lanes = build_lanes(settings) if lanes is None else lanes
             missing: dict[str, Text] = {}
+            said_demo: Text | None = None
             if backends is None:
                 backends, missing = build_backends(settings, lanes, pool=front_end_only)
+                if demo and not front_end_only and not lanes and not _can_make_videos(backends):
+                    simulated = settings.model_copy(update={"local_backend": "simulated"})
+                    lanes = build_lanes(simulated)
+                    backends, missing = build_backends(simulated, lanes)
+                    said_demo = N_("No GPU and no cloud key were found, so videos come from the simulated GPU: a "
+                                   "moving test pattern, made through the real queue, quotas and encoder. For real "
+                                   "videos, add a GPU or a cloud key (see .env.example), or run `reelbot doctor`.")
             if settings.distributed:
                 queue = JobQueue(settings.database_url)
                 await queue.open()
@@ -115,7 +127,8 @@ class App:
             if queue is not None:
                 await queue.close()
             raise
-        return cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue, translator=translator)
+        return cls(settings, db, repo, service, lanes, backends, encode_pool, handle, queue, translator=translator,
+                   demo=said_demo)
 
     @classmethod
     async def launch(
@@ -129,9 +142,10 @@ class App:
         deliverers: Mapping[str, Deliverer] | None = None,
         metrics: bool = False,
         say: Callable[[Text | str], None] | None = None,
+        demo: bool = False,
     ) -> App:
         """Open the app and start it (:meth:`start`); whatever fails on the way, what was opened is closed."""
-        app = await cls.open(settings, backends=backends, lanes=lanes, lock=lock)
+        app = await cls.open(settings, backends=backends, lanes=lanes, lock=lock, demo=demo)
         try:
             await app.start(frontends=frontends, deliverers=deliverers, metrics=metrics, say=say)
         except BaseException:
@@ -155,7 +169,7 @@ class App:
         say = say or log.info
         for platform, deliverer in (deliverers or {}).items():
             self.service.register_deliverer(platform, deliverer)
-        built = build_frontends(self.service, self.settings) if frontends else []
+        built = build_frontends(self.service, self.settings, demo=self.demo) if frontends else []
         for frontend in built:
             await frontend.prepare()  # on failure it has cleaned up after itself
             self.frontends.append(frontend)
@@ -167,6 +181,8 @@ class App:
             url = f"http://{self.settings.metrics_host}:{self.settings.metrics_port}/metrics"
             say(N_("Metrics: {url} (bearer token required)", url=url) if self.settings.metrics_token
                 else N_("Metrics: {url}", url=url))
+        if self.demo is not None:
+            say(self.demo)
         if frontends:
             for line in not_started(self.settings):
                 say(line)
@@ -260,10 +276,16 @@ def engine_config(settings: Settings) -> EngineConfig:
         local_usd_per_gpu_second=settings.local_usd_per_gpu_second,
         max_interruptions=settings.max_interruptions,
         keep_files_s=settings.keep_files_days * 86400,
-        access=Access.from_ids({p: settings.admin_ids(p) for p in ("discord", "telegram")}),
+        # The web console's operator (signed in with WEB_PASSWORD or the one-time link) is an admin too.
+        access=Access.from_ids({**{p: settings.admin_ids(p) for p in ("discord", "telegram")},
+                                WEB: [WEB_OPERATOR_ID]}),
         rate_limit_per_minute=settings.rate_limit_per_minute,
         calendar=Calendar(settings.zone),
     )
+
+
+def _can_make_videos(backends: Mapping[str, Backend]) -> bool:
+    return any(backend.unavailable_reason() is None for backend in backends.values())
 
 
 def build_lanes(settings: Settings, *, gpu: str | None = None, models: frozenset[str] | None = None) -> list[GpuLane]:

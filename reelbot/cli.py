@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace, w: Words) -> int:
-    app = await App.launch(settings, frontends=True, metrics=True,
+    app = await App.launch(settings, frontends=True, metrics=True, demo=True,
                            deliverers={cli_frontend.PLATFORM: cli_frontend.FileDeliverer()},
                            say=lambda line: print(w.text(line), flush=True))
     try:

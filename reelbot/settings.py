@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     discord_admin_ids: CommaList = []
     telegram_admin_ids: CommaList = []
 
+    # --- the web console (starts with `reelbot run`) ---
+    web_enabled: bool = True
+    web_host: str = "127.0.0.1"  # this machine only; 0.0.0.0 to reach it from others (then sign-in is required)
+    web_port: int = Field(8765, ge=0, le=65535)
+    web_public_url: str = ""  # how browsers reach it (https://bot.example.com), for sign-in redirects and cookies
+    web_password: SecretStr | None = None  # the operator's password for signing in from another computer
+    web_secret_key: SecretStr | None = None  # signs session cookies; empty: one is made and kept in DATA_DIR
+    web_session_days: float = Field(14.0, gt=0)
+    discord_client_id: str = ""  # Discord sign-in on the console (the application's OAuth2 page)
+    discord_client_secret: SecretStr | None = None
+    discord_oauth_url: str = "https://discord.com"  # where Discord's authorize page is
+
     # --- Discord ---
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"

@@ -1,0 +1,195 @@
+"""The admin's pages: the live /status, the environment check, users (ban, limits) and every job.
+
+Each page is for the bot's admins only (``admins_only``: the engine's answer from the settings, on every
+request, so removing an id from the settings takes the pages away at once); every change goes through the
+engine's service, which checks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from bot.chart import status_chart
+from bot.i18n import Words
+from bot.render import describe_error, failure_text, jobs_line, lane_state, status_sections
+from bot.web.auth import signed_in
+from bot.web.console import Console, admins_only
+from bot.web.videos import page_context, page_number, row, state_word
+from engine.errors import InvalidInput, ReelbotError
+from engine.status import StatusReport
+from engine.types import JobState, UserRef
+from engine.words import N_
+
+STATUS_EVERY_S = 3.0
+JOBS_PAGE = 50
+USERS_PAGE = 50
+LIMITS = ("max_jobs_per_day", "max_usd_per_month", "max_queued", "max_running")
+
+
+def status_context(console: Console, w: Words, report: StatusReport) -> dict[str, Any]:
+    lanes = []
+    for lane in report.lanes:
+        stats = lane.stats
+        lanes.append({
+            "name": lane.name, "label": lane.label, "state": lane_state(w, lane.broken, lane.current_job, lane.busy_s),
+            "broken": bool(lane.broken), "job": lane.current_job, "queued": lane.queued,
+            "warm": w.join(lane.warm_models) or w._("none"),
+            "util": round(stats.utilization_pct) if stats else None,
+            "vram": (w.number(stats.memory_used_mib / 1024, 1), round(stats.memory_total_mib / 1024),
+                     round(100 * stats.memory_used_mib / stats.memory_total_mib) if stats.memory_total_mib else 0)
+            if stats else None,
+            "temp": round(stats.temperature_c) if stats else None,
+        })
+    budget = None
+    if report.budget_usd:
+        budget = min(100, round(100 * report.committed_usd / report.budget_usd))
+    return {
+        "report": report, "jobs_line": jobs_line(w, report), "sections": status_sections(w, report),
+        "lanes": lanes, "budget_pct": budget, "at": console.when(report.generated_at),
+        "chart_at": int(report.generated_at.timestamp() // 30),
+    }
+
+
+def routes(console: Console) -> list[Route]:
+    service = console.service
+    config = console.config
+
+    def me(request: Request) -> UserRef:
+        user = signed_in(request)
+        assert user is not None
+        return user
+
+    @admins_only(console)
+    async def status(request: Request) -> Response:
+        user = me(request)
+        w = await console.words(request, user)
+        report = await service.status(user)
+        assert isinstance(report, StatusReport)
+        return await console.page(request, "status.html", w=w, nav="status", **status_context(console, w, report))
+
+    @admins_only(console)
+    async def status_events(request: Request) -> Response:
+        user = me(request)
+        w = await console.words(request, user)
+        template = console.templates.get_template("status_live.html")
+
+        async def updates() -> AsyncIterator[str]:
+            while True:
+                report = await service.status(user)
+                assert isinstance(report, StatusReport)
+                html = template.render(_=w._, w=w, **status_context(console, w, report))
+                yield f"data: {json.dumps({'html': html}, ensure_ascii=False)}\n\n"
+                await asyncio.sleep(STATUS_EVERY_S)  # paced: the server pushes, the browser does not poll
+
+        return StreamingResponse(updates(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    @admins_only(console)
+    async def chart(request: Request) -> Response:
+        user = me(request)
+        w = await console.words(request, user)
+        report = await service.status(user)
+        assert isinstance(report, StatusReport)
+        png = await asyncio.to_thread(status_chart, report, words=w, font=config.chart_font)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=30"})
+
+    @admins_only(console)
+    async def doctor(request: Request) -> Response:
+        user = me(request)
+        w = await console.words(request, user)
+        checks = list(await config.checkup()) if config.checkup is not None else []
+        problems = sum(1 for c in checks if c.ok is False)
+        summary = w._("All good.") if problems == 0 else w.n_("{n} problem", "{n} problems", problems)
+        return await console.page(request, "doctor.html", w=w, nav="doctor", checks=checks, summary=summary,
+                                  problems=problems)
+
+    @admins_only(console)
+    async def users(request: Request) -> Response:
+        user = me(request)
+        w = await console.words(request, user)
+        page_no = page_number(request)
+        search = request.query_params.get("q", "").strip()[:80] or None
+        page = await service.users(user, search=search, offset=(page_no - 1) * USERS_PAGE, limit=USERS_PAGE)
+        query = urlencode({"q": search}) + "&" if search else ""
+        return await console.page(request, "users.html", w=w, nav="users", rows=page.items, q=search or "",
+                                  message=request.query_params.get("said"), query=query,
+                                  **page_context(page, page_no, USERS_PAGE))
+
+    @admins_only(console)
+    async def user_action(request: Request) -> Response:
+        user = me(request)
+        w = await console.words(request, user)
+        form = await request.form()
+        target = str(form.get("user", ""))
+        action = request.path_params["action"]
+        try:
+            if action == "ban":
+                await service.ban(user, target)
+                said = w._("{user} is banned: their next request is refused.", user=target)
+            elif action == "unban":
+                await service.unban(user, target)
+                said = w._("{user} may make videos again.", user=target)
+            elif action == "limits":
+                await service.set_limits(user, target, **{name: _limit(form.get(name), name) for name in LIMITS})
+                said = w._("Limits of {user} saved.", user=target)
+            else:
+                return Response(status_code=404)
+        except ReelbotError as exc:
+            said = describe_error(w, exc)
+        back = str(form.get("back", "")) or "/admin/users"
+        if not back.startswith("/admin/users"):
+            back = "/admin/users"
+        joiner = "&" if "?" in back else "?"
+        return RedirectResponse(f"{back}{joiner}{urlencode({'said': said})}", status_code=303)
+
+    @admins_only(console)
+    async def jobs(request: Request) -> Response:
+        user = me(request)
+        w = await console.words(request, user)
+        page_no = page_number(request)
+        params = request.query_params
+        filters = {key: (params.get(key, "").strip()[:80] or None) for key in ("state", "backend", "user", "origin")}
+        try:
+            page = await service.jobs(user, offset=(page_no - 1) * JOBS_PAGE, limit=JOBS_PAGE, **filters)
+        except ReelbotError as exc:
+            return await console.refusal(request, exc)
+        rows = []
+        for view in page.items:
+            item = row(console, w, view)
+            item.update(user=view.user.name or view.user.key, user_key=view.user.key, origin=view.origin.platform,
+                        backend=view.backend or "", state=state_word(w, view.state), state_key=view.state.value,
+                        why=failure_text(w, view) if view.state is JobState.FAILED else "")
+            rows.append(item)
+        query = urlencode({k: v for k, v in filters.items() if v})
+        return await console.page(request, "jobs.html", w=w, nav="jobs", rows=rows, filters=filters,
+                                  states=[(s.value, state_word(w, s)) for s in JobState],
+                                  query=query + "&" if query else "", **page_context(page, page_no, JOBS_PAGE))
+
+    return [
+        Route("/admin", status, methods=["GET"]),
+        Route("/admin/status/events", status_events, methods=["GET"]),
+        Route("/admin/chart.png", chart, methods=["GET"]),
+        Route("/admin/doctor", doctor, methods=["GET"]),
+        Route("/admin/users", users, methods=["GET"]),
+        Route("/admin/users/{action:str}", user_action, methods=["POST"]),
+        Route("/admin/jobs", jobs, methods=["GET"]),
+    ]
+
+
+def _limit(value: object, name: str) -> int | float | None:
+    """A limit from the form: empty is the setting's, else a number (whole, except dollars)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return None
+    try:
+        return float(text) if name == "max_usd_per_month" else int(text)
+    except ValueError:
+        raise InvalidInput(name, N_("{name} must be a number, not {value}.", name=name, value=repr(text[:20]))) \
+            from None

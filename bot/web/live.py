@@ -1,0 +1,130 @@
+"""A job's progress, pushed to every browser that follows it (server-sent events, no polling).
+
+One subscription to the engine's events for the whole console, fanned out to the browsers following each
+job: 50 browsers cost the engine one subscriber, not 50. Each browser has its own small queue; one that
+falls behind loses progress steps (the next supersedes them), never the state changes. Lines are worded
+in each follower's language with the same words the chats use (``bot.core.lines``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from bot.core.lines import JobLines
+from bot.i18n import ENGLISH, Words
+from bot.render import queued_line, running_line
+from engine.events import Ended, Event, Progress, Queued, Started, Subscription
+from engine.service import Service
+from engine.types import JobState, JobView
+
+KEEPALIVE_S = 15.0
+_CLOSED = object()
+
+
+@dataclass(eq=False)
+class _Follower:
+    w: Words
+    queue: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(64))
+
+    def offer(self, item: object) -> None:
+        if self.queue.full():
+            if isinstance(item, dict) and item.get("state") == "running" and "step" in item:
+                return  # a progress step: the next one says more
+            self.queue.get_nowait()
+        self.queue.put_nowait(item)
+
+
+class LiveJobs:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.lines = JobLines()
+        self._followers: dict[str, set[_Follower]] = {}
+        self._subscription: Subscription | None = None
+
+    def open(self) -> None:
+        if self._subscription is None:
+            self._subscription = self.service.subscribe(self.on_event)
+
+    async def close(self) -> None:
+        for followers in self._followers.values():
+            for follower in followers:
+                follower.offer(_CLOSED)
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
+
+    @property
+    def following(self) -> int:
+        return sum(len(f) for f in self._followers.values())
+
+    async def on_event(self, event: Event) -> None:
+        followers = self._followers.get(event.job_id)
+        if not followers:
+            if isinstance(event, Started | Ended):  # what the job runs on, for whoever opens its page later
+                self.lines.line(ENGLISH, event)
+            return
+        said: dict[str, dict[str, object]] = {}  # one wording per language, however many follow
+        for follower in list(followers):
+            update = said.get(follower.w.lang)
+            if update is None:
+                update = said[follower.w.lang] = self._update(follower.w, event)
+            follower.offer(update)
+
+    def _update(self, w: Words, event: Event) -> dict[str, object]:
+        line = self.lines.line(w, event)
+        if isinstance(event, Ended):
+            return {"state": event.state.value, "ended": True}
+        if isinstance(event, Queued):
+            return {"state": "queued", "line": line, "position": event.position, "eta_s": round(event.eta_s)}
+        if isinstance(event, Progress):
+            return {"state": "running", "line": line, "step": event.step, "total": event.total}
+        if isinstance(event, Started):
+            return {"state": "running", "line": line}
+        return {"state": "running", "line": line}  # Retrying: on its way to the next backend
+
+    async def follow(self, w: Words, job_id: str) -> AsyncIterator[str]:
+        """The job's updates as server-sent events until it ends (or the console stops)."""
+        follower = _Follower(w)
+        self._followers.setdefault(job_id, set()).add(follower)
+        try:
+            view = await self.service.get(job_id)  # after joining: nothing falls between the two
+            first = snapshot(w, view)
+            yield _event(first)
+            if first.get("ended"):
+                return
+            while True:
+                try:
+                    item = await asyncio.wait_for(follower.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                if item is _CLOSED:
+                    return
+                yield _event(item)
+                if isinstance(item, dict) and item.get("ended"):
+                    return
+        finally:
+            followers = self._followers.get(job_id)
+            if followers is not None:
+                followers.discard(follower)
+                if not followers:
+                    del self._followers[job_id]
+
+
+def snapshot(w: Words, view: JobView) -> dict[str, object]:
+    """What a browser that just opened the job's page sees first."""
+    if view.state.terminal:
+        return {"state": view.state.value, "ended": True}
+    if view.state is JobState.QUEUED:
+        return {"state": "queued", "line": queued_line(w, view.position, view.eta_s),
+                "position": view.position, "eta_s": round(view.eta_s) if view.eta_s is not None else None}
+    step, total = view.progress or (0, 0)
+    return {"state": "running", "line": running_line(w, view.backend, view.progress, view.model),
+            "step": step, "total": total}
+
+
+def _event(data: object) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"

@@ -1,0 +1,161 @@
+"""Make a video, follow it, act on it: the web console's twin of ``/video`` and its buttons.
+
+A web user is a user like any other: the request goes through ``Service.submit`` (quotas, ledger, picture
+checks), the buttons through ``bot.core.actions.perform`` (owner checks in the engine), and the job's
+progress comes from the engine's events (:mod:`bot.web.live`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from bot.core import actions
+from bot.core.lines import last_line
+from bot.i18n import Words
+from bot.render import describe_error, preview_line, result_caption
+from bot.web.auth import WEB, signed_in
+from bot.web.console import Console, signed_in_only
+from bot.web.live import snapshot
+from engine.errors import InvalidInput, ReelbotError
+from engine.types import JobKind, JobState, JobView, Options, Origin, SubmitRequest, UserRef
+from engine.words import N_
+
+NUMBERS = ("frames", "fps", "seed")
+
+
+def routes(console: Console) -> list[Route]:
+    service = console.service
+    limits = service.config.input_limits
+
+    async def make_page(request: Request, w: Words, form: dict[str, Any], message: str | None = None,
+                        status_code: int = 200) -> Response:
+        text_models = service.model_choices(JobKind.TEXT_TO_VIDEO)
+        image_models = service.model_choices(JobKind.IMAGE_TO_VIDEO)
+        names = sorted({name for name, _ in text_models} | {name for name, _ in image_models})
+        texts = {name: preview_line(w, preview) for name, preview in image_models + text_models}
+        image_names = w.join(name for name, _ in image_models) or w._("none")
+        return await console.page(
+            request, "make.html", status_code=status_code, nav="make", w=w, form=form, message=message,
+            models=[(name, texts[name]) for name in names],
+            auto_text=preview_line(w, service.preview(JobKind.TEXT_TO_VIDEO)),
+            image_text=w._("With a picture: {models}.", models=image_names),
+            max_prompt=limits.max_prompt_chars, max_frames=limits.max_frames, max_fps=limits.max_fps,
+        )
+
+    @signed_in_only(console)
+    async def home(request: Request) -> Response:
+        user = signed_in(request)
+        return await make_page(request, await console.words(request, user), {})
+
+    @signed_in_only(console)
+    async def make(request: Request) -> Response:
+        user = signed_in(request)
+        assert user is not None
+        w = await console.words(request, user)
+        form = await request.form()
+        kept = {k: v for k, v in form.items() if isinstance(v, str)}
+        wants_json = "application/json" in request.headers.get("accept", "")
+        try:
+            view = await service.submit(await _request(form, user, w))
+        except ReelbotError as exc:
+            message = describe_error(w, exc)
+            if wants_json:
+                return JSONResponse({"error": message}, status_code=400)
+            return await make_page(request, w, kept, message, 400)
+        if wants_json:
+            return JSONResponse({"job": view.id, "url": f"/jobs/{view.id}"})
+        return RedirectResponse(f"/jobs/{view.id}", status_code=303)
+
+    @signed_in_only(console)
+    async def job_page(request: Request) -> Response:
+        user = signed_in(request)
+        assert user is not None
+        view = await service.job_for(user, request.path_params["job_id"])
+        w = await console.words(request, user)
+        return await console.page(request, "job.html", w=w, job=view, **job_context(console, w, view, user))
+
+    @signed_in_only(console)
+    async def job_events(request: Request) -> Response:
+        user = signed_in(request)
+        assert user is not None
+        view = await service.job_for(user, request.path_params["job_id"])  # theirs, or an admin
+        w = await console.words(request, user)
+        return StreamingResponse(console.live.follow(w, view.id), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @signed_in_only(console)
+    async def act(request: Request) -> Response:
+        user = signed_in(request)
+        assert user is not None
+        action = request.path_params["action"]
+        if action not in (actions.CANCEL, actions.RETRY, actions.SAME_SEED):
+            return Response(status_code=404)
+        w = await console.words(request, user)
+        outcome = await actions.perform(service, user, action, request.path_params["job_id"])
+        if outcome.again is None:
+            return RedirectResponse(f"/jobs/{outcome.job_id}", status_code=303)
+        again = outcome.again
+        view = await service.submit(SubmitRequest(user, again.prompt, _origin(w), again.options, again.image))
+        return RedirectResponse(f"/jobs/{view.id}", status_code=303)
+
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/make", make, methods=["POST"]),
+        Route("/jobs/{job_id:str}", job_page, methods=["GET"]),
+        Route("/jobs/{job_id:str}/events", job_events, methods=["GET"]),
+        Route("/jobs/{job_id:str}/{action:str}", act, methods=["POST"]),
+    ]
+
+
+def job_context(console: Console, w: Words, view: JobView, user: UserRef) -> dict[str, Any]:
+    playable = view.state is JobState.SUCCEEDED and view.result_path is not None and view.result_path.exists()
+    if view.state.terminal:
+        last = result_caption(w, view) if playable else last_line(w, view, lambda w, job: "")
+    else:
+        last = ""
+    now = snapshot(w, view)
+    return {
+        "playable": playable, "last": last, "mine": view.user.key == user.key,
+        "line": now.get("line", ""), "progress": (now.get("step", 0), now.get("total", 0)),
+        "meta": w.join([view.kind.value, w._("seed {seed}", seed=view.seed), console.when(view.created_at)]),
+    }
+
+
+def _origin(w: Words) -> Origin:
+    return Origin(WEB, language=w.lang)
+
+
+async def _request(form: FormData, user: UserRef, w: Words) -> SubmitRequest:
+    """The form as the engine's request; the engine checks every value (once, for every front end)."""
+    numbers: dict[str, int | None] = {}
+    for name in NUMBERS:
+        raw = form.get(name)
+        raw = raw.strip() if isinstance(raw, str) else ""
+        if not raw:
+            numbers[name] = None
+            continue
+        try:
+            numbers[name] = int(raw)
+        except ValueError:
+            raise InvalidInput(name, N_("{name} must be a whole number, not {value}.", name=name,
+                                        value=repr(raw[:20]))) from None
+    prompt, negative, model = (_text(form, key) for key in ("prompt", "negative", "model"))
+    options = Options(frames=numbers["frames"], fps=numbers["fps"], seed=numbers["seed"],
+                      portrait=form.get("portrait") == "1", negative_prompt=negative or None, model=model or None)
+    image = None
+    upload = form.get("image")
+    if isinstance(upload, UploadFile) and upload.filename:
+        image = await upload.read()
+        if not image:
+            image = None
+    return SubmitRequest(user, prompt, _origin(w), options, image)
+
+
+def _text(form: FormData, key: str) -> str:
+    value = form.get(key)
+    return value if isinstance(value, str) else ""

@@ -6,7 +6,7 @@
    says what to fix, after cleaning up what was opened) and follow the engine's events; then the root
    registers :attr:`FrontEnd.deliverer`, so results finished while the bot was down are delivered at once;
 2. :meth:`FrontEnd.start` once the engine has resumed its jobs: take requests; it returns one line for the
-   console ("Telegram: running as @reelbot (polling).");
+   console ("Telegram: running as @reelbot (polling)."), in the console's language when it is a ``Text``;
 3. :meth:`FrontEnd.stop`, in reverse order, before the engine stops.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from engine.outbox import Deliverer
+from engine.words import Text
 
 
 class FrontEnd(Protocol):
@@ -29,6 +30,6 @@ class FrontEnd(Protocol):
 
     async def prepare(self) -> None: ...
 
-    async def start(self) -> str: ...
+    async def start(self) -> Text | str: ...
 
     async def stop(self) -> None: ...

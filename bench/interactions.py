@@ -40,6 +40,7 @@ async def main(count: int, users: int) -> dict[str, float | int]:
             simulated_steps=1, simulated_frames=False, max_queued_per_user=count, max_jobs_per_day=count,
             max_queue=count * 2, discord_token=fake.token, discord_api_base_url=fake.api_url,
             discord_gateway_url=fake.gateway_url, discord_command_guilds=str(GUILD), log_level="WARNING",
+            web_enabled=False,  # the Discord burst alone (bench/web.py measures the console)
         )
         app = await App.launch(settings, lock=False, frontends=True)
         try:

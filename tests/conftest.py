@@ -30,6 +30,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "rate_limit_per_minute": 0,  # tests submit in bursts; the rate limit has tests of its own
         # No test downloads a translation model: those of prompt translation bring a tiny one of their own.
         "prompt_translation": "off",
+        # The web console has tests of its own (tests/bot/web), on a free port; elsewhere it stays off.
+        "web_enabled": False,
         **overrides,
     }
     return Settings(_env_file=None, **values)

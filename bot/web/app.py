@@ -79,15 +79,20 @@ def _csrf_checked(console: Console, endpoint: Callable[[Request], Awaitable[Resp
         if int(length) > most:
             return await console.page(request, "error.html", status_code=413, w=w, message=w._(
                 "That is too large to send: at most {size} MB.", size=w.number(most / 1024 / 1024, 0)))
-        given = request.headers.get(CSRF_HEADER)
-        if given is None:
-            form = await request.form(max_files=1, max_fields=40)
-            value = form.get(CSRF_FIELD)
-            given = value if isinstance(value, str) else None
-        if not csrf_ok(request, given):
-            return await console.page(request, "error.html", status_code=403, w=w, message=w._(
-                "This form has expired or did not come from this page. Reload the page and try again."))
-        return await endpoint(request)
+        # The form is read once, here, with its limits (the handler gets the same one), and its upload's
+        # temporary file is closed when the handler is done.
+        form = await request.form(max_files=1, max_fields=40)
+        try:
+            given = request.headers.get(CSRF_HEADER)
+            if given is None:
+                value = form.get(CSRF_FIELD)
+                given = value if isinstance(value, str) else None
+            if not csrf_ok(request, given):
+                return await console.page(request, "error.html", status_code=403, w=w, message=w._(
+                    "This form has expired or did not come from this page. Reload the page and try again."))
+            return await endpoint(request)
+        finally:
+            await form.close()
 
     return checked
 

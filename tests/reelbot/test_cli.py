@@ -13,6 +13,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import urllib.request
 import sys
 import threading
 import time
@@ -70,6 +71,7 @@ def env(data_dir: Path) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         LANG="C.UTF-8",
         PROMPT_TRANSLATION="off",  # no Hub here: a Korean prompt would wait for the translation model's download
+        WEB_PORT="0",  # `reelbot run` serves the console on a free port: tests run side by side
     )
     return base
 
@@ -458,6 +460,12 @@ def test_run_owns_the_data_folder_until_stopped(
     assert "Discord: not started (DISCORD_TOKEN is not set)." in bot.stdout
     assert "Telegram: not started (TELEGRAM_TOKEN is not set).\n" in bot.stdout
     assert "GPUs: gpu0 (simulated GPU)" in bot.stdout
+    # The console is up in the same process, with the operator's one-time link; the link signs in once.
+    link = re.search(r"Web console: (http://127\.0\.0\.1:\d+/login/link/\S+) \(this link signs you in once", bot.stdout)
+    assert link, bot.stdout
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with browser.open(link[1]) as page:  # signed in, and sent on to the make page
+        assert "Make a video" in page.read().decode()
 
     wait_for_file(data_dir / "status.json")
     status = reelbot(tmp_path, env, "status")

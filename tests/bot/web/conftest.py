@@ -1,0 +1,90 @@
+"""The web console on a free port, over an engine with a simulated GPU; browsers-to-be are httpx clients
+with their own cookie jars (tests/browser.py drives a real Chromium)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from itsdangerous import TimestampSigner
+
+from bot.web.frontend import WebFrontend
+from engine.types import UserRef
+from reelbot.app import App
+from tests.conftest import make_settings
+
+ADMIN_DISCORD_ID = "111111111111111111"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Web:
+    app: App
+    frontend: WebFrontend
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.frontend.server.port}"
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=self.url, follow_redirects=False, timeout=30, **kwargs)
+        self.clients.append(client)
+        return client
+
+    async def operator(self) -> httpx.AsyncClient:
+        """The operator, signed in with the one-time link reelbot printed."""
+        client = self.client()
+        answer = await client.get(f"/login/link/{self.frontend.console.links.new()}")
+        assert answer.status_code == 303 and answer.headers["location"] == "/"
+        return client
+
+    def person(self, user: UserRef, **kwargs: Any) -> httpx.AsyncClient:
+        """Someone already signed in with their chat account (the cookie the console gives after a Discord or
+        Telegram sign-in; tests/bot/web/test_signin.py goes through those sign-ins for real)."""
+        client = self.client(**kwargs)
+        payload = {"who": user.key, "name": user.name, "csrf": "t-" + user.user_id}
+        data = base64.b64encode(json.dumps(payload).encode())
+        cookie = TimestampSigner(self.frontend.config.secret_key).sign(data).decode()
+        client.cookies.set("reelbot_session", cookie, domain="127.0.0.1")
+        return client
+
+    async def wait(self, job_id: str) -> None:
+        await self.app.service.wait(job_id)
+
+
+async def csrf_of(client: httpx.AsyncClient, path: str = "/") -> str:
+    page = await client.get(path, headers={"Accept": "text/html"})
+    found = re.search(r'<meta name="csrf" content="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+async def open_web(tmp_path: Path, **overrides: Any) -> Web:
+    settings = make_settings(tmp_path, web_enabled=True, web_port=0, web_password=PASSWORD,
+                             discord_admin_ids=ADMIN_DISCORD_ID, **overrides)
+    app = await App.launch(settings, lock=False, frontends=True)
+    frontend = next(f for f in app.frontends if isinstance(f, WebFrontend))
+    return Web(app, frontend)
+
+
+async def close_web(console: Web) -> None:
+    for client in console.clients:
+        await client.aclose()
+    await console.app.close()
+
+
+@pytest.fixture
+async def web(tmp_path: Path) -> AsyncIterator[Web]:
+    console = await open_web(tmp_path)
+    try:
+        yield console
+    finally:
+        await close_web(console)

@@ -57,17 +57,18 @@ class InvalidImage(InvalidInput):
 class NotFound(ReelbotError):
     code = "not_found"
 
-    def __init__(self, job_id: str | None, message: Text | None = None) -> None:
+    def __init__(self, job_id: str | None, message: Text | None = None, *, hint: Text | None = None) -> None:
         super().__init__(
             message or N_("There is no job {job_id}.", job_id=repr(job_id)),
-            hint=N_("Check the id in the bot's reply."),
+            hint=hint or N_("Check the id in the bot's reply."),
         )
         self.job_id = job_id
 
 
 class NotAllowed(ReelbotError):
     """``reason``: "banned", "admins_only", "not_owner" (Retry and Same seed are the owner's alone),
-    "not_owner_or_admin"; ``action``: what was refused ("cancel", "retry", ...)."""
+    "not_owner_or_admin", "admin" (an admin cannot be banned); ``action``: what was refused ("cancel",
+    "retry", "jobs", "users", "ban", "limits", ...)."""
 
     code = "not_allowed"
 

@@ -1,4 +1,5 @@
-"""The engine's one API for front ends: submit, cancel, get, status, usage, and events.
+"""The engine's one API for front ends: submit, cancel, get, status, usage, events, and the admins' pages
+(every job, every user, bans and per-user limits).
 
 Admission happens here: the request is validated, its cost is estimated over the backends that could run
 it, and the job is stored together with the reservation of that cost in one transaction (storage refuses
@@ -45,9 +46,11 @@ from engine.status import (
     ScopeStatus,
     StatusReport,
     UsageReport,
+    UserSummary,
     admin_report,
     scope_report,
     usage_report,
+    user_summary,
 )
 from engine.types import (
     Again,
@@ -58,12 +61,24 @@ from engine.types import (
     JobState,
     JobView,
     Options,
+    Page,
     SubmitRequest,
     UserRef,
 )
-from engine.validation import MAX_SEED, clean_text, validate
+from engine.validation import (
+    MAX_SEED,
+    check_backend,
+    check_page,
+    check_platform,
+    check_search,
+    check_state,
+    check_user_limit,
+    clean_text,
+    parse_user_key,
+    validate,
+)
 from engine.views import job_view
-from engine.words import N_, Seconds
+from engine.words import N_, Seconds, Text
 from storage.repo import NewJob, Refusal, Repository
 
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -338,6 +353,103 @@ class Service:
         return await admin_report(self.repo, self.router, self.scheduler, self.gpu_stats,
                                   self.config.limits.global_budget_micros, self.config.calendar)
 
+    # --- the admins' pages (the web console), and everyone's own history ---
+
+    async def history(self, by: UserRef, *, offset: int = 0, limit: int = 20) -> Page[JobView]:
+        """The user's own jobs, newest first, whichever front end each was sent from (the same person on
+        another platform is another user key, with a history of their own)."""
+        check_page(offset, limit)
+        return await self._jobs_page((by.platform, by.user_id), None, None, None, offset, limit)
+
+    async def jobs(
+        self,
+        by: UserRef,
+        *,
+        state: str | None = None,
+        backend: str | None = None,
+        user: str | None = None,
+        origin: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[JobView]:
+        """Every job, newest first, for admins: only those in ``state`` ("queued", ...), last run by
+        ``backend``, of ``user`` (a user key, "discord:123") and sent from ``origin`` (a platform), where
+        given. Filters come from untrusted input: a malformed one is :class:`InvalidInput`."""
+        self._admins_only(by, N_("Only the bot's admins can see every job."), "jobs")
+        check_page(offset, limit)
+        who = parse_user_key(user) if user is not None else None
+        return await self._jobs_page(
+            (who.platform, who.user_id) if who else None,
+            check_state(state).value if state is not None else None,
+            check_backend(backend) if backend is not None else None,
+            check_platform(origin) if origin is not None else None,
+            offset, limit,
+        )
+
+    async def users(
+        self, by: UserRef, *, search: str | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[UserSummary]:
+        """Every user the bot has seen, most recently active first, for admins; only those whose name or
+        id contains ``search`` (in any case), where given."""
+        self._admins_only(by, N_("Only the bot's admins can see the users."), "users")
+        check_page(offset, limit)
+        found = await self.repo.users_page(search=check_search(search), offset=offset, limit=limit, now=utcnow())
+        return Page(tuple(user_summary(row, self.config.limits, self.access) for row in found.rows),
+                    found.total, offset, limit)
+
+    async def user(self, by: UserRef, user_key: str) -> UserSummary:
+        """One user as :meth:`users` lists them, for admins; :class:`NotFound` if the bot never saw them."""
+        self._admins_only(by, N_("Only the bot's admins can see the users."), "users")
+        return await self._user_summary(parse_user_key(user_key))
+
+    async def ban(self, by: UserRef, user_key: str) -> UserSummary:
+        """Ban a user, for admins: every front end refuses their next request ("You are not allowed to make
+        videos with this bot."). What they already have waiting or running is not cancelled: it finishes
+        and is charged as usual (an admin may cancel it, as any job). A user the bot has not seen yet can be
+        banned before they come. Admins cannot be banned (:class:`NotAllowed`, reason "admin"): they are
+        the ids in the settings, which is where their powers are taken away."""
+        self._admins_only(by, N_("Only the bot's admins can ban users."), "ban")
+        user = parse_user_key(user_key)
+        if self.access.is_admin(user):
+            raise NotAllowed(N_("{user} is an admin of this bot and cannot be banned.", user=user.key),
+                             reason="admin", action="ban",
+                             hint=N_("Take their id out of DISCORD_ADMIN_IDS or TELEGRAM_ADMIN_IDS first."))
+        await self.repo.set_user_role(user.platform, user.user_id, "banned", utcnow())
+        return await self._user_summary(user)
+
+    async def unban(self, by: UserRef, user_key: str) -> UserSummary:
+        """Lift a user's ban, for admins: their next request is admitted as anyone's."""
+        self._admins_only(by, N_("Only the bot's admins can ban users."), "ban")
+        user = parse_user_key(user_key)
+        await self.repo.set_user_role(user.platform, user.user_id, "user", utcnow())
+        return await self._user_summary(user)
+
+    async def set_limits(
+        self,
+        by: UserRef,
+        user_key: str,
+        *,
+        max_jobs_per_day: int | None = None,
+        max_usd_per_month: float | None = None,
+        max_queued: int | None = None,
+        max_running: int | None = None,
+    ) -> UserSummary:
+        """A user's own limits, for admins, all four at once: a number (0: none allowed) or None (the
+        setting applies to them again). They apply from the user's next request; an admin's are kept but
+        do not apply while they are an admin. A negative or unreadable value is :class:`InvalidInput`."""
+        self._admins_only(by, N_("Only the bot's admins can change a user's limits."), "limits")
+        user = parse_user_key(user_key)
+        values = {"max_running": max_running, "max_queued": max_queued, "max_jobs_per_day": max_jobs_per_day,
+                  "max_usd_per_month": max_usd_per_month}
+        for field, value in values.items():
+            check_user_limit(field, value)
+        await self.repo.set_user_limits(
+            user.platform, user.user_id, max_running=max_running, max_queued=max_queued,
+            max_jobs_per_day=max_jobs_per_day,
+            max_usd_per_month=float(max_usd_per_month) if max_usd_per_month is not None else None, now=utcnow(),
+        )
+        return await self._user_summary(user)
+
     async def sweep_files(self, now: datetime | None = None) -> int:
         """Delete the files of jobs that ended more than ``keep_files_s`` ago and were delivered; returns how
         many jobs lost their files. The rows, attempts and ledger stay."""
@@ -361,6 +473,30 @@ class Service:
         path.parent.mkdir(parents=True, exist_ok=True)
         frame_upload(image, width, height).save(path, format="PNG")
         return path
+
+    def _admins_only(self, by: UserRef, said: Text, action: str) -> None:
+        if not self.access.is_admin(by):
+            raise NotAllowed(said, reason="admins_only", action=action)
+
+    async def _jobs_page(
+        self, user_key: tuple[str, str] | None, state: str | None, backend: str | None, origin: str | None,
+        offset: int, limit: int,
+    ) -> Page[JobView]:
+        found = await self.repo.jobs_page(user_key=user_key, state=state, backend=backend, origin_platform=origin,
+                                          offset=offset, limit=limit)
+        views = []
+        for job, owner, tries in found.rows:
+            live = not JobState(job.state).terminal  # where it waits and how far it got: this process knows
+            views.append(job_view(job, owner, tries, place=self.dispatcher.position(job.id) if live else None,
+                                  progress=self.dispatcher.progress(job.id) if live else None))
+        return Page(tuple(views), found.total, offset, limit)
+
+    async def _user_summary(self, user: UserRef) -> UserSummary:
+        row = await self.repo.user_row(user.platform, user.user_id, utcnow())
+        if row is None:
+            raise NotFound(None, N_("This bot has never seen {user}.", user=user.key),
+                           hint=N_("Check the platform and the id."))
+        return user_summary(row, self.config.limits, self.access)
 
     def _refused(self, refusal: Refusal, now: datetime, cheapest_micros: int) -> ReelbotError:
         calendar = self.config.calendar  # local midnight and the local 1st (TIMEZONE)

@@ -1,20 +1,22 @@
-"""What `/status`, `/usage` and `reelbot status` show (GPUs, queues, providers, spend), and how it is gathered.
-Values only; bot/ renders them."""
+"""What `/status`, `/usage` and `reelbot status` show (GPUs, queues, providers, spend), what the admins'
+list of users shows of each, and how it is gathered. Values only; front ends render them."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.access import Access
 from engine.clock import utcnow
 from engine.lanes import GpuLane
 from engine.router import BackendHealth, Router
 from engine.scheduler import Scheduler
 from engine.types import UserRef
 from engine.words import Text
-from storage.repo import Calendar, Limits, Repository
+from storage.repo import Calendar, Limits, Repository, UserRow, effective_limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,59 @@ class UsageReport:
     max_open_jobs: int | None
     max_usd_per_month: float | None
     is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserLimits:
+    """A user's four limits, as :class:`UserSummary` gives them (what None means is said there)."""
+
+    max_running: int | None  # videos in progress at a time
+    max_queued: int | None  # videos waiting or in progress
+    max_jobs_per_day: int | None
+    max_usd_per_month: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """A user in the admins' list: who, what applies to them, and their numbers.
+
+    ``overrides`` is what admins set for this user (None: the setting applies); ``limits`` is what applies
+    now, their override or else the setting (None: no limit; admins have none). ``jobs_today`` and
+    ``jobs_month`` count as the daily limit does (a failed or cancelled job nobody was billed for is not
+    counted); ``month_usd`` is what /usage shows them: this month's charges plus what is held for jobs still
+    waiting or running. "Today" and "this month" are TIMEZONE's; the times are UTC.
+    """
+
+    user: UserRef  # platform, id and the name they last had
+    is_admin: bool  # from the settings, never stored
+    banned: bool
+    overrides: UserLimits
+    limits: UserLimits
+    jobs_today: int
+    jobs_month: int
+    month_usd: float
+    total_jobs: int
+    last_job_at: datetime | None
+    first_seen: datetime
+
+    @property
+    def key(self) -> str:
+        return self.user.key
+
+
+def user_summary(row: UserRow, limits: Limits, access: Access) -> UserSummary:
+    """A stored user with what applies to them: their overrides over the settings' ``limits``."""
+    user = UserRef(row.platform, row.external_id, row.name)
+    admin = access.is_admin(user)
+    overrides = UserLimits(row.max_running, row.max_queued, row.max_jobs_per_day, row.max_usd_per_month)
+    applied = effective_limits(dataclasses.asdict(overrides), limits)  # as admission applies them
+    return UserSummary(
+        user=user, is_admin=admin, banned=row.role == "banned", overrides=overrides,
+        limits=UserLimits(None, None, None, None) if admin else UserLimits(
+            applied.max_running, applied.max_queued, applied.max_jobs_per_day, applied.max_usd_per_month),
+        jobs_today=row.jobs_today, jobs_month=row.jobs_month, month_usd=row.month_micros / 1e6,
+        total_jobs=row.total_jobs, last_job_at=row.last_job_at, first_seen=row.created_at,
+    )
 
 
 async def admin_report(

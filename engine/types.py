@@ -8,15 +8,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from engine.words import Text
+
+T = TypeVar("T")
 
 # The platform of `reelbot generate`: the operator at the server's terminal, trusted to name folders and repos.
 OPERATOR_PLATFORM = "cli"
 # The web console's platform, and its operator's id there (signed in with WEB_PASSWORD or the one-time link).
 WEB = "web"
 WEB_OPERATOR_ID = "operator"
+# Every front end a user (and a job) can come from: the first part of a user key, "discord:123".
+PLATFORMS = ("discord", "telegram", WEB, OPERATOR_PLATFORM)
 
 
 class JobKind(StrEnum):
@@ -220,3 +224,32 @@ class JobView:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing (``items``, from ``offset`` on, at most ``limit`` of them) and how many the
+    whole listing has (``total``)."""
+
+    items: tuple[T, ...]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+    @property
+    def has_prev(self) -> bool:
+        return self.offset > 0
+
+    @property
+    def next_offset(self) -> int:
+        """Where the next page starts."""
+        return self.offset + self.limit
+
+    @property
+    def prev_offset(self) -> int:
+        """Where the previous page starts (0 at the latest)."""
+        return max(0, self.offset - self.limit)

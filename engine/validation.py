@@ -11,18 +11,25 @@ A chat user picks a model from the names the admin listed; only the operator at 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from engine.errors import InvalidInput
-from engine.types import OPERATOR_PLATFORM, JobKind, Options, SubmitRequest
+from engine.types import OPERATOR_PLATFORM, PLATFORMS, JobKind, JobState, Options, SubmitRequest, UserRef
 from engine.words import N_, Text
 
 MAX_SEED = 2**32 - 1
 _NAME = re.compile(r"^[\w.\-/:]{1,200}$")
 _PROVIDER = re.compile(r"^[a-z0-9_\-]{1,32}$")
+_BACKEND = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+_DIGITS = re.compile(r"^[0-9]{1,32}$")  # Discord's and Telegram's user ids
+_TOKEN = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")  # the web console's and the CLI's
+MAX_PAGE = 100  # rows in one page of a listing
+MAX_SEARCH_CHARS = 100
+MAX_USER_LIMIT = 1_000_000  # beyond any real use, within every database's integer
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,3 +161,98 @@ def _size(opts: Options, limits: InputLimits) -> None:
                height=opts.height, pixels=pixels, limit=limits.max_video_pixels),
             hint=N_("Ask for a smaller size."),
         )
+
+
+# --- what admins type into the console: user keys, filters, pages, limits ----------------------------------
+
+
+def parse_user_key(key: object) -> UserRef:
+    """A user key as someone typed or posted it ("discord:123456", "web:ann"), or :class:`InvalidInput`.
+    Discord and Telegram ids are numbers; the other platforms' are short tokens of letters, digits, ``_``,
+    ``.`` and ``-``. The name is not known from a key: it is empty."""
+    text = key.strip() if isinstance(key, str) else ""
+    platform, colon, user_id = text.partition(":")
+    if not colon or not platform or not user_id:
+        raise InvalidInput("user", N_("{key} is not a user; write it as platform:id, like discord:123456.",
+                                      key=repr(str(key)[:40])))
+    platform = platform.lower()
+    if platform not in PLATFORMS:
+        raise InvalidInput("user", N_("{platform} is not a platform here; use one of: {platforms}.",
+                                      platform=repr(platform[:40]), platforms=", ".join(PLATFORMS)))
+    if not (_DIGITS if platform in ("discord", "telegram") else _TOKEN).match(user_id):
+        raise InvalidInput(
+            "user",
+            N_("{user_id} is not a user id on {platform}.", user_id=repr(user_id[:40]), platform=platform),
+            hint=N_("Discord and Telegram ids are numbers; other ids are letters, digits, _, . and -, up to "
+                    "64 of them."),
+        )
+    return UserRef(platform, user_id)
+
+
+def check_page(offset: object, limit: object) -> None:
+    """A page of a listing starts at ``offset`` (0 or more) and holds ``limit`` rows (1 to MAX_PAGE)."""
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInput("offset", N_("A page starts at row 0 or later, not {value}.", value=repr(offset)))
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput("limit", N_("A page holds 1 to {most} rows, not {value}.", most=MAX_PAGE,
+                                       value=repr(limit)))
+
+
+def check_state(state: object) -> JobState:
+    try:
+        return JobState(str(state))
+    except ValueError:
+        raise InvalidInput("state", N_("{state} is not a job state; use one of: {states}.",
+                                       state=repr(str(state)[:40]), states=", ".join(JobState))) from None
+
+
+def check_backend(backend: object) -> str:
+    """A backend's name (one no longer configured is still a name: its old jobs are found)."""
+    if not isinstance(backend, str) or not _BACKEND.match(backend):
+        raise InvalidInput("backend", N_("{backend} is not a backend name.", backend=repr(str(backend)[:40])))
+    return backend
+
+
+def check_platform(platform: object) -> str:
+    """Where a job came from: one of the front ends."""
+    if platform not in PLATFORMS:
+        raise InvalidInput("origin", N_("{platform} is not a platform here; use one of: {platforms}.",
+                                        platform=repr(str(platform)[:40]), platforms=", ".join(PLATFORMS)))
+    return str(platform)
+
+
+def check_search(search: object) -> str | None:
+    """What to look for in users' names and ids; None when there is nothing to look for."""
+    if search is None:
+        return None
+    if not isinstance(search, str):
+        raise InvalidInput("search", N_("The search must be text."))
+    text = clean_text(search).strip()
+    if len(text) > MAX_SEARCH_CHARS:
+        raise InvalidInput("search", N_("The search is {length:,} characters long; the limit is {limit:,}.",
+                                        length=len(text), limit=MAX_SEARCH_CHARS))
+    return text or None
+
+
+# What each of a user's limits is called where a message names it.
+_USER_LIMITS: dict[str, Text] = {
+    "max_running": N_("videos in progress at a time"),
+    "max_queued": N_("videos waiting or in progress"),
+    "max_jobs_per_day": N_("videos a day"),
+}
+
+
+def check_user_limit(field: str, value: object) -> None:
+    """One of a user's own limits: None (the setting applies), a whole number from 0 (none allowed), or
+    for ``max_usd_per_month`` an amount of dollars from 0."""
+    if value is None:
+        return
+    if field == "max_usd_per_month":
+        if (not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value)
+                or not 0 <= value <= MAX_USER_LIMIT):
+            raise InvalidInput(field, N_("The monthly allowance must be from $0 to ${high:,}; got {value}.",
+                                         high=MAX_USER_LIMIT, value=repr(value)))
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_USER_LIMIT:
+        raise InvalidInput(field, N_("The limit of {field} must be a whole number from 0 to {high:,}; got "
+                                     "{value}.", field=_USER_LIMITS[field], high=MAX_USER_LIMIT, value=repr(value)))

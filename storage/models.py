@@ -38,6 +38,7 @@ class Job(SQLModel, table=True):
         Index("ix_jobs_user_state", "user_id", "state"),
         Index("ix_jobs_state", "state"),
         Index("ix_jobs_scope_created", "scope", "created_at"),
+        Index("ix_jobs_created", "created_at", "id"),  # every job newest first (the admins' list)
     )
 
     id: str = Field(primary_key=True, max_length=16)

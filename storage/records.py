@@ -1,5 +1,5 @@
 """What callers hand storage and what it answers: limits, a new job, admission's yes or no, how an attempt
-ended, a user's usage, recovery's report, a server's counts.
+ended, a user's usage, recovery's report, a server's counts, a page of a listing and a user in it.
 
 Plain values, no SQL: the engine builds and reads them; the queries live in the other modules.
 """
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +110,38 @@ def effective_limits(user: dict[str, Any], limits: Limits) -> Limits:
         global_budget_micros=limits.global_budget_micros,
     )
 
+
+
+@dataclass(frozen=True, slots=True)
+class Paged(Generic[T]):
+    """One page of a listing, and how many rows the whole listing (under the same filter) has."""
+
+    rows: list[T]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A user as the admins' list shows them: who, what was set for them, and their numbers.
+
+    The limit fields are the user's own overrides (None: the setting applies). ``jobs_today`` and
+    ``jobs_month`` count as the daily limit does (a failed or cancelled job nobody was billed for is not
+    counted); ``month_micros`` is what their jobs of this month were charged plus what is still held for
+    those waiting or running: the figure their monthly allowance is checked against. "Today" and "this
+    month" are the repository's calendar's (TIMEZONE).
+    """
+
+    platform: str
+    external_id: str
+    name: str
+    role: str
+    max_running: int | None
+    max_queued: int | None
+    max_jobs_per_day: int | None
+    max_usd_per_month: float | None
+    created_at: datetime
+    jobs_today: int
+    jobs_month: int
+    month_micros: int
+    total_jobs: int
+    last_job_at: datetime | None

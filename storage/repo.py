@@ -12,7 +12,8 @@ The queries live in modules named after their job, one class each, and ``Reposit
 - ``storage/workers.py``    distributed mode's workers and their heartbeats
 - ``storage/reports.py``    usage, counts, spend, the busiest users, whether the books balance
 - ``storage/files.py``      which jobs' files may be deleted, and file names that belong to no job
-- ``storage/users.py``      what users chose for themselves (their language)
+- ``storage/users.py``      what users chose for themselves (their language), what admins set (ban, limits)
+- ``storage/listings.py``   the admins' pages: jobs under a filter, users with their numbers
 - ``storage/records.py``    the values callers exchange with storage (Limits, NewJob, Refusal, ...)
 - ``storage/calendar.py``   where "today" and "this month" start in the community's time zone
 - ``storage/statements.py`` the tables, the prepared statements, and ``Store``, the base of every part
@@ -27,28 +28,32 @@ from storage.calendar import Calendar
 from storage.deliveries import DeliveryQueries
 from storage.files import FileQueries
 from storage.jobs import JobQueries
+from storage.listings import ListingQueries
 from storage.records import (
     Admitted,
     AttemptEnd,
     Limits,
     NewJob,
+    Paged,
     RecoveryReport,
     Refusal,
     ScopeCounts,
     Usage,
+    UserRow,
+    effective_limits,
 )
 from storage.reports import ReportQueries
 from storage.users import UserQueries
 from storage.workers import WorkerQueries
 
 __all__ = [
-    "Admitted", "AttemptEnd", "Calendar", "Limits", "NewJob", "RecoveryReport", "Refusal", "Repository",
-    "ScopeCounts", "Usage",
+    "Admitted", "AttemptEnd", "Calendar", "Limits", "NewJob", "Paged", "RecoveryReport", "Refusal",
+    "Repository", "ScopeCounts", "Usage", "UserRow", "effective_limits",
 ]
 
 
 class Repository(AdmissionQueries, JobQueries, DeliveryQueries, WorkerQueries, ReportQueries, FileQueries,
-                 UserQueries):
+                 UserQueries, ListingQueries):
     """Every query reelbot makes: ``Repository(db, Calendar(zone))``, then ``await repo.admit(...)``,
     ``repo.finish(...)``, ...
 

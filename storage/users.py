@@ -1,13 +1,17 @@
-"""What a user chose for themselves: the language the bot speaks to them (``/settings language``)."""
+"""What a user chose for themselves (their language, ``/settings language``) and what the bot's admins set
+for them (a ban, their own limits)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from storage.db import threaded
 from storage.statements import Store, users
+
+ROLES = ("user", "banned")  # admins are never stored: they are the ids in the settings (engine/access.py)
 
 
 class UserQueries(Store):
@@ -23,8 +27,40 @@ class UserQueries(Store):
     def set_user_language(self, platform: str, external_id: str, name: str, language: str | None,
                           now: datetime) -> None:
         """Keep the user's choice (None: back to their app's language); a user new to the bot gets a row."""
-        key = {"b_platform": platform, "b_ext": external_id}
         with self.db.transaction() as conn:
-            self.db.execute(conn, self._q.user_new, {**key, "b_name": name[:128], "b_role": "user", "b_now": now})
-            conn.execute(update(users).where(users.c.platform == platform, users.c.external_id == external_id)
-                         .values(language=language))
+            self._set(conn, platform, external_id, name, now, language=language)
+
+    @threaded
+    def set_user_role(self, platform: str, external_id: str, role: str, now: datetime) -> None:
+        """Ban a user ("banned") or lift the ban ("user"). Admission reads the role on every submit, so it applies from the user's
+        next request; what they have waiting or running is left as it is. A user the bot has not seen yet
+        gets a row (their name fills in when they first ask for something)."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        with self.db.transaction() as conn:
+            self._set(conn, platform, external_id, "", now, role=role)
+
+    @threaded
+    def set_user_limits(
+        self,
+        platform: str,
+        external_id: str,
+        *,
+        max_running: int | None,
+        max_queued: int | None,
+        max_jobs_per_day: int | None,
+        max_usd_per_month: float | None,
+        now: datetime,
+    ) -> None:
+        """The user's own limits, all four at once; None: the setting applies to them again. A user the bot
+        has not seen yet gets a row."""
+        with self.db.transaction() as conn:
+            self._set(conn, platform, external_id, "", now, max_running=max_running, max_queued=max_queued,
+                      max_jobs_per_day=max_jobs_per_day, max_usd_per_month=max_usd_per_month)
+
+    def _set(self, conn: Connection, platform: str, external_id: str, name: str, now: datetime,
+             **values: Any) -> None:
+        key = {"b_platform": platform, "b_ext": external_id}
+        self.db.execute(conn, self._q.user_new, {**key, "b_name": name[:128], "b_role": "user", "b_now": now})
+        conn.execute(update(users).where(users.c.platform == platform, users.c.external_id == external_id)
+                     .values(**values))

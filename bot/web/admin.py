@@ -31,12 +31,13 @@ from engine.words import N_
 STATUS_EVERY_S = 3.0
 JOBS_PAGE = 50
 USERS_PAGE = 50
-LIMITS = ("max_jobs_per_day", "max_usd_per_month", "max_queued", "max_running")
 
 
 def status_context(console: Console, w: Words, report: StatusReport) -> dict[str, Any]:
     lanes = []
-    for lane in report.lanes:
+    sections = status_sections(w, report)
+    gpu_lines = sections[0][2] if report.lanes else []
+    for n, lane in enumerate(report.lanes):
         stats = lane.stats
         lanes.append({
             "name": lane.name, "label": lane.label, "state": lane_state(w, lane.broken, lane.current_job, lane.busy_s),
@@ -47,12 +48,13 @@ def status_context(console: Console, w: Words, report: StatusReport) -> dict[str
                      round(100 * stats.memory_used_mib / stats.memory_total_mib) if stats.memory_total_mib else 0)
             if stats else None,
             "temp": round(stats.temperature_c) if stats else None,
+            "line": gpu_lines[n] if n < len(gpu_lines) else "",  # the same line as /status and `reelbot status`
         })
     budget = None
     if report.budget_usd:
         budget = min(100, round(100 * report.committed_usd / report.budget_usd))
     return {
-        "report": report, "jobs_line": jobs_line(w, report), "sections": status_sections(w, report),
+        "report": report, "jobs_line": jobs_line(w, report), "sections": sections,
         "lanes": lanes, "budget_pct": budget, "at": console.when(report.generated_at),
         "chart_at": int(report.generated_at.timestamp() // 30),
     }
@@ -137,7 +139,9 @@ def routes(console: Console) -> list[Route]:
                 await service.unban(user, target)
                 said = w._("{user} may make videos again.", user=target)
             elif action == "limits":
-                await service.set_limits(user, target, **{name: _limit(form.get(name), name) for name in LIMITS})
+                counts = {name: _count(form.get(name), name) for name in ("max_jobs_per_day", "max_queued", "max_running")}
+                await service.set_limits(user, target, max_usd_per_month=_dollars(form.get("max_usd_per_month")),
+                                         **counts)
                 said = w._("Limits of {user} saved.", user=target)
             else:
                 return Response(status_code=404)
@@ -183,13 +187,24 @@ def routes(console: Console) -> list[Route]:
     ]
 
 
-def _limit(value: object, name: str) -> int | float | None:
-    """A limit from the form: empty is the setting's, else a number (whole, except dollars)."""
+def _number(value: object, name: str) -> float | None:
+    """A limit from the form: empty is the setting's, else a number (the engine checks its range)."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         return None
     try:
-        return float(text) if name == "max_usd_per_month" else int(text)
+        return float(text)
     except ValueError:
         raise InvalidInput(name, N_("{name} must be a number, not {value}.", name=name, value=repr(text[:20]))) \
             from None
+
+
+def _count(value: object, name: str) -> int | None:
+    number = _number(value, name)
+    if number is not None and not number.is_integer():
+        raise InvalidInput(name, N_("{name} must be a whole number, not {value}.", name=name, value=repr(str(value))))
+    return None if number is None else int(number)
+
+
+def _dollars(value: object) -> float | None:
+    return _number(value, "max_usd_per_month")

@@ -41,6 +41,9 @@ class Console:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["version"] = _static_version()
 
+    def telegram_link(self) -> str | None:
+        return None
+
     async def words(self, request: Request, user: UserRef | None = None) -> Words:
         """The reader's language: their choice (stored, as in chat), else their browser's, else the default."""
         chosen = await self.service.language_of(user) if user is not None else None

@@ -13,10 +13,10 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import urllib.request
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any

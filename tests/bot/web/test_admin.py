@@ -6,8 +6,8 @@ import json
 import re
 from html import unescape
 
-from bot.render import status_text
 from bot.i18n import ENGLISH
+from bot.render import status_text
 from engine.types import JobState, UserRef
 from tests.bot.web.conftest import ADMIN_DISCORD_ID, Web, csrf_of
 from tests.bot.web.test_make import make

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bot.core.lines import JobLines
 from bot.i18n import ENGLISH, Words
-from bot.render import queued_line, running_line
+from bot.render import progress_bar, queued_line, running_line
 from engine.events import Ended, Event, Progress, Queued, Started, Subscription
 from engine.service import Service
 from engine.types import JobState, JobView
@@ -79,7 +79,8 @@ class LiveJobs:
             return {"state": event.state.value, "ended": True}
         if isinstance(event, Queued):
             return {"state": "queued", "line": line, "position": event.position, "eta_s": round(event.eta_s)}
-        if isinstance(event, Progress):
+        if isinstance(event, Progress):  # the page draws its own bar
+            line = (line or "").removesuffix(" " + progress_bar(event.step, event.total))
             return {"state": "running", "line": line, "step": event.step, "total": event.total}
         if isinstance(event, Started):
             return {"state": "running", "line": line}
@@ -122,7 +123,7 @@ def snapshot(w: Words, view: JobView) -> dict[str, object]:
         return {"state": "queued", "line": queued_line(w, view.position, view.eta_s),
                 "position": view.position, "eta_s": round(view.eta_s) if view.eta_s is not None else None}
     step, total = view.progress or (0, 0)
-    return {"state": "running", "line": running_line(w, view.backend, view.progress, view.model),
+    return {"state": "running", "line": running_line(w, view.backend, None, view.model).removesuffix("…"),
             "step": step, "total": total}
 
 

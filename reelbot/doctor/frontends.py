@@ -35,7 +35,36 @@ def front_ends(settings: Settings) -> list[Check]:
             N_("@BotFather in Telegram, /newbot or /token"),
         ),
         chart_font(settings),
+        web_console(settings),
     ]
+
+
+def web_console(settings: Settings) -> Check:
+    """Where the console listens, and whether anyone can sign in to it there, safely."""
+    name = N_("Web console")
+    if not settings.web_enabled:
+        return Check(name, None, N_("off (WEB_ENABLED=false)"))
+    host = settings.web_host
+    url = settings.web_public_url or f"http://{host}:{settings.web_port}"
+    if bool(settings.discord_client_id) != bool(secret(settings.discord_client_secret)):
+        return Check(name, False, N_("Discord sign-in needs both DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET"),
+                     fix=N_("Copy both from https://discord.com/developers/applications > your app > OAuth2."))
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return Check(name, True, N_("{url}, this computer only (sign in with the link `reelbot run` prints)",
+                                    url=url))
+    ways = [way for way, on in (("WEB_PASSWORD", secret(settings.web_password)),
+                                ("Discord", settings.discord_client_id), ("Telegram", secret(settings.telegram_token)))
+            if on]
+    if not ways:
+        return Check(name, False, N_("{url} is open to the network, but nobody can sign in", url=url),
+                     fix=N_("Set WEB_PASSWORD (and, for your members, DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET), "
+                            "or set WEB_HOST=127.0.0.1."))
+    if not url.startswith("https://"):
+        return Check(name, False, N_("{url} is open to the network without https: passwords and sign-ins cross it "
+                                     "unencrypted", url=url),
+                     fix=N_("Serve it behind an https proxy (Caddy, nginx) and set WEB_PUBLIC_URL=https://..., or "
+                            "set WEB_HOST=127.0.0.1."))
+    return Check(name, True, N_("{url}, sign-in: {ways}", url=url, ways=", ".join(ways)))
 
 
 def chart_font(settings: Settings) -> Check:

@@ -120,6 +120,7 @@ def test_checks_come_in_the_documented_order(make_settings) -> None:
         "Discord token",
         "Telegram token",
         "Chart font",
+        "Web console",
         "Languages",
         "Database",
         "Video encoder",
@@ -661,3 +662,23 @@ def test_the_languages_line_names_the_time_zone_where_there_is_one() -> None:
 
     check = languages(SimpleNamespace(default_language="ko", timezone="Asia/Seoul"))  # type: ignore[arg-type]
     assert str(check.detail).endswith("; DEFAULT_LANGUAGE=ko; TIMEZONE=Asia/Seoul")
+
+
+# --- the web console ------------------------------------------------------------------------------------
+
+
+def test_the_web_console_check_says_who_can_sign_in_and_whether_safely(make_settings) -> None:
+    from reelbot.doctor.frontends import web_console
+
+    local = english(web_console(make_settings()))
+    assert local.ok is True and local.detail.startswith("http://127.0.0.1:8765, this computer only")
+    assert english(web_console(make_settings(web_enabled=False))).ok is None
+    nobody = english(web_console(make_settings(web_host="0.0.0.0")))
+    assert nobody.ok is False and "nobody can sign in" in nobody.detail and "WEB_PASSWORD" in nobody.fix
+    plain = english(web_console(make_settings(web_host="0.0.0.0", web_password="pw")))
+    assert plain.ok is False and "without https" in plain.detail and "WEB_PUBLIC_URL=https://" in plain.fix
+    proxied = english(web_console(make_settings(web_host="0.0.0.0", web_password="pw",
+                                                web_public_url="https://bot.example.com")))
+    assert proxied.ok is True and proxied.detail == "https://bot.example.com, sign-in: WEB_PASSWORD"
+    half = english(web_console(make_settings(discord_client_id="123")))
+    assert half.ok is False and "DISCORD_CLIENT_SECRET" in half.detail

@@ -365,8 +365,8 @@ async def test_an_old_telegram_sign_in_is_refused(telegram: FakeTelegram) -> Non
 
 
 async def test_a_telegram_sign_in_from_the_future_points_at_the_servers_clock(telegram: FakeTelegram) -> None:
-    now = time.time()
-    data = telegram.login_data(telegram.user(5005, "민지"), auth_date=int(now))
+    now = int(time.time())
+    data = telegram.login_data(telegram.user(5005, "민지"), auth_date=now)
     assert TelegramLogin(telegram.token, clock=lambda: now - 30).verify(data).user_id == "5005"  # a little skew
     with pytest.raises(SignInFailed) as failed:
         TelegramLogin(telegram.token, clock=lambda: now - 3600).verify(data)

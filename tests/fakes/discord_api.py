@@ -6,6 +6,11 @@ REST (``/api/v10``): the bot's user and application, command sync, interaction c
 ``?with_response=1``), webhook follow-ups and edits with files, channel messages and DMs. Every REST request
 is checked against the published OpenAPI spec (``specs/discord-openapi.json``); what it does not allow is
 collected in ``spec_errors``. Uploaded pictures are served back from ``/attachments/...`` like Discord's CDN.
+OAuth2 sign-in (the web console): ``/oauth2/authorize`` as a person signed in to Discord who approves
+(``sign_in_as``), sending the browser back to a registered redirect URI (``redirect_uris``) with a code and
+the same state; ``/api/v10/oauth2/token`` trades a code once for a Bearer token, for the application's id
+and ``client_secret`` only (OAuth2's own endpoint, RFC 6749: not in the OpenAPI document);
+``/users/@me`` with that token answers the person.
 
 Tests drive it like users do: ``slash("video", user, options=...)``, ``context_menu(...)``, ``press(...)``,
 and read what users would see: ``messages`` (each with every version it had), ``callbacks``, ``requests``.
@@ -14,14 +19,18 @@ and read what users would see: ``messages`` (each with every version it had), ``
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import itertools
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from aiohttp import WSMsgType, web
 
@@ -122,8 +131,18 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        # OAuth2: the application's secret and registered redirects (Developer Portal → OAuth2), who is signed
+        # in to Discord in the browser, the authorize pages visited, the codes and tokens given out.
+        self.client_secret = "fake-oauth2-client-secret"
+        self.redirect_uris: list[str] = []
+        self.signed_in: dict[str, Any] | None = None
+        self.approves = True
+        self.authorize_visits: list[dict[str, str]] = []
+        self._codes: dict[str, tuple[dict[str, Any], str]] = {}  # code -> (user, redirect_uri)
+        self._bearers: dict[str, dict[str, Any]] = {}  # access token -> user
         app = web.Application(client_max_size=200 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/oauth2/authorize", self._authorize)
         app.router.add_get("/attachments/{channel}/{id}/{name}", self._cdn)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
         self.app = app
@@ -158,6 +177,13 @@ class FakeDiscord:
     def dm_channel(self, user_id: str) -> str:
         """The id of the private channel between the bot and a user."""
         return str(int(user_id) + 77)
+
+    def sign_in_as(self, user: dict[str, Any], *, locale: str = "en-US", approves: bool = True) -> None:
+        """The person signed in to Discord in the browser that will visit the authorize page, as ``/users/@me``
+        shows them to an app with the identify scope; ``approves=False``: they press Cancel."""
+        self.signed_in = {**user, "public_flags": 0, "flags": 0, "mfa_enabled": False, "locale": locale,
+                          "banner": None, "accent_color": None, "premium_type": 0}
+        self.approves = approves
 
     def guild(self, guild_id: int, name: str = "Makers", channel_id: int | None = None, *, locale: str = "en-US",
               community: bool = False) -> dict[str, Any]:
@@ -346,6 +372,8 @@ class FakeDiscord:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        if request.path == API + "/oauth2/token":
+            return await self._token(request, body)
         form = None
         if request.content_type == "multipart/form-data":
             form = {name: data for name, (_, data) in (await form_parts(request)).items()}
@@ -358,14 +386,87 @@ class FakeDiscord:
         self.request_times.append(time.monotonic())
         try:
             # Interaction callbacks and webhooks are authorised by their token in the path; the rest by the bot's.
-            if not tail.startswith(("/webhooks/", "/interactions/")) and \
-                    request.headers.get("Authorization") != f"Bot {self.token}":
+            auth = request.headers.get("Authorization", "")
+            # A person's Bearer token (OAuth2, scope identify) opens their own user and nothing else.
+            person = self._bearers.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+            if person is not None and (request.method, tail) != ("GET", "/users/@me"):
+                person = None
+            if not tail.startswith(("/webhooks/", "/interactions/")) and auth != f"Bot {self.token}" \
+                    and person is None:
                 return _error(401, 0, "401: Unauthorized")
-            for i, (part, status, error) in enumerate(self.fail_next):
-                if part in tail:
-                    del self.fail_next[i]
-                    return _json(error, status=status)
+            if (failed := self._failing(tail)) is not None:
+                return failed
+            if person is not None:
+                return _json(person)
             return await self._route(request, tail, body, form)
+        finally:
+            await self._notify()
+
+    def _failing(self, tail: str) -> web.Response | None:
+        for i, (part, status, error) in enumerate(self.fail_next):
+            if part in tail:
+                del self.fail_next[i]
+                return _json(error, status=status)
+        return None
+
+    # --- OAuth2 ---
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """The page where a person approves an app. Discord shows its own error page, and sends no one
+        anywhere, for an unknown application or a redirect URI the application did not register."""
+        query = dict(request.query)
+        self.authorize_visits.append(query)
+        await self._notify()
+        redirect_uri, state = query.get("redirect_uri", ""), query.get("state")
+        if query.get("client_id") != self.app_id:
+            return web.Response(status=400, text="Unknown Application")
+        if redirect_uri not in self.redirect_uris:
+            return web.Response(status=400, text="Invalid OAuth2 redirect_uri")
+        if query.get("response_type") != "code":
+            return _back(redirect_uri, state, error="unsupported_response_type",
+                         error_description="The authorization server does not support this response type")
+        if "identify" not in query.get("scope", "").split():
+            return _back(redirect_uri, state, error="invalid_scope", error_description="The requested scope is invalid")
+        if self.signed_in is None or not self.approves:
+            return _back(redirect_uri, state, error="access_denied",
+                         error_description="The resource owner or authorization server denied the request")
+        code = secrets.token_urlsafe(20)
+        self._codes[code] = (self.signed_in, redirect_uri)
+        return _back(redirect_uri, state, code=code)
+
+    async def _token(self, request: web.Request, body: bytes) -> web.Response:
+        """The token endpoint: a form; the client authenticated by HTTP Basic or by client_id and
+        client_secret in the form; a code is good once, with the redirect URI it was given for."""
+        form = dict(parse_qsl(body.decode("utf-8", "replace"))) \
+            if request.content_type == "application/x-www-form-urlencoded" else {}
+        self.requests.append((request.method, "/oauth2/token", {k: v for k, v in form.items() if k != "client_secret"}))
+        self.request_times.append(time.monotonic())
+        try:
+            if (failed := self._failing("/oauth2/token")) is not None:
+                return failed
+            client_id, secret = form.get("client_id"), form.get("client_secret")
+            if request.headers.get("Authorization", "").startswith("Basic "):
+                try:  # RFC 6749 2.3.1: base64 of "id:secret", each part form-encoded
+                    pair = base64.b64decode(request.headers["Authorization"][6:], validate=True).decode()
+                except (binascii.Error, UnicodeDecodeError):
+                    return _json({"error": "invalid_client"}, status=401)
+                client_id, _, secret = (unquote_plus(part) for part in pair.partition(":"))
+            if client_id != self.app_id or secret != self.client_secret:
+                return _json({"error": "invalid_client"}, status=401)
+            if not form:
+                return _json({"error": "invalid_request", "error_description": "Invalid request"}, status=400)
+            if form.get("grant_type") != "authorization_code":
+                return _json({"error": "unsupported_grant_type"}, status=400)
+            grant = self._codes.pop(form.get("code", ""), None)
+            if grant is None:
+                return _json({"error": "invalid_grant", "error_description": 'Invalid "code" in request.'}, status=400)
+            if form.get("redirect_uri") != grant[1]:
+                return _json({"error": "invalid_grant", "error_description": 'Invalid "redirect_uri" in request.'},
+                             status=400)
+            token = "fake-access-" + secrets.token_urlsafe(18)
+            self._bearers[token] = grant[0]
+            return _json({"token_type": "Bearer", "access_token": token, "expires_in": 604800,
+                          "refresh_token": "fake-refresh-" + secrets.token_urlsafe(18), "scope": "identify"})
         finally:
             await self._notify()
 
@@ -502,6 +603,12 @@ def _payload(body: bytes, form: dict[str, bytes] | None) -> Any:
     if form is not None:
         return json.loads(form.get("payload_json", b"{}"))
     return json.loads(body) if body else {}
+
+
+def _back(redirect_uri: str, state: str | None, **params: str) -> web.Response:
+    """The authorize page sending the browser back to the app, with the state it was given."""
+    query = urlencode({**params, **({"state": state} if state is not None else {})})
+    return web.Response(status=302, headers={"Location": f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{query}"})
 
 
 def _error(status: int, code: int, message: str) -> web.Response:

@@ -8,12 +8,20 @@ objects, and the documented limits), and answers the way Telegram does, errors i
 409 for getUpdates while a webhook is set. Tests play the users: :meth:`FakeTelegram.send` and
 :meth:`FakeTelegram.press` queue updates, which the bot takes by long polling or receives on its webhook.
 A request that breaks the spec is refused with 400, as Telegram would, and listed in ``spec_errors``.
+
+It also plays oauth.telegram.org for the Login Widget (the web console's sign-in): ``/auth?bot_id=...
+&origin=...&return_to=...``, for the domain set with @BotFather (``login_domain``), sends the browser back
+to ``return_to`` with ``#tgAuthResult=`` and the fields of the person signed in (``login_user``), signed the
+way https://core.telegram.org/widgets/login#checking-authorization says (:meth:`FakeTelegram.login_data`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -23,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -109,6 +118,11 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
+        # The Login Widget: the bot's domain (@BotFather's /setdomain) and who is signed in to Telegram in the
+        # browser, approving; the sign-in pages visited.
+        self.login_domain: str | None = None
+        self.login_user: dict[str, Any] | None = None
+        self.login_visits: list[dict[str, str]] = []
 
     # --- life cycle ---
 
@@ -116,6 +130,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=200 * MB)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        app.router.add_get("/auth", self._login)
         self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
@@ -132,6 +147,11 @@ class FakeTelegram:
     @property
     def base_file_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/file/bot"
+
+    @property
+    def oauth_url(self) -> str:
+        """Where oauth.telegram.org is (its ``/auth`` sign-in page)."""
+        return f"http://127.0.0.1:{self.port}"
 
     # --- playing the users ---
 
@@ -211,6 +231,22 @@ class FakeTelegram:
         }})
         return query_id
 
+    def login_data(self, user: dict[str, Any], *, auth_date: int | None = None,
+                   photo_url: str | None = None) -> dict[str, Any]:
+        """What the Login Widget hands the site for ``user``, signed by Telegram for this bot: every field
+        but ``hash`` sorted, ``key=value`` a line, HMAC-SHA256 under the SHA-256 of the bot's token, in hex."""
+        data: dict[str, Any] = {"id": user["id"], "first_name": user["first_name"]}
+        for key in ("last_name", "username"):
+            if user.get(key):
+                data[key] = user[key]
+        if photo_url:
+            data["photo_url"] = photo_url
+        data["auth_date"] = int(time.time()) if auth_date is None else auth_date
+        check = "\n".join(f"{key}={data[key]}" for key in sorted(data))
+        secret = hashlib.sha256(self.token.encode()).digest()
+        data["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+        return data
+
     # --- scripting and observing ---
 
     def fail_next(
@@ -240,6 +276,22 @@ class FakeTelegram:
         return result
 
     # --- the HTTP side ---
+
+    async def _login(self, request: web.Request) -> web.Response:
+        """oauth.telegram.org/auth: for this bot, from the domain set with @BotFather, a person signed in
+        approves, and the browser goes back to ``return_to`` with their signed fields in the fragment."""
+        query = dict(request.query)
+        self.login_visits.append(query)
+        await self._notify()
+        origin, return_to = query.get("origin", ""), query.get("return_to", "")
+        if query.get("bot_id") != str(self.bot_id):
+            return web.Response(status=400, text="Bot invalid")
+        if self.login_domain is None or urlsplit(origin).hostname != self.login_domain:
+            return web.Response(status=400, text="Bot domain invalid")
+        if not return_to.startswith(origin + "/") or self.login_user is None:
+            return web.Response(status=400, text="Invalid return_to")
+        result = base64.urlsafe_b64encode(json.dumps(self.login_data(self.login_user)).encode()).rstrip(b"=")
+        return web.Response(status=302, headers={"Location": f"{return_to.split('#')[0]}#tgAuthResult={result.decode()}"})
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

@@ -1,12 +1,14 @@
-"""The web console on a free port, over an engine with a simulated GPU; browsers-to-be are httpx clients
-with their own cookie jars (tests/browser.py drives a real Chromium)."""
+"""The web console on a free port, over an engine with a simulated GPU; people are httpx clients with their
+own cookie jars, or real headless browsers (``tests/browser.py``), each test starting as a fresh visitor, with a
+screenshot of every browser a failed test used (``SCREENSHOTS_DIR``, default ``.screenshots/``)."""
+
 
 from __future__ import annotations
 
 import base64
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from itsdangerous import TimestampSigner
 from bot.web.frontend import WebFrontend
 from engine.types import UserRef
 from reelbot.app import App
+from tests.browser import Browser, browser, browser_ko  # noqa: F401 - the fixtures, for every test here
 from tests.conftest import make_settings
 
 ADMIN_DISCORD_ID = "111111111111111111"
@@ -88,3 +91,28 @@ async def web(tmp_path: Path) -> AsyncIterator[Web]:
         yield console
     finally:
         await close_web(console)
+
+
+BROWSER_FIXTURES = ("browser", "browser_ko")
+_OUTCOME = pytest.StashKey[pytest.TestReport]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report = yield
+    if report.when == "call":
+        item.stash[_OUTCOME] = report
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _fresh_visitor(request: pytest.FixtureRequest) -> Iterator[None]:
+    used: list[Browser] = [request.getfixturevalue(name) for name in BROWSER_FIXTURES
+                           if name in request.fixturenames]
+    for opened in used:
+        opened.forget()
+    yield
+    report = request.node.stash.get(_OUTCOME, None)
+    if report is not None and report.failed:
+        for opened in used:
+            opened.screenshot(f"FAILED-{request.node.name}-{opened.lang}")

@@ -77,7 +77,7 @@ def web_config(settings: Settings, *, checkup: Checkup | None = None, demo: Text
         secret_key=web_secret(settings), password=password or None, session_days=settings.web_session_days,
         languages=languages(settings), max_image_bytes=settings.max_image_bytes, discord=discord,
         telegram_token=settings.telegram_token.get_secret_value() if settings.telegram_token else None,
-        checkup=checkup, chart_font=_path(settings), demo=demo,
+        telegram_login_url=settings.telegram_login_url, checkup=checkup, chart_font=_path(settings), demo=demo,
     )
 
 

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     discord_client_id: str = ""  # Discord sign-in on the console (the application's OAuth2 page)
     discord_client_secret: SecretStr | None = None
     discord_oauth_url: str = "https://discord.com"  # where Discord's authorize page is
+    telegram_login_url: str = "https://oauth.telegram.org"  # where Telegram's sign-in page is
 
     # --- Discord ---
     discord_api_base_url: str = "https://discord.com/api/v10"

@@ -49,6 +49,7 @@ class WebConfig:
     max_image_bytes: int = 20 * 1024 * 1024
     discord: DiscordSignIn | None = None
     telegram_token: str | None = None  # Telegram Login: the bot that vouches for its users
+    telegram_login_url: str = "https://oauth.telegram.org"
     checkup: Checkup | None = None  # the doctor's checks, for the admin's environment page
     chart_font: str | None = None
     demo: Text | None = None  # said on every page when videos come from the simulated GPU

@@ -14,6 +14,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -23,6 +24,7 @@ from bot.render import describe_error
 from bot.web.auth import OneTimeLinks, Passwords, csrf_token, signed_in
 from bot.web.config import WebConfig
 from bot.web.live import LiveJobs
+from bot.web.oauth import DiscordOAuth, SignInFailed, TelegramLogin
 from engine.errors import NotAllowed, NotFound, ReelbotError
 from engine.service import Service
 from engine.types import UserRef
@@ -40,9 +42,47 @@ class Console:
         self.passwords = Passwords(config.password)
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["version"] = _static_version()
+        self._base_url = ""
+        self._http: aiohttp.ClientSession | None = None
 
-    def telegram_link(self) -> str | None:
-        return None
+    @property
+    def base_url(self) -> str:
+        """How browsers reach the console (WEB_PUBLIC_URL, else the address it listens on, port and all)."""
+        return self._base_url or self.config.base_url
+
+    def listening_on(self, url: str) -> None:
+        self._base_url = url
+
+    def discord(self) -> DiscordOAuth | None:
+        discord = self.config.discord
+        if discord is None:
+            return None
+        return DiscordOAuth(discord.client_id, discord.client_secret, f"{self.base_url}/auth/discord/callback",
+                            api_base_url=discord.api_base_url, oauth_base_url=discord.oauth_url)
+
+    def telegram(self) -> TelegramLogin | None:
+        token = self.config.telegram_token
+        if not token:
+            return None
+        try:
+            return TelegramLogin(token, oauth_base_url=self.config.telegram_login_url)
+        except SignInFailed:  # not a bot token: the doctor says so; no Telegram button
+            return None
+
+    def telegram_link(self, lang: str | None = None) -> str | None:
+        login = self.telegram()
+        return login.login_url(f"{self.base_url}/auth/telegram", lang=lang) if login else None
+
+    async def http(self) -> aiohttp.ClientSession:
+        """One HTTP client for the sign-ins, opened at the first and closed with the console."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def words(self, request: Request, user: UserRef | None = None) -> Words:
         """The reader's language: their choice (stored, as in chat), else their browser's, else the default."""

@@ -43,6 +43,7 @@ class WebFrontend:
 
     async def prepare(self) -> None:
         self.server.bind()
+        self.console.listening_on(self.url)
         self.console.live.open()
 
     async def start(self) -> Text:
@@ -55,3 +56,4 @@ class WebFrontend:
     async def stop(self) -> None:
         await self.console.live.close()  # every open progress stream ends, so the server stops at once
         await self.server.stop()
+        await self.console.close()

@@ -73,16 +73,16 @@ class WebServer:
         return self.port
 
     async def start(self) -> None:
+        """Serve from a task of the running loop. The socket already listens, so a browser that comes before
+        the first tick waits in its backlog instead of being refused."""
         if self._socket is None:
             self.bind()
         assert self._socket is not None
-        config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False,
+        config = uvicorn.Config(self.app, lifespan="off", log_config=None, access_log=False, ws="none",
                                 timeout_graceful_shutdown=3, server_header=False, proxy_headers=False)
-        config.load()
         self._server = InLoopServer(config)
-        self._server.lifespan = config.lifespan_class(config)  # what Server.serve sets up before its startup
-        await self._server.startup(sockets=[self._socket])
-        self._task = asyncio.get_running_loop().create_task(self._server.main_loop(), name="reelbot-web")
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[self._socket]),
+                                                            name="reelbot-web")
 
     async def stop(self) -> None:
         server, task = self._server, self._task
@@ -90,7 +90,6 @@ class WebServer:
         if server is not None and task is not None:
             server.should_exit = True
             await asyncio.gather(task, return_exceptions=True)
-            await server.shutdown(sockets=[self._socket] if self._socket else None)
         if self._socket is not None:
             self._socket.close()
             self._socket = None

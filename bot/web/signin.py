@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.core.language import choices, choose
+from bot.render import describe_error
 from bot.web.auth import OPERATOR, from_this_machine, sign_in, sign_out, signed_in
 from bot.web.console import Console, accepted_languages, signed_in_only
+from bot.web.oauth import ChatAccount, SignInFailed, new_state
 from engine.errors import ReelbotError
+
+log = logging.getLogger(__name__)
 
 
 def routes(console: Console) -> list[Route]:
@@ -21,7 +27,7 @@ def routes(console: Console) -> list[Route]:
         return await console.page(
             request, "login.html", status_code=status_code, message=message,
             password=console.passwords.set, local=config.local,
-            discord=config.discord is not None, telegram=console.telegram_link(),
+            discord=config.discord is not None, telegram=console.telegram_link((await console.words(request)).lang),
         )
 
     async def login_page(request: Request) -> Response:
@@ -52,6 +58,55 @@ def routes(console: Console) -> list[Route]:
         sign_in(request, OPERATOR)
         return RedirectResponse("/", status_code=303)
 
+    async def discord_start(request: Request) -> Response:
+        """Off to Discord, with a fresh state this browser's session keeps to check the way back."""
+        oauth = console.discord()
+        if oauth is None:
+            return Response(status_code=404)
+        state = request.session["discord_state"] = new_state()
+        return RedirectResponse(oauth.authorize_url(state), status_code=303)
+
+    async def discord_back(request: Request) -> Response:
+        oauth = console.discord()
+        if oauth is None:
+            return Response(status_code=404)
+        expected = request.session.pop("discord_state", None)
+        try:
+            code = oauth.code_from(request.query_params, expected if isinstance(expected, str) else None)
+            account = await oauth.sign_in(await console.http(), code)
+        except SignInFailed as exc:
+            return await failed(request, exc)
+        return await signed(request, account)
+
+    async def telegram_back(request: Request) -> Response:
+        """Telegram's sign-in page sends the browser back with the account in the address's fragment, which
+        only the page can read (app.js turns it into ``?result=``); the widget's own redirect carries the
+        fields as query parameters. Either is verified here."""
+        login = console.telegram()
+        if login is None:
+            return Response(status_code=404)
+        query = request.query_params
+        try:
+            if "result" in query:
+                account = login.verify_result(query["result"])
+            elif "hash" in query:
+                account = login.verify(dict(query))
+            else:
+                return await console.page(request, "signing_in.html")
+        except SignInFailed as exc:
+            return await failed(request, exc)
+        return await signed(request, account)
+
+    async def failed(request: Request, error: SignInFailed) -> Response:
+        if error.detail:
+            log.warning("%s sign-in refused (%s): %s", error.platform, error.reason, error.detail)
+        w = await console.words(request)
+        return await login(request, describe_error(w, error), 403)
+
+    async def signed(request: Request, account: ChatAccount) -> Response:
+        sign_in(request, account.user)
+        return RedirectResponse("/", status_code=303)
+
     async def logout(request: Request) -> Response:
         sign_out(request)
         return RedirectResponse("/login", status_code=303)
@@ -78,5 +133,8 @@ def routes(console: Console) -> list[Route]:
         Route("/login", login_password, methods=["POST"]),
         Route("/login/link/{token}", login_link, methods=["GET"]),
         Route("/logout", logout, methods=["POST"]),
+        Route("/auth/discord", discord_start, methods=["GET"]),
+        Route("/auth/discord/callback", discord_back, methods=["GET"]),
+        Route("/auth/telegram", telegram_back, methods=["GET"]),
         Route("/settings", settings, methods=["GET", "POST"]),
     ]

@@ -89,7 +89,8 @@ def routes(console: Console) -> list[Route]:
                 assert isinstance(report, StatusReport)
                 html = template.render(_=w._, w=w, **status_context(console, w, report))
                 yield f"data: {json.dumps({'html': html}, ensure_ascii=False)}\n\n"
-                await asyncio.sleep(STATUS_EVERY_S)  # paced: the server pushes, the browser does not poll
+                if await console.closing(STATUS_EVERY_S):  # paced: the server pushes, the browser does not poll
+                    return
 
         return StreamingResponse(updates(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 

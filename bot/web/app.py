@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,12 +73,18 @@ def _csrf_checked(console: Console, endpoint: Callable[[Request], Awaitable[Resp
         if request.method in SAFE:
             return await endpoint(request)
         w = await console.words(request)
+
+        async def refused(status: int, message: str) -> Response:
+            if "application/json" in request.headers.get("accept", ""):  # the page's own script
+                return JSONResponse({"error": message}, status_code=status)
+            return await console.page(request, "error.html", status_code=status, w=w, message=message)
+
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
-            return Response(w._("Say the size of what you send (Content-Length)."), status_code=411)
+            return await refused(411, w._("Say the size of what you send (Content-Length)."))
         if int(length) > most:
-            return await console.page(request, "error.html", status_code=413, w=w, message=w._(
-                "That is too large to send: at most {size} MB.", size=w.number(most / 1024 / 1024, 0)))
+            return await refused(413, w._("That is too large to send: at most {size} MB.",
+                                          size=w.number(most / 1024 / 1024, 0)))
         # The form is read once, here, with its limits (the handler gets the same one), and its upload's
         # temporary file is closed when the handler is done.
         form = await request.form(max_files=1, max_fields=40)
@@ -88,7 +94,7 @@ def _csrf_checked(console: Console, endpoint: Callable[[Request], Awaitable[Resp
                 value = form.get(CSRF_FIELD)
                 given = value if isinstance(value, str) else None
             if not csrf_ok(request, given):
-                return await console.page(request, "error.html", status_code=403, w=w, message=w._(
+                return await refused(403, w._(
                     "This form has expired or did not come from this page. Reload the page and try again."))
             return await endpoint(request)
         finally:

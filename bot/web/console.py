@@ -8,6 +8,7 @@ CSRF token for its forms.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import wraps
@@ -43,6 +44,7 @@ class Console:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["version"] = _static_version()
         self._base_url = ""
+        self._closing = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
 
     @property
@@ -78,6 +80,17 @@ class Console:
         if self._http is None:
             self._http = aiohttp.ClientSession()
         return self._http
+
+    async def closing(self, within_s: float) -> bool:
+        """Wait up to ``within_s``; True once the console is stopping (long-lived streams then end)."""
+        try:
+            await asyncio.wait_for(self._closing.wait(), within_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def stopping(self) -> None:
+        self._closing.set()
 
     async def close(self) -> None:
         if self._http is not None:

@@ -54,6 +54,7 @@ class WebFrontend:
         return N_("Web console: {url}", url=self.url)
 
     async def stop(self) -> None:
-        await self.console.live.close()  # every open progress stream ends, so the server stops at once
+        self.console.stopping()  # every open stream ends, so the server stops at once
+        await self.console.live.close()
         await self.server.stop()
         await self.console.close()

@@ -188,6 +188,10 @@ def routes(console: Console) -> list[Route]:
     ]
 
 
+LABELS = {"max_jobs_per_day": N_("videos a day"), "max_usd_per_month": N_("$ a month"),
+          "max_queued": N_("waiting at once"), "max_running": N_("running at once")}  # as the form labels them
+
+
 def _number(value: object, name: str) -> float | None:
     """A limit from the form: empty is the setting's, else a number (the engine checks its range)."""
     text = value.strip() if isinstance(value, str) else ""
@@ -196,14 +200,15 @@ def _number(value: object, name: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise InvalidInput(name, N_("{name} must be a number, not {value}.", name=name, value=repr(text[:20]))) \
-            from None
+        raise InvalidInput(name, N_("{name} must be a number, not {value}.", name=LABELS[name],
+                                    value=repr(text[:20]))) from None
 
 
 def _count(value: object, name: str) -> int | None:
     number = _number(value, name)
     if number is not None and not number.is_integer():
-        raise InvalidInput(name, N_("{name} must be a whole number, not {value}.", name=name, value=repr(str(value))))
+        raise InvalidInput(name, N_("{name} must be a whole number, not {value}.", name=LABELS[name],
+                                    value=repr(str(value).strip()[:20])))
     return None if number is None else int(number)
 
 

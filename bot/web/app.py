@@ -81,7 +81,7 @@ def _csrf_checked(console: Console, endpoint: Callable[[Request], Awaitable[Resp
 
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
-            return await refused(411, w._("Say the size of what you send (Content-Length)."))
+            return await refused(411, w._("The request must say its size (Content-Length)."))
         if int(length) > most:
             return await refused(413, w._("That is too large to send: at most {size} MB.",
                                           size=w.number(most / 1024 / 1024, 0)))

@@ -25,7 +25,7 @@ from engine.errors import InvalidInput, ReelbotError
 from engine.types import JobKind, JobState, JobView, Options, Origin, SubmitRequest, UserRef
 from engine.words import N_
 
-NUMBERS = ("frames", "fps", "seed")
+NUMBERS = {"frames": N_("Frames"), "fps": N_("Frames per second"), "seed": N_("Seed")}  # as the form labels them
 
 
 def routes(console: Console) -> list[Route]:
@@ -43,7 +43,7 @@ def routes(console: Console) -> list[Route]:
             request, "make.html", status_code=status_code, nav="make", w=w, form=form, message=message,
             models=[(name, texts[name]) for name in names],
             auto_text=preview_line(w, service.preview(JobKind.TEXT_TO_VIDEO)),
-            image_text=w._("With a picture: {models}.", models=image_names),
+            image_text=w._("Models that can animate a picture: {models}.", models=image_names),
             max_prompt=limits.max_prompt_chars, max_frames=limits.max_frames, max_fps=limits.max_fps,
         )
 
@@ -133,7 +133,7 @@ def _origin(w: Words) -> Origin:
 async def _request(form: FormData, user: UserRef, w: Words) -> SubmitRequest:
     """The form as the engine's request; the engine checks every value (once, for every front end)."""
     numbers: dict[str, int | None] = {}
-    for name in NUMBERS:
+    for name, label in NUMBERS.items():
         raw = form.get(name)
         raw = raw.strip() if isinstance(raw, str) else ""
         if not raw:
@@ -142,7 +142,7 @@ async def _request(form: FormData, user: UserRef, w: Words) -> SubmitRequest:
         try:
             numbers[name] = int(raw)
         except ValueError:
-            raise InvalidInput(name, N_("{name} must be a whole number, not {value}.", name=name,
+            raise InvalidInput(name, N_("{name} must be a whole number, not {value}.", name=label,
                                         value=repr(raw[:20]))) from None
     prompt, negative, model = (_text(form, key) for key in ("prompt", "negative", "model"))
     options = Options(frames=numbers["frames"], fps=numbers["fps"], seed=numbers["seed"],

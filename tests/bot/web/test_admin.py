@@ -102,7 +102,7 @@ async def test_per_user_limits_from_the_users_page(web: Web) -> None:
     refused = await make(alice, await csrf_of(alice), prompt="two", frames="8")
     assert "the limit is 1 a day" in refused.json()["error"]
     bad = await admin.post("/admin/users/limits", data={"csrf": csrf, "user": ALICE.key, "max_jobs_per_day": "many"})
-    assert "max_jobs_per_day must be a number, not &#39;many&#39;." in (await admin.get(bad.headers["location"])).text
+    assert "videos a day must be a number, not &#39;many&#39;." in (await admin.get(bad.headers["location"])).text
 
 
 async def test_all_jobs_with_filters_and_the_reason_of_each_failure(tmp_path) -> None:

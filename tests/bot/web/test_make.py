@@ -81,7 +81,7 @@ async def test_a_bad_number_is_named_and_the_form_keeps_what_was_typed(web: Web)
                               headers={"Accept": "text/html"})
 
     assert answer.status_code == 400
-    assert "frames must be a whole number, not &#39;lots&#39;." in answer.text
+    assert "Frames must be a whole number, not &#39;lots&#39;." in answer.text
     assert ">waves at night</textarea>" in answer.text
 
 

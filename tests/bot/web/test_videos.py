@@ -46,4 +46,4 @@ async def test_a_korean_browser_gets_the_console_in_korean_and_a_choice_sticks(w
     assert chosen.status_code == 200 and '<html lang="en">' in chosen.text
     assert await web.app.service.language_of(ALICE) == "en"  # the same choice as /settings language in chat
     refused = await make(alice, csrf, prompt="x", frames="lots")
-    assert refused.json()["error"] == "frames must be a whole number, not 'lots'."
+    assert refused.json()["error"] == "Frames must be a whole number, not 'lots'."

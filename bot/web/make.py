@@ -122,8 +122,12 @@ def job_context(console: Console, w: Words, view: JobView, user: UserRef) -> dic
     return {
         "playable": playable, "last": last, "mine": view.user.key == user.key,
         "line": now.get("line", ""), "progress": (now.get("step", 0), now.get("total", 0)),
-        "meta": w.join([view.kind.value, w._("seed {seed}", seed=view.seed), console.when(view.created_at)]),
+        "meta": w.join([kind_word(w, view.kind), w._("seed {seed}", seed=view.seed), console.when(view.created_at)]),
     }
+
+
+def kind_word(w: Words, kind: JobKind) -> str:
+    return w._("from a picture") if kind is JobKind.IMAGE_TO_VIDEO else w._("from words")
 
 
 def _origin(w: Words) -> Origin:

@@ -126,6 +126,22 @@ async def test_the_admin_checks_the_bot_and_bans_a_member(
     await browser.aio.open(web.url + "/admin/jobs")
     await browser.aio.screenshot("admin-jobs")
 
+    # From bed: the same pages on a phone's screen, nothing wider than it; and in the dark.
+    await browser.aio.js("document.getElementById('theme').click()")
+    dark = await browser.aio.js("return getComputedStyle(document.body).backgroundColor")
+    await asyncio.to_thread(browser.driver.set_window_size, 390, 844)
+    try:
+        for page in ("/admin", "/admin/users", "/admin/jobs", "/"):
+            await browser.aio.open(web.url + page)
+            assert await browser.aio.js("return document.documentElement.scrollWidth <= window.innerWidth"), page
+        assert await browser.aio.js("return getComputedStyle(document.body).backgroundColor") == dark != \
+            "rgb(246, 247, 251)"  # the theme chosen stays chosen
+        await browser.aio.open(web.url + "/admin")
+        await browser.aio.screenshot("admin-status-phone-dark")
+        await browser.aio.js("document.getElementById('theme').click()")
+    finally:
+        await asyncio.to_thread(browser.driver.set_window_size, 1280, 900)
+
     await browser.aio.open(web.url + "/admin/users")
     await browser.aio.click(f'tr[data-user="discord:{MINJI}"] button.danger')
     await browser.aio.wait_for_text("p.ok", "is banned")

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from bot.core import actions
 from bot.core.lines import last_line
 from bot.i18n import Words
-from bot.render import describe_error, preview_line, result_caption
+from bot.render import describe_error, outcome_text, preview_line, result_caption
 from bot.web.auth import WEB, signed_in
 from bot.web.console import Console, signed_in_only
 from bot.web.live import snapshot
@@ -77,7 +77,11 @@ def routes(console: Console) -> list[Route]:
         assert user is not None
         view = await service.job_for(user, request.path_params["job_id"])
         w = await console.words(request, user)
-        return await console.page(request, "job.html", w=w, job=view, **job_context(console, w, view, user))
+        offer = service.cloud_offer(view.id) if view.state is JobState.QUEUED else None
+        cloud = w._("Run on cloud now ({backend} ≈ {cost})", backend=offer.backend, cost=w.money(offer.cost_usd)) \
+            if offer else None
+        return await console.page(request, "job.html", w=w, job=view, cloud=cloud,
+                                  **job_context(console, w, view, user))
 
     @signed_in_only(console)
     async def job_events(request: Request) -> Response:
@@ -93,10 +97,12 @@ def routes(console: Console) -> list[Route]:
         user = signed_in(request)
         assert user is not None
         action = request.path_params["action"]
-        if action not in (actions.CANCEL, actions.RETRY, actions.SAME_SEED):
+        if action not in actions.ACTIONS:
             return Response(status_code=404)
         w = await console.words(request, user)
         outcome = await actions.perform(service, user, action, request.path_params["job_id"])
+        if action == actions.CLOUD and outcome.moved_to is None:
+            return await console.page(request, "error.html", status_code=409, w=w, message=outcome_text(w, outcome))
         if outcome.again is None:
             return RedirectResponse(f"/jobs/{outcome.job_id}", status_code=303)
         again = outcome.again

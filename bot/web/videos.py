@@ -70,6 +70,8 @@ def routes(console: Console) -> list[Route]:
     async def video(request: Request) -> Response:
         user = signed_in(request)
         assert user is not None
+        if request.path_params["ext"] not in ("mp4", "jpg"):
+            return Response(status_code=404)
         view = await service.job_for(user, request.path_params["job_id"])
         path = view.result_path.resolve() if view.result_path is not None else None
         if view.state is not JobState.SUCCEEDED or path is None or not path.is_relative_to(results) \

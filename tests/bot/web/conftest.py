@@ -70,10 +70,10 @@ async def csrf_of(client: httpx.AsyncClient, path: str = "/") -> str:
     return found.group(1)
 
 
-async def open_web(tmp_path: Path, **overrides: Any) -> Web:
+async def open_web(tmp_path: Path, *, backends: dict[str, Any] | None = None, **overrides: Any) -> Web:
     settings = make_settings(tmp_path, web_enabled=True, web_port=0, web_password=PASSWORD,
                              discord_admin_ids=ADMIN_DISCORD_ID, **overrides)
-    app = await App.launch(settings, lock=False, frontends=True)
+    app = await App.launch(settings, backends=backends, lock=False, frontends=True)
     frontend = next(f for f in app.frontends if isinstance(f, WebFrontend))
     return Web(app, frontend)
 

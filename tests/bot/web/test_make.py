@@ -142,3 +142,29 @@ async def test_the_web_user_has_the_quota_they_have_in_chat(web: Web, tmp_path) 
 
     assert second.status_code == 400
     assert "You have made 1 videos today; the limit is 1 a day." in second.json()["error"]
+
+
+async def test_a_waiting_job_can_move_to_the_cloud_from_its_page(tmp_path) -> None:
+    from engine.backends.simulated import SimulatedBackend
+
+    local = SimulatedBackend("local", seconds=30, steps=30)
+    cloud = SimulatedBackend("cloudsim", local=False, seconds=0.2, steps=2, usd_per_run=0.05)
+    web = await open_web(tmp_path, backends={"local": local, "cloudsim": cloud},
+                         chain_text_to_video="local,cloudsim", local_max_wait_s=3600)
+    try:
+        operator, alice = await web.operator(), web.person(ALICE)
+        first = (await make(operator, await csrf_of(operator), prompt="first in line")).json()["job"]
+        csrf = await csrf_of(alice)
+        second = (await make(alice, csrf, prompt="second in line")).json()["job"]
+        page = await alice.get(f"/jobs/{second}")
+        assert "Run on cloud now (cloudsim ≈ $0.050)" in page.text
+
+        moved = await alice.post(f"/jobs/{second}/cloud", data={"csrf": csrf})
+
+        assert moved.status_code == 303
+        await web.wait(second)
+        view = await web.app.service.get(second)
+        assert view.state is JobState.SUCCEEDED and view.backend == "cloudsim"
+        assert (await web.app.service.get(first)).state is JobState.RUNNING
+    finally:
+        await close_web(web)

@@ -69,37 +69,40 @@ def routes(console: Console) -> list[Route]:
         assert user is not None
         return user
 
+    async def admin_status(user: UserRef) -> StatusReport:
+        report = await service.status(user)  # the engine checks again that they may
+        assert isinstance(report, StatusReport)  # an admin's: everything, not one place's
+        return report
+
+    async def report_for(request: Request) -> tuple[UserRef, Words, StatusReport]:
+        """Who asks, in which words, and the admin's /status."""
+        user = me(request)
+        return user, await console.words(request, user), await admin_status(user)
+
     @admins_only(console)
     async def status(request: Request) -> Response:
-        user = me(request)
-        w = await console.words(request, user)
-        report = await service.status(user)
-        assert isinstance(report, StatusReport)
+        _, w, report = await report_for(request)
         return await console.page(request, "status.html", w=w, nav="status", **status_context(console, w, report))
 
     @admins_only(console)
     async def status_events(request: Request) -> Response:
-        user = me(request)
-        w = await console.words(request, user)
+        user, w, report = await report_for(request)
         template = console.templates.get_template("status_live.html")
 
         async def updates() -> AsyncIterator[str]:
+            nonlocal report
             while True:
-                report = await service.status(user)
-                assert isinstance(report, StatusReport)
                 html = template.render(_=w._, w=w, **status_context(console, w, report))
                 yield f"data: {json.dumps({'html': html}, ensure_ascii=False)}\n\n"
                 if await console.closing(STATUS_EVERY_S):  # paced: the server pushes, the browser does not poll
                     return
+                report = await admin_status(user)
 
         return StreamingResponse(updates(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
     @admins_only(console)
     async def chart(request: Request) -> Response:
-        user = me(request)
-        w = await console.words(request, user)
-        report = await service.status(user)
-        assert isinstance(report, StatusReport)
+        _, w, report = await report_for(request)
         png = await asyncio.to_thread(status_chart, report, words=w, font=config.chart_font)
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=30"})
 
@@ -168,9 +171,9 @@ def routes(console: Console) -> list[Route]:
         rows = []
         for view in page.items:
             item = row(console, w, view)
-            item.update(user=view.user.name or view.user.key, user_key=view.user.key, origin=view.origin.platform,
-                        backend=view.backend or "", state=state_word(w, view.state), state_key=view.state.value,
-                        why=failure_text(w, view) if view.state is JobState.FAILED else "")
+            item["meta"] = w.join(part for part in (view.id, state_word(w, view.state), view.user.name or view.user.key,
+                                                     view.origin.platform, view.backend, item["meta"]) if part)
+            item["why"] = failure_text(w, view) if view.state is JobState.FAILED else ""
             rows.append(item)
         query = urlencode({k: v for k, v in filters.items() if v})
         return await console.page(request, "jobs.html", w=w, nav="jobs", rows=rows, filters=filters,

@@ -49,7 +49,8 @@ def row(console: Console, w: Words, view: JobView) -> dict[str, Any]:
     if view.state is not JobState.SUCCEEDED:
         parts.insert(0, state_word(w, view.state))
     return {"id": view.id, "prompt": view.prompt or w._("(no words: animating the picture)"),
-            "playable": playable, "mark": MARKS.get(view.state, "·"), "meta": w.join(p for p in parts if p)}
+            "playable": playable, "mark": MARKS.get(view.state, "·"), "meta": w.join(p for p in parts if p),
+            "state_key": view.state.value}
 
 
 def routes(console: Console) -> list[Route]:

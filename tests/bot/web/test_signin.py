@@ -3,6 +3,8 @@ operator's ways in. (bot/web/oauth.py's own tests check every refusal of the pla
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,12 +33,22 @@ async def follow(client: httpx.AsyncClient, url: str, *, hops: int = 5) -> httpx
     return answer
 
 
-async def test_ann_signs_in_with_discord_and_finds_her_chat_videos(tmp_path: Path) -> None:
+@asynccontextmanager
+async def with_discord(tmp_path: Path) -> AsyncIterator[tuple[Web, FakeDiscord]]:
+    """A console whose members sign in with Discord (the application's redirect registered)."""
     discord = await FakeDiscord().start()
     web = await open_web(tmp_path, discord_client_id=discord.app_id, discord_client_secret=discord.client_secret,
                          discord_api_base_url=discord.api_url, discord_oauth_url=discord.url)
+    discord.redirect_uris.append(f"{web.url}/auth/discord/callback")
     try:
-        discord.redirect_uris.append(f"{web.url}/auth/discord/callback")
+        yield web, discord
+    finally:
+        await close_web(web)
+        await discord.stop()
+
+
+async def test_ann_signs_in_with_discord_and_finds_her_chat_videos(tmp_path: Path) -> None:
+    async with with_discord(tmp_path) as (web, discord):
         discord.sign_in_as(discord.user(777000111222333444, "ann"))
         ann = UserRef("discord", "777000111222333444", "Ann")
         made = await web.app.service.submit(SubmitRequest(ann, "made in discord", Origin("discord", "5"),
@@ -51,32 +63,18 @@ async def test_ann_signs_in_with_discord_and_finds_her_chat_videos(tmp_path: Pat
         assert home.status_code == 200 and "Make a video" in home.text and 'title="discord:777000111222333444"' in home.text
         assert "made in discord" in (await browser.get("/videos")).text
         assert (await browser.get("/admin", headers={"Accept": "text/html"})).status_code == 403
-    finally:
-        await close_web(web)
-        await discord.stop()
 
 
 async def test_a_discord_admin_who_signs_in_gets_the_admin_pages(tmp_path: Path) -> None:
-    discord = await FakeDiscord().start()
-    web = await open_web(tmp_path, discord_client_id=discord.app_id, discord_client_secret=discord.client_secret,
-                         discord_api_base_url=discord.api_url, discord_oauth_url=discord.url)
-    try:
-        discord.redirect_uris.append(f"{web.url}/auth/discord/callback")
+    async with with_discord(tmp_path) as (web, discord):
         discord.sign_in_as(discord.user(int(ADMIN_DISCORD_ID), "boss"))
         browser = web.client()
         await follow(browser, "/auth/discord")
         assert (await browser.get("/admin")).status_code == 200
-    finally:
-        await close_web(web)
-        await discord.stop()
 
 
 async def test_a_discord_redirect_this_browser_did_not_start_signs_no_one_in(tmp_path: Path) -> None:
-    discord = await FakeDiscord().start()
-    web = await open_web(tmp_path, discord_client_id=discord.app_id, discord_client_secret=discord.client_secret,
-                         discord_api_base_url=discord.api_url, discord_oauth_url=discord.url)
-    try:
-        discord.redirect_uris.append(f"{web.url}/auth/discord/callback")
+    async with with_discord(tmp_path) as (web, discord):
         discord.sign_in_as(discord.user(int(ADMIN_DISCORD_ID), "boss"))
         attacker, victim = web.client(), web.client()
         start = await attacker.get("/auth/discord")  # the attacker's own sign-in, handed to the victim
@@ -88,9 +86,6 @@ async def test_a_discord_redirect_this_browser_did_not_start_signs_no_one_in(tmp
 
         assert answer.status_code == 403 and "This sign-in did not start on this page" in answer.text
         assert (await victim.get("/admin", headers={"Accept": "text/html"})).headers["location"] == "/login"
-    finally:
-        await close_web(web)
-        await discord.stop()
 
 
 async def test_minji_signs_in_with_telegram_and_a_forged_one_is_refused(tmp_path: Path) -> None:

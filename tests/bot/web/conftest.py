@@ -9,6 +9,7 @@ import base64
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from engine.types import UserRef
 from reelbot.app import App
 from tests.browser import Browser, browser, browser_ko  # noqa: F401 - the fixtures, for every test here
 from tests.conftest import make_settings
+from tests.fakes.discord_api import FakeDiscord
 
 ADMIN_DISCORD_ID = "111111111111111111"
 PASSWORD = "correct horse battery staple"
@@ -82,6 +84,20 @@ async def close_web(console: Web) -> None:
     for client in console.clients:
         await client.aclose()
     await console.app.close()
+
+
+@asynccontextmanager
+async def with_discord(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[Web, FakeDiscord]]:
+    """A console whose members sign in with Discord (the application's redirect registered)."""
+    discord = await FakeDiscord().start()
+    web = await open_web(tmp_path, discord_client_id=discord.app_id, discord_client_secret=discord.client_secret,
+                         discord_api_base_url=discord.api_url, discord_oauth_url=discord.url, **overrides)
+    discord.redirect_uris.append(f"{web.url}/auth/discord/callback")
+    try:
+        yield web, discord
+    finally:
+        await close_web(web)
+        await discord.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from PIL import Image
 from bot.i18n import ENGLISH
 from bot.render import status_text
 from engine.types import UserRef
-from tests.bot.web.conftest import Web, close_web, open_web
+from tests.bot.web.conftest import Web, with_discord
 from tests.browser import Browser
 from tests.fakes.discord_api import FakeDiscord
 
@@ -24,16 +24,8 @@ MINJI = 888000111222333444
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[tuple[Web, FakeDiscord]]:
-    discord = await FakeDiscord().start()
-    web = await open_web(tmp_path, simulated_seconds=2.0, simulated_steps=8, discord_client_id=discord.app_id,
-                         discord_client_secret=discord.client_secret, discord_api_base_url=discord.api_url,
-                         discord_oauth_url=discord.url)
-    discord.redirect_uris.append(f"{web.url}/auth/discord/callback")
-    try:
-        yield web, discord
-    finally:
-        await close_web(web)
-        await discord.stop()
+    async with with_discord(tmp_path, simulated_seconds=2.0, simulated_steps=8) as console:
+        yield console
 
 
 def a_photo(folder: Path) -> Path:

@@ -3,16 +3,13 @@ operator's ways in. (bot/web/oauth.py's own tests check every refusal of the pla
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
 from engine.types import Options, Origin, SubmitRequest, UserRef
-from tests.bot.web.conftest import ADMIN_DISCORD_ID, Web, close_web, csrf_of, open_web
-from tests.fakes.discord_api import FakeDiscord
+from tests.bot.web.conftest import ADMIN_DISCORD_ID, Web, close_web, csrf_of, open_web, with_discord
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -31,20 +28,6 @@ async def follow(client: httpx.AsyncClient, url: str, *, hops: int = 5) -> httpx
         if parts.netloc == urlsplit(str(client.base_url)).netloc:
             url = parts.path + (f"?{parts.query}" if parts.query else "")
     return answer
-
-
-@asynccontextmanager
-async def with_discord(tmp_path: Path) -> AsyncIterator[tuple[Web, FakeDiscord]]:
-    """A console whose members sign in with Discord (the application's redirect registered)."""
-    discord = await FakeDiscord().start()
-    web = await open_web(tmp_path, discord_client_id=discord.app_id, discord_client_secret=discord.client_secret,
-                         discord_api_base_url=discord.api_url, discord_oauth_url=discord.url)
-    discord.redirect_uris.append(f"{web.url}/auth/discord/callback")
-    try:
-        yield web, discord
-    finally:
-        await close_web(web)
-        await discord.stop()
 
 
 async def test_ann_signs_in_with_discord_and_finds_her_chat_videos(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from bot.core.lines import JobLines
@@ -18,7 +18,7 @@ from bot.i18n import ENGLISH, Words
 from bot.render import progress_bar, queued_line, running_line
 from engine.events import Ended, Event, Progress, Queued, Started, Subscription
 from engine.service import Service
-from engine.types import JobState, JobView
+from engine.types import JobState, JobView, UserRef
 
 KEEPALIVE_S = 15.0
 _CLOSED = object()
@@ -86,12 +86,15 @@ class LiveJobs:
             return {"state": "running", "line": line}
         return {"state": "running", "line": line}  # Retrying: on its way to the next backend
 
-    async def follow(self, w: Words, job_id: str) -> AsyncIterator[str]:
-        """The job's updates as server-sent events until it ends (or the console stops)."""
+    async def follow(self, w: Words, by: UserRef, job_id: str) -> AsyncGenerator[str, None]:
+        """The job's updates as server-sent events until it ends (or the console stops), for its owner or an
+        admin. The first is the job as it is now, read once, after joining its followers, so nothing falls
+        between the two; a job that is not there or not theirs raises (``NotFound``, ``NotAllowed``) at that
+        first step, before anything is sent."""
         follower = _Follower(w)
         self._followers.setdefault(job_id, set()).add(follower)
         try:
-            view = await self.service.get(job_id)  # after joining: nothing falls between the two
+            view = await self.service.job_for(by, job_id)
             first = snapshot(w, view)
             yield _event(first)
             if first.get("ended"):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -92,10 +91,8 @@ def routes(console: Console) -> list[Route]:
         w = await console.words(request, user)
         stream = console.live.follow(w, user, request.path_params["job_id"])
         first = await anext(stream)  # the job now, if it is theirs (or they are an admin); else refused here
-        # aclose: the stream leaves the job's followers even if the browser is gone before it is read.
         return StreamingResponse(_then(first, stream), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-                                 background=BackgroundTask(stream.aclose))
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @signed_in_only(console)
     async def act(request: Request) -> Response:

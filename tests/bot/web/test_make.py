@@ -7,6 +7,7 @@ import json
 
 import httpx
 from PIL import Image
+from starlette.types import Message
 
 from engine.types import JobState, UserRef
 from tests.bot.web.conftest import Web, close_web, csrf_of, open_web
@@ -108,6 +109,29 @@ async def test_progress_is_pushed_until_the_end(tmp_path) -> None:
     assert len(set(steps)) >= 2 and steps == sorted(steps) and steps[-1] == 6  # the bar moved, to the end
     assert {u["total"] for u in updates if u.get("step")} == {6}
     assert any(u["state"] == "running" and u["line"].startswith("Running on local") for u in updates)
+
+
+async def test_a_browser_gone_before_its_progress_stream_began_is_not_followed_on(web: Web) -> None:
+    alice = web.person(ALICE)
+    job_id = (await make(alice, await csrf_of(alice), prompt="a slow river", frames="8")).json()["job"]
+    cookie = alice.cookies["reelbot_session"]
+    # The browser asks for the stream and is gone at once: uvicorn says so before the stream is read.
+    said: list[Message] = [{"type": "http.request", "body": b"", "more_body": False}, {"type": "http.disconnect"}]
+
+    async def receive() -> Message:
+        return said.pop(0) if said else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    await web.frontend.server.app({
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": f"/jobs/{job_id}/events", "raw_path": f"/jobs/{job_id}/events".encode(),
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
+        "headers": [(b"host", b"127.0.0.1"), (b"cookie", f"reelbot_session={cookie}".encode())],
+    }, receive, send)
+
+    assert web.frontend.console.live.following == 0
 
 
 async def test_cancel_retry_and_same_seed_from_the_page(web: Web) -> None:

@@ -59,6 +59,17 @@ def find_chromium() -> tuple[str, str] | str:
     return browser, driver
 
 
+def require_chromium() -> tuple[str, str]:
+    """(browser, driver) for a test that needs them; without them the test is skipped, or fails where
+    ``CI=true``."""
+    found = find_chromium()
+    if isinstance(found, str):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{found}. CI=true: the browser tests must run, not be skipped.", pytrace=False)
+        pytest.skip(found)
+    return found
+
+
 def _program(named: str | None, names: tuple[str, ...]) -> str | None:
     return shutil.which(named) if named else next(filter(None, map(shutil.which, names)), None)
 
@@ -173,12 +184,7 @@ def launch(lang: str = "en", *, window: tuple[int, int] = WINDOW) -> Browser:
     """A headless Chromium whose pages and requests are in ``lang`` ("en", "ko"): ``--lang`` for the
     browser's own language (``navigator.language``) and ``intl.accept_languages`` for what it asks servers
     for (Accept-Language). Skips the test (fails it under ``CI=true``) when there is no Chromium."""
-    found = find_chromium()
-    if isinstance(found, str):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{found}. CI=true: the browser tests must run, not be skipped.", pytrace=False)
-        pytest.skip(found)
-    binary, driver_path = found
+    binary, driver_path = require_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for argument in (

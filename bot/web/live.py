@@ -2,15 +2,20 @@
 
 One subscription to the engine's events for the whole console, fanned out to the browsers following each
 job: 50 browsers cost the engine one subscriber, not 50. Each browser has its own small queue; one that
-falls behind loses progress steps (the next supersedes them), never the state changes. Lines are worded
-in each follower's language with the same words the chats use (``bot.core.lines``).
+falls behind loses progress steps (the next supersedes them), never the state changes, and gets what piled
+up in one write. Progress steps are paced per job (``PROGRESS_EVERY_S``): a bar needs no more than a few
+moves a second, and a fast model (a distilled one does tens of steps a second) would otherwise cost the
+engine's loop a write per step per browser. The first step and the last go at once; one held back goes
+when its time comes, unless a later one (or the job's next state) supersedes it. Lines are worded in each
+follower's language with the same words the chats use (``bot.core.lines``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from bot.core.lines import JobLines
@@ -18,23 +23,53 @@ from bot.i18n import ENGLISH, Words
 from bot.render import progress_bar, queued_line, running_line
 from engine.events import Ended, Event, Progress, Queued, Started, Subscription
 from engine.service import Service
-from engine.types import JobState, JobView
+from engine.types import JobState, JobView, UserRef
 
 KEEPALIVE_S = 15.0
+PROGRESS_EVERY_S = 0.2  # the most often a job's followers hear of its next step
+FOLLOWER_QUEUE = 64
 _CLOSED = object()
 
 
 @dataclass(eq=False)
 class _Follower:
     w: Words
-    queue: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(64))
+    pending: deque[object] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, item: object) -> None:
-        if self.queue.full():
+        if len(self.pending) >= FOLLOWER_QUEUE:
             if isinstance(item, dict) and item.get("state") == "running" and "step" in item:
                 return  # a progress step: the next one says more
-            self.queue.get_nowait()
-        self.queue.put_nowait(item)
+            self.pending.popleft()
+        self.pending.append(item)
+        self.ready.set()
+
+    async def take(self) -> list[object]:
+        """Everything offered since the last take, waiting up to ``KEEPALIVE_S`` for something (then
+        ``TimeoutError``)."""
+        if not self.pending:
+            self.ready.clear()
+            async with asyncio.timeout(KEEPALIVE_S):
+                await self.ready.wait()
+        items = list(self.pending)
+        self.pending.clear()
+        return items
+
+
+@dataclass(eq=False)
+class _Pace:
+    """A followed job's progress steps: when its followers last heard one, and the one held back."""
+
+    last: float
+    held: Progress | None = None
+    timer: asyncio.TimerHandle | None = None
+
+    def drop_held(self) -> None:
+        self.held = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class LiveJobs:
@@ -42,6 +77,7 @@ class LiveJobs:
         self.service = service
         self.lines = JobLines()
         self._followers: dict[str, set[_Follower]] = {}
+        self._paces: dict[str, _Pace] = {}
         self._subscription: Subscription | None = None
 
     def open(self) -> None:
@@ -66,6 +102,44 @@ class LiveJobs:
             if isinstance(event, Started | Ended):  # what the job runs on, for whoever opens its page later
                 self.lines.line(ENGLISH, event)
             return
+        if isinstance(event, Progress) and not self._due(event):
+            return
+        self._fan_out(followers, event)
+
+    def _due(self, event: Progress) -> bool:
+        """Whether the job's followers hear of this step now; if not, it is held back until its time."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        pace = self._paces.get(event.job_id)
+        if pace is None or event.step <= 1 or event.step >= event.total or now >= pace.last + PROGRESS_EVERY_S:
+            if pace is None:
+                self._paces[event.job_id] = _Pace(now)
+            else:
+                pace.drop_held()
+                pace.last = now
+            return True
+        pace.held = event  # the latest step: it supersedes any held before it
+        if pace.timer is None:
+            pace.timer = loop.call_at(pace.last + PROGRESS_EVERY_S, self._release, event.job_id)
+        return False
+
+    def _release(self, job_id: str) -> None:
+        pace = self._paces.get(job_id)
+        if pace is None or pace.held is None:
+            return
+        held = pace.held
+        pace.timer = None
+        pace.held = None
+        pace.last = asyncio.get_running_loop().time()
+        followers = self._followers.get(job_id)
+        if followers:
+            self._fan_out(followers, held)
+
+    def _fan_out(self, followers: set[_Follower], event: Event) -> None:
+        if not isinstance(event, Progress) and (pace := self._paces.get(event.job_id)) is not None:
+            pace.drop_held()  # the job's next state (or its end) supersedes a step held back
+            if isinstance(event, Ended):
+                del self._paces[event.job_id]
         said: dict[str, dict[str, object]] = {}  # one wording per language, however many follow
         for follower in list(followers):
             update = said.get(follower.w.lang)
@@ -86,26 +160,35 @@ class LiveJobs:
             return {"state": "running", "line": line}
         return {"state": "running", "line": line}  # Retrying: on its way to the next backend
 
-    async def follow(self, w: Words, job_id: str) -> AsyncIterator[str]:
-        """The job's updates as server-sent events until it ends (or the console stops)."""
+    async def follow(self, w: Words, by: UserRef, job_id: str) -> AsyncGenerator[str, None]:
+        """The job's updates as server-sent events until it ends (or the console stops), for its owner or an
+        admin. The first is the job as it is now, read once, after joining its followers, so nothing falls
+        between the two; a job that is not there or not theirs raises (``NotFound``, ``NotAllowed``) at that
+        first step, before anything is sent."""
         follower = _Follower(w)
         self._followers.setdefault(job_id, set()).add(follower)
         try:
-            view = await self.service.get(job_id)  # after joining: nothing falls between the two
+            view = await self.service.job_for(by, job_id)
             first = snapshot(w, view)
             yield _event(first)
             if first.get("ended"):
                 return
             while True:
                 try:
-                    item = await asyncio.wait_for(follower.queue.get(), KEEPALIVE_S)
+                    items = await follower.take()
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
-                if item is _CLOSED:
-                    return
-                yield _event(item)
-                if isinstance(item, dict) and item.get("ended"):
+                said, over = [], False  # what piled up goes in one write
+                for item in items:
+                    over = item is _CLOSED or isinstance(item, dict) and bool(item.get("ended"))
+                    if item is not _CLOSED:
+                        said.append(_event(item))
+                    if over:
+                        break
+                if said:
+                    yield "".join(said)
+                if over:
                     return
         finally:
             followers = self._followers.get(job_id)
@@ -113,6 +196,8 @@ class LiveJobs:
                 followers.discard(follower)
                 if not followers:
                     del self._followers[job_id]
+                    if (pace := self._paces.pop(job_id, None)) is not None:
+                        pace.drop_held()
 
 
 def snapshot(w: Words, view: JobView) -> dict[str, object]:

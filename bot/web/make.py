@@ -7,6 +7,7 @@ progress comes from the engine's events (:mod:`bot.web.live`).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -87,9 +88,10 @@ def routes(console: Console) -> list[Route]:
     async def job_events(request: Request) -> Response:
         user = signed_in(request)
         assert user is not None
-        view = await service.job_for(user, request.path_params["job_id"])  # theirs, or an admin
         w = await console.words(request, user)
-        return StreamingResponse(console.live.follow(w, view.id), media_type="text/event-stream",
+        stream = console.live.follow(w, user, request.path_params["job_id"])
+        first = await anext(stream)  # the job now, if it is theirs (or they are an admin); else refused here
+        return StreamingResponse(_then(first, stream), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @signed_in_only(console)
@@ -134,6 +136,12 @@ def job_context(console: Console, w: Words, view: JobView, user: UserRef) -> dic
 
 def kind_word(w: Words, kind: JobKind) -> str:
     return w._("from a picture") if kind is JobKind.IMAGE_TO_VIDEO else w._("from words")
+
+
+async def _then(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def _origin(w: Words) -> Origin:

@@ -48,7 +48,9 @@ class WebServer:
     def bind(self) -> int:
         """Take the address now (before anything else starts); returns the port."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio then sets TCP_NODELAY on every connection (as on the servers it opens
+        # itself), so a progress update is not held back until the browser acknowledges the one before.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
 import httpx
 from PIL import Image
+from starlette.types import Message
 
+from engine.events import Progress
 from engine.types import JobState, UserRef
 from tests.bot.web.conftest import Web, close_web, csrf_of, open_web
 
@@ -108,6 +111,63 @@ async def test_progress_is_pushed_until_the_end(tmp_path) -> None:
     assert len(set(steps)) >= 2 and steps == sorted(steps) and steps[-1] == 6  # the bar moved, to the end
     assert {u["total"] for u in updates if u.get("step")} == {6}
     assert any(u["state"] == "running" and u["line"].startswith("Running on local") for u in updates)
+
+
+async def test_a_fast_models_steps_move_the_bar_a_few_times_a_second_from_the_first_to_the_last(tmp_path) -> None:
+    web = await open_web(tmp_path, simulated_seconds=60, simulated_steps=2)  # its own steps: far apart
+    try:
+        alice = web.person(ALICE)
+        job_id = (await make(alice, await csrf_of(alice), prompt="a hummingbird", frames="8")).json()["job"]
+        events = web.app.service.events
+        steps: list[int] = []
+        async with alice.stream("GET", f"/jobs/{job_id}/events") as stream:
+            lines = stream.aiter_lines()
+
+            async def next_step() -> int:
+                async with asyncio.timeout(10):  # paced: a deadline, not a measure
+                    async for line in lines:
+                        if line.startswith("data: ") and "step" in (update := json.loads(line[6:])) \
+                                and update["step"]:
+                            steps.append(update["step"])
+                            return int(update["step"])
+                raise AssertionError("the stream ended")
+
+            # A distilled model: 60 steps in a moment, each an engine event.
+            for step in range(1, 61):
+                events.publish(Progress(job_id, "web", step, 100))
+            assert await next_step() == 1  # the first at once
+            assert await next_step() == 60  # the latest held back, once its time came; 2-59 superseded
+            for step in range(61, 101):
+                events.publish(Progress(job_id, "web", step, 100))
+            while await next_step() < 100:  # the last at once
+                pass
+    finally:
+        await close_web(web)
+
+    assert steps == sorted(steps) and len(steps) <= 5, steps
+
+
+async def test_a_browser_gone_before_its_progress_stream_began_is_not_followed_on(web: Web) -> None:
+    alice = web.person(ALICE)
+    job_id = (await make(alice, await csrf_of(alice), prompt="a slow river", frames="8")).json()["job"]
+    cookie = alice.cookies["reelbot_session"]
+    # The browser asks for the stream and is gone at once: uvicorn says so before the stream is read.
+    said: list[Message] = [{"type": "http.request", "body": b"", "more_body": False}, {"type": "http.disconnect"}]
+
+    async def receive() -> Message:
+        return said.pop(0) if said else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    await web.frontend.server.app({
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": f"/jobs/{job_id}/events", "raw_path": f"/jobs/{job_id}/events".encode(),
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
+        "headers": [(b"host", b"127.0.0.1"), (b"cookie", f"reelbot_session={cookie}".encode())],
+    }, receive, send)
+
+    assert web.frontend.console.live.following == 0
 
 
 async def test_cancel_retry_and_same_seed_from_the_page(web: Web) -> None:

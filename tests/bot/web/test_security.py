@@ -77,6 +77,7 @@ async def test_a_non_admin_reaches_no_admin_page_and_no_one_elses_video(web: Web
         answer = await mallory.get(path, headers={"Accept": "text/html"})
         assert answer.status_code == 403, path
         assert "my holiday" not in answer.text and answer.headers["content-type"].startswith("text/html")
+    assert web.frontend.console.live.following == 0  # the refused progress stream left nothing behind
     retried = await mallory.post(f"/jobs/{job_id}/retry", data={"csrf": csrf})
     assert retried.status_code == 403
     assert (await web.app.service.history(MALLORY)).total == 0

@@ -11,6 +11,7 @@ from bot.web.frontend import WebFrontend
 from bot.web.server import WebSetupError
 from reelbot.app import App
 from reelbot.frontends import not_started
+from tests.bot.web.conftest import Web
 from tests.conftest import make_settings
 
 
@@ -70,3 +71,16 @@ async def test_with_nothing_to_make_videos_with_run_uses_the_simulated_gpu_and_s
         assert plain.lanes == [] and plain.demo is None
     finally:
         await plain.close()
+
+
+async def test_each_update_leaves_at_once_instead_of_waiting_for_the_browsers_acknowledgement(web: Web) -> None:
+    # Nagle's algorithm holds a small write (a progress update, a page's body after its headers) until the
+    # browser has acknowledged the one before, which on a kept-alive connection costs up to 40 ms each time.
+    # asyncio turns it off (TCP_NODELAY) on the connections of a TCP socket, so the console's own is one.
+    operator = await web.operator()
+    assert (await operator.get("/")).status_code == 200  # a kept-alive connection, open now
+
+    assert web.frontend.server._server is not None
+    connections = list(web.frontend.server._server.server_state.connections)
+    sockets = [connection.transport.get_extra_info("socket") for connection in connections]  # type: ignore[attr-defined]
+    assert sockets and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)

@@ -100,8 +100,10 @@ class Running:
     """A long-lived `reelbot` process whose output lines are collected as they come."""
 
     def __init__(self, cwd: Path, env: dict[str, str], *args: str) -> None:
+        # PYTHONFAULTHANDLER: a process that does not stop when told can be asked where it hangs (SIGABRT).
         self.proc = subprocess.Popen(
-            [*REELBOT, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [*REELBOT, *args], cwd=cwd, env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
         )
         self.out: list[str] = []
         self.err: list[str] = []
@@ -147,7 +149,14 @@ class Running:
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Send ``sig`` and return the exit code, with all the output read."""
         self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=TIMEOUT_S)
+        try:
+            code = self.proc.wait(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # every thread's stack to stderr, then gone
+            self.proc.wait(timeout=TIMEOUT_S)
+            for reader in self._readers:
+                reader.join(timeout=TIMEOUT_S)
+            pytest.fail(f"reelbot did not stop within {TIMEOUT_S} s of signal {sig}; where it was:\n{self.stderr}")
         for reader in self._readers:
             reader.join(timeout=TIMEOUT_S)
         return code

@@ -1,4 +1,5 @@
-"""The chat front ends the settings ask for, each given a small config of its own (bot/ never reads Settings).
+"""The front ends the settings ask for (the chats, the web console), each given a small config of its own (bot/
+never reads Settings).
 
 A new front end plugs in here: a config from the settings, and its adapter (a ``bot.core.frontend.FrontEnd``)
 in :func:`build_frontends`; ``App.start`` then prepares, starts and stops it with the others.
@@ -9,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Sequence
 
 from bot.core.frontend import FrontEnd
 from bot.discord.config import DiscordConfig
 from bot.telegram.config import TelegramConfig
-from bot.web.config import Checkup, DiscordSignIn, WebConfig
+from bot.web.config import CheckLine, Checkup, DiscordSignIn, WebConfig
 from engine.service import Service
 from engine.words import N_, Text
-from reelbot.doctor.base import Check
 from reelbot.languages import languages
 from reelbot.settings import Settings
 
@@ -102,7 +103,9 @@ def web_secret(settings: Settings) -> str:
 
 
 def _checkup(settings: Settings) -> Checkup:
-    async def checkup() -> list[Check]:
+    """The doctor's checks, run when an admin opens the check-up page (the doctor is imported only then)."""
+
+    async def checkup() -> Sequence[CheckLine]:
         from reelbot.doctor import run_checks
 
         return await asyncio.to_thread(run_checks, settings)

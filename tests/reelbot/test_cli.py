@@ -96,14 +96,20 @@ def png(path: Path, size: tuple[int, int] = (320, 240)) -> Path:
     return path
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Running:
     """A long-lived `reelbot` process whose output lines are collected as they come."""
 
     def __init__(self, cwd: Path, env: dict[str, str], *args: str) -> None:
         # PYTHONFAULTHANDLER: a process that does not stop when told can be asked where it hangs (SIGABRT).
+        # SIGINT as a terminal's foreground program has it: a shell starts background jobs (`pytest &`,
+        # CI scripts) with SIGINT ignored, children inherit that, and Python then leaves Ctrl-C ignored.
         self.proc = subprocess.Popen(
             [*REELBOT, *args], cwd=cwd, env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_in_a_terminal,
         )
         self.out: list[str] = []
         self.err: list[str] = []

@@ -106,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check the set-up and say how to fix what is missing")
     doctor.set_defaults(handler=cmd_doctor)
 
+    setup = sub.add_parser("setup", help="first run: find the GPU and propose the .env settings that suit it")
+    setup.add_argument("--write", action="store_true",
+                       help="write the proposal into the .env file (your own values there are kept; a backup "
+                            "goes to .env.bak)")
+    setup.add_argument("--env", type=Path, default=Path(".env"), help="the settings file (default: .env here)")
+    setup.set_defaults(handler=cmd_setup)
+
     models = sub.add_parser("models", help="local model tools")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     tiny = models_sub.add_parser(
@@ -321,6 +328,12 @@ async def cmd_doctor(settings: Settings, args: argparse.Namespace, w: Words) -> 
     checks = await asyncio.to_thread(run_checks, settings)
     print(render_checks(w, checks))
     return 1 if any(c.ok is False for c in checks) else 0
+
+
+async def cmd_setup(settings: Settings, args: argparse.Namespace, w: Words) -> int:
+    from reelbot.setup import setup
+
+    return await asyncio.to_thread(setup, settings, w, args.env, write=args.write)
 
 
 async def cmd_make_tiny(settings: Settings, args: argparse.Namespace, w: Words) -> int:

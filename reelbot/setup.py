@@ -215,7 +215,7 @@ def propose(scan: Scan, settings: Settings) -> Proposal:
                         "for that video (slower, same result) on its own."))
     proposed.append(Proposed("DEFAULT_TEXT_MODEL", "zeroscope", N_(
         "zeroscope makes videos from text in 8 GB; wan and ltx-video need 16 GB or more")
-        if card.total_gib < ROOMY_GIB else N_("zeroscope makes videos from text quickly; wan and ltx-video also fit "
+        if card.total_gib < MID_GIB else N_("zeroscope makes videos from text quickly; wan and ltx-video also fit "
                                               "here (pick them per video with --model)")))
     if settings.hf_token is None:
         notes.append(N_("SVD-XT's weights are gated: accept its licence on "

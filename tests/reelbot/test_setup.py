@@ -155,6 +155,7 @@ def test_a_16_gb_card_seen_only_by_nvml_decodes_4_at_a_time(tmp_path: Path) -> N
     code, out = run_setup(env, scan_gpus(None, FakeNvml(RTX_4080), None), write=True)
     assert "seen by NVML" in out and "decodes 4 frames at a time instead of 8, to fit in 16 GB" in out
     assert "(torch is not installed): run `reelbot doctor`" in out
+    assert "wan and ltx-video also fit here" in out
     _, svd = as_reelbot_reads(env)
     assert (svd.frames, svd.options["decode_chunk_size"]) == (25, 4)
 

@@ -169,7 +169,8 @@ class App:
         checked) before the engine starts, so results finished while reelbot was down are delivered at once;
         requests are taken only after the engine has resumed its jobs. ``frontends``: every chat front end
         whose token is set; ``metrics``: /metrics if METRICS_PORT is set; ``say``: the console's lines (a
-        ``Text`` the console words in its language; default: logged in English)."""
+        ``Text`` the console words in its language; default: logged in English). Once the engine runs, it
+        says what :attr:`gpu_warnings` finds wrong with torch for this machine's GPU, each with its fix."""
         say = say or log.info
         for platform, deliverer in (deliverers or {}).items():
             self.service.register_deliverer(platform, deliverer)

@@ -250,42 +250,52 @@ def problems(torch: Any, nvidia: Nvidia | None, system: str) -> list[Problem]:
     found: list[Problem] = []  # the driver first: a new build needs it
     if not build:
         if nvidia.cuda is not None and nvidia.cuda < INDEXES[index]:
-            found.append(_old_driver(nvidia, INDEXES[index], system))
+            found.append(_old_driver(nvidia, INDEXES[index], system, new_build=True))
         found.append(Problem(
             N_("torch {version} is a CPU-only build, but this computer has an NVIDIA GPU ({names}): it goes "
                "unused", version=torch.__version__, names=names),
             N_("Install the CUDA build of torch: {command}", command=pip_command(system, index)),
         ))
         return found
-    wanted = _version(build)
-    # The driver runs builds of its own CUDA version or older. A newer minor of the same major may start (CUDA's
-    # minor version compatibility) but cannot JIT the build's PTX, which is what newer cards rely on, and
-    # torch refuses older majors outright: either way the driver is the thing to update.
-    if nvidia.cuda is not None and wanted is not None and nvidia.cuda < wanted:
-        found.append(_old_driver(nvidia, wanted, system))
+    replacement: tuple[int, int] | None = None  # the CUDA of the build the fixes below install instead
     if bool(torch.cuda.is_available()):
         arch_list = list(torch.cuda.get_arch_list())
         for i in range(int(torch.cuda.device_count())):
             capability = tuple(int(x) for x in torch.cuda.get_device_capability(i))
             if arch_list and not covers(arch_list, (capability[0], capability[1])):
                 shown = [a for a in arch_list if a.startswith("sm_")] or arch_list
+                better = "cu128" if capability[0] >= 10 else index
                 found.append(Problem(
                     N_("torch {version} (CUDA {build}) has no kernels for GPU {index} {name} ({sm}); its "
                        "build stops at {newest}", version=torch.__version__, build=build, index=i,
                        name=torch.cuda.get_device_name(i), sm=_sm((capability[0], capability[1])),
                        newest=shown[-1]),
                     N_("Install the build for this card (CUDA 12.8 or newer for RTX 50-series): {command}",
-                       command=pip_command(system, "cu128" if capability[0] >= 10 else index)),
+                       command=pip_command(system, better)) if better == "cu128"
+                    else N_("Install a build with kernels for this card: {command}",
+                            command=pip_command(system, better)),
                 ))
+                replacement = max(replacement or INDEXES[better], INDEXES[better])
+    wanted = replacement or _version(build)
+    # The driver runs builds of its own CUDA version or older. A newer minor of the same major may start (CUDA's
+    # minor version compatibility) but cannot JIT the build's PTX, which is what newer cards rely on, and
+    # torch refuses older majors outright: either way the driver is the thing to update. Where the build is
+    # to be replaced (above), the driver is measured against the replacement.
+    if nvidia.cuda is not None and wanted is not None and nvidia.cuda < wanted:
+        found.insert(0, _old_driver(nvidia, wanted, system, new_build=replacement is not None))
     return found
 
 
-def _old_driver(nvidia: Nvidia, wanted: tuple[int, int], system: str) -> Problem:
+def _old_driver(nvidia: Nvidia, wanted: tuple[int, int], system: str, *, new_build: bool = False) -> Problem:
+    """The driver is older than the CUDA of torch's build (``new_build``: of the build to install instead)."""
     assert nvidia.cuda is not None
     have = f"{nvidia.cuda[0]}.{nvidia.cuda[1]}"
+    cuda = f"{wanted[0]}.{wanted[1]}"
     return Problem(
-        N_("the NVIDIA driver {driver} supports CUDA up to {have}, older than the CUDA {wanted} this torch needs",
-           driver=nvidia.driver or "?", have=have, wanted=f"{wanted[0]}.{wanted[1]}"),
+        N_("the NVIDIA driver {driver} supports CUDA up to {have}, older than the CUDA {wanted} the build for this "
+           "card needs", driver=nvidia.driver or "?", have=have, wanted=cuda) if new_build
+        else N_("the NVIDIA driver {driver} supports CUDA up to {have}, older than the CUDA {wanted} this torch "
+                "needs", driver=nvidia.driver or "?", have=have, wanted=cuda),
         driver_fix(system, wanted),
     )
 

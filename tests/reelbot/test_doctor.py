@@ -805,6 +805,21 @@ def test_a_cu124_build_has_no_kernels_for_sm_120_and_a_cu128_one_does(tmp_path) 
     linux = english(torch_line(cu124, RTX_5070_DESKTOP, "Linux", data_dir=tmp_path))
     assert linux.fix.endswith(": .venv/bin/pip install " + WHL + "cu128")
 
+    gtx_1080 = ("NVIDIA GeForce GTX 1080", (6, 1))  # Pascal: cu128 builds start at sm_75, cu126 has sm_50 up
+    pascal = machine(nvml_seeing(gtx_1080, driver="560.94", cuda=12060))
+    older = english(torch_line(torch_build("12.8", CU128_ARCHS, gtx_1080), pascal, "Linux", data_dir=tmp_path))
+    assert older.ok is False and "GPU 0 NVIDIA GeForce GTX 1080 (sm_61); its build stops at sm_120" in older.detail
+    assert older.fix == "Install a build with kernels for this card: .venv/bin/pip install " + WHL + "cu126"
+
+    # The driver is measured against the build to install: an old one is updated first.
+    old_driver = machine(nvml_seeing(RTX_5070, driver="551.86", cuda=12040))
+    both_fixes = english(torch_line(cu124, old_driver, "Windows", data_dir=tmp_path))
+    assert "the NVIDIA driver 551.86 supports CUDA up to 12.4, older than the CUDA 12.8 the build for this card " \
+           "needs" in both_fixes.detail
+    assert both_fixes.fix.startswith("Update the NVIDIA driver to 570 or newer")
+    assert both_fixes.fix.endswith(". Then: Install the build for this card (CUDA 12.8 or newer for RTX 50-series): "
+                                   r".venv\Scripts\python -m pip install " + WHL + "cu128")
+
     good = torch_line(torch_build("12.8", CU128_ARCHS, RTX_5070), RTX_5070_DESKTOP, "Windows", data_dir=tmp_path)
     assert english(good) == Check("torch", True, "2.7.0+cu128 (CUDA 12.8 build)")
 

@@ -9,6 +9,7 @@ running the same jobs twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,7 @@ from engine.words import N_, Text
 from reelbot.backends import build_backends, build_translator, cuda_devices, spending_off
 from reelbot.datadir import acquire_lock, private_data_dir, release_lock
 from reelbot.frontends import build_frontends, not_started
+from reelbot.gpu_fit import startup_warnings
 from reelbot.metrics import Metrics, serve_metrics
 from reelbot.settings import Settings
 from storage.db import Database
@@ -62,6 +64,8 @@ class App:
     metrics: Metrics | None = None
     translator: PromptTranslator | None = None  # None: PROMPT_TRANSLATION=off
     demo: Text | None = None  # why videos come from the simulated GPU (nothing else here could make one)
+    # What App.start warns about the installed torch and this machine's NVIDIA GPU (see reelbot.gpu_fit).
+    gpu_warnings: Callable[[Settings], list[Text]] = startup_warnings
 
     @classmethod
     async def open(
@@ -165,7 +169,8 @@ class App:
         checked) before the engine starts, so results finished while reelbot was down are delivered at once;
         requests are taken only after the engine has resumed its jobs. ``frontends``: every chat front end
         whose token is set; ``metrics``: /metrics if METRICS_PORT is set; ``say``: the console's lines (a
-        ``Text`` the console words in its language; default: logged in English)."""
+        ``Text`` the console words in its language; default: logged in English). Once the engine runs, it
+        says what :attr:`gpu_warnings` finds wrong with torch for this machine's GPU, each with its fix."""
         say = say or log.info
         for platform, deliverer in (deliverers or {}).items():
             self.service.register_deliverer(platform, deliverer)
@@ -176,6 +181,10 @@ class App:
             self.service.register_deliverer(frontend.platform, frontend.deliverer,
                                             max_video_bytes=frontend.max_video_bytes)
         await self.service.start()
+        # A torch that cannot use the GPU (CPU-only, no kernels for the card, driver too old) is said at once,
+        # with its fix; asked off the loop, as nvidia-smi may take a moment.
+        for line in await asyncio.to_thread(self.gpu_warnings, self.settings):
+            say(line)
         if metrics and self.settings.metrics_port:
             self.metrics = await serve_metrics(self.service, self.settings)
             url = f"http://{self.settings.metrics_host}:{self.settings.metrics_port}/metrics"

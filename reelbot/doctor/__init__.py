@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import platform
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.i18n import Words
 from engine.words import N_, Text
+from reelbot import gpu_fit
 from reelbot.doctor import database, frontends, hub, languages, providers, system, translation
 from reelbot.doctor.base import (
     Check,
@@ -38,12 +40,14 @@ from reelbot.doctor.base import (
     KeyResults,
     error_text,
     import_quietly,
+    local_needed,
     one_line,
     secret,
 )
 from reelbot.doctor.hub import hub_access
 from reelbot.doctor.providers import provider_key_checks
 from reelbot.doctor.system import DiskUsage
+from reelbot.gpu_fit import Nvidia
 
 if TYPE_CHECKING:
     from reelbot.settings import Settings
@@ -76,6 +80,8 @@ class Probes:
     torch_error: BaseException | None  # why it cannot
     disk_usage: DiskUsage
     environ: Mapping[str, str]
+    nvidia: Nvidia | None = None  # what the NVIDIA driver sees (None: no NVIDIA GPU, or not asked)
+    os_name: str = ""  # as platform.system(): "Windows", "Linux", "Darwin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +96,8 @@ CHECKS: tuple[Step, ...] = (
     Step("Python", lambda settings, probes: system.python()),
     Step(
         "torch",
-        lambda settings, probes: system.torch_installed(settings, probes.torch, probes.torch_error),
+        lambda settings, probes: system.torch_fits(settings, probes.torch, probes.torch_error, probes.nvidia,
+                                                   probes.os_name),
     ),
     Step("CUDA", lambda settings, probes: system.cuda(settings, probes.torch)),
     Step("diffusers", lambda settings, probes: system.diffusers(settings, probes.torch)),
@@ -125,6 +132,8 @@ def run_checks(
     disk_usage: DiskUsage = shutil.disk_usage,
     environ: Mapping[str, str] | None = None,
     checks: Sequence[Step] = CHECKS,
+    find_nvidia: Callable[[], Nvidia | None] = gpu_fit.find_nvidia,
+    os_name: Callable[[], str] = platform.system,
 ) -> list[Check]:
     """Every check, in order. ``hub_check(repo_id, token)`` returns None when the token (None: the Hub's own
     login, if any) may download the repository, or says why not; it may raise :class:`HubUnreachable`.
@@ -132,12 +141,17 @@ def run_checks(
     :func:`provider_key_checks`). ``timeout_s`` bounds each network step (the Hub, the providers, the
     database connection). ``import_torch`` returns the torch module (or a torch-like one) or raises
     ImportError; ``disk_usage`` measures DATA_DIR's disk (as :func:`shutil.disk_usage`); ``environ`` is the
-    process environment (for HF_HUB_OFFLINE); ``checks`` are the checks to run (default :data:`CHECKS`)."""
+    process environment (for HF_HUB_OFFLINE); ``checks`` are the checks to run (default :data:`CHECKS`);
+    ``find_nvidia`` says what the NVIDIA driver sees (asked only when torch is there and local GPUs are
+    wanted) and ``os_name`` names the OS, for the torch line (see :mod:`reelbot.gpu_fit`)."""
     if hub_check is None:
         hub_check = functools.partial(hub_access, timeout_s=timeout_s)
     if key_check is None:
         key_check = functools.partial(provider_key_checks, timeout_s=timeout_s)
     torch, torch_error = import_quietly(import_torch)
+    nvidia = None
+    if torch is not None and local_needed(settings):
+        nvidia, _ = import_quietly(find_nvidia)
     probes = Probes(
         hub_check=hub_check,
         key_check=key_check,
@@ -146,6 +160,8 @@ def run_checks(
         torch_error=torch_error,
         disk_usage=disk_usage,
         environ=os.environ if environ is None else environ,
+        nvidia=nvidia,
+        os_name=os_name(),
     )
     found: list[Check] = []
     for step in checks:

@@ -28,6 +28,7 @@ from reelbot.doctor.base import (
     not_needed,
     simulated,
 )
+from reelbot.gpu_fit import Nvidia, problems
 
 if TYPE_CHECKING:
     from reelbot.settings import Settings
@@ -72,6 +73,25 @@ def torch_installed(settings: Settings, torch: Any, error: BaseException | None)
     )
     if not local_needed(settings):
         return Check("torch", None, both(detail, not_needed(settings)), fix=fix if broken else "")
+    return Check("torch", False, detail, fix=fix)
+
+
+def torch_fits(settings: Settings, torch: Any, error: BaseException | None, nvidia: Nvidia | None,
+               os_name: str) -> Check:
+    """The torch line (:func:`torch_installed`), made a problem with its fix when the build does not fit
+    this machine's NVIDIA GPU or driver (``nvidia``: what the driver sees; ``os_name``: as
+    :func:`platform.system`); see :mod:`reelbot.gpu_fit`."""
+    line = torch_installed(settings, torch, error)
+    if torch is None or not local_needed(settings) or settings.gpus.strip().lower() == "cpu":
+        return line
+    found = problems(torch, nvidia, os_name)
+    if not found:
+        return line
+    detail, fix = line.detail, found[0].fix
+    for problem in found:
+        detail = both(detail, problem.detail)
+    for problem in found[1:]:
+        fix = N_("{first} Then: {second}", first=fix, second=problem.fix)
     return Check("torch", False, detail, fix=fix)
 
 

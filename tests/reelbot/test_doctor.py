@@ -35,8 +35,11 @@ def plenty_of_disk(_folder: Path) -> DiskUsage:
 
 
 def doctor_checks(settings: Settings, **probes: Any) -> list[Check]:
-    """``run_checks`` on a disk with 100 GiB free, unless the test brings its own ``disk_usage``."""
+    """``run_checks`` on a Linux machine whose NVIDIA driver sees no GPU, with a disk with 100 GiB free,
+    unless the test brings its own ``find_nvidia``, ``os_name`` or ``disk_usage``."""
     probes.setdefault("disk_usage", plenty_of_disk)
+    probes.setdefault("find_nvidia", lambda: None)
+    probes.setdefault("os_name", lambda: "Linux")
     return run_checks(settings, **probes)
 
 
@@ -682,3 +685,221 @@ def test_the_web_console_check_says_who_can_sign_in_and_whether_safely(make_sett
     assert proxied.ok is True and proxied.detail == "https://bot.example.com, sign-in: WEB_PASSWORD"
     half = english(web_console(make_settings(discord_client_id="123")))
     assert half.ok is False and "DISCORD_CLIENT_SECRET" in half.detail
+
+
+# --- the right torch for the card (reelbot.gpu_fit), at the torch / NVML / nvidia-smi edge ----------------
+
+CU124_ARCHS = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]  # torch 2.5.1+cu124
+CU128_ARCHS = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"]  # torch 2.7.0+cu128
+RTX_5070 = ("NVIDIA GeForce RTX 5070", (12, 0))
+WHL = "--force-reinstall torch --index-url https://download.pytorch.org/whl/"
+
+
+def torch_build(build: str | None, archs: list[str], *gpus: tuple[str, tuple[int, int]],
+                sees_gpus: bool = True) -> Callable[[], Any]:
+    """``import_torch`` for a torch built for CUDA ``build`` (None: CPU-only) with kernels for ``archs``, on a
+    machine with these GPUs (name, capability), 11 of 12 GiB free each. ``sees_gpus=False``: torch cannot
+    use them (a CPU-only build, a driver too old)."""
+    seen = gpus if build and sees_gpus else ()
+    cuda = SimpleNamespace(
+        is_available=lambda: bool(seen),
+        device_count=lambda: len(seen),
+        get_device_name=lambda i: seen[i][0],
+        get_device_capability=lambda i: seen[i][1],
+        get_arch_list=lambda: list(archs) if seen else [],  # as torch: [] when CUDA is not available
+        mem_get_info=lambda i: (11 * GIB, 12 * GIB),
+    )
+    tag = "cu" + build.replace(".", "") if build else "cpu"
+    torch = SimpleNamespace(__version__=f"2.7.0+{tag}", version=SimpleNamespace(cuda=build), cuda=cuda)
+    return lambda: torch
+
+
+def nvml_seeing(*gpus: tuple[str, tuple[int, int]], driver: str, cuda: int) -> Callable[[], Any]:
+    """A ``pynvml`` module (nvidia-ml-py) answering as NVML does on a machine with these GPUs and driver;
+    ``cuda`` as nvmlSystemGetCudaDriverVersion gives it (12080 for 12.8)."""
+    nvml = SimpleNamespace(
+        nvmlInit=lambda: None,
+        nvmlShutdown=lambda: None,
+        nvmlDeviceGetCount=lambda: len(gpus),
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetName=lambda handle: gpus[handle][0],
+        nvmlDeviceGetCudaComputeCapability=lambda handle: gpus[handle][1],
+        nvmlSystemGetDriverVersion=lambda: driver,
+        nvmlSystemGetCudaDriverVersion=lambda: cuda,
+    )
+    return lambda: nvml
+
+
+def no_nvml() -> Any:
+    raise ModuleNotFoundError("No module named 'pynvml'", name="pynvml")
+
+
+def no_nvidia_smi(args: Any) -> str:
+    raise FileNotFoundError("nvidia-smi")
+
+
+def nvidia_smi_seeing(name: str, cap: str, driver: str, cuda: str) -> Callable[[Any], str]:
+    """``nvidia-smi`` as it answers with one GPU: -L, the plain table, and --query-gpu=compute_cap."""
+    def run(args: Any) -> str:
+        if list(args) == ["-L"]:
+            return f"GPU 0: {name} (UUID: GPU-5f0c2b0e-1111-2222-3333-444455556666)\n"
+        if not args:
+            return (f"| NVIDIA-SMI {driver}   Driver Version: {driver}   CUDA Version: {cuda}     |\n"
+                    f"|   0  {name}   Off |   00000000:01:00.0  On |   N/A |\n")
+        return f"{cap}\n"
+    return run
+
+
+def machine(nvml: Callable[[], Any] = no_nvml, smi: Callable[[Any], str] = no_nvidia_smi) -> Callable[[], Any]:
+    from reelbot.gpu_fit import find_nvidia
+
+    return lambda: find_nvidia(load_nvml=nvml, run_smi=smi)
+
+
+RTX_5070_DESKTOP = machine(nvml_seeing(RTX_5070, driver="581.57", cuda=13000))  # the issue's Windows PC
+
+
+def torch_line(import_torch: Callable[[], Any], nvidia: Callable[[], Any], os_name: str, **settings: Any) -> Check:
+    settings.setdefault("local_backend", "diffusers")
+    checks = doctor_checks(Settings(_env_file=None, **settings), hub_check=lambda r, t: None,  # type: ignore[arg-type]
+                           key_check=lambda s: {}, import_torch=import_torch, find_nvidia=nvidia,
+                           os_name=lambda: os_name, checks=[step for step in CHECKS if str(step.name) == "torch"])
+    (check,) = checks
+    return check
+
+
+def test_a_cpu_only_torch_on_a_pc_with_an_rtx_5070_says_which_wheel_to_install(tmp_path) -> None:
+    cpu_torch = torch_build(None, [])
+    on_windows = torch_line(cpu_torch, RTX_5070_DESKTOP, "Windows", data_dir=tmp_path)
+    assert english(on_windows) == Check(
+        "torch", False,
+        "2.7.0+cpu (CPU-only build); torch 2.7.0+cpu is a CPU-only build, but this computer has an NVIDIA GPU "
+        "(NVIDIA GeForce RTX 5070): it goes unused",
+        fix=r"Install the CUDA build of torch: .venv\Scripts\python -m pip install " + WHL + "cu128",
+    )
+    on_linux = torch_line(cpu_torch, RTX_5070_DESKTOP, "Linux", data_dir=tmp_path)
+    assert english(on_linux).fix == "Install the CUDA build of torch: .venv/bin/pip install " + WHL + "cu128"
+
+    lines = render_checks(words("ko"), [on_windows]).splitlines()
+    assert lines[0].startswith("✗ torch: 2.7.0+cpu (CPU 전용 빌드); torch 2.7.0+cpu는 CPU 전용 빌드인데")
+    assert lines[1] == (r"    해결 방법: CUDA 빌드 torch를 설치하세요: .venv\Scripts\python -m pip install " + WHL + "cu128")
+
+
+def test_nvidia_smi_is_asked_when_nvml_is_not_there_and_an_older_card_gets_a_wheel_its_driver_runs(tmp_path):
+    rtx_3060 = machine(smi=nvidia_smi_seeing("NVIDIA GeForce RTX 3060", "8.6", "550.120", "12.4"))
+    found = english(torch_line(torch_build(None, []), rtx_3060, "Linux", data_dir=tmp_path))
+    assert found.ok is False and "NVIDIA GPU (NVIDIA GeForce RTX 3060)" in found.detail
+    assert found.fix == "Install the CUDA build of torch: .venv/bin/pip install " + WHL + "cu124"
+
+
+def test_a_cu124_build_has_no_kernels_for_sm_120_and_a_cu128_one_does(tmp_path) -> None:
+    cu124 = torch_build("12.4", CU124_ARCHS, RTX_5070)
+    found = english(torch_line(cu124, RTX_5070_DESKTOP, "Windows", data_dir=tmp_path))
+    assert found.ok is False
+    assert found.detail == (
+        "2.7.0+cu124 (CUDA 12.4 build); torch 2.7.0+cu124 (CUDA 12.4) has no kernels for GPU 0 "
+        "NVIDIA GeForce RTX 5070 (sm_120); its build stops at sm_90"
+    )
+    assert found.fix == (r"Install the build for this card (CUDA 12.8 or newer for RTX 50-series): "
+                         r".venv\Scripts\python -m pip install " + WHL + "cu128")
+    linux = english(torch_line(cu124, RTX_5070_DESKTOP, "Linux", data_dir=tmp_path))
+    assert linux.fix.endswith(": .venv/bin/pip install " + WHL + "cu128")
+
+    gtx_1080 = ("NVIDIA GeForce GTX 1080", (6, 1))  # Pascal: cu128 builds start at sm_75, cu126 has sm_50 up
+    pascal = machine(nvml_seeing(gtx_1080, driver="560.94", cuda=12060))
+    older = english(torch_line(torch_build("12.8", CU128_ARCHS, gtx_1080), pascal, "Linux", data_dir=tmp_path))
+    assert older.ok is False and "GPU 0 NVIDIA GeForce GTX 1080 (sm_61); its build stops at sm_120" in older.detail
+    assert older.fix == "Install a build with kernels for this card: .venv/bin/pip install " + WHL + "cu126"
+
+    # The driver is measured against the build to install: an old one is updated first.
+    old_driver = machine(nvml_seeing(RTX_5070, driver="551.86", cuda=12040))
+    both_fixes = english(torch_line(cu124, old_driver, "Windows", data_dir=tmp_path))
+    assert "the NVIDIA driver 551.86 supports CUDA up to 12.4, older than the CUDA 12.8 the build for this card " \
+           "needs" in both_fixes.detail
+    assert both_fixes.fix.startswith("Update the NVIDIA driver to 570 or newer")
+    assert both_fixes.fix.endswith(". Then: Install the build for this card (CUDA 12.8 or newer for RTX 50-series): "
+                                   r".venv\Scripts\python -m pip install " + WHL + "cu128")
+
+    good = torch_line(torch_build("12.8", CU128_ARCHS, RTX_5070), RTX_5070_DESKTOP, "Windows", data_dir=tmp_path)
+    assert english(good) == Check("torch", True, "2.7.0+cu128 (CUDA 12.8 build)")
+
+
+def test_which_builds_cover_which_cards() -> None:
+    from reelbot.gpu_fit import covers
+
+    assert not covers(CU124_ARCHS, (12, 0))
+    assert covers(CU128_ARCHS, (12, 0))
+    assert covers(CU124_ARCHS, (8, 9))  # sm_86 machine code runs on 8.x from 8.6 up (an RTX 4090 is 8.9)
+    assert not covers(["sm_86"], (9, 0)) and not covers(["sm_86"], (8, 0))
+    assert covers(["sm_80", "compute_90"], (12, 0))  # PTX is compiled by the driver for newer cards
+    assert not covers(["compute_90"], (8, 6))
+    assert covers(["sm_90a"], (9, 0)) and not covers(["sm_90a"], (12, 0))  # arch-specific: that card only
+
+
+def test_a_driver_older_than_the_build_says_which_driver_to_install(tmp_path) -> None:
+    old_driver = machine(nvml_seeing(("NVIDIA GeForce RTX 4070", (8, 9)), driver="535.183.01", cuda=12020))
+    cu128_unseen = torch_build("12.8", CU128_ARCHS, ("NVIDIA GeForce RTX 4070", (8, 9)), sees_gpus=False)
+    linux = english(torch_line(cu128_unseen, old_driver, "Linux", data_dir=tmp_path))
+    assert linux.ok is False
+    assert linux.detail.endswith("; the NVIDIA driver 535.183.01 supports CUDA up to 12.2, older than the CUDA 12.8 "
+                                 "this torch needs")
+    assert linux.fix == ("Update the NVIDIA driver to 570 or newer (R570 is the first with CUDA 12.8): on Ubuntu "
+                         "`sudo apt install nvidia-driver-570`, elsewhere https://www.nvidia.com/Download/index.aspx; "
+                         "then restart.")
+    windows = english(torch_line(cu128_unseen, old_driver, "Windows", data_dir=tmp_path))
+    assert windows.fix == ("Update the NVIDIA driver to 570 or newer (R570 is the first with CUDA 12.8): "
+                           "https://www.nvidia.com/Download/index.aspx or the NVIDIA app, then restart Windows.")
+    assert "sudo" not in windows.fix
+    korean = render_checks(words("ko"), [torch_line(cu128_unseen, old_driver, "Linux", data_dir=tmp_path)])
+    assert "`sudo apt install nvidia-driver-570`" in korean and "CUDA 12.8" in korean
+
+
+def test_a_good_setup_and_one_that_needs_no_gpu_are_not_flagged(tmp_path) -> None:
+    cpu_torch = torch_build(None, [])
+    for settings in ({"gpus": "none"}, {"local_backend": "simulated"}):
+        assert torch_line(cpu_torch, RTX_5070_DESKTOP, "Windows", data_dir=tmp_path, **settings).ok is True
+    assert torch_line(cpu_torch, machine(), "Linux", data_dir=tmp_path).ok is True  # no NVIDIA GPU: the CUDA line
+    ampere = machine(nvml_seeing(("NVIDIA A100-SXM4-80GB", (8, 0)), driver="550.54.15", cuda=12040))
+    assert torch_line(torch_build("12.4", CU124_ARCHS, ("NVIDIA A100-SXM4-80GB", (8, 0))), ampere, "Linux",
+                      data_dir=tmp_path).ok is True
+
+
+def test_on_macos_local_gpus_are_not_possible_and_the_cloud_is_the_way(tmp_path) -> None:
+    found = english(torch_line(torch_build(None, []), machine(), "Darwin", data_dir=tmp_path))
+    assert found.ok is False and "macOS has no CUDA" in found.detail and "MPS" in found.detail
+    assert "GPUS=none" in found.fix
+
+
+def test_reelbot_run_warns_at_start_in_the_consoles_language(tmp_path) -> None:
+    import asyncio
+    from functools import partial
+
+    from reelbot.app import App
+    from reelbot.gpu_fit import startup_warnings
+
+    async def start(import_torch: Callable[[], Any], **settings: Any) -> list[str]:
+        settings.setdefault("local_backend", "diffusers")
+        app = await App.open(Settings(_env_file=None, data_dir=tmp_path / "data", **settings),  # type: ignore[arg-type]
+                             backends={}, lanes=[], lock=False)
+        app.gpu_warnings = partial(startup_warnings, import_torch=import_torch, nvidia=RTX_5070_DESKTOP,
+                                   system=lambda: "Windows")
+        said: list[str] = []
+        try:
+            await app.start(say=lambda line: said.append(words("ko").text(line)))
+        finally:
+            await app.close()
+        return said
+
+    said = asyncio.run(start(torch_build("12.4", CU124_ARCHS, RTX_5070)))
+    assert said == [
+        "GPU 경고: torch 2.7.0+cu124 (CUDA 12.4)에는 GPU 0 NVIDIA GeForce RTX 5070 (sm_120)용 커널이 없어요. "
+        "이 빌드는 sm_90까지만 지원해요. 해결 방법: 이 카드용 빌드를 설치하세요 (RTX 50 시리즈는 CUDA 12.8 이상): "
+        r".venv\Scripts\python -m pip install " + WHL + "cu128"
+    ]
+    assert asyncio.run(start(torch_build("12.8", CU128_ARCHS, RTX_5070))) == []
+
+    def must_not_import() -> Any:
+        raise AssertionError("torch was imported with no local GPU wanted")
+
+    assert asyncio.run(start(must_not_import, gpus="none")) == []
+    assert asyncio.run(start(must_not_import, local_backend="simulated")) == []

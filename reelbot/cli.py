@@ -144,7 +144,8 @@ async def _serve(app: App, w: Words) -> int:
         snapshots.cancel()
         await asyncio.gather(snapshots, return_exceptions=True)
         # A stopped bot's snapshot would make `reelbot status` show it as running for a while.
-        (app.settings.data_dir / SNAPSHOT).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on Windows, `reelbot status` may be reading it this moment
+            (app.settings.data_dir / SNAPSHOT).unlink(missing_ok=True)
         print(w._("Stopping: running jobs will be resumed at the next start."), flush=True)
     return 0
 
@@ -233,8 +234,9 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace, w: Words) -
     app = await App.launch(settings, deliverers={cli_frontend.PLATFORM: cli_frontend.FileDeliverer()})
     try:
         out = (args.out or Path(f"reelbot-{time.strftime('%Y%m%d-%H%M%S')}.mp4")).resolve()
+        operator = operator_name()
         request = SubmitRequest(
-            user=UserRef(cli_frontend.PLATFORM, getpass.getuser(), getpass.getuser()),  # the operator: an admin
+            user=UserRef(cli_frontend.PLATFORM, operator, operator),  # the operator: an admin
             prompt=args.prompt,
             origin=Origin(cli_frontend.PLATFORM, data={"out": str(out)}),
             options=options,
@@ -254,6 +256,15 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace, w: Words) -
         return 0 if done.state is JobState.SUCCEEDED else 1
     finally:
         await app.close()
+
+
+def operator_name() -> str:
+    """Who runs the terminal (USER, LOGNAME or, on Windows, USERNAME); where none is set, the password
+    database on POSIX; on a machine with neither, "operator"."""
+    try:
+        return getpass.getuser()
+    except (ImportError, KeyError, OSError):  # Python < 3.13 raises ImportError (no pwd) on Windows
+        return "operator"
 
 
 # --- status and doctor ----------------------------------------------------------------------------------

@@ -35,10 +35,11 @@ def private_data_dir(data_dir: Path) -> None:
     On Windows, modes are not permissions (``chmod`` only sets or clears read-only, and every file reports
     itself readable to all): the folder's ACL, inherited from the user's profile, is what keeps it private,
     so the folder is only made."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     if sys.platform == "win32":
+        data_dir.mkdir(parents=True, exist_ok=True)
         return
     os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
     if not data_dir.stat().st_mode & 0o077:
         return
     for folder, dirs, files in os.walk(data_dir):

@@ -28,7 +28,7 @@ POSIX_ONLY = {"fcntl", "resource", "pwd", "grp", "termios", "tty", "pty", "posix
 # Calls and names that do not exist (or do nothing useful) on Windows.
 POSIX_ONLY_ATTRS = {
     "os": {"getuid", "geteuid", "getgid", "getegid", "fork", "setsid", "killpg", "getpgid", "setpgrp", "getpwnam",
-           "mkfifo", "getloadavg", "sched_getaffinity"},
+           "mkfifo", "getloadavg", "sched_getaffinity", "statvfs", "uname", "nice", "getpriority"},
     "signal": {"SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD", "SIGPIPE", "alarm",
                "pause", "setitimer", "SIGSTOP", "SIGCONT"},
 }

@@ -4,6 +4,11 @@ A finished job's files (its video, the smaller copies made to fit a chat's uploa
 picture) are kept ``KEEP_FILES_DAYS`` after it ended and its delivery is done, so Retry and Same seed work for
 that long, and then deleted. Only files reelbot wrote for that job are touched (its id in its name, inside
 the results or uploads folder). Scratch folders of attempts go as soon as the job ends.
+
+On Windows a file that is open (a player, an upload to a chat, an antivirus scan) cannot be deleted: such a
+file is skipped with one warning, its job keeps its paths, and the next sweep tries again. A file written to
+in the last ``BUSY_S`` is never deleted (something is still writing it); files being written are named
+``.<name>.part`` until they are complete, which the job's ``<id>.*`` never matches.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from storage.repo import Repository
 
 log = logging.getLogger(__name__)
 
+BUSY_S = 600.0  # a file modified this recently is still someone's: kept until a later sweep
+_warned: set[Path] = set()  # files already said to be in use (one warning each, not one per sweep)
+
 
 async def sweep_files(repo: Repository, *, results_dir: Path, uploads_dir: Path, keep_files_s: float,
                       now: datetime) -> int:
@@ -28,17 +36,22 @@ async def sweep_files(repo: Repository, *, results_dir: Path, uploads_dir: Path,
     for start in range(0, len(ids), 500):  # a bounded IN (...) per query
         for job_id in await repo.unknown_job_ids(ids[start:start + 500]):
             # a picture whose job was never stored (a crash mid-submit): nobody's
-            await asyncio.to_thread(orphans[job_id].unlink, True)
+            await asyncio.to_thread(_delete, orphans[job_id], now)
     if keep_files_s <= 0:
         return 0
     cutoff = now - timedelta(seconds=keep_files_s)
     swept = 0
-    while rows := await repo.files_to_forget(cutoff):
+    kept: set[str] = set()  # jobs with a file in use: tried again at the next sweep, not in this one
+    while rows := [row for row in await repo.files_to_forget(cutoff) if row[0] not in kept]:
+        done = []
         for job_id, result, image in rows:
-            await asyncio.to_thread(delete_job_files, job_id, result, image,
-                                    results_dir=results_dir, uploads_dir=uploads_dir)
-        await repo.forget_files([job_id for job_id, _, _ in rows])
-        swept += len(rows)
+            if await asyncio.to_thread(delete_job_files, job_id, result, image, results_dir=results_dir,
+                                       uploads_dir=uploads_dir, now=now) is None:
+                kept.add(job_id)
+            else:
+                done.append(job_id)
+        await repo.forget_files(done)
+        swept += len(done)
     if swept:
         log.info("deleted the files of %d jobs that ended over %.0f days ago", swept, keep_files_s / 86400)
     return swept
@@ -55,22 +68,41 @@ async def sweep_regularly(sweep: Callable[[], Awaitable[int]], interval_s: float
 
 
 def delete_job_files(job_id: str, result_path: str | None, image_path: str | None, *, results_dir: Path,
-                     uploads_dir: Path) -> int:
-    """Delete one job's files; returns how many were deleted."""
+                     uploads_dir: Path, now: datetime | None = None) -> int | None:
+    """Delete one job's files; returns how many were deleted, or None when one of them is in use (open on
+    Windows, or written to lately) and was kept for the next sweep."""
     gone = 0
+    busy = False
     candidates = list(results_dir.glob(f"{job_id}.*")) + list(uploads_dir.glob(f"{job_id}.*"))
     for named in (result_path, image_path):
         if named and _owned(Path(named), job_id, (results_dir, uploads_dir)):
             candidates.append(Path(named))
     for path in dict.fromkeys(candidates):
-        try:
-            path.unlink()
-            gone += 1
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("could not delete %s: %s", path, exc)
-    return gone
+        outcome = _delete(path, now)
+        gone += outcome is True
+        busy |= outcome is None
+    return None if busy else gone
+
+
+def _delete(path: Path, now: datetime | None) -> bool | None:
+    """Delete ``path``: True if it went, False if it was not there (or cannot be deleted for good), None if
+    it is in use (open, or modified within ``BUSY_S``) and should be tried again later."""
+    try:
+        if now is not None and now.timestamp() - path.stat().st_mtime < BUSY_S:
+            return None
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except PermissionError as exc:  # Windows: open in another program (or read-only)
+        if path not in _warned:
+            _warned.add(path)
+            log.warning("could not delete %s, it is in use; trying again at the next sweep (%s)", path, exc)
+        return None
+    except OSError as exc:
+        log.warning("could not delete %s: %s", path, exc)
+        return False
+    _warned.discard(path)
+    return True
 
 
 def orphan_uploads(uploads_dir: Path, now: datetime, min_age_s: float = 3600.0) -> dict[str, Path]:

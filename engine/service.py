@@ -11,6 +11,7 @@ process's GPU lanes, or the queue of distributed mode); reports live in ``engine
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -214,7 +215,8 @@ class Service:
                 raise self._refused(result, now, costs[-1])
         except BaseException:
             if image_path is not None:
-                image_path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # open elsewhere (Windows): the orphan sweep takes it later
+                    image_path.unlink(missing_ok=True)
             raise
         spec = JobSpec(job_id, kind, prompt, options, image_path, seed)
         place = await self.dispatcher.dispatch(spec, result, steps, user_key=user.key,

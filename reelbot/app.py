@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import IO
+
+from filelock import FileLock
 
 from bot.core.frontend import FrontEnd
 from engine.access import Access
@@ -58,7 +59,7 @@ class App:
     lanes: list[GpuLane]
     backends: dict[str, Backend]
     encode_pool: ThreadPoolExecutor
-    lock: IO[str] | None = None
+    lock: FileLock | None = None
     queue: JobQueue | None = None  # distributed mode
     frontends: list[FrontEnd] = field(default_factory=list)  # started by App.start, stopped by App.close
     metrics: Metrics | None = None

@@ -21,12 +21,13 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from bot import cli as cli_frontend
 from bot.i18n import Words
-from bot.render import status_text
+from bot.render import progress_bar, status_text
 from engine.errors import ReelbotError
 from engine.events import Queued
 from engine.router import BackendHealth
@@ -45,6 +46,7 @@ SNAPSHOT_EVERY_S = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
+    utf8_console()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -149,22 +151,62 @@ async def _serve(app: App, w: Words) -> int:
         snapshots.cancel()
         await asyncio.gather(snapshots, return_exceptions=True)
         # A stopped bot's snapshot would make `reelbot status` show it as running for a while.
-        (app.settings.data_dir / SNAPSHOT).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on Windows, `reelbot status` may be reading it this moment
+            (app.settings.data_dir / SNAPSHOT).unlink(missing_ok=True)
         print(w._("Stopping: running jobs will be resumed at the next start."), flush=True)
     return 0
 
 
 async def until_signalled() -> None:
-    """Wait for SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop): the one place signals are wired."""
+    """Wait for Ctrl-C (SIGINT), SIGTERM (systemd, docker stop) or, on Windows, Ctrl-Break (SIGBREAK): the
+    one place signals are wired. Where the event loop cannot watch signals (Windows' ProactorEventLoop raises
+    NotImplementedError), plain ``signal.signal`` handlers wake the loop thread-safely instead."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    by_loop: list[int] = []
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(stop.set)
+
     try:
+        for sig in stop_signals():
+            try:
+                loop.add_signal_handler(sig, stop.set)
+                by_loop.append(sig)
+            except NotImplementedError:
+                previous[sig] = signal.signal(sig, on_signal)
         await stop.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in by_loop:
             loop.remove_signal_handler(sig)
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def stop_signals() -> list[int]:
+    """The signals that stop `reelbot run` and `reelbot worker` cleanly, on this platform."""
+    found: list[int] = [signal.SIGINT, signal.SIGTERM]
+    brk = getattr(signal, "SIGBREAK", None)  # Windows only: Ctrl-Break
+    if brk is not None:
+        found.append(brk)
+    return found
+
+
+def utf8_console() -> None:
+    """Hangul and the progress bar must print on any console: where stdout or stderr cannot encode them
+    (a Windows console or pipe in cp1252, an old locale), they are switched to UTF-8, replacing what still
+    cannot be written rather than failing. Only real streams (those with ``reconfigure``) are touched."""
+    sample = "한국어 " + progress_bar(1, 2)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        try:
+            sample.encode(getattr(stream, "encoding", None) or "ascii")
+        except (LookupError, UnicodeEncodeError):
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(encoding="utf-8", errors="replace")
 
 
 async def _write_snapshots(app: App) -> None:
@@ -199,8 +241,9 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace, w: Words) -
     app = await App.launch(settings, deliverers={cli_frontend.PLATFORM: cli_frontend.FileDeliverer()})
     try:
         out = (args.out or Path(f"reelbot-{time.strftime('%Y%m%d-%H%M%S')}.mp4")).resolve()
+        operator = operator_name()
         request = SubmitRequest(
-            user=UserRef(cli_frontend.PLATFORM, getpass.getuser(), getpass.getuser()),  # the operator: an admin
+            user=UserRef(cli_frontend.PLATFORM, operator, operator),  # the operator: an admin
             prompt=args.prompt,
             origin=Origin(cli_frontend.PLATFORM, data={"out": str(out)}),
             options=options,
@@ -220,6 +263,15 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace, w: Words) -
         return 0 if done.state is JobState.SUCCEEDED else 1
     finally:
         await app.close()
+
+
+def operator_name() -> str:
+    """Who runs the terminal (USER, LOGNAME or, on Windows, USERNAME); where none is set, the password
+    database on POSIX; on a machine with neither, "operator"."""
+    try:
+        return getpass.getuser()
+    except (ImportError, KeyError, OSError):  # Python < 3.13 raises ImportError (no pwd) on Windows
+        return "operator"
 
 
 # --- status and doctor ----------------------------------------------------------------------------------

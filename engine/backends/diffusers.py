@@ -143,7 +143,7 @@ class DiffusersBackend:
         plan = self._fitted(lane, spec, ctx, first_plan(spec, pipe, wanted, offload=tight))
         if tight:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
-        for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not tight):
+        for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not plan.offload):
             ctx.note(tuned)
         while True:
             try:

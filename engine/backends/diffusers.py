@@ -15,6 +15,7 @@ from typing import Any
 from engine.backends.base import Output, RunContext
 from engine.errors import InvalidInput, ModelUnavailable, OutOfMemory
 from engine.lanes import GpuLane
+from engine.local.fit import Vram, VramProbe, cuda_vram, fit_plan, footprint_for
 from engine.local.pipelines import (
     MemoryPlan,
     apply_plan,
@@ -47,6 +48,7 @@ class DiffusersBackend:
         offline: bool = False,
         compile_denoiser: bool = False,
         fault: FaultHook | None = None,
+        vram: VramProbe = cuda_vram,
     ) -> None:
         self.name = name
         self.registry = dict(registry)
@@ -56,9 +58,13 @@ class DiffusersBackend:
         self.offline = offline
         self.compile_denoiser = compile_denoiser
         self.fault = fault
+        self.vram = vram  # the lane's free VRAM; tests give a fake card
         self.seconds: dict[str, float] = {}  # measured run time per model, for estimates and ETAs
         self._specs: dict[str, ModelSpec | None] = {}  # resolved once: folder models are read from disk
         self._unloadable: dict[str, tuple[float, ModelUnavailable]] = {}
+        # (lane, model) -> the VRAM the model had when it was loaded there, which its plans are fitted to
+        self._budgets: dict[tuple[str, str], Vram] = {}
+        self._told: set[tuple[str, str, str]] = set()  # (lane, model, change): users hear of it once
 
     def kinds(self) -> frozenset[JobKind]:
         return frozenset(kind for spec in self.registry.values() for kind in spec.kinds)
@@ -134,10 +140,10 @@ class DiffusersBackend:
         if wanted != (job.options.frames or spec.frames):
             ctx.note(N_("{model} makes only {step}k+1 frames (a multiple of {step}, plus one), so {frames} instead "
                         "of {asked}", model=spec.name, step=spec.frame_step, frames=wanted, asked=job.options.frames))
-        plan = first_plan(spec, pipe, wanted, offload=tight)
+        plan = self._fitted(lane, spec, ctx, first_plan(spec, pipe, wanted, offload=tight))
         if tight:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
-        for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not tight):
+        for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not plan.offload):
             ctx.note(tuned)
         while True:
             try:
@@ -167,6 +173,34 @@ class DiffusersBackend:
         return Output(fps=job.options.fps or spec.fps, frames=list(frames), gpu_seconds=elapsed,
                       model=spec.name)
 
+    def _fitted(self, lane: GpuLane, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) -> MemoryPlan:
+        """The ladder's first rung expected to fit the VRAM the model had when loaded (engine/local/fit.py);
+        ``plan`` as it is when the card or the model's footprint is unknown. What the user would notice
+        (a slower run, fewer frames) they are told the first time on this lane, in their language."""
+        vram = self._budgets.get((lane.name, spec.name))
+        footprint = footprint_for(spec)
+        if vram is None or footprint is None:
+            return plan
+        opts = ctx.job.options
+        width, height = (opts.width, opts.height) if opts.width and opts.height else spec.size(opts.portrait)
+        fitted = fit_plan(plan, spec, footprint, vram.free_gib, width, height, default_frames=opts.frames is None)
+        if fitted == plan:
+            return plan
+        ctx.note(f"planned for {vram.free_gib:.1f} GiB free of {vram.total_gib:.1f} GiB: decode_chunk_size "
+                 f"{fitted.decode_chunk_size}, offload {'on' if fitted.offload else 'off'}, {fitted.frames} frames")
+        if fitted.frames != plan.frames or (fitted.offload and not plan.offload):
+            gb = round(vram.total_gib)
+            told = (N_("On this {gb} GB GPU, {model} makes {after} frames instead of {before} and keeps part of "
+                       "the model in main memory, so that the video fits; it takes longer", gb=gb,
+                       model=spec.name, after=fitted.frames, before=plan.frames)
+                    if fitted.frames != plan.frames else
+                    N_("On this {gb} GB GPU, {model} keeps part of the model in main memory, so that the video "
+                       "fits; it takes longer", gb=gb, model=spec.name))
+            if (key := (lane.name, spec.name, str(told))) not in self._told:
+                self._told.add(key)
+                ctx.note(told)
+        return fitted
+
     def _pipeline(self, lane: GpuLane, spec: ModelSpec, kind: JobKind, ctx: RunContext) -> tuple[Any, bool]:
         """The lane's warm pipeline for this model, loading it (and evicting others) if needed.
 
@@ -177,9 +211,11 @@ class DiffusersBackend:
         broken = self._unloadable.get(spec.name)
         if broken and time.monotonic() < broken[0]:
             raise broken[1]
-        while lane.warm and _free_gib(lane.device) < spec.vram_gib:
+        while lane.warm and self._free_gib(lane) < spec.vram_gib:
             lane.evict_oldest()
             _free_cuda()
+        if (before := self.vram(lane)) is not None:
+            self._budgets[(lane.name, spec.name)] = before
         try:
             pipe = load_pipeline(spec, lane.device, token=self.token, cache_dir=self.cache_dir,
                                  offline=self.offline)
@@ -188,7 +224,12 @@ class DiffusersBackend:
             raise
         lane.put_warm(spec.name, pipe)
         ctx.note(f"loaded {spec.name} on {lane.name}")
-        return _for_kind(pipe, spec, kind), _free_gib(lane.device) < 1.0
+        return _for_kind(pipe, spec, kind), self._free_gib(lane) < 1.0
+
+    def _free_gib(self, lane: GpuLane) -> float:
+        """Free memory on the lane's GPU; a CPU lane never counts as short."""
+        vram = self.vram(lane)
+        return float("inf") if vram is None else vram.free_gib
 
 
 def _for_kind(pipe: Any, spec: ModelSpec, kind: JobKind) -> Any:
@@ -219,12 +260,3 @@ def _free_cuda() -> None:
     except ImportError:
         pass
 
-
-def _free_gib(device: str) -> float:
-    """Free memory on the lane's GPU; a CPU lane never counts as short."""
-    if not device.startswith("cuda"):
-        return float("inf")
-    import torch
-
-    free, _total = torch.cuda.mem_get_info(torch.device(device))
-    return free / 2**30

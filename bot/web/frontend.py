@@ -7,6 +7,8 @@ line, with the operator's one-time sign-in link when the console listens on this
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.web.app import build_app
 from bot.web.auth import WEB
 from bot.web.config import WebConfig
@@ -38,8 +40,8 @@ class WebFrontend:
 
     @property
     def url(self) -> str:
-        return self.config.base_url if self.config.public_url else \
-            f"http://{'127.0.0.1' if self.config.host in ('0.0.0.0', '::') else self.config.host}:{self.server.port}"
+        """How browsers reach the console: WEB_PUBLIC_URL, else the address it listens on (the port it got)."""
+        return replace(self.config, port=self.server.port).base_url
 
     async def prepare(self) -> None:
         self.server.bind()

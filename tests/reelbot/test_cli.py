@@ -357,10 +357,10 @@ def test_generate_exits_1_when_the_job_fails(tmp_path: Path, env: dict[str, str]
     assert not (tmp_path / "v.mp4").exists()
 
 
-def test_ctrl_c_cancels_the_job_and_exits_130(
-    tmp_path: Path, env: dict[str, str], data_dir: Path, running: list[Running]
-) -> None:
-    proc = Running(tmp_path, {**env, "SIMULATED_SECONDS": "60"}, "generate", "--prompt", "x", "--out", "v.mp4")
+def ctrl_c_during_generate(cwd: Path, env: dict[str, str], data_dir: Path, running: list[Running]) -> Running:
+    """The operator presses Ctrl-C while `reelbot generate` runs: the job is cancelled, nothing is charged,
+    no video is left, and reelbot exits 130. Returns the process, for what else a test checks."""
+    proc = Running(cwd, {**env, "SIMULATED_SECONDS": "60"}, "generate", "--prompt", "x", "--out", "v.mp4")
     running.append(proc)
     proc.wait_for("Running on local", stream="stderr")
 
@@ -368,8 +368,16 @@ def test_ctrl_c_cancels_the_job_and_exits_130(
     (job_id, state), = rows(data_dir, "SELECT id, state FROM jobs")
     assert state == "cancelled"
     assert f"Job {job_id}: Cancelled. You were not charged." in proc.stderr
+    assert not (cwd / "v.mp4").exists()
+    return proc
+
+
+def test_ctrl_c_cancels_the_job_and_exits_130(
+    tmp_path: Path, env: dict[str, str], data_dir: Path, running: list[Running]
+) -> None:
+    proc = ctrl_c_during_generate(tmp_path, env, data_dir, running)
+
     assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "v.mp4").exists()
 
 
 # --- settings -----------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from engine.video import probe
-from tests.reelbot.test_cli import SETTING_NAMES, Running, reelbot, rows
+from tests.reelbot.test_cli import SETTING_NAMES, Running, ctrl_c_during_generate, reelbot, rows
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("reelbot", "bot", "engine", "storage")
@@ -185,14 +185,8 @@ def test_generate_writes_into_a_folder_with_spaces_and_hangul_on_a_cp1252_consol
 def test_ctrl_c_cancels_generate_and_exits_130(
     home: Path, windows_env: dict[str, str], data_dir: Path, running: list[Running]
 ) -> None:
-    proc = Running(home, {**windows_env, "SIMULATED_SECONDS": "60"}, "generate", "--prompt", "x", "--out", "v.mp4")
-    running.append(proc)
-    proc.wait_for("Running on local", stream="stderr")
+    proc = ctrl_c_during_generate(home, windows_env, data_dir, running)
 
-    assert proc.stop(signal.SIGINT) == 130
-    (job_id, state), = rows(data_dir, "SELECT id, state FROM jobs")
-    assert state == "cancelled"
-    assert f"Job {job_id}: Cancelled. You were not charged." in proc.stderr
     _no_crash(proc.stderr)
 
 

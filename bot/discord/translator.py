@@ -84,7 +84,7 @@ class CatalogTranslator(app_commands.Translator):
         if not isinstance(text, Text) or lang is None:
             return None
         said = words(lang).text(text)
-        if context.location is Where.command_name:
+        if context.location in (Where.command_name, Where.group_name):
             said = said.removeprefix("/")
         if said == string.message:
             return None  # no translation: Discord shows the English

@@ -69,6 +69,7 @@ _NOT_OWNER_OR_ADMIN = {
     "cancel": N_("That job is someone else's; only they or an admin can cancel it."),
     "look up": N_("That job is someone else's; only they or an admin can look it up."),
     "move": N_("That job is someone else's; only they or an admin can move it to the cloud."),
+    "delete": N_("That video is someone else's; only they or an admin can delete it."),
 }
 
 
@@ -77,7 +78,7 @@ def _worded(w: Words, error: ReelbotError) -> str | None:
     if isinstance(error, QuotaExceeded):
         return _quota_words(w, error)
     if isinstance(error, NotAllowed):
-        if error.reason == "admins_only":
+        if error.reason == "admins_only" and not error.action:
             return w._("Only the bot's admins can see /status. /usage shows your own numbers.")
         if error.reason == "not_owner":
             return w.text(_NOT_OWNER.get(error.action, _NOT_OWNER["retry"]))

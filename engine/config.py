@@ -29,3 +29,4 @@ class EngineConfig:
     # TIMEZONE: where "today" and "this month" start for quotas, the budget and spend, and the clock times
     # shown. The composition root hands the same calendar to the repository.
     calendar: Calendar = Calendar()
+    blocked_words: tuple[str, ...] = ()  # BLOCKED_WORDS: never in a prompt (admins add more; engine/blocklist.py)

@@ -74,6 +74,18 @@ class ProviderAlert(Event):
     message: Text | str
 
 
+@dataclass(frozen=True, slots=True)
+class ModelAlert(Event):
+    """For admins, once until the model works again: ``model`` of ``backend`` cannot be loaded (a gated repo
+    whose licence was not accepted, weights not downloaded, a broken folder). ``message`` is the technical
+    reason with what to do; the user whose job found out is told only that the admins know.
+    ``platform`` is empty: every front end may tell its admins."""
+
+    backend: str
+    model: str
+    message: Text | str
+
+
 Handler = Callable[[Event], Awaitable[None]]
 
 

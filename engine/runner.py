@@ -25,8 +25,8 @@ from typing import Any
 
 from engine.backends.base import Cancelled, Output, RunContext
 from engine.clock import utcnow
-from engine.errors import AttemptTimeout, BackendError, TransientError
-from engine.events import Ended, EventBus, Progress, ProviderAlert, Retrying, Started
+from engine.errors import AttemptTimeout, BackendError, ModelUnavailable, TransientError
+from engine.events import Ended, EventBus, ModelAlert, Progress, ProviderAlert, Retrying, Started
 from engine.lanes import GpuLane
 from engine.outbox import Outbox
 from engine.router import Router, Step
@@ -62,6 +62,7 @@ class ActiveJob:
     progress: tuple[int, int] | None = None
     notes: list[Any] = field(default_factory=list)
     translations: Memo = field(default_factory=dict)  # its prompts in English, or why not
+    unavailable_model: str | None = None  # the model that last could not be loaded for it
 
     @property
     def id(self) -> str:
@@ -106,6 +107,7 @@ class JobRunner:
         self.translator = translator  # None: PROMPT_TRANSLATION=off
         self.active: dict[str, ActiveJob] = {}
         self._closing = False
+        self._unavailable: set[tuple[str, str]] = set()  # (backend, model) the admins were told cannot load
 
     # --- control ---
 
@@ -175,9 +177,12 @@ class JobRunner:
                     continue
                 if isinstance(outcome, _Success):
                     self.router.record_success(step.name)
+                    self._unavailable.discard((step.name, step.model or ""))
                     await self._succeed(job, step, outcome)
                     return
                 failures.append(outcome)
+                if isinstance(outcome, ModelUnavailable):
+                    self._model_unavailable(job, step, outcome)
                 if self.router.record_failure(step.name, outcome):
                     log.error("%s is out of the chain: %s", step.name, outcome)
                     self.events.publish(ProviderAlert(job.id, "", step.name, _said(outcome)))
@@ -370,12 +375,30 @@ class JobRunner:
         await asyncio.to_thread(with_tags, output.video_path, target, tags)
         return target
 
+    def _model_unavailable(self, job: ActiveJob, step: Step, error: ModelUnavailable) -> None:
+        """The admins hear why a model cannot load (once, until it loads again); the user hears only that
+        they know (:meth:`_fail`)."""
+        key = (step.name, step.model or "")
+        job.unavailable_model = step.model
+        log.warning("%s cannot load %s: %s", step.name, step.model, error)
+        if key not in self._unavailable:
+            self._unavailable.add(key)
+            self.events.publish(ModelAlert(job.id, "", step.name, step.model or "", _said(error)))
+
     async def _fail(self, job: ActiveJob, failures: list[BackendError]) -> None:
         if failures:
             last = failures[-1]
             tried = ", ".join(dict.fromkeys(f.backend for f in failures if f.backend))
             message = last.text if len(failures) == 1 else N_("{message} (tried: {tried})", message=last.text,
                                                                     tried=tried)
+            if isinstance(last, ModelUnavailable):  # the technical reason stays the operator's and the admins'
+                model = job.unavailable_model
+                told = (N_("The model {model} cannot be used on this bot right now; its admins have been told why.",
+                           model=model) if model else
+                        N_("The model for this video cannot be used on this bot right now; its admins have been "
+                           "told why."))
+                await self._close(job, JobState.FAILED, last.code, told, for_operator=message)
+                return
             await self._close(job, JobState.FAILED, last.code, message)
         else:
             await self._close(
@@ -383,9 +406,11 @@ class JobRunner:
                 N_("No backend could take the job: every one is cooling down after failures or over your budget."),
             )
 
-    async def _close(self, job: ActiveJob, state: JobState, code: str, message: Text) -> None:
+    async def _close(self, job: ActiveJob, state: JobState, code: str, message: Text,
+                     for_operator: Text | None = None) -> None:
+        """End the job; ``message`` is for its user, ``for_operator`` (if it says more) for the operator."""
         closed = await asyncio.shield(self.repo.finish(
-            job.id, state=state.value, now=utcnow(), error_code=code, error_message=str(message),
+            job.id, state=state.value, now=utcnow(), error_code=code, error_message=str(for_operator or message),
             error_text=message.to_json(),
         ))
         if closed is not None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from engine import blocklist
+from engine.blocklist import BlockedWords
 from engine.chosen import ChosenLanguages
 from engine.clock import utcnow
 from engine.config import EngineConfig
@@ -38,7 +40,7 @@ from engine.images import frame_upload, load_image
 from engine.lanes import GpuLane
 from engine.outbox import Deliverer, Outbox
 from engine.ratelimit import RateLimiter
-from engine.retention import sweep_files, sweep_regularly
+from engine.retention import delete_job_files, sweep_files, sweep_regularly
 from engine.router import Router
 from engine.runner import JobRunner
 from engine.scheduler import Scheduler
@@ -47,6 +49,7 @@ from engine.status import (
     ScopeStatus,
     StatusReport,
     UsageReport,
+    UserLimits,
     UserSummary,
     admin_report,
     scope_report,
@@ -158,6 +161,8 @@ class Service:
         stored at the size the job needs, then the job and its reservation are stored in one transaction.
         Whatever fails on the way, nothing is left behind: no row, no charge, no file."""
         kind, prompt, options = validate(request, self.config.input_limits, self.router.model_names())
+        if (word := await self._blocked_word(prompt, options.negative_prompt)) is not None:
+            raise blocklist.refuse(word)
         user = replace(request.user, name=clean_text(request.user.name).strip())
         admin = self.access.is_admin(user)
         if not admin and (wait := self.rate.hit(user.key)) is not None:
@@ -452,6 +457,62 @@ class Service:
         )
         return await self._user_summary(user)
 
+    # --- running a community: blocked words, deleting a result ---
+
+    async def blocked_words(self, by: UserRef) -> BlockedWords:
+        """The words no prompt may contain, for admins: BLOCKED_WORDS' and those added since."""
+        self._admins_only(by, N_("Only the bot's admins can see or change the blocked words."), "blocklist")
+        return BlockedWords(self._configured_words(), tuple(await self.repo.blocked_words()))
+
+    async def block(self, by: UserRef, words: str) -> list[str]:
+        """Add words (comma-separated, from untrusted input) to the blocklist, for admins; returns those that
+        were not blocked before. From the next request on, a prompt holding one is refused."""
+        self._admins_only(by, N_("Only the bot's admins can see or change the blocked words."), "blocklist")
+        wanted = [word for word in blocklist.parse_words(words) if word not in self._configured_words()]
+        return await self.repo.block_words(wanted, by.key, utcnow())
+
+    async def unblock(self, by: UserRef, words: str) -> list[str]:
+        """Take words off the blocklist, for admins; returns those that were on it. A word from the
+        BLOCKED_WORDS setting stays (:class:`NotAllowed`): the setting is where it is taken out."""
+        self._admins_only(by, N_("Only the bot's admins can see or change the blocked words."), "blocklist")
+        wanted = blocklist.parse_words(words)
+        if fixed := [word for word in wanted if word in self._configured_words()]:
+            raise NotAllowed(N_("“{word}” is blocked by the BLOCKED_WORDS setting, not from chat.", word=fixed[0]),
+                             reason="setting", action="unblock",
+                             hint=N_("Take it out of BLOCKED_WORDS in the settings (.env) and restart reelbot."))
+        return await self.repo.unblock_words(wanted)
+
+    async def delete(self, by: UserRef, job_id: str) -> JobView:
+        """The Delete button, for the job's owner or an admin: the video and picture leave the disk (the
+        front end removes the message); the row and its books stay, marked deleted. A job still waiting or
+        running is cancelled first by whoever may cancel it."""
+        view = await self.get(job_id)
+        self.access.check_owner_or_admin(by, view.user.key, "delete")
+        if not view.state.terminal:
+            raise NotAllowed(N_("Job {job_id} is not finished yet; cancel it first.", job_id=job_id),
+                             reason="not_finished", action="delete")
+        config = self.config
+        await asyncio.to_thread(delete_job_files, job_id, str(view.result_path) if view.result_path else None,
+                                str(view.image_path) if view.image_path else None, results_dir=config.results_dir,
+                                uploads_dir=config.uploads_dir)
+        await self.repo.mark_deleted(job_id, utcnow())
+        return await self.get(job_id)
+
+    async def change_limits(self, by: UserRef, user_key: str, changes: Mapping[str, int | float | None]) -> UserSummary:
+        """Change some of a user's limits and keep the others (``/admin limit @user jobs=3``), for admins:
+        ``changes`` maps :class:`UserLimits` fields to a number or None (the setting's again)."""
+        self._admins_only(by, N_("Only the bot's admins can change a user's limits."), "limits")
+        user = parse_user_key(user_key)
+        try:
+            kept = (await self._user_summary(user)).overrides
+        except NotFound:  # not seen yet: limits may be set before they come, as a ban may
+            kept = UserLimits(None, None, None, None)
+        current = {f: getattr(kept, f) for f in ("max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month")}
+        unknown = set(changes) - set(current)
+        if unknown:
+            raise ValueError(f"unknown limits {sorted(unknown)}")
+        return await self.set_limits(by, user_key, **{**current, **changes})  # type: ignore[arg-type]
+
     async def sweep_files(self, now: datetime | None = None) -> int:
         """Delete the files of jobs that ended more than ``keep_files_s`` ago and were delivered; returns how
         many jobs lost their files. The rows, attempts and ledger stay."""
@@ -475,6 +536,15 @@ class Service:
         path.parent.mkdir(parents=True, exist_ok=True)
         frame_upload(image, width, height).save(path, format="PNG")
         return path
+
+    def _configured_words(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(w for w in map(blocklist.normalize, self.config.blocked_words) if w))
+
+    async def _blocked_word(self, prompt: str, negative: str | None) -> str | None:
+        """The first blocked word in the prompt or the negative prompt (both reach the model), or None.
+        Read afresh each time: an admin's change applies to the very next request, on every front end."""
+        words = [*self._configured_words(), *await self.repo.blocked_words()]
+        return blocklist.first_blocked((prompt, negative), words) if words else None
 
     def _admins_only(self, by: UserRef, said: Text, action: str) -> None:
         if not self.access.is_admin(by):

@@ -218,6 +218,7 @@ class JobView:
     attempts: tuple[AttemptView, ...] = ()
     image_path: Path | None = None  # the stored input picture of an image-to-video job (for Retry)
     prompt_used: str | None = None  # what the model got when it is not ``prompt`` (translated to English)
+    deleted: bool = False  # its owner or an admin pressed Delete: the video and picture are gone
 
     @property
     def seconds_taken(self) -> float | None:

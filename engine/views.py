@@ -48,6 +48,7 @@ def job_view(
         error_message=job.error_message,
         error_text=Text.from_json(job.error_text) if job.error_text else job.error_message,
         image_path=Path(job.image_path) if job.image_path else None,
+        deleted=job.deleted_at is not None,
         position=place[0] if place else None,
         eta_s=place[1] if place else None,
         progress=progress,

@@ -291,6 +291,7 @@ def engine_config(settings: Settings) -> EngineConfig:
                                 WEB: [WEB_OPERATOR_ID]}),
         rate_limit_per_minute=settings.rate_limit_per_minute,
         calendar=Calendar(settings.zone),
+        blocked_words=tuple(settings.blocked_words),
     )
 
 

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
 
     # --- jobs ---
     max_prompt_chars: int = Field(1000, ge=1)
+    # Words no prompt may contain, comma-separated; admins add more from chat (/admin block) or the web console.
+    blocked_words: CommaList = []
     max_frames: int = Field(129, ge=1)
     max_fps: int = Field(60, ge=1)
     max_steps: int = Field(100, ge=1)
@@ -160,7 +162,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "discord_admin_ids", "telegram_admin_ids", "chain_text_to_video", "chain_image_to_video",
-        "discord_command_guilds",
+        "discord_command_guilds", "blocked_words",
         mode="before",
     )
     @classmethod

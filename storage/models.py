@@ -67,6 +67,7 @@ class Job(SQLModel, table=True):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    deleted_at: datetime | None = None  # its owner or an admin pressed Delete: message and files are gone
 
 
 class Attempt(SQLModel, table=True):
@@ -144,3 +145,14 @@ class Worker(SQLModel, table=True):
     jobs_done: int = 0
     started_at: datetime
     last_heartbeat: datetime
+
+
+class BlockedWord(SQLModel, table=True):
+    """A word or phrase no prompt may contain, added by an admin from chat or the web console (the ones in
+    the BLOCKED_WORDS setting are not stored: they are the settings')."""
+
+    __tablename__ = "blocked_words"
+
+    word: str = Field(primary_key=True, max_length=100)  # normalized (engine/blocklist.py)
+    added_by: str = Field(default="", max_length=100)  # the admin's user key
+    added_at: datetime

@@ -12,7 +12,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.calendar import Calendar
 from storage.db import Database
-from storage.models import Attempt, BudgetMonth, Delivery, Job, LedgerEntry, SQLModel, User, Worker
+from storage.models import (
+    Attempt,
+    BlockedWord,
+    BudgetMonth,
+    Delivery,
+    Job,
+    LedgerEntry,
+    SQLModel,
+    User,
+    Worker,
+)
 
 users = SQLModel.metadata.tables[User.__tablename__]
 jobs = SQLModel.metadata.tables[Job.__tablename__]
@@ -21,6 +31,7 @@ ledger = SQLModel.metadata.tables[LedgerEntry.__tablename__]
 deliveries = SQLModel.metadata.tables[Delivery.__tablename__]
 budget = SQLModel.metadata.tables[BudgetMonth.__tablename__]
 workers = SQLModel.metadata.tables[Worker.__tablename__]
+blocked_words = SQLModel.metadata.tables[BlockedWord.__tablename__]
 
 OPEN_STATES = ("queued", "running")
 USER_FIELDS = ("id", "role", "name", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month")

@@ -1,5 +1,5 @@
 """The buttons under a job's message, the same on every front end: Cancel, Run on cloud now, Retry (new
-seed) and Same seed.
+seed), Same seed and Delete (the owner's or an admin's: the message and the video's files go).
 
 Buttons can be forged: who may press them is the engine's call (``Service.cancel``, ``run_on_cloud`` and
 ``again`` check the job's owner), never the button's. A front end parses the press, calls :func:`perform`,
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from engine.service import Service
 from engine.types import Again, CloudOffer, JobView, UserRef
 
-CANCEL, RETRY, SAME_SEED, CLOUD = "cancel", "retry", "same", "cloud"
-ACTIONS = (CANCEL, RETRY, SAME_SEED, CLOUD)
+CANCEL, RETRY, SAME_SEED, CLOUD, DELETE = "cancel", "retry", "same", "cloud", "delete"
+ACTIONS = (CANCEL, RETRY, SAME_SEED, CLOUD, DELETE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,7 @@ class Outcome:
     cancelled: JobView | None = None  # CANCEL: the job as it ended
     moved_to: CloudOffer | None = None  # CLOUD: where it went (None: no provider could take it)
     again: Again | None = None  # RETRY, SAME_SEED: the request to queue again
+    deleted: JobView | None = None  # DELETE: the job, its files gone (the front end removes its message)
 
     @property
     def same_seed(self) -> bool:
@@ -38,6 +39,8 @@ async def perform(service: Service, user: UserRef, action: str, job_id: str) -> 
         offer = service.cloud_offer(job_id)
         moved = offer is not None and await service.run_on_cloud(user, job_id)
         return Outcome(action, job_id, moved_to=offer if moved else None)
+    if action == DELETE:
+        return Outcome(action, job_id, deleted=await service.delete(user, job_id))
     if action in (RETRY, SAME_SEED):
         return Outcome(action, job_id, again=await service.again(user, job_id, same_seed=action == SAME_SEED))
     raise ValueError(f"unknown job action {action!r}")

@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from bot.core.editor import PacedEditor, Where
-from bot.core.lines import JobLines, alert_text
+from bot.core.lines import JobLines, alert_text, model_alert_text
 from bot.i18n import Languages, Words
 from bot.render import header, queued_line
 from engine.errors import NotFound
-from engine.events import Ended, Event, ProviderAlert, Queued, Subscription
+from engine.events import Ended, Event, ModelAlert, ProviderAlert, Queued, Subscription
 from engine.service import Service
 from engine.types import CloudOffer, JobState, JobView
 
@@ -70,6 +70,9 @@ class JobFeed(Generic[T, M]):
     async def on_event(self, event: Event) -> None:
         if isinstance(event, ProviderAlert):
             await self.tell_admins(lambda w: alert_text(w, event))
+            return
+        if isinstance(event, ModelAlert):
+            await self.tell_admins(lambda w: model_alert_text(w, event))
             return
         if event.platform != self.platform:
             return

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from bot.i18n import Words
 from bot.render import failure_text, queued_line, retrying_line, running_line, translated_lines
-from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Retrying, Started
+from engine.events import Ended, Event, ModelAlert, Progress, ProviderAlert, Queued, Retrying, Started
 from engine.translate.prompts import UNTRANSLATED_TOLD
 from engine.types import JobState, JobView
 
@@ -59,6 +59,11 @@ class JobLines:
 def alert_text(w: Words, event: ProviderAlert) -> str:
     return "⚠ " + w._("{backend} is out of the fallback chain: {why}", backend=event.backend,
                       why=w.text(event.message))
+
+
+def model_alert_text(w: Words, event: ModelAlert) -> str:
+    return "⚠ " + w._("The model {model} cannot be loaded on {backend}, so users' jobs for it fail: {why}",
+                      model=event.model or "?", backend=event.backend, why=w.text(event.message))
 
 
 def last_line(w: Words, job: JobView, done: Callable[[Words, JobView], str]) -> str:

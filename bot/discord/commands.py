@@ -20,7 +20,7 @@ from discord import app_commands
 
 from bot import render
 from bot.chart import status_chart
-from bot.core import actions
+from bot.core import actions, admin
 from bot.core.feed import JobFeed
 from bot.core.language import choices, choose, chosen_text, words_for
 from bot.discord import live
@@ -123,7 +123,48 @@ class Commands:
         tree.add_command(status)
         tree.add_command(help_)
         tree.add_command(settings)
+        tree.add_command(self._admin_group())
         tree.on_error = self.on_error  # type: ignore[method-assign]
+
+    def _admin_group(self) -> app_commands.Group:
+        """/admin ban|unban|limit|block|unblock|blocklist: visible to all, refused by the engine to anyone
+        who is not one of the bot's admins (DISCORD_ADMIN_IDS)."""
+        commands = self
+        group = app_commands.Group(name=command_name(COMMANDS["admin"]),
+                                   description=localized(N_("Run this community: bans, limits, blocked words (admins)")))
+        who = localized(N_("The user"))
+
+        @group.command(name=admin.BAN, description=localized(N_("Refuse this user's requests")))
+        @app_commands.describe(user=who)
+        async def ban(interaction: discord.Interaction, user: discord.User) -> None:
+            await commands.admin(interaction, admin.BAN, user, "")
+
+        @group.command(name=admin.UNBAN, description=localized(N_("Allow this user's requests again")))
+        @app_commands.describe(user=who)
+        async def unban(interaction: discord.Interaction, user: discord.User) -> None:
+            await commands.admin(interaction, admin.UNBAN, user, "")
+
+        @group.command(name=admin.LIMIT, description=localized(N_("Set this user's own limits")))
+        @app_commands.describe(user=who, limits=localized(N_("Like jobs=3 usd=1.5 queued=2 running=1 (default: the "
+                                                              "setting's)")))
+        async def limit(interaction: discord.Interaction, user: discord.User, limits: str) -> None:
+            await commands.admin(interaction, admin.LIMIT, user, limits)
+
+        @group.command(name=admin.BLOCK, description=localized(N_("Words no prompt may contain")))
+        @app_commands.describe(words=localized(N_("Words or phrases, separated by commas")))
+        async def block(interaction: discord.Interaction, words: str) -> None:
+            await commands.admin(interaction, admin.BLOCK, None, words)
+
+        @group.command(name=admin.UNBLOCK, description=localized(N_("Allow blocked words again")))
+        @app_commands.describe(words=localized(N_("Words or phrases, separated by commas")))
+        async def unblock(interaction: discord.Interaction, words: str) -> None:
+            await commands.admin(interaction, admin.UNBLOCK, None, words)
+
+        @group.command(name=admin.BLOCKLIST, description=localized(N_("The blocked words")))
+        async def blocklist(interaction: discord.Interaction) -> None:
+            await commands.admin(interaction, admin.BLOCKLIST, None, "")
+
+        return group
 
     # --- making videos ---
 
@@ -177,12 +218,26 @@ class Commands:
             await self._ack(interaction)  # a job on a remote worker can take a few seconds to stop
         try:
             outcome = await actions.perform(self.service, self._user(interaction), action, job_id)
+            if outcome.deleted is not None:
+                await self._tell(interaction, await self._remove(interaction))
+                return
             if outcome.again is not None:  # Retry and Same seed: the request again, as a new job, in a new reply
                 await self.make(interaction, outcome.again.prompt, outcome.again.options, outcome.again.image)
                 return
             await self._tell(interaction, render.outcome_text(await self._words(interaction), outcome))
         except ReelbotError as exc:
             await self._refuse(interaction, exc)
+
+    async def _remove(self, interaction: discord.Interaction) -> str:
+        """After Delete: the message goes too (the bot may always delete its own); what the presser reads."""
+        w = await self._words(interaction)
+        try:
+            if interaction.message is not None:
+                await interaction.message.delete()
+        except discord.HTTPException as exc:
+            log.info("could not remove a deleted job's message: %s", exc)
+            return w._("Deleted the video's files, but Discord would not let me remove the message.")
+        return w._("Deleted.")
 
     # --- the other commands ---
 
@@ -242,6 +297,19 @@ class Commands:
             return
         interaction.extras["words"] = w
         await self._tell(interaction, chosen_text(w))
+
+    async def admin(self, interaction: discord.Interaction, sub: str, user: discord.abc.User | None,
+                    rest: str) -> None:
+        """One /admin subcommand, answered to the admin alone."""
+        await self._ack(interaction)
+        target = UserRef(PLATFORM, str(user.id), user.display_name or user.name) if user is not None else None
+        try:
+            text = await admin.perform(self.service, await self._words(interaction), self._user(interaction), sub,
+                                       target, rest)
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+            return
+        await self._tell(interaction, text)
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Anything unexpected: logged for the admin, a plain apology for the user, never a traceback."""

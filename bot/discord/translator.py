@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 COMMANDS = {
     "video": N_("/video"), "usage": N_("/usage"), "cancel": N_("/cancel"), "job": N_("/job"),
     "status": N_("/status"), "help": N_("/help"), "settings": N_("/settings"), "animate": N_("Animate image"),
+    "admin": N_("/admin"),
 }
 
 NAME_LIMIT = 32  # slash command, option and context menu names
@@ -83,7 +84,7 @@ class CatalogTranslator(app_commands.Translator):
         if not isinstance(text, Text) or lang is None:
             return None
         said = words(lang).text(text)
-        if context.location is Where.command_name:
+        if context.location in (Where.command_name, Where.group_name):
             said = said.removeprefix("/")
         if said == string.message:
             return None  # no translation: Discord shows the English

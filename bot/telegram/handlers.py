@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
@@ -33,6 +33,7 @@ from bot.i18n import Words
 from bot.parse import parse_prompt
 from bot.render import header
 from bot.telegram import keyboards, limits, live, who
+from bot.telegram.admin import AdminCommand
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
 from bot.telegram.settings import LanguageSettings
@@ -62,6 +63,7 @@ class Handlers:
         self.config = config
         self.max_download_bytes = config.max_download_bytes
         self.settings = LanguageSettings(service, config, self._reply)
+        self.admin = AdminCommand(service, config, self._reply)
 
     async def _words(self, message: Message) -> Words:
         """The words of whoever sent ``message``."""
@@ -74,6 +76,7 @@ class Handlers:
         application.add_handler(CommandHandler("cancel", self.cancel, filters=_NEW))
         application.add_handler(CommandHandler("job", self.job, filters=_NEW))
         application.add_handler(CommandHandler("status", self.status, filters=_NEW))
+        self.admin.install(application)
         self.settings.install(application)  # /settings and its buttons, before the job buttons below
         application.add_handler(MessageHandler(_NEW & (filters.PHOTO | filters.Document.ALL), self.picture))
         application.add_handler(
@@ -172,7 +175,9 @@ class Handlers:
         user = who.user_of(query.from_user)
         try:
             outcome = await actions.perform(self.service, user, press.action, press.job_id)
-            if outcome.again is not None:
+            if outcome.deleted is not None:
+                answer = await self._remove(context.bot, query.message, outcome.deleted, w)
+            elif outcome.again is not None:
                 answer = await self._again(query.message, w, user, outcome.again, same_seed=outcome.same_seed)
             else:
                 answer = render.outcome_text(w, outcome, brief=True)
@@ -180,6 +185,20 @@ class Handlers:
             await query.answer(_short(render.describe_error(w, exc)), show_alert=True)
             return
         await query.answer(_short(answer))
+
+    async def _remove(self, bot: Bot, message: object, job: JobView, w: Words) -> str:
+        """After Delete: the video's message and the job's own message go too (Telegram lets a bot delete
+        its messages for 48 hours); what the presser reads in the popup."""
+        kept = False
+        ids = {getattr(message, "message_id", None), job.origin.data.get("message_id")}
+        for message_id in sorted(i for i in ids if isinstance(i, int)):
+            try:
+                await bot.delete_message(int(job.origin.chat_id), message_id)
+            except TelegramError as exc:
+                log.info("could not remove message %s of deleted job %s: %s", message_id, job.id, exc)
+                kept = True
+        return (w._("Deleted the video's files, but Telegram would not let me remove the message.") if kept
+                else w._("Deleted."))
 
     async def _again(self, message: object, w: Words, user: UserRef, again: Again, *, same_seed: bool) -> str:
         """Retry and Same seed: the owner's request again, as a new job, in reply to the button's message."""

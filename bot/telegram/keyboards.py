@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.actions import ACTIONS, CANCEL, CLOUD, RETRY, SAME_SEED
+from bot.core.actions import ACTIONS, CANCEL, CLOUD, DELETE, RETRY, SAME_SEED
 from bot.core.language import AUTO, choices
 from bot.i18n import Words
 from engine.types import CloudOffer
@@ -45,9 +45,10 @@ def waiting(w: Words, job_id: str, offer: CloudOffer | None = None) -> InlineKey
 
 
 def finished(w: Words, job_id: str) -> InlineKeyboardMarkup:
-    """Under a result or a failure: make it again with a new seed, or with the same one."""
+    """Under a result or a failure: make it again with a new seed, or with the same one; or delete it."""
     return InlineKeyboardMarkup(
-        [[_button("🔁 " + w._("Retry (new seed)"), RETRY, job_id), _button("🎯 " + w._("Same seed"), SAME_SEED, job_id)]]
+        [[_button("🔁 " + w._("Retry (new seed)"), RETRY, job_id), _button("🎯 " + w._("Same seed"), SAME_SEED, job_id)],
+         [_button("🗑 " + w._("Delete"), DELETE, job_id)]]
     )
 
 

@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("job", N_("Look up a job: /job <id>")),
     ("settings", N_("Your language: /settings language")),
     ("status", N_("GPUs, queues and spend (admins)")),
+    ("admin", N_("Bans, limits and blocked words (admins)")),
     ("help", N_("How to use this bot")),
 )
 
@@ -35,6 +36,7 @@ def help_text(w: Words) -> str:
         w._("/video <prompt> makes a video from words alone (the prompt: the scene you want to see)."),
         w._("/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up."),
         w._("/settings language changes the language I answer you in."),
+        w._("Admins: /admin ban, unban, limit, block, unblock, blocklist (/admin alone explains them)."),
         "",
         w._("Options, in the caption or after /video:"),
     )

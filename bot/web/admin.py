@@ -125,6 +125,7 @@ def routes(console: Console) -> list[Route]:
         page = await service.users(user, search=search, offset=(page_no - 1) * USERS_PAGE, limit=USERS_PAGE)
         query = urlencode({"q": search}) + "&" if search else ""
         return await console.page(request, "users.html", w=w, nav="users", rows=page.items, q=search or "",
+                                  blocked=await service.blocked_words(user),
                                   message=request.query_params.get("said"), query=query,
                                   **page_context(page, page_no, USERS_PAGE))
 
@@ -142,6 +143,12 @@ def routes(console: Console) -> list[Route]:
             elif action == "unban":
                 await service.unban(user, target)
                 said = w._("{user} may make videos again.", user=target)
+            elif action in ("block", "unblock"):
+                words = str(form.get("words", ""))
+                changed = await (service.block if action == "block" else service.unblock)(user, words)
+                said = (w._("Blocked from now on: {words}.", words=w.join(changed)) if action == "block" and changed
+                        else w._("No longer blocked: {words}.", words=w.join(changed)) if changed
+                        else w._("Nothing changed."))
             elif action == "limits":
                 counts = {name: _count(form.get(name), name) for name in ("max_jobs_per_day", "max_queued", "max_running")}
                 await service.set_limits(user, target, max_usd_per_month=_dollars(form.get("max_usd_per_month")),

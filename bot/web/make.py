@@ -105,6 +105,8 @@ def routes(console: Console) -> list[Route]:
         outcome = await actions.perform(service, user, action, request.path_params["job_id"])
         if action == actions.CLOUD and outcome.moved_to is None:
             return await console.page(request, "error.html", status_code=409, w=w, message=outcome_text(w, outcome))
+        if outcome.deleted is not None:
+            return RedirectResponse("/videos", status_code=303)
         if outcome.again is None:
             return RedirectResponse(f"/jobs/{outcome.job_id}", status_code=303)
         again = outcome.again
@@ -122,13 +124,17 @@ def routes(console: Console) -> list[Route]:
 
 def job_context(console: Console, w: Words, view: JobView, user: UserRef) -> dict[str, Any]:
     playable = view.state is JobState.SUCCEEDED and view.result_path is not None and view.result_path.exists()
-    if view.state.terminal:
+    if view.deleted:
+        last = w._("This video was deleted.")
+    elif view.state.terminal:
         last = result_caption(w, view) if playable else last_line(w, view, lambda w, job: "")
     else:
         last = ""
     now = snapshot(w, view)
     return {
         "playable": playable, "last": last, "mine": view.user.key == user.key,
+        "can_delete": view.state.terminal and not view.deleted and (
+            view.user.key == user.key or console.service.is_admin(user)),
         "line": now.get("line", ""), "progress": (now.get("step", 0), now.get("total", 0)),
         "meta": w.join([kind_word(w, view.kind), w._("seed {seed}", seed=view.seed), console.when(view.created_at)]),
     }

@@ -19,7 +19,7 @@ from engine.words import Text
 log = logging.getLogger(__name__)
 CHANNEL = "reelbot_events"
 _TYPES: dict[str, type[ev.Event]] = {cls.__name__: cls for cls in (
-    ev.Queued, ev.Started, ev.Progress, ev.Retrying, ev.Ended, ev.ProviderAlert)}
+    ev.Queued, ev.Started, ev.Progress, ev.Retrying, ev.Ended, ev.ProviderAlert, ev.ModelAlert)}
 
 
 def encode(event: ev.Event) -> str:

@@ -222,20 +222,28 @@ class FakeDiscord:
 
     def slash(self, name: str, user: dict[str, Any], *, guild_id: int | None = None,
               options: dict[str, Any] | None = None, image: tuple[str, bytes, str] | None = None,
-              manage_guild: bool = False, age_s: float = 0.0, locale: str = "en-US") -> Interaction:
+              manage_guild: bool = False, age_s: float = 0.0, locale: str = "en-US",
+              subcommand: str | None = None) -> Interaction:
         """A user runs /name with options (an image as (filename, bytes, content type)); in a guild or a DM.
         ``age_s`` makes the interaction that old (its token expires 15 minutes after it was made); ``locale``
-        is the language of the user's Discord app."""
+        is the language of the user's Discord app. A user option is given as a user object (``fake.user(...)``);
+        ``subcommand`` runs /name subcommand with the options."""
         inter = self._interaction(user, guild_id, manage_guild, age_s=age_s, locale=locale)
         opts: list[dict[str, Any]] = []
         resolved: dict[str, Any] = {}
         for key, value in (options or {}).items():
+            if isinstance(value, dict):  # a user option: its id, and the user in "resolved"
+                opts.append({"name": key, "type": 6, "value": value["id"]})
+                resolved.setdefault("users", {})[value["id"]] = value
+                continue
             kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
             opts.append({"name": key, "type": kind, "value": value})
         if image is not None:
             attachment = self.attachment(inter.channel_id, image[0], image[1], image[2])
             opts.append({"name": "image", "type": 11, "value": attachment["id"]})
             resolved["attachments"] = {attachment["id"]: attachment}
+        if subcommand is not None:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
         data = {"id": snowflake(), "name": name, "type": 1, "options": opts,
                 **({"resolved": resolved} if resolved else {}), **({"guild_id": str(guild_id)} if guild_id else {})}
         self._dispatch_interaction(inter, 2, data)
@@ -495,6 +503,14 @@ class FakeDiscord:
         if (method, parts[0], parts[-1]) == ("POST", "channels", "messages"):
             message = self._store(Sent(snowflake(), parts[1], self.bot), payload, form)
             return _json(message.payload(self))
+        if (method, parts[0], parts[-2:-1]) == ("DELETE", "channels", ["messages"]) and len(parts) == 4:
+            message = self.messages.get(parts[3])
+            if message is None or message.channel_id != parts[1]:
+                return _error(404, 10008, "Unknown Message")
+            if message.author.get("id") != self.bot.get("id"):
+                return _error(403, 50003, "Cannot execute action on this channel")  # others' need Manage Messages
+            self.deleted[message.id] = self.messages.pop(message.id)
+            return web.Response(status=204)
         if method == "GET" and parts[0] == "users" and len(parts) == 2 and parts[1].isdigit():
             return _json(self.user(int(parts[1]), f"user{parts[1][-4:]}"))
         if (method, tail) == ("POST", "/users/@me/channels"):

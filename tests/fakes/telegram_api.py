@@ -215,8 +215,11 @@ class FakeTelegram:
             file_id = self.add_file(data, file_size=size, suffix=name.rsplit(".", 1)[-1])
             message["document"] = {"file_id": file_id, "file_unique_id": file_id[:8] + "d", "file_name": name,
                                    "mime_type": mime, "file_size": size}
-        if reply_to is not None:
-            message["reply_to_message"] = self._message_json(self.messages[(chat["id"], reply_to)])
+        if reply_to is not None:  # to one of the bot's messages, or to another person's
+            key = (chat["id"], reply_to)
+            replied = self._user_messages.get(key)
+            message["reply_to_message"] = ({k: v for k, v in replied.items() if k != "reply_to_message"}
+                                           if replied is not None else self._message_json(self.messages[key]))
         self._user_messages[(chat["id"], message["message_id"])] = message
         self._queue({"message": message})
         return message

@@ -75,7 +75,7 @@ async def test_a_failed_job_says_why_and_that_it_was_refunded(fake: FakeDiscord,
     inter = fake.slash("video", fake.user(1001), guild_id=GUILD, options={"prompt": "doomed"})
     final = await fake.wait_for(lambda: (m := fake.original(inter)) and "❌" in m.content and m)
     assert "❌ the GPU fell over. You were not charged." in final.content
-    assert [label for label, _ in final.buttons()] == ["Retry (new seed)", "Same seed"]
+    assert [label for label, _ in final.buttons()] == ["Retry (new seed)", "Same seed", "Delete"]
 
 
 async def test_admins_get_one_dm_when_a_providers_key_is_refused(fake: FakeDiscord, make_bot) -> None:

@@ -55,7 +55,7 @@ async def test_photo_with_caption_flags_becomes_a_video_reply(fake, make_bot, tm
     origin = json.loads(job["origin"])
     assert (origin["language"], origin["place_language"]) == (lang, lang)  # a private chat: the asker's
     assert buttons(video.params["reply_markup"]) == [
-        (say["retry"], f"retry:{job['id']}"), (say["same"], f"same:{job['id']}")]
+        (say["retry"], f"retry:{job['id']}"), (say["same"], f"same:{job['id']}"), (say["delete"], f"delete:{job['id']}")]
 
 
 async def test_progress_edits_respect_the_chats_pace(fake, make_bot) -> None:
@@ -353,7 +353,8 @@ async def test_a_failed_job_says_why_with_retry_buttons(fake, make_bot, lang: st
     assert final.text.endswith(f"\n❌ the GPU fell over. {SAYS[lang]['not charged']}")  # the engine's words as said
     [job] = await bot.jobs()
     assert buttons(final.reply_markup) == [(SAYS[lang]["retry"], f"retry:{job['id']}"),
-                                           (SAYS[lang]["same"], f"same:{job['id']}")]
+                                           (SAYS[lang]["same"], f"same:{job['id']}"),
+                                           (SAYS[lang]["delete"], f"delete:{job['id']}")]
     assert fake.calls_to("sendVideo") == []
 
 

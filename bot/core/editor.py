@@ -166,6 +166,9 @@ class PacedEditor(Generic[T, M]):
                     break
                 await asyncio.sleep(self.backoff_s * live.failures)
                 continue
+            # The platform counts from when it got the edit, which may be later than when it was sent (a slow
+            # network, a busy machine): the next one waits a full interval from the answer, never less.
+            self._next_slot[pace] = max(self._next_slot.get(pace, 0.0), time.monotonic() + live.where.interval_s)
             live.failures = 0
             live.shown = wanted
         if live.final and self._live.get(job_id) is live:

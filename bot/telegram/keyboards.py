@@ -78,7 +78,7 @@ def settings(w: Words, shown: UserSettings) -> InlineKeyboardMarkup:
     def tick(label: str, on: bool) -> str:
         return f"✓ {label}" if on else label
 
-    rows = list(languages(w, shown.language).inline_keyboard)
+    rows: list[list[InlineKeyboardButton]] = [list(row) for row in languages(w, shown.language).inline_keyboard]
     rows.append([InlineKeyboardButton(tick(w._("Results in the chat"), shown.delivery == PUBLIC),
                                       callback_data=f"{SETTING}:{DELIVERY}:{PUBLIC}"),
                  InlineKeyboardButton(tick(w._("Results to me privately"), shown.delivery == PRIVATE),

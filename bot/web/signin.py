@@ -129,6 +129,8 @@ def routes(console: Console) -> list[Route]:
                 else:
                     w = await choose(console.service, config.languages, user, str(form.get("language", "")), *codes)
                     for name in (*SETTABLE, DELIVERY):
+                        if name not in form:  # a setting this page has no field for is left as it is
+                            continue
                         value = str(form.get(name, "")).strip() or core.DEFAULT_WORDS[0]
                         await core.change(console.service, config.languages, user, name, value, *codes)
                     message = w._("Saved.")

@@ -91,3 +91,10 @@ async def test_closed_dms_fall_back_to_the_channel_with_a_note(fake: FakeDiscord
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)  # the result is not lost
     assert "I could not send it to you by DM (Discord says your DMs are closed to me), so it is here." in done.content
     assert not [m for m in fake.in_channel(dm) if m.files]
+
+
+async def test_the_model_option_suggests_the_models_that_can_run_here(fake: FakeDiscord, make_bot) -> None:
+    await make_bot()
+    inter = fake.autocomplete("settings", fake.user(1005, "ann"), "model", "zero", guild_id=GUILD)
+    await fake.wait_for(lambda: inter.callbacks)
+    assert inter.callbacks == [{"type": 8, "data": {"choices": [{"name": "zeroscope", "value": "zeroscope"}]}}]

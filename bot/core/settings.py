@@ -93,8 +93,8 @@ def label(w: Words, name: str) -> str:
 
 def value_text(w: Words, setting: Setting) -> str:
     if setting.name == DELIVERY:
-        return w._("private — sent to you alone") if setting.value == PRIVATE else \
-            w._("public — in the chat where you asked")
+        return w._("private, sent to you alone") if setting.value == PRIVATE else \
+            w._("public, in the chat where you asked")
     if setting.value is None:
         return w._("automatic") if setting.name == "model" else w._("the model's default")
     return str(setting.value)
@@ -102,9 +102,9 @@ def value_text(w: Words, setting: Setting) -> str:
 
 def changed_text(w: Words, setting: Setting) -> str:
     if not setting.chosen:
-        return w._("Your {setting} is back to its default: {value}.", setting=label(w, setting.name),
+        return w._("Back to the default — {setting}: {value}.", setting=label(w, setting.name),
                    value=value_text(w, setting))
-    return w._("Saved: your {setting} is now {value}. It applies to your next videos unless a flag says otherwise.",
+    return w._("Saved — {setting}: {value}. Your next videos use it unless a flag says otherwise.",
                setting=label(w, setting.name), value=value_text(w, setting))
 
 

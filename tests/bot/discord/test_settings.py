@@ -28,7 +28,7 @@ async def test_frames_set_once_apply_to_the_next_video_and_a_flag_still_wins(fak
     await make_bot()
     ann = fake.user(1001, "ann")
     assert await settings(fake, ann, frames=9) == [
-        "Saved: your frames is now 9. It applies to your next videos unless a flag says otherwise."]
+        "Saved — frames: 9. Your next videos use it unless a flag says otherwise."]
     plain = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a fox in the snow"})
     done = await fake.wait_for(lambda: (m := fake.original(plain)) and m.files and m)
     assert frames_in(done, tmp_path) == 9
@@ -46,11 +46,11 @@ async def test_frames_set_once_apply_to_the_next_video_and_a_flag_still_wins(fak
     assert shown.splitlines()[:6] == [
         "Your settings:", "• model: automatic (default)", "• frames: 9 (your choice)",
         "• fps: the model's default (default)", "• language: English (default)",
-        "• delivery: public — in the chat where you asked (default)"]
-    assert await settings(fake, ann, reset="frames") == ["Your frames is back to its default: the model's default."]
+        "• delivery: public, in the chat where you asked (default)"]
+    assert await settings(fake, ann, reset="frames") == ["Back to the default — frames: the model's default."]
     assert await settings(fake, ann, fps=8, reset="reset") == [
         "All your settings are back to their defaults.\n"
-        "Saved: your fps is now 8. It applies to your next videos unless a flag says otherwise."]
+        "Saved — fps: 8. Your next videos use it unless a flag says otherwise."]
 
 
 async def test_a_korean_user_sees_their_settings_in_korean(fake: FakeDiscord, make_bot) -> None:
@@ -58,7 +58,7 @@ async def test_a_korean_user_sees_their_settings_in_korean(fake: FakeDiscord, ma
     min_ = fake.user(1002, "min")
     inter = fake.slash("settings", min_, guild_id=GUILD, options={"frames": 14}, locale="ko")
     assert await fake.wait_for(lambda: fake.ephemeral(inter)) == [
-        "저장했어요: 프레임 수 14. 옵션으로 따로 정하지 않으면 다음 영상부터 이 값을 써요."]
+        "저장했어요 — 프레임 수: 14. 옵션으로 따로 정하지 않으면 다음 영상부터 이 값을 써요."]
     inter = fake.slash("settings", min_, guild_id=GUILD, locale="ko")
     [shown] = await fake.wait_for(lambda: fake.ephemeral(inter))
     assert shown.splitlines()[:3] == ["내 설정:", "• 모델: 자동 (기본값)", "• 프레임 수: 14 (직접 고름)"]
@@ -69,7 +69,7 @@ async def test_delivery_private_sends_the_video_by_dm_and_the_channel_reply_says
     await make_bot()
     ann = fake.user(1003, "ann")
     [said] = await settings(fake, ann, delivery="private")
-    assert said.startswith("Saved: your delivery is now private — sent to you alone.")
+    assert said.startswith("Saved — delivery: private, sent to you alone.")
     inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a red kite over the sea"})
     dm = fake.dm_channel(ann["id"])
     [got] = await fake.wait_for(lambda: [m for m in fake.in_channel(dm) if m.files])

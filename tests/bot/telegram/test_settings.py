@@ -31,8 +31,7 @@ async def test_frames_set_once_apply_to_the_next_video_and_a_flag_still_wins(fak
     ann = fake.user(7001, "Ann", language_code="en")
     chat = fake.private_chat(ann)
     said = await ask(fake, chat, ann, "/settings frames 9")
-    assert said.text == ("Saved: your frames is now 9. It applies to your next videos unless a flag says "
-                         "otherwise.")
+    assert said.text == "Saved — frames: 9. Your next videos use it unless a flag says otherwise."
     fake.send(chat, ann, "/video a lighthouse in a storm")
     [video] = await sent_videos(fake)
     assert frames_in(video, tmp_path) == 9
@@ -46,7 +45,7 @@ async def test_frames_set_once_apply_to_the_next_video_and_a_flag_still_wins(fak
     said = await ask(fake, chat, ann, "/settings model klingon-xl")
     assert said.text.startswith("'klingon-xl' is not a model here. Models: ")
     said = await ask(fake, chat, ann, "/settings frames default")
-    assert said.text == "Your frames is back to its default: the model's default."
+    assert said.text == "Back to the default — frames: the model's default."
 
 
 async def test_a_korean_user_sets_frames_14_with_the_korean_name_and_the_next_video_has_14(fake, make_bot) -> None:
@@ -54,7 +53,7 @@ async def test_a_korean_user_sets_frames_14_with_the_korean_name_and_the_next_vi
     min_ = fake.user(7101, "Min", language_code="ko")
     chat = fake.private_chat(min_)
     said = await ask(fake, chat, min_, "/settings 프레임 14")
-    assert said.text == "저장했어요: 프레임 수 14. 옵션으로 따로 정하지 않으면 다음 영상부터 이 값을 써요."
+    assert said.text == "저장했어요 — 프레임 수: 14. 옵션으로 따로 정하지 않으면 다음 영상부터 이 값을 써요."
     fake.send(chat, min_, "/video 파도 위의 고양이")
     await sent_videos(fake)
     [row] = await bot.jobs()
@@ -73,16 +72,16 @@ async def test_settings_alone_shows_every_setting_and_buttons_change_delivery_an
     assert shown.text.splitlines()[:6] == [
         "Your settings:", "• model: automatic (default)", "• frames: the model's default (default)",
         "• fps: 6 (your choice)", "• language: English (default)",
-        "• delivery: public — in the chat where you asked (default)"]
+        "• delivery: public, in the chat where you asked (default)"]
     assert buttons(shown.reply_markup)[3:] == [("✓ Results in the chat", "set:delivery:public"),
                                                ("Results to me privately", "set:delivery:private"),
                                                ("↺ Reset all", "set:reset")]
 
     query = fake.press(chat, ann, shown.message_id, "set:delivery:private")
     answer = await fake.wait_for(lambda: fake.answered.get(query))
-    assert answer["text"].startswith("Saved: your delivery is now private — sent to you alone.")
+    assert answer["text"].startswith("Saved — delivery: private, sent to you alone.")
     edited = await fake.wait_for(lambda: (m := fake.messages[(chat["id"], shown.message_id)])
-                                 and "private — sent to you alone (your choice)" in m.text and m)
+                                 and "private, sent to you alone (your choice)" in m.text and m)
     assert ("✓ Results to me privately", "set:delivery:private") in buttons(edited.reply_markup)
 
     query = fake.press(chat, ann, shown.message_id, "set:reset")
@@ -101,7 +100,7 @@ async def test_delivery_private_sends_a_group_video_to_the_private_chat_not_the_
     private = fake.private_chat(ann)  # Ann started the bot: it may write to her
     group = fake.group_chat(-100730, "Makers")
     said = await ask(fake, private, ann, "/settings delivery private")
-    assert said.text.startswith("Saved: your delivery is now private — sent to you alone.")
+    assert said.text.startswith("Saved — delivery: private, sent to you alone.")
 
     request = fake.send(group, ann, "/video a red kite over the sea")
     [video] = await sent_videos(fake)
@@ -118,7 +117,7 @@ async def test_delivery_private_to_someone_who_never_started_the_bot_falls_back_
     bob = fake.user(7401, "Bob", language_code="ko")  # never opened a private chat with the bot
     group = fake.group_chat(-100740, "Makers")
     said = await ask(fake, group, bob, "/settings 전달 비공개")
-    assert said.text.startswith("저장했어요: 전달 방식 비공개 — 나에게만 보내요.")
+    assert said.text.startswith("저장했어요 — 전달 방식: 비공개, 나에게만 보내요.")
 
     request = fake.send(group, bob, "/video 바다 위의 연")
     video = await fake.wait_for(lambda: next((m for m in fake.messages.values() if m.video), None))

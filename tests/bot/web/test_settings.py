@@ -17,13 +17,13 @@ async def test_the_settings_page_sets_and_shows_the_defaults_that_every_job_then
     page = await alice.get("/settings")
     assert page.status_code == 200
     assert "<li>frames: the model&#39;s default (default)</li>" in page.text
-    assert "<li>delivery: public — in the chat where you asked (default)</li>" in page.text
+    assert "<li>delivery: public, in the chat where you asked (default)</li>" in page.text
 
     saved = await alice.post("/settings", data={**FORM, "csrf": csrf, "frames": "14", "model": "zeroscope",
                                                 "delivery": "private"})
     assert saved.status_code == 200 and "Saved." in saved.text
     assert "<li>frames: 14 (your choice)</li>" in saved.text and "<li>model: zeroscope (your choice)</li>" in saved.text
-    assert "<li>delivery: private — sent to you alone (your choice)</li>" in saved.text
+    assert "<li>delivery: private, sent to you alone (your choice)</li>" in saved.text
     assert 'value="14"' in saved.text and '<option value="private" selected>' in saved.text
     shown = await web.app.service.settings_of(ALICE)  # the same settings Discord reads for this person
     assert shown.get("frames").value == 14 and shown.delivery == "private"
@@ -49,4 +49,4 @@ async def test_the_settings_page_speaks_korean_to_a_korean_browser(web: Web) -> 
     saved = await alice.post("/settings", data={**FORM, "csrf": csrf, "fps": "8"})
     assert "저장했어요." in saved.text
     assert "<li>fps: 8 (직접 고름)</li>" in saved.text
-    assert "<li>전달 방식: 공개 — 요청한 채팅방에 올려요 (기본값)</li>" in saved.text
+    assert "<li>전달 방식: 공개, 요청한 채팅방에 올려요 (기본값)</li>" in saved.text

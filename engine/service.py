@@ -23,6 +23,7 @@ from engine.blocklist import BlockedWords
 from engine.chosen import ChosenLanguages
 from engine.clock import utcnow
 from engine.config import EngineConfig
+from engine.defaults import UserDefaults, UserSettings
 from engine.dispatch import Dispatcher
 from engine.errors import (
     AlreadyFinished,
@@ -123,6 +124,7 @@ class Service:
         self.rate = RateLimiter(config.rate_limit_per_minute)
         self._sweep_task: asyncio.Task[None] | None = None
         self.languages = ChosenLanguages(repo)
+        self.defaults = UserDefaults(repo, config.input_limits, router.model_names)
 
     # --- life cycle ---
 
@@ -160,6 +162,7 @@ class Service:
         """Admit a job: the cheap checks first (input, rate, ban, quota), then the picture is fetched and
         stored at the size the job needs, then the job and its reservation are stored in one transaction.
         Whatever fails on the way, nothing is left behind: no row, no charge, no file."""
+        request = await self.defaults.apply(request)  # the user's /settings, where the job's flags are silent
         kind, prompt, options = validate(request, self.config.input_limits, self.router.model_names())
         if (word := await self._blocked_word(prompt, options.negative_prompt)) is not None:
             raise blocklist.refuse(word)
@@ -209,7 +212,8 @@ class Service:
                     image_path=str(image_path) if image_path else None,
                     origin_platform=origin.platform,
                     origin={"chat_id": origin.chat_id, "data": origin.data, "language": origin.language,
-                            "place_language": origin.place_language},
+                            "place_language": origin.place_language,
+                            **({"delivery": origin.delivery} if origin.delivery else {})},
                     scope=origin.scope or None,
                 ),
                 costs_micros=costs,
@@ -341,6 +345,22 @@ class Service:
         """Keep the user's choice of language (None: back to their app's); the front end checks it is one
         reelbot speaks."""
         await self.languages.choose(user, language)
+
+    async def settings_of(self, user: UserRef) -> UserSettings:
+        """/settings alone: every setting the user has, its value and whether they chose it."""
+        return await self.defaults.shown(user, await self.language_of(user))
+
+    async def set_setting(self, user: UserRef, name: str, value: object) -> UserSettings:
+        """Keep one of the user's defaults (``engine.defaults.NAMES``; None: back to the default), checked
+        as the flag is (:class:`InvalidInput` names the value and what to do). Applies from their next job."""
+        await self.defaults.set(user, name, value)
+        return await self.settings_of(user)
+
+    async def reset_settings(self, user: UserRef) -> UserSettings:
+        """Every setting back to the bot's default, the language too (their app's again)."""
+        await self.defaults.reset(user)
+        await self.set_language(user, None)
+        return await self.settings_of(user)
 
     async def usage(self, user: UserRef) -> UsageReport:
         return await usage_report(self.repo, user, self.config.limits, is_admin=self.access.is_admin(user))

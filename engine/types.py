@@ -86,6 +86,7 @@ class Origin:
     scope: str = ""  # the server or group it came from ("discord:guild:123"), for that place's own view
     language: str = ""  # what the job's messages to the asker are written in ("ko"); empty: the default
     place_language: str = ""  # what a message to the place in the asker's absence is written in (the server's)
+    delivery: str = ""  # "private": the result goes to the asker alone (their /settings); empty: where asked
 
 
 @dataclass(frozen=True, slots=True)

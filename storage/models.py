@@ -29,6 +29,9 @@ class User(SQLModel, table=True):
     max_jobs_per_day: int | None = None
     max_usd_per_month: float | None = None
     created_at: datetime
+    # What the user chose with /settings besides their language: option defaults by Options field name
+    # ({"frames": 14, "model": "svd-xt"}) and "delivery" ("private"); NULL or missing: the bot's default.
+    settings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Job(SQLModel, table=True):

@@ -1,5 +1,5 @@
-"""What a user chose for themselves (their language, ``/settings language``) and what the bot's admins set
-for them (a ban, their own limits)."""
+"""What a user chose for themselves (their language, ``/settings language``; their defaults, ``/settings``)
+and what the bot's admins set for them (a ban, their own limits)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,45 @@ class UserQueries(Store):
         with self.db.transaction() as conn:
             self._set(conn, platform, external_id, "", now, max_running=max_running, max_queued=max_queued,
                       max_jobs_per_day=max_jobs_per_day, max_usd_per_month=max_usd_per_month)
+
+    @threaded
+    def user_settings(self, platform: str, external_id: str) -> dict[str, Any]:
+        """What the user chose with /settings besides their language ({} if nothing, or never seen)."""
+        with self.db.transaction() as conn:
+            row_id = self._settings_row(conn, platform, external_id)
+            if row_id is None:
+                return {}
+            found = conn.execute(select(users.c.settings).where(users.c.id == row_id)).scalar_one_or_none()
+            return dict(found or {})
+
+    @threaded
+    def change_user_settings(self, platform: str, external_id: str, name: str, changes: dict[str, Any],
+                             now: datetime, *, reset: bool = False) -> dict[str, Any]:
+        """Set each of ``changes`` (a value of None takes that setting back to the bot's default), or with
+        ``reset`` forget every setting first; returns what the user has chosen now. A user new to the bot
+        gets a row."""
+        with self.db.transaction() as conn:
+            row_id = self._settings_row(conn, platform, external_id)
+            if row_id is None:
+                self.db.execute(conn, self._q.user_new, {"b_platform": platform, "b_ext": external_id,
+                                                         "b_name": name[:128], "b_role": "user", "b_now": now})
+                row_id = self._settings_row(conn, platform, external_id)
+            assert row_id is not None
+            found = conn.execute(select(users.c.settings).where(users.c.id == row_id).with_for_update())
+            kept = {} if reset else dict(found.scalar_one_or_none() or {})
+            for key, value in changes.items():
+                if value is None:
+                    kept.pop(key, None)
+                else:
+                    kept[key] = value
+            conn.execute(update(users).where(users.c.id == row_id).values(settings=kept or None))
+            return kept
+
+    def _settings_row(self, conn: Connection, platform: str, external_id: str) -> int | None:
+        """The users row whose settings apply to this platform user: the only place that says which (one
+        account across platforms changes this lookup, and nothing else)."""
+        return conn.execute(select(users.c.id).where(users.c.platform == platform,
+                                                     users.c.external_id == external_id)).scalar_one_or_none()
 
     def _set(self, conn: Connection, platform: str, external_id: str, name: str, now: datetime,
              **values: Any) -> None:

@@ -21,8 +21,9 @@ from discord import app_commands
 from bot import render
 from bot.chart import status_chart
 from bot.core import actions, admin
+from bot.core import settings as core
 from bot.core.feed import JobFeed
-from bot.core.language import choices, choose, chosen_text, words_for
+from bot.core.language import choices, words_for
 from bot.discord import live
 from bot.discord.config import DiscordConfig
 from bot.discord.live import Reply
@@ -30,6 +31,7 @@ from bot.discord.texts import help_text, status_embed
 from bot.discord.translator import COMMANDS, command_name, localized
 from bot.i18n import Words
 from bot.parse import parse_prompt
+from engine.defaults import DELIVERY, PRIVATE, PUBLIC
 from engine.errors import InvalidImage, InvalidInput, ReelbotError
 from engine.service import Service
 from engine.status import ScopeStatus
@@ -105,15 +107,49 @@ class Commands:
         async def help_(interaction: discord.Interaction) -> None:
             await commands.help(interaction)
 
-        @app_commands.command(name=command_name(COMMANDS["settings"]),
-                              description=localized(N_("Your settings: the language I answer you in")))
-        @app_commands.describe(language=localized(N_("The language I answer you in")))
-        @app_commands.choices(language=[
-            *(app_commands.Choice(name=name, value=code) for code, name in choices()),  # each in its own words
-            app_commands.Choice(name=localized(N_("Automatic (your Discord app's language)")), value=AUTO),
-        ])
-        async def settings(interaction: discord.Interaction, language: app_commands.Choice[str]) -> None:
-            await commands.settings(interaction, language.value)
+        @app_commands.command(name=command_name(COMMANDS["settings"]), description=localized(
+            N_("Your settings: model, frames, fps, language, and where your videos go")))
+        @app_commands.describe(
+            model=localized(N_("The model for your videos, unless a job names one")),
+            frames=localized(N_("How many frames, unless a job says otherwise")),
+            fps=localized(N_("Frames per second, unless a job says otherwise")),
+            language=localized(N_("The language I answer you in")),
+            delivery=localized(N_("Where your videos go: in the channel, or to you by DM")),
+            reset=localized(N_("Take a setting back to its default, or all of them")),
+        )
+        @app_commands.choices(
+            language=[
+                *(app_commands.Choice(name=name, value=code) for code, name in choices()),  # each in its own words
+                app_commands.Choice(name=localized(N_("Automatic (your Discord app's language)")), value=AUTO),
+            ],
+            delivery=[
+                app_commands.Choice(name=localized(N_("Public: in the channel where you asked")), value=PUBLIC),
+                app_commands.Choice(name=localized(N_("Private: to you by DM")), value=PRIVATE),
+            ],
+            reset=[
+                app_commands.Choice(name=localized(N_("All settings")), value=core.RESET),
+                app_commands.Choice(name=localized(N_("model")), value="model"),
+                app_commands.Choice(name=localized(N_("frames")), value="frames"),
+                app_commands.Choice(name=localized(N_("fps")), value="fps"),
+                app_commands.Choice(name=localized(N_("language")), value=core.LANGUAGE),
+                app_commands.Choice(name=localized(N_("delivery")), value=DELIVERY),
+            ],
+        )
+        async def settings(
+            interaction: discord.Interaction, model: str | None = None,
+            frames: app_commands.Range[int, 1, 1000] | None = None, fps: app_commands.Range[int, 1, 240] | None = None,
+            language: app_commands.Choice[str] | None = None, delivery: app_commands.Choice[str] | None = None,
+            reset: app_commands.Choice[str] | None = None,
+        ) -> None:
+            given = {"model": model, "frames": frames, "fps": fps, core.LANGUAGE: language.value if language else None,
+                     DELIVERY: delivery.value if delivery else None}
+            await commands.settings(interaction, {k: str(v) for k, v in given.items() if v is not None},
+                                    reset.value if reset else None)
+
+        @settings.autocomplete("model")
+        async def settings_models(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return [app_commands.Choice(name=name, value=name) for name in commands.model_names()
+                    if current.strip().lower() in name.lower()][:25]
 
         tree.add_command(video)
         tree.add_command(animate)
@@ -286,17 +322,38 @@ class Commands:
         await self._ack(interaction)
         await self._tell(interaction, help_text(await self._words(interaction)))
 
-    async def settings(self, interaction: discord.Interaction, language: str) -> None:
-        """/settings language: keep the user's choice and confirm it in the language chosen."""
+    async def settings(self, interaction: discord.Interaction, changes: dict[str, str], reset: str | None) -> None:
+        """/settings: with no option, every setting and its value; else keep each option given (checked by
+        the engine as the flags are), ``reset`` first, and confirm (a language in the language chosen)."""
         await self._ack(interaction)
+        user, codes = self._user(interaction), _codes(interaction)
+        said = []
         try:
-            w = await choose(self.service, self.config.languages, self._user(interaction), language,
-                             *_codes(interaction))
+            if reset == core.RESET:
+                interaction.extras["words"], line = await core.reset(self.service, self.config.languages, user,
+                                                                     *codes)
+                said.append(line)
+            elif reset:
+                changes = {reset: core.DEFAULT_WORDS[0], **changes}
+            for name, value in changes.items():
+                interaction.extras["words"], line = await core.change(self.service, self.config.languages, user,
+                                                                      name, value, *codes)
+                said.append(line)
+            if not said:
+                w = await self._words(interaction)
+                how = w._("Change one with the options of /settings (model, frames, fps, language, delivery); "
+                          "reset: takes one back to its default, or all of them.")
+                said.append(core.settings_text(w, await self.service.settings_of(user), how=how))
         except ReelbotError as exc:
+            if said:
+                await self._tell(interaction, "\n".join(said))
             await self._refuse(interaction, exc)
             return
-        interaction.extras["words"] = w
-        await self._tell(interaction, chosen_text(w))
+        await self._tell(interaction, "\n".join(said))
+
+    def model_names(self) -> list[str]:
+        """The models /settings offers: every one a user may pick that something here can run now."""
+        return core.model_names(self.service)
 
     async def admin(self, interaction: discord.Interaction, sub: str, user: discord.abc.User | None,
                     rest: str) -> None:

@@ -23,7 +23,8 @@ def help_text(w: Words) -> str:
             animate=names["animate"]),
         w._("**{usage}** shows what you have left, **{cancel}** stops your latest job, **{job}** looks one up.",
             usage=names["usage"], cancel=names["cancel"], job=names["job"]),
-        w._("**{settings}** `language:` chooses the language I answer you in.", settings=names["settings"]),
+        w._("**{settings}** shows your settings; its `model:`, `frames:`, `fps:`, `language:` and `delivery:` "
+            "change them for every video (a video's own options still win).", settings=names["settings"]),
         w._("Admins: **{admin}** ban, unban, limit, block, unblock, blocklist.", admin=names["admin"]),
         "",
         w._("Options, as command options or in the prompt:"),

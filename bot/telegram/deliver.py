@@ -3,6 +3,11 @@
 The outbox calls :meth:`TelegramDeliverer.deliver` for each finished job, also after a restart, and marks it
 delivered once it returns. The video goes first: if the edit after it fails, the user still has the video and
 the delivery is not repeated.
+
+A person who chose ``/settings delivery private`` gets a video asked for in a group in their private chat with
+the bot, and the group's message says so. Telegram lets a bot write to a person only once they started it:
+if they never did (or blocked it), the video goes to the group after all, with a note saying how to get it
+privately next time; a result is never lost for want of a private chat.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from bot.telegram import keyboards, limits, live
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
 from bot.telegram.texts import last_line
+from engine.defaults import PRIVATE
 from engine.outbox import Undeliverable
 from engine.types import JobState, JobView
 from engine.video import probe
@@ -41,10 +47,19 @@ class TelegramDeliverer:
         chat_id = int(job.origin.chat_id)
         w = self.config.languages.words(job.origin.language)
         try:
-            if job.state is JobState.SUCCEEDED and job.result_path is not None:
-                await self._send_video(w, job, chat_id, job.result_path, data.get("request_message_id"))
-            markup = keyboards.finished(w, job.id) if job.state is JobState.FAILED else None
             line = last_line(w, job)
+            if job.state is JobState.SUCCEEDED and job.result_path is not None:
+                note = None
+                if self._private(job):
+                    if await self._send_privately(w, job, job.result_path):
+                        line = "✅ " + w._("Done. I sent you the video in our private chat.")
+                    else:
+                        note = w._("I could not send this to you privately: open a chat with me and press Start "
+                                   "to get the next one there.")
+                if note is not None or not self._private(job):
+                    await self._send_video(w, job, chat_id, job.result_path, data.get("request_message_id"),
+                                           note=note)
+            markup = keyboards.finished(w, job.id) if job.state is JobState.FAILED else None
             where = live.where_of(self.config, job)
             if where is not None:
                 self.editor.track(job.id, where, header(w, job.id, job.prompt, job.kind))
@@ -61,9 +76,30 @@ class TelegramDeliverer:
                 raise Undeliverable(f"Telegram chat {chat_id} is gone: {exc.message}") from exc
             raise
 
-    async def _send_video(self, w: Words, job: JobView, chat_id: int, path: Path, reply_to: int | None) -> None:
+    def _private(self, job: JobView) -> bool:
+        """Whether the video goes to the asker alone: they chose it, and they asked somewhere else."""
+        return job.origin.delivery == PRIVATE and job.origin.data.get("chat_type") != "private"
+
+    async def _send_privately(self, w: Words, job: JobView, path: Path) -> bool:
+        """The video in the asker's private chat; False when Telegram will not let the bot write to them."""
+        person = int(job.origin.data.get("user_id") or job.user.user_id)
+        try:
+            await self._send_video(w, job, person, path, None)
+        except Forbidden as exc:  # never started the bot, or blocked it
+            log.info("job %s: no private chat with %s (%s); sending it to the group", job.id, person, exc.message)
+            return False
+        except BadRequest as exc:
+            if "chat not found" not in exc.message.lower():
+                raise
+            log.info("job %s: no private chat with %s; sending it to the group", job.id, person)
+            return False
+        return True
+
+    async def _send_video(self, w: Words, job: JobView, chat_id: int, path: Path, reply_to: int | None, *,
+                          note: str | None = None) -> None:
         info, data = await asyncio.to_thread(lambda: (probe(path), path.read_bytes()))
-        caption = limits.fit(result_caption(w, job), limits.CAPTION)  # in UTF-16 units, as Telegram counts
+        said = result_caption(w, job) if note is None else f"{note}\n{result_caption(w, job)}"
+        caption = limits.fit(said, limits.CAPTION)  # in UTF-16 units, as Telegram counts
         await patiently(
             lambda: self.bot.send_video(
                 chat_id,

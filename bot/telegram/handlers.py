@@ -36,7 +36,7 @@ from bot.telegram import keyboards, limits, live, who
 from bot.telegram.admin import AdminCommand
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
-from bot.telegram.settings import LanguageSettings
+from bot.telegram.settings import Settings
 from bot.telegram.texts import help_text, hint_text
 from bot.telegram.who import PLATFORM
 from engine.errors import InvalidImage, InvalidInput, ReelbotError
@@ -62,7 +62,7 @@ class Handlers:
         self.feed = feed
         self.config = config
         self.max_download_bytes = config.max_download_bytes
-        self.settings = LanguageSettings(service, config, self._reply)
+        self.settings = Settings(service, config, self._reply)
         self.admin = AdminCommand(service, config, self._reply)
 
     async def _words(self, message: Message) -> Words:
@@ -150,6 +150,7 @@ class Handlers:
         place = w.lang if chat.type == "private" else self.config.languages.words().lang
         origin = Origin(PLATFORM, str(chat.id), {
             "message_id": note.message_id, "request_message_id": reply_to, "chat_type": chat.type,
+            "user_id": user.user_id,  # where a private delivery goes (/settings delivery private)
         }, scope=f"telegram:chat:{chat.id}" if chat.type != "private" else "", language=w.lang, place_language=place)
         try:
             view = await self.service.submit(SubmitRequest(user, prompt, origin, options, image))

@@ -1,7 +1,8 @@
 """Inline buttons. Their callback data carries the action and the job id, so they work after a restart.
 
-A job's buttons say ``action:job_id``; the language choices of ``/settings`` say ``lang:<code>``, an action
-no job button has, so neither is ever taken for the other.
+A job's buttons say ``action:job_id``; the language choices of ``/settings`` say ``lang:<code>`` and its
+other buttons ``set:<setting>:<value>`` (``set:reset``), actions no job button has, so none is ever taken
+for another.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.core.actions import ACTIONS, CANCEL, CLOUD, DELETE, RETRY, SAME_SEED
 from bot.core.language import AUTO, choices
 from bot.i18n import Words
+from engine.defaults import DELIVERY, PRIVATE, PUBLIC, UserSettings
 from engine.types import CloudOffer
 
 LANGUAGE = "lang"  # "lang:ko", "lang:auto": a choice under /settings language (no job action is "lang")
+SETTING = "set"  # "set:delivery:private", "set:reset": the other buttons under /settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +72,24 @@ def parse_language(data: str | None) -> str | None:
     """The language a /settings button chose ("ko", "auto"), or None for any other button."""
     prefix, _, choice = (data or "").partition(":")
     return choice if prefix == LANGUAGE and choice else None
+
+
+def settings(w: Words, shown: UserSettings) -> InlineKeyboardMarkup:
+    """/settings: the language buttons, then where results go (the one in force ticked), then Reset."""
+    def tick(label: str, on: bool) -> str:
+        return f"✓ {label}" if on else label
+
+    rows: list[list[InlineKeyboardButton]] = [list(row) for row in languages(w, shown.language).inline_keyboard]
+    rows.append([InlineKeyboardButton(tick(w._("Results in the chat"), shown.delivery == PUBLIC),
+                                      callback_data=f"{SETTING}:{DELIVERY}:{PUBLIC}"),
+                 InlineKeyboardButton(tick(w._("Results to me privately"), shown.delivery == PRIVATE),
+                                      callback_data=f"{SETTING}:{DELIVERY}:{PRIVATE}")])
+    rows.append([InlineKeyboardButton("↺ " + w._("Reset all"), callback_data=f"{SETTING}:reset")])
+    return InlineKeyboardMarkup(rows)
+
+
+def parse_setting(data: str | None) -> tuple[str, str]:
+    """(setting, value) a /settings button chose: ("delivery", "private"), ("reset", "")."""
+    prefix, _, rest = (data or "").partition(":")
+    name, _, value = rest.partition(":")
+    return (name, value) if prefix == SETTING else ("", "")

@@ -18,7 +18,7 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("usage", N_("What you have used and what is left")),
     ("cancel", N_("Cancel your latest job (or /cancel <id>)")),
     ("job", N_("Look up a job: /job <id>")),
-    ("settings", N_("Your language: /settings language")),
+    ("settings", N_("Your defaults: model, frames, fps, language, delivery")),
     ("status", N_("GPUs, queues and spend (admins)")),
     ("admin", N_("Bans, limits and blocked words (admins)")),
     ("help", N_("How to use this bot")),
@@ -35,7 +35,8 @@ def help_text(w: Words) -> str:
         w._("Send me a photo and I turn it into a short video. Add a caption to say what should happen."),
         w._("/video <prompt> makes a video from words alone (the prompt: the scene you want to see)."),
         w._("/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up."),
-        w._("/settings language changes the language I answer you in."),
+        w._("/settings shows your settings; /settings frames 14, /settings model svd-xt, /settings delivery private "
+            "or /settings language ko changes one for every video (a video's own options still win)."),
         w._("Admins: /admin ban, unban, limit, block, unblock, blocklist (/admin alone explains them)."),
         "",
         w._("Options, in the caption or after /video:"),

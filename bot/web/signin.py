@@ -1,4 +1,4 @@
-"""Signing in and out, and the reader's language (the same stored choice as ``/settings language`` in chat)."""
+"""Signing in and out, and the reader's settings (the same stored choices as ``/settings`` in chat)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.core import settings as core
 from bot.core.language import choices, choose
 from bot.render import describe_error
 from bot.web.auth import OPERATOR, from_this_machine, sign_in, sign_out, signed_in
 from bot.web.console import Console, accepted_languages, signed_in_only
 from bot.web.oauth import ChatAccount, SignInFailed, new_state
+from engine.defaults import DELIVERY, SETTABLE
 from engine.errors import ReelbotError
 
 log = logging.getLogger(__name__)
@@ -113,20 +115,36 @@ def routes(console: Console) -> list[Route]:
 
     @signed_in_only(console)
     async def settings(request: Request) -> Response:
+        """The signed-in person's settings: the same ones, kept the same way, as /settings in chat."""
         user = signed_in(request)
         assert user is not None
-        message = None
+        codes = accepted_languages(request.headers.get("accept-language", ""))
+        message = error = None
+        w = await console.words(request, user)
         if request.method == "POST":
-            form = await request.form(max_files=0, max_fields=4)
+            form = await request.form(max_files=0, max_fields=10)
             try:
-                w = await choose(console.service, config.languages, user, str(form.get("language", "")),
-                                 *accepted_languages(request.headers.get("accept-language", "")))
+                if form.get("action") == "reset":
+                    w, message = await core.reset(console.service, config.languages, user, *codes)
+                else:
+                    w = await choose(console.service, config.languages, user, str(form.get("language", "")), *codes)
+                    for name in (*SETTABLE, DELIVERY):
+                        if name not in form:  # a setting this page has no field for is left as it is
+                            continue
+                        value = str(form.get(name, "")).strip() or core.DEFAULT_WORDS[0]
+                        await core.change(console.service, config.languages, user, name, value, *codes)
+                    message = w._("Saved.")
             except ReelbotError as exc:
-                return await console.refusal(request, exc)
-            message = w._("Saved.")
-        chosen = await console.service.language_of(user)
-        return await console.page(request, "settings.html", nav="settings", languages=choices(), chosen=chosen,
-                                  message=message)
+                message, error = None, describe_error(w, exc)
+        shown = await console.service.settings_of(user)
+        current = {s.name: s.value for s in shown.settings if s.chosen or s.name == DELIVERY}
+        lines = core.settings_text(w, shown).splitlines()[1:]
+        limits = console.service.config.input_limits
+        return await console.page(request, "settings.html", status_code=400 if error else 200, w=w, nav="settings",
+                                  languages=choices(), chosen=shown.language, message=message, error=error,
+                                  shown=[line.removeprefix("• ") for line in lines], current=current,
+                                  models=core.model_names(console.service), max_frames=limits.max_frames,
+                                  max_fps=limits.max_fps)
 
     return [
         Route("/login", login_page, methods=["GET"]),

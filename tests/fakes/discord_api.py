@@ -249,6 +249,15 @@ class FakeDiscord:
         self._dispatch_interaction(inter, 2, data)
         return inter
 
+    def autocomplete(self, name: str, user: dict[str, Any], option: str, typed: str, *,
+                     guild_id: int | None = None, locale: str = "en-US") -> Interaction:
+        """A user types ``typed`` into option ``option`` of /name: Discord asks the app for suggestions (the
+        answer is the interaction's callback, type 8)."""
+        inter = self._interaction(user, guild_id, False, locale=locale)
+        self._dispatch_interaction(inter, 4, {"id": snowflake(), "name": name, "type": 1, "options": [
+            {"name": option, "type": 3, "value": typed, "focused": True}]})
+        return inter
+
     def context_menu(self, name: str, user: dict[str, Any], target: Sent, *, guild_id: int | None = None,
                      locale: str = "en-US") -> Interaction:
         inter = self._interaction(user, guild_id, False, channel_id=target.channel_id, locale=locale)

@@ -48,7 +48,8 @@ async def test_commands_are_synced_with_korean_descriptions_that_fit(fake: FakeD
                 said += [choice["name"], *(choice.get("name_localizations") or {}).values()]
     assert all(1 <= len(text) <= 100 for text in said), [t for t in said if not 1 <= len(t) <= 100]
     settings = next(c for c in synced if c["name"] == "settings")
-    [language] = settings["options"]
+    assert [o["name"] for o in settings["options"]] == ["model", "frames", "fps", "language", "delivery", "reset"]
+    language = settings["options"][3]
     assert [(c["name"], c["value"]) for c in language["choices"]] == [
         ("English", "en"), ("한국어", "ko"), ("Automatic (your Discord app's language)", "auto")]
     assert language["choices"][2]["name_localizations"] == {"ko": "자동 (Discord 앱 언어)"}
@@ -137,10 +138,10 @@ async def test_help_names_the_commands_as_the_users_discord_shows_them(fake: Fak
     [text] = await fake.wait_for(lambda: fake.ephemeral(asked))
     if speaker is KOREAN:
         assert text.startswith("**/video** `prompt:`에 만들고 싶은 장면을") and "**사진을 영상으로**" in text
-        assert "**/settings** `language:`" in text and "--seed 7 (또는 --시드)" in text
+        assert "**/settings**로 내 설정을 봐요" in text and "--seed 7 (또는 --시드)" in text
     else:
         assert text.startswith("**/video** `prompt:` what to show") and "**Animate image**" in text
-        assert "**/settings** `language:`" in text and "--seed" in text
+        assert "**/settings** shows your settings" in text and "`delivery:`" in text and "--seed" in text
 
 
 async def test_a_late_result_is_posted_in_the_servers_language_and_a_dm_in_the_askers(fake: FakeDiscord,

@@ -48,27 +48,26 @@ async def test_settings_language_makes_an_english_app_user_read_korean(fake, mak
     assert await ask(fake, chat, ann, "/settings language auto") == "From now on I'll answer you in English."
     assert (await ask(fake, chat, ann, "/usage")).startswith(USAGE_EN)  # their app's language again
     wrong = await ask(fake, chat, ann, "/settings colour blue")
-    assert wrong.startswith("There is one setting: /settings language")
+    assert wrong.startswith("colour is not a setting. The settings are: model, frames, fps, language, delivery")
 
 
-async def test_settings_alone_shows_the_language_and_buttons_to_change_it(fake, make_bot) -> None:
+async def test_settings_language_alone_shows_the_language_and_buttons_to_change_it(fake, make_bot) -> None:
     await make_bot()
     ann = fake.user(6201, "Ann", language_code="en")
     chat = fake.private_chat(ann)
-    asked = fake.send(chat, ann, "/settings")
+    asked = fake.send(chat, ann, "/settings language")
     [shown] = await fake.wait_for(lambda: replies_to(fake, chat["id"], asked["message_id"]))
     assert shown.text.startswith("I answer you in English, the language of your Telegram app.")
     assert buttons(shown.reply_markup) == [("English", "lang:en"), ("한국어", "lang:ko"),
                                            ("✓ Automatic (my Telegram app's language)", "lang:auto")]
-
     query = fake.press(chat, ann, shown.message_id, "lang:ko")
     answer = await fake.wait_for(lambda: fake.answered.get(query))
     assert answer["text"] == "이제부터 한국어로 답할게요."
     edited = await fake.wait_for(lambda: (m := fake.messages[(chat["id"], shown.message_id)]) and "한국어" in m.text
                                  and m)
-    assert edited.text.startswith("직접 고른 한국어로 답하고 있어요.")
-    assert buttons(edited.reply_markup) == [("English", "lang:en"), ("✓ 한국어", "lang:ko"),
-                                            ("자동 (Telegram 앱 언어)", "lang:auto")]
+    assert edited.text.startswith("내 설정:") and "• 언어: 한국어 (직접 고름)" in edited.text
+    assert buttons(edited.reply_markup)[:3] == [("English", "lang:en"), ("✓ 한국어", "lang:ko"),
+                                                ("자동 (Telegram 앱 언어)", "lang:auto")]
     assert (await ask(fake, chat, ann, "/usage")).startswith(USAGE_KO)
 
     # The job buttons' handler never takes a language choice, nor the other way round.
@@ -86,7 +85,7 @@ async def test_the_command_menu_is_set_in_each_language(fake, make_bot) -> None:
     korean = {c["command"]: c["description"] for c in menus["ko"]}
     assert list(english) == list(korean) == ["video", "usage", "cancel", "job", "settings", "status", "admin", "help"]
     assert english["video"] == "Make a video from a text prompt" and korean["video"] == "프롬프트로 영상 만들기"
-    assert korean["settings"] == "답하는 언어: /settings language"
+    assert korean["settings"] == "내 기본 설정: 모델, 프레임, fps, 언어, 전달 방식"
     assert all(1 <= len(d) <= 256 for d in [*english.values(), *korean.values()])
 
 

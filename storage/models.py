@@ -144,3 +144,14 @@ class Worker(SQLModel, table=True):
     jobs_done: int = 0
     started_at: datetime
     last_heartbeat: datetime
+
+
+class PlaceSetting(SQLModel, table=True):
+    """What a bot admin switched on for one place (a Discord server or DM, a Telegram chat): for now, the
+    half-way preview picture in each job's progress message (``/preview on``)."""
+
+    __tablename__ = "place_settings"
+
+    place: str = Field(primary_key=True, max_length=96)  # "discord:guild:123", "telegram:chat:-100…"
+    preview: bool = False
+    updated_at: datetime

@@ -81,6 +81,11 @@ class PacedEditor(Generic[T, M]):
     def tracks(self, job_id: str) -> bool:
         return job_id in self._live
 
+    def target(self, job_id: str) -> T | None:
+        """Where the job's message is, while it is followed and can still change."""
+        live = self._live.get(job_id)
+        return live.where.target if live is not None and not live.final and not live.gone else None
+
     def track(self, job_id: str, where: Where[T], header: str) -> None:
         """Start following a job's message; every text it shows starts with ``header``."""
         if job_id not in self._live:

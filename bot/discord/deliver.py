@@ -89,7 +89,8 @@ class DiscordDeliverer:
 def _said(w: Words, job: JobView) -> tuple[str, discord.ui.View | None]:
     """The job's last message in ``w``'s words, and its buttons (none for a cancelled job)."""
     text = f"{header(w, job.id, job.prompt, job.kind)}\n{last_line(w, job)}"
-    return text, views.finished(w, job.id) if job.state is not JobState.CANCELLED else None
+    video = job.state is JobState.SUCCEEDED
+    return text, views.finished(w, job.id, video=video) if job.state is not JobState.CANCELLED else None
 
 
 def _file(path: Path | None, job_id: str) -> discord.File:

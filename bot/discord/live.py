@@ -8,13 +8,16 @@ state and works the same after a restart. The pacing is the core's (:mod:`bot.co
 
 from __future__ import annotations
 
+import io
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 
 from bot.core.editor import MessageGone, PacedEditor, Where
+from bot.i18n import Words
 from engine.types import JobView
 
 # Prompts are typed by strangers and end up in the bot's messages: "@everyone" or "<@&role>" in a prompt must
@@ -67,6 +70,20 @@ def where_of(job: JobView, interval_s: float) -> Where[Reply] | None:
     """The reply a job's origin names, while its token can still edit it."""
     reply = Reply.of(job.origin.data)
     return where(reply, interval_s) if reply is not None and reply.fresh() else None
+
+
+def picture(client: discord.Client) -> Callable[[Reply, bytes, Words], Awaitable[None]]:
+    """A job's preview, attached to its message (the result's video replaces it)."""
+    async def attach(reply: Reply, jpeg: bytes, w: Words) -> None:
+        if reply.fresh():
+            await webhook(client, reply).edit_message(
+                reply.message_id, attachments=[discord.File(io.BytesIO(jpeg), filename=PREVIEW_NAME)],
+                allowed_mentions=NO_MENTIONS)
+
+    return attach
+
+
+PREVIEW_NAME = "preview.jpg"
 
 
 def editor(client: discord.Client) -> Editor:

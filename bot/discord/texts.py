@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.core import lines as job_lines
+from bot.core import previews
 from bot.discord.translator import COMMANDS
 from bot.i18n import Words
 from bot.parse import flags_help
@@ -24,6 +25,7 @@ def help_text(w: Words) -> str:
         w._("**{usage}** shows what you have left, **{cancel}** stops your latest job, **{job}** looks one up.",
             usage=names["usage"], cancel=names["cancel"], job=names["job"]),
         w._("**{settings}** `language:` chooses the language I answer you in.", settings=names["settings"]),
+        previews.help_line(w, f"**{names['preview']}**"),
         "",
         w._("Options, as command options or in the prompt:"),
         flags_help(w),

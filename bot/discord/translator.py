@@ -33,6 +33,7 @@ COMMANDS = {
     "video": N_("/video"), "usage": N_("/usage"), "cancel": N_("/cancel"), "job": N_("/job"),
     "status": N_("/status"), "help": N_("/help"), "settings": N_("/settings"), "animate": N_("Animate image"),
 }
+COMMANDS["preview"] = N_("/preview")
 
 NAME_LIMIT = 32  # slash command, option and context menu names
 TEXT_LIMIT = 100  # descriptions and choice names

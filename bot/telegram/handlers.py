@@ -35,6 +35,7 @@ from bot.render import header
 from bot.telegram import keyboards, limits, live, who
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
+from bot.telegram.previews import PreviewSwitch
 from bot.telegram.settings import LanguageSettings
 from bot.telegram.texts import help_text, hint_text
 from bot.telegram.who import PLATFORM
@@ -62,6 +63,7 @@ class Handlers:
         self.config = config
         self.max_download_bytes = config.max_download_bytes
         self.settings = LanguageSettings(service, config, self._reply)
+        self.previews = PreviewSwitch(service, config, self._reply)
 
     async def _words(self, message: Message) -> Words:
         """The words of whoever sent ``message``."""
@@ -75,6 +77,7 @@ class Handlers:
         application.add_handler(CommandHandler("job", self.job, filters=_NEW))
         application.add_handler(CommandHandler("status", self.status, filters=_NEW))
         self.settings.install(application)  # /settings and its buttons, before the job buttons below
+        self.previews.install(application)
         application.add_handler(MessageHandler(_NEW & (filters.PHOTO | filters.Document.ALL), self.picture))
         application.add_handler(
             MessageHandler(_NEW & filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, self.hint)
@@ -173,7 +176,8 @@ class Handlers:
         try:
             outcome = await actions.perform(self.service, user, press.action, press.job_id)
             if outcome.again is not None:
-                answer = await self._again(query.message, w, user, outcome.again, same_seed=outcome.same_seed)
+                answer = await self._again(query.message, w, user, outcome.again, same_seed=outcome.same_seed,
+                                           extending=outcome.extending)
             else:
                 answer = render.outcome_text(w, outcome, brief=True)
         except ReelbotError as exc:
@@ -181,8 +185,10 @@ class Handlers:
             return
         await query.answer(_short(answer))
 
-    async def _again(self, message: object, w: Words, user: UserRef, again: Again, *, same_seed: bool) -> str:
-        """Retry and Same seed: the owner's request again, as a new job, in reply to the button's message."""
+    async def _again(self, message: object, w: Words, user: UserRef, again: Again, *, same_seed: bool,
+                     extending: bool = False) -> str:
+        """Retry, Same seed and Extend: the owner's request (again), as a new job, in reply to the button's
+        message."""
         if not isinstance(message, Message):
             raise InvalidInput("message", N_("That message is too old to reply to; send your request again."))
         note = await self._reply(message, "⏳ " + w._("Queuing it again…"))
@@ -191,6 +197,8 @@ class Handlers:
         view = await self._submit(note, w, message.message_id, user, again.prompt, again.options, again.image)
         if view is None:
             return w._("Could not queue it; see the message below.")
+        if extending:
+            return w._("Making it longer: the new part starts from its last frame.")
         return w._("Queued again with seed {seed}.", seed=view.seed) if same_seed else w._(
             "Queued again with a new seed.")
 

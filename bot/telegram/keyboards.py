@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.actions import ACTIONS, CANCEL, CLOUD, RETRY, SAME_SEED
+from bot.core.actions import ACTIONS, CANCEL, CLOUD, EXTEND, RETRY, SAME_SEED
 from bot.core.language import AUTO, choices
 from bot.i18n import Words
 from engine.types import CloudOffer
@@ -44,11 +44,13 @@ def waiting(w: Words, job_id: str, offer: CloudOffer | None = None) -> InlineKey
     return InlineKeyboardMarkup([row])
 
 
-def finished(w: Words, job_id: str) -> InlineKeyboardMarkup:
-    """Under a result or a failure: make it again with a new seed, or with the same one."""
-    return InlineKeyboardMarkup(
-        [[_button("🔁 " + w._("Retry (new seed)"), RETRY, job_id), _button("🎯 " + w._("Same seed"), SAME_SEED, job_id)]]
-    )
+def finished(w: Words, job_id: str, *, video: bool = False) -> InlineKeyboardMarkup:
+    """Under a result or a failure: make it again with a new seed, or with the same one; under a result
+    (``video``) also make it longer."""
+    rows = [[_button("🔁 " + w._("Retry (new seed)"), RETRY, job_id), _button("🎯 " + w._("Same seed"), SAME_SEED, job_id)]]
+    if video:
+        rows.append([_button("⏩ " + w._("Extend"), EXTEND, job_id)])
+    return InlineKeyboardMarkup(rows)
 
 
 def languages(w: Words, chosen: str | None) -> InlineKeyboardMarkup:

@@ -8,12 +8,14 @@ is never dropped: that is the core's editor (:mod:`bot.core.editor`); this modul
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.core.editor import MessageGone, PacedEditor, SlowDown, Where
+from bot.i18n import Words
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import retry_seconds
 from engine.types import JobView
@@ -39,6 +41,17 @@ def where_of(config: TelegramConfig, job: JobView) -> Where[ChatMessage] | None:
     if "message_id" not in data:
         return None
     return where(config, int(job.origin.chat_id), int(data["message_id"]), str(data.get("chat_type", "")))
+
+
+def picture(bot: Bot) -> Callable[[ChatMessage, bytes, Words], Awaitable[None]]:
+    """A job's preview: a text message cannot take a picture, so it comes as a photo in reply to it."""
+    async def send(message: ChatMessage, jpeg: bytes, w: Words) -> None:
+        await bot.send_photo(message.chat_id, InputFile(jpeg, filename="preview.jpg"),
+                             caption="👀 " + w._("Half-way there: a first look."),
+                             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+                             disable_notification=True)
+
+    return send
 
 
 def editor(bot: Bot) -> Editor:

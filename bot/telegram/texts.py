@@ -7,6 +7,7 @@ only arranges those lines for Telegram's messages, in the reader's words.
 from __future__ import annotations
 
 from bot.core import lines as job_lines
+from bot.core import previews
 from bot.i18n import Words
 from bot.parse import flags_help
 from engine.types import JobView
@@ -35,6 +36,7 @@ def help_text(w: Words) -> str:
         w._("/video <prompt> makes a video from words alone (the prompt: the scene you want to see)."),
         w._("/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up."),
         w._("/settings language changes the language I answer you in."),
+        previews.help_line(w, "/preview"),
         "",
         w._("Options, in the caption or after /video:"),
     )

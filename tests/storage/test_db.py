@@ -17,7 +17,7 @@ def test_migrations_create_every_table_and_run_again_harmlessly(repo):
     repo.db.migrate()
     assert TABLES <= set(inspect(repo.db.engine).get_table_names())
     with repo.db.transaction() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0010"
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
@@ -66,7 +66,7 @@ def test_processes_starting_together_on_a_new_postgresql_database_migrate_once(p
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         versions = list(pool.map(lambda _: start(), range(4)))
-    assert versions == ["0006"] * 4
+    assert versions == ["0010"] * 4
 
 
 def test_a_database_from_before_prompt_translation_keeps_its_jobs(tmp_path):

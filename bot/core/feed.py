@@ -5,13 +5,11 @@ before a restart), what buttons go under a waiting job (``buttons``) and how adm
 (``tell_admins``: given a function that words the news in the words of whoever reads it); the feed does
 the rest, the same for every front end. Each job's lines are in its asker's language (``Origin.language``).
 A job from a place with ``/preview on`` brings one preview picture half-way (``Progress.preview``): the
-platform's ``picture`` puts it into the job's message, once.
+editor puts it into the job's message, in its turn (:meth:`PacedEditor.attach`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -24,7 +22,6 @@ from engine.events import Ended, Event, Progress, ProviderAlert, Queued, Subscri
 from engine.service import Service
 from engine.types import CloudOffer, JobState, JobView
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 M = TypeVar("M")
 
@@ -40,7 +37,6 @@ class JobFeed(Generic[T, M]):
         buttons: Callable[[Words, str, CloudOffer | None], M],
         tell_admins: Callable[[Callable[[Words], str]], Awaitable[None]],
         languages: Languages,
-        picture: Callable[[T, bytes, Words], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
         self.platform = platform
@@ -52,9 +48,6 @@ class JobFeed(Generic[T, M]):
         self.lines = JobLines()
         self._words: dict[str, Words] = {}  # job id -> its asker's words, while its message is followed
         self._subscription: Subscription | None = None
-        self.picture = picture  # how a preview picture goes into a job's message (None: not on this platform)
-        self._pictured: set[str] = set()  # jobs whose preview was shown: one each
-        self._pictures: set[asyncio.Task[None]] = set()
 
     def open(self) -> None:
         """Follow the engine's events (before it starts: jobs it resumes report at once)."""
@@ -65,9 +58,6 @@ class JobFeed(Generic[T, M]):
         if self._subscription is not None:
             await self._subscription.close()
             self._subscription = None
-        for task in list(self._pictures):
-            task.cancel()
-        await asyncio.gather(*self._pictures, return_exceptions=True)
         await self.editor.aclose()
 
     def follow(self, view: JobView, where: Where[T]) -> None:
@@ -87,11 +77,10 @@ class JobFeed(Generic[T, M]):
             return
         if isinstance(event, Ended):
             self._words.pop(event.job_id, None)
-            self._pictured.discard(event.job_id)
-        if isinstance(event, Progress) and event.preview:
-            self._show_picture(event.job_id, event.preview)
         w = self._words.get(event.job_id) or self.languages.words()
         line = self.lines.line(w, event)
+        if isinstance(event, Progress) and event.preview and await self._tracked(event.job_id):
+            self.editor.attach(event.job_id, event.preview, w._("Half-way there: a first look."))
         if line is None or not await self._tracked(event.job_id):
             return
         if self._words.get(event.job_id, w) is not w:  # a job resumed after a restart: now its asker's language is known
@@ -99,25 +88,6 @@ class JobFeed(Generic[T, M]):
             line = self.lines.line(w, event) or line
         offer = self.service.cloud_offer(event.job_id) if isinstance(event, Queued) else None
         self.editor.show(event.job_id, line, self.buttons(w, event.job_id, offer))
-
-    def _show_picture(self, job_id: str, picture: bytes) -> None:
-        """The job's preview into its message, once, beside the paced text edits (it never holds them up)."""
-        target = self.editor.target(job_id)
-        if self.picture is None or target is None or job_id in self._pictured:
-            return
-        self._pictured.add(job_id)
-        w = self._words.get(job_id) or self.languages.words()
-        task = asyncio.get_running_loop().create_task(self._put_picture(job_id, target, picture, w),
-                                                      name=f"preview-{job_id}")
-        self._pictures.add(task)
-        task.add_done_callback(self._pictures.discard)
-
-    async def _put_picture(self, job_id: str, target: T, picture: bytes, w: Words) -> None:
-        assert self.picture is not None
-        try:
-            await self.picture(target, picture, w)
-        except Exception as exc:  # noqa: BLE001 - a preview is a nicety: the job goes on without it
-            log.info("cannot show the preview of job %s: %s", job_id, exc)
 
     async def _tracked(self, job_id: str) -> bool:
         """Whether the job's message is followed; a job this process did not queue (resumed after a

@@ -75,8 +75,7 @@ class DiscordFrontend:
         self.client = ReelbotClient()
         editor = live.editor(self.client)
         self.feed = JobFeed(service, PLATFORM, editor, where_of=lambda job: live.where_of(job, config.edit_interval_s),
-                            buttons=views.waiting, tell_admins=self._tell_admins, languages=config.languages,
-                            picture=live.picture(self.client))
+                            buttons=views.waiting, tell_admins=self._tell_admins, languages=config.languages)
         self.commands = Commands(service, self.feed, config)
         self.commands.install(self.client.tree)
         self.client.reelbot_press = self.commands.press

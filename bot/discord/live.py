@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 
 from bot.core.editor import MessageGone, PacedEditor, Where
-from bot.i18n import Words
 from engine.types import JobView
 
 # Prompts are typed by strangers and end up in the bot's messages: "@everyone" or "<@&role>" in a prompt must
@@ -72,17 +70,6 @@ def where_of(job: JobView, interval_s: float) -> Where[Reply] | None:
     return where(reply, interval_s) if reply is not None and reply.fresh() else None
 
 
-def picture(client: discord.Client) -> Callable[[Reply, bytes, Words], Awaitable[None]]:
-    """A job's preview, attached to its message (the result's video replaces it)."""
-    async def attach(reply: Reply, jpeg: bytes, w: Words) -> None:
-        if reply.fresh():
-            await webhook(client, reply).edit_message(
-                reply.message_id, attachments=[discord.File(io.BytesIO(jpeg), filename=PREVIEW_NAME)],
-                allowed_mentions=NO_MENTIONS)
-
-    return attach
-
-
 PREVIEW_NAME = "preview.jpg"
 
 
@@ -100,4 +87,11 @@ def editor(client: discord.Client) -> Editor:
                 raise MessageGone(f"Discord refuses it ({exc.status})") from exc
             raise
 
-    return PacedEditor(edit, markup_key=lambda view: view.to_components(), name="dc-edit")
+    async def attach(reply: Reply, jpeg: bytes, caption: str) -> None:
+        """A job's preview, attached to its message (the result's video replaces it)."""
+        if reply.fresh():
+            await webhook(client, reply).edit_message(
+                reply.message_id, attachments=[discord.File(io.BytesIO(jpeg), filename=PREVIEW_NAME)],
+                allowed_mentions=NO_MENTIONS)
+
+    return PacedEditor(edit, markup_key=lambda view: view.to_components(), name="dc-edit", attach=attach)

@@ -59,8 +59,7 @@ class TelegramFrontend:
         )
         editor = live.editor(self.app.bot)
         self.feed = JobFeed(service, PLATFORM, editor, where_of=functools.partial(live.where_of, config),
-                            buttons=keyboards.waiting, tell_admins=self._tell_admins, languages=config.languages,
-                            picture=live.picture(self.app.bot))
+                            buttons=keyboards.waiting, tell_admins=self._tell_admins, languages=config.languages)
         self.handlers = Handlers(service, self.feed, config)
         self.handlers.install(self.app)
         self.deliverer = TelegramDeliverer(self.app.bot, editor, config)

@@ -8,14 +8,12 @@ is never dropped: that is the core's editor (:mod:`bot.core.editor`); this modul
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.core.editor import MessageGone, PacedEditor, SlowDown, Where
-from bot.i18n import Words
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import retry_seconds
 from engine.types import JobView
@@ -43,17 +41,6 @@ def where_of(config: TelegramConfig, job: JobView) -> Where[ChatMessage] | None:
     return where(config, int(job.origin.chat_id), int(data["message_id"]), str(data.get("chat_type", "")))
 
 
-def picture(bot: Bot) -> Callable[[ChatMessage, bytes, Words], Awaitable[None]]:
-    """A job's preview: a text message cannot take a picture, so it comes as a photo in reply to it."""
-    async def send(message: ChatMessage, jpeg: bytes, w: Words) -> None:
-        await bot.send_photo(message.chat_id, InputFile(jpeg, filename="preview.jpg"),
-                             caption="👀 " + w._("Half-way there: a first look."),
-                             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
-                             disable_notification=True)
-
-    return send
-
-
 def editor(bot: Bot) -> Editor:
     async def edit(message: ChatMessage, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:
@@ -69,4 +56,15 @@ def editor(bot: Bot) -> Editor:
         except Forbidden as exc:
             raise MessageGone(exc.message) from exc
 
-    return PacedEditor(edit, markup_key=lambda markup: markup.to_dict(), backoff_s=2.0, name="tg-edit")
+    async def attach(message: ChatMessage, jpeg: bytes, caption: str) -> None:
+        """A job's preview: a text message cannot take a picture, so it comes as a photo in reply to it."""
+        try:
+            await bot.send_photo(message.chat_id, InputFile(jpeg, filename="preview.jpg"), caption="👀 " + caption,
+                                 reply_parameters=ReplyParameters(message.message_id,
+                                                                  allow_sending_without_reply=True),
+                                 disable_notification=True)
+        except RetryAfter as exc:
+            raise SlowDown(retry_seconds(exc)) from exc
+
+    return PacedEditor(edit, markup_key=lambda markup: markup.to_dict(), backoff_s=2.0, name="tg-edit",
+                       attach=attach)

@@ -126,6 +126,7 @@ class Commands:
 
         @app_commands.command(name=command_name(COMMANDS["preview"]), description=localized(
             N_("Bot admins: one preview picture half-way through each job in this server (on or off)")))
+        @app_commands.describe(state=localized(N_("on: show the preview here; off: stop")))
         @app_commands.choices(state=[app_commands.Choice(name="on", value=previews.ON),
                                      app_commands.Choice(name="off", value=previews.OFF)])
         async def preview(interaction: discord.Interaction, state: app_commands.Choice[str]) -> None:

@@ -107,3 +107,13 @@ async def test_preview_on_puts_one_picture_on_the_progress_and_only_admins_switc
     fake.send(group, ann, "/video a calm lake --frames 4")
     await sent_videos(fake, 3)
     assert len([m for m in fake.messages.values() if m.photo is not None]) == 1
+
+
+async def test_help_names_preview(fake, make_bot) -> None:
+    await make_bot()
+    ann = fake.user(1106, "Ann")
+    chat = fake.private_chat(ann)
+    asked = fake.send(chat, ann, "/help")
+    await fake.wait_for(lambda: replies_to(fake, chat["id"], asked["message_id"]))
+    [reply] = replies_to(fake, chat["id"], asked["message_id"])
+    assert "/preview on|off (bot admins): a preview picture at about half-way through each job here." in reply.text

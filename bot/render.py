@@ -65,6 +65,7 @@ _NOT_OWNER = {
     "retry": N_("Only the person who asked for that video can retry it. Make your own with /video."),
     "repeat": N_("Only the person who asked for that video can repeat it. Make your own with /video."),
 }
+_NOT_OWNER["extend"] = N_("Only the person who asked for that video can extend it. Make your own with /video.")
 _NOT_OWNER_OR_ADMIN = {
     "cancel": N_("That job is someone else's; only they or an admin can cancel it."),
     "look up": N_("That job is someone else's; only they or an admin can look it up."),
@@ -78,7 +79,7 @@ def _worded(w: Words, error: ReelbotError) -> str | None:
     if isinstance(error, QuotaExceeded):
         return _quota_words(w, error)
     if isinstance(error, NotAllowed):
-        if error.reason == "admins_only" and not error.action:
+        if error.reason == "admins_only" and error.action in ("", "status"):  # the others say themselves
             return w._("Only the bot's admins can see /status. /usage shows your own numbers.")
         if error.reason == "not_owner":
             return w.text(_NOT_OWNER.get(error.action, _NOT_OWNER["retry"]))

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from engine import extend
 from engine.backends.base import Cancelled, Output, RunContext
 from engine.clock import utcnow
 from engine.errors import AttemptTimeout, BackendError, ModelUnavailable, TransientError
@@ -364,6 +365,8 @@ class JobRunner:
         """The result as ``<job id>.mp4``, its prompt in the title tag (UTF-8: Hangul reads in any player)."""
         target = self.results_dir / f"{job.id}.mp4"
         tags = {"title": job.spec.prompt, "comment": f"reelbot job {job.id}, seed {job.spec.seed}"}
+        if job.spec.options.extend_of is not None:
+            return await self._joined(job, output, target, tags)
         if output.frames is not None:
             encode = partial(encode_frames, output.frames, output.fps, target, metadata=tags)
             await asyncio.get_running_loop().run_in_executor(self.encode_pool, encode)
@@ -384,6 +387,18 @@ class JobRunner:
         if key not in self._unavailable:
             self._unavailable.add(key)
             self.events.publish(ModelAlert(job.id, "", step.name, step.model or "", _said(error)))
+    async def _joined(self, job: ActiveJob, output: Output, target: Path, tags: dict[str, str]) -> Path:
+        """An Extend: the video it continues, then its own frames, as one file (``engine.extend``)."""
+        parent_id = job.spec.options.extend_of
+        found = await self.repo.job(parent_id) if parent_id else None
+        parent = Path(found[0].result_path) if found is not None and found[0].result_path else None
+        if parent is None or not parent.is_file():
+            raise TransientError(N_("The video of job {job_id} is no longer kept, so it cannot be extended.",
+                                    job_id=parent_id or "?"))
+        tags = {**tags, "comment": f"{tags['comment']}, extends job {parent_id}"}
+        join = partial(extend.join, parent, output, target, tags)
+        await asyncio.get_running_loop().run_in_executor(self.encode_pool, join)
+        return target
 
     async def _fail(self, job: ActiveJob, failures: list[BackendError]) -> None:
         if failures:

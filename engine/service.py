@@ -37,9 +37,11 @@ from engine.errors import (
     ReelbotError,
 )
 from engine.events import Ended, EventBus, Handler, Queued, Subscription
+from engine.extend import extendable, extension
 from engine.images import frame_upload, load_image
 from engine.lanes import GpuLane
 from engine.outbox import Deliverer, Outbox
+from engine.previews import PreviewPlaces
 from engine.ratelimit import RateLimiter
 from engine.retention import delete_job_files, sweep_files, sweep_regularly
 from engine.router import Router
@@ -66,6 +68,7 @@ from engine.types import (
     JobState,
     JobView,
     Options,
+    Origin,
     Page,
     SubmitRequest,
     UserRef,
@@ -125,6 +128,7 @@ class Service:
         self._sweep_task: asyncio.Task[None] | None = None
         self.languages = ChosenLanguages(repo)
         self.defaults = UserDefaults(repo, config.input_limits, router.model_names)
+        self.previews = PreviewPlaces(repo)
 
     # --- life cycle ---
 
@@ -177,6 +181,7 @@ class Service:
             )
         if await self.dispatcher.waiting() >= self.config.max_queue:
             raise QueueFull(self.config.max_queue)
+        options = await self._engine_options(user, options, request)
         steps = self.router.plan(kind, options)
         if not steps:
             raise NoBackend(
@@ -260,6 +265,14 @@ class Service:
             image = await asyncio.to_thread(_kept_picture, old.image_path, job_id)
         options = Options.from_dict({**old.options.to_dict(), "seed": old.seed if same_seed else None})
         return Again(old.prompt, options, image)
+
+    async def extend(self, by: UserRef, job_id: str) -> Again:
+        """Extend: the request that makes the owner's finished video longer (its last frame, prompt, seed
+        and settings, naming the job it continues), for them to submit as a new job; priced and admitted
+        like any. Buttons can be forged, so who pressed is checked here (the owner alone, as for Retry)."""
+        old = await self.get(job_id)
+        self.access.check_owner(by, old.user.key, "extend")
+        return await asyncio.to_thread(extension, old)
 
     async def cancel(self, by: UserRef, job_id: str | None = None) -> JobView:
         """Cancel a queued or running job: the user's own (their latest, if no id), or anyone's for admins."""
@@ -540,7 +553,29 @@ class Service:
         return await sweep_files(self.repo, results_dir=config.results_dir, uploads_dir=config.uploads_dir,
                                  keep_files_s=config.keep_files_s, now=now or utcnow())
 
+    async def preview_wanted(self, where: Origin) -> bool:
+        """Whether jobs from this place (its server or chat) show a preview picture half-way."""
+        return await self.previews.wanted(where)
+
+    async def set_preview(self, by: UserRef, where: Origin, on: bool) -> None:
+        """/preview on|off in a place, for the bot's admins: from their next job on, jobs from there show
+        (or stop showing) one preview picture at about half-way."""
+        self._admins_only(by, N_("Only the bot's admins can switch the preview."), "preview")
+        await self.previews.switch(where, on)
+
     # --- inside ---
+
+    async def _engine_options(self, user: UserRef, options: Options, request: SubmitRequest) -> Options:
+        """The options only the engine sets: which job an Extend continues (checked: the asker's own
+        finished video, still kept) and whether the place wants a preview."""
+        if options.extend_of is not None:
+            parent = await self.get(options.extend_of)
+            self.access.check_owner(user, parent.user.key, "extend")
+            await asyncio.to_thread(extendable, parent)
+            if request.image is None:
+                raise InvalidImage(N_("An extension starts from the video's last frame, and none was given."))
+        preview = await self.previews.wanted(request.origin)
+        return replace(options, preview=True if preview else None)
 
     def _store_image(self, job_id: str, data: bytes, options: Options) -> Path:
         """Decode the upload once and keep it cropped to the job's frame, no larger than the largest frame

@@ -105,6 +105,12 @@ class Options:
     provider: str | None = None
     allow_fewer_frames: bool = True
     raw_prompt: bool | None = None  # True (--raw): every model gets the prompt as written, never translated
+    # Extend: the job whose video this one continues (from its last frame); set by the engine alone
+    # (``Service.extend``), never from a chat's flags, and checked again at admission.
+    extend_of: str | None = None
+    # True: the place the job came from shows a preview picture half-way (``/preview on``); set by the engine
+    # at admission from that place's switch, never from a chat's flags.
+    preview: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f: v for f in _OPTION_FIELDS if (v := getattr(self, f)) is not None}

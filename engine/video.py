@@ -27,7 +27,8 @@ from av.video.frame import PictureType, VideoFrame
 
 from engine.errors import VideoTooLarge
 
-__all__ = ["TAGS", "VideoInfo", "clean_tags", "encode_frames", "fit_to_size", "playable_mp4", "probe"]
+__all__ = ["TAGS", "VideoInfo", "clean_tags", "decoded_frames", "encode_frames", "fit_to_size", "join_extension",
+           "last_frame", "playable_mp4", "probe"]
 
 _PIX_FMT = "yuv420p"
 # BT.709, limited range, tagged in the stream: browsers and phones assume BT.709 for anything near HD, and
@@ -390,3 +391,51 @@ def _beside(out: Path) -> Iterator[Path]:
     finally:
         tmp.unlink(missing_ok=True)
 
+
+
+# --- Extend: the last frame of a result, and a result made longer ------------------------------------------
+
+
+def last_frame(path: Path) -> PIL.Image.Image:
+    """The last frame of ``path`` as an RGB picture: where an extension starts."""
+    last = None
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            last = frame
+    if last is None:
+        raise ValueError(f"{Path(path).name} has no frames.")
+    return last.to_image().convert("RGB")
+
+
+def join_extension(
+    original: Path, more: Iterable[np.ndarray | PIL.Image.Image], out: Path, *,
+    metadata: Mapping[str, str] | None = None,
+) -> VideoInfo:
+    """``original``'s frames, then ``more`` (an extension made from its last frame) without its first frame
+    (that frame is the original's last one again), as one video at ``original``'s frame rate and size: a new
+    frame of another size is resized to it, so nothing jumps where the two meet."""
+    with av.open(str(original)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or Fraction(24)
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+    if not frames:
+        raise ValueError(f"{Path(original).name} has no frames to extend.")
+    height, width = frames[0].shape[:2]
+
+    def fitted() -> Iterator[np.ndarray]:
+        for index, image in enumerate(more):
+            if index == 0:
+                continue
+            array = _to_rgb(image, index)
+            if array.shape[:2] != (height, width):
+                array = np.asarray(PIL.Image.fromarray(array).resize((width, height), PIL.Image.Resampling.LANCZOS))
+            yield array
+
+    return encode_frames(_chain(frames[0], iter([*frames[1:], *fitted()])), float(rate), Path(out),
+                         metadata=metadata)
+
+
+def decoded_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of ``path`` as RGB arrays (a provider's mp4, to extend a video with)."""
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]

@@ -159,3 +159,14 @@ class BlockedWord(SQLModel, table=True):
     word: str = Field(primary_key=True, max_length=100)  # normalized (engine/blocklist.py)
     added_by: str = Field(default="", max_length=100)  # the admin's user key
     added_at: datetime
+
+
+class PlaceSetting(SQLModel, table=True):
+    """What a bot admin switched on for one place (a Discord server or DM, a Telegram chat): for now, the
+    half-way preview picture in each job's progress message (``/preview on``)."""
+
+    __tablename__ = "place_settings"
+
+    place: str = Field(primary_key=True, max_length=96)  # "discord:guild:123", "telegram:chat:-100…"
+    preview: bool = False
+    updated_at: datetime

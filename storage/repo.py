@@ -15,6 +15,7 @@ The queries live in modules named after their job, one class each, and ``Reposit
 - ``storage/users.py``      what users chose for themselves (their language), what admins set (ban, limits)
 - ``storage/listings.py``   the admins' pages: jobs under a filter, users with their numbers
 - ``storage/moderation.py`` the words admins block in prompts, results deleted on request
+- ``storage/places.py``     what admins switched on per server or chat (the progress preview)
 - ``storage/records.py``    the values callers exchange with storage (Limits, NewJob, Refusal, ...)
 - ``storage/calendar.py``   where "today" and "this month" start in the community's time zone
 - ``storage/statements.py`` the tables, the prepared statements, and ``Store``, the base of every part
@@ -31,6 +32,7 @@ from storage.files import FileQueries
 from storage.jobs import JobQueries
 from storage.listings import ListingQueries
 from storage.moderation import ModerationQueries
+from storage.places import PlaceQueries
 from storage.records import (
     Admitted,
     AttemptEnd,
@@ -55,7 +57,7 @@ __all__ = [
 
 
 class Repository(AdmissionQueries, JobQueries, DeliveryQueries, WorkerQueries, ReportQueries, FileQueries,
-                 UserQueries, ListingQueries, ModerationQueries):
+                 UserQueries, ListingQueries, ModerationQueries, PlaceQueries):
     """Every query reelbot makes: ``Repository(db, Calendar(zone))``, then ``await repo.admit(...)``,
     ``repo.finish(...)``, ...
 

@@ -1,10 +1,11 @@
 """The buttons under a job's message, the same on every front end: Cancel, Run on cloud now, Retry (new
-seed), Same seed and Delete (the owner's or an admin's: the message and the video's files go).
+seed), Same seed, Extend (under a finished video: make it longer, ``engine.extend``) and Delete (the owner's or
+an admin's: the message and the video's files go).
 
 Buttons can be forged: who may press them is the engine's call (``Service.cancel``, ``run_on_cloud`` and
-``again`` check the job's owner), never the button's. A front end parses the press, calls :func:`perform`,
-and either words the :class:`Outcome` (``bot.render.outcome_text``) or, for Retry and Same seed, queues
-``outcome.again`` as a new job its own way.
+``again`` and ``extend`` check the job's owner), never the button's. A front end parses the press, calls
+:func:`perform`, and either words the :class:`Outcome` (``bot.render.outcome_text``) or, for Retry, Same seed
+and Extend, queues ``outcome.again`` as a new job its own way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from engine.service import Service
 from engine.types import Again, CloudOffer, JobView, UserRef
 
 CANCEL, RETRY, SAME_SEED, CLOUD, DELETE = "cancel", "retry", "same", "cloud", "delete"
-ACTIONS = (CANCEL, RETRY, SAME_SEED, CLOUD, DELETE)
+EXTEND = "extend"
+ACTIONS = (CANCEL, RETRY, SAME_SEED, CLOUD, EXTEND, DELETE)
+AGAIN = (RETRY, SAME_SEED, EXTEND)  # the presses that queue a new job
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +27,16 @@ class Outcome:
     job_id: str
     cancelled: JobView | None = None  # CANCEL: the job as it ended
     moved_to: CloudOffer | None = None  # CLOUD: where it went (None: no provider could take it)
-    again: Again | None = None  # RETRY, SAME_SEED: the request to queue again
+    again: Again | None = None  # RETRY, SAME_SEED, EXTEND: the request to queue (again)
     deleted: JobView | None = None  # DELETE: the job, its files gone (the front end removes its message)
 
     @property
     def same_seed(self) -> bool:
         return self.action == SAME_SEED
+
+    @property
+    def extending(self) -> bool:
+        return self.action == EXTEND
 
 
 async def perform(service: Service, user: UserRef, action: str, job_id: str) -> Outcome:
@@ -43,4 +50,6 @@ async def perform(service: Service, user: UserRef, action: str, job_id: str) -> 
         return Outcome(action, job_id, deleted=await service.delete(user, job_id))
     if action in (RETRY, SAME_SEED):
         return Outcome(action, job_id, again=await service.again(user, job_id, same_seed=action == SAME_SEED))
+    if action == EXTEND:
+        return Outcome(action, job_id, again=await service.extend(user, job_id))
     raise ValueError(f"unknown job action {action!r}")

@@ -9,6 +9,10 @@ so a fast job costs a handful of edits, not one per denoising step; a text alrea
 that far) or :class:`MessageGone` (no later edit can work: deleted, no rights, an expired token); anything
 else is a failed try, retried after ``backoff_s`` x tries, and after ``tries`` in a row the message is left
 as it is. The final text (:meth:`PacedEditor.finish`) is never dropped and nothing is shown after it.
+
+A platform that can show a picture with a job's message gives ``attach(target, picture, caption)``: a
+job's one preview (:meth:`PacedEditor.attach`) then goes out in its own slot of the same pace, never after
+the final text; a picture that fails is dropped (it is a nicety), never retried.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class _Live(Generic[T, M]):
     gone: bool = False
     failures: int = 0
     task: asyncio.Task[None] | None = None
+    picture: tuple[bytes, str] | None = None  # a preview waiting for its slot, and its caption
+    pictured: bool = False  # a job shows one preview at most
 
 
 class PacedEditor(Generic[T, M]):
@@ -69,8 +75,10 @@ class PacedEditor(Generic[T, M]):
         tries: int = 3,
         backoff_s: float = 0.0,
         name: str = "edit",
+        attach: Callable[[T, bytes, str], Awaitable[None]] | None = None,
     ) -> None:
         self._edit = edit
+        self._attach = attach
         self._markup_key = markup_key  # markups with the same key look the same: no edit needed between them
         self.tries = tries
         self.backoff_s = backoff_s
@@ -80,6 +88,14 @@ class PacedEditor(Generic[T, M]):
 
     def tracks(self, job_id: str) -> bool:
         return job_id in self._live
+
+    def attach(self, job_id: str, picture: bytes, caption: str) -> None:
+        """Show ``picture`` with the job's message, once per job, in the message's next free slot."""
+        live = self._live.get(job_id)
+        if self._attach is None or live is None or live.final or live.gone or live.pictured:
+            return
+        live.picture, live.pictured = (picture, caption), True
+        self._kick(job_id, live)
 
     def track(self, job_id: str, where: Where[T], header: str) -> None:
         """Start following a job's message; every text it shows starts with ``header``."""
@@ -133,7 +149,7 @@ class PacedEditor(Generic[T, M]):
 
     def _kick(self, job_id: str, live: _Live[T, M]) -> asyncio.Task[None] | None:
         if live.task is None or live.task.done():
-            if self._wanted(live) == live.shown:
+            if self._wanted(live) == live.shown and live.picture is None:
                 return None
             live.task = asyncio.get_running_loop().create_task(self._flush(job_id, live),
                                                                name=f"{self.name}-{job_id}")
@@ -141,12 +157,17 @@ class PacedEditor(Generic[T, M]):
 
     async def _flush(self, job_id: str, live: _Live[T, M]) -> None:
         pace = live.where.pace
-        while not live.gone and self._wanted(live) != live.shown:
+        while not live.gone and (self._wanted(live) != live.shown or live.picture is not None):
             wait = self._next_slot.get(pace, 0.0) - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue  # newer text may have arrived while waiting
             self._next_slot[pace] = time.monotonic() + live.where.interval_s
+            if live.picture is not None:
+                picture, live.picture = live.picture, None
+                if not live.final:  # nothing goes out after the final text
+                    await self._show_picture(job_id, live, *picture)
+                continue
             wanted = self._wanted(live)
             try:
                 await self._edit(live.where.target, live.text, live.markup)
@@ -173,3 +194,12 @@ class PacedEditor(Generic[T, M]):
             live.shown = wanted
         if live.final and self._live.get(job_id) is live:
             self._drop(job_id)
+
+    async def _show_picture(self, job_id: str, live: _Live[T, M], picture: bytes, caption: str) -> None:
+        assert self._attach is not None
+        try:
+            await self._attach(live.where.target, picture, caption)
+        except SlowDown as exc:
+            self._next_slot[live.where.pace] = time.monotonic() + exc.seconds
+        except Exception as exc:  # noqa: BLE001 - a preview is a nicety: the job's message goes on without it
+            log.info("cannot show the preview of job %s: %s", job_id, exc)

@@ -4,6 +4,8 @@ The platform says where a job's message is (``where_of``: from the job's origin,
 before a restart), what buttons go under a waiting job (``buttons``) and how admins are told
 (``tell_admins``: given a function that words the news in the words of whoever reads it); the feed does
 the rest, the same for every front end. Each job's lines are in its asker's language (``Origin.language``).
+A job from a place with ``/preview on`` brings one preview picture half-way (``Progress.preview``): the
+editor puts it into the job's message, in its turn (:meth:`PacedEditor.attach`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from bot.core.lines import JobLines, alert_text, model_alert_text
 from bot.i18n import Languages, Words
 from bot.render import header, queued_line
 from engine.errors import NotFound
-from engine.events import Ended, Event, ModelAlert, ProviderAlert, Queued, Subscription
+from engine.events import Ended, Event, ModelAlert, Progress, ProviderAlert, Queued, Subscription
 from engine.service import Service
 from engine.types import CloudOffer, JobState, JobView
 
@@ -80,6 +82,8 @@ class JobFeed(Generic[T, M]):
             self._words.pop(event.job_id, None)
         w = self._words.get(event.job_id) or self.languages.words()
         line = self.lines.line(w, event)
+        if isinstance(event, Progress) and event.preview and await self._tracked(event.job_id):
+            self.editor.attach(event.job_id, event.preview, w._("Half-way there: a first look."))
         if line is None or not await self._tracked(event.job_id):
             return
         if self._words.get(event.job_id, w) is not w:  # a job resumed after a restart: now its asker's language is known

@@ -20,7 +20,7 @@ from discord import app_commands
 
 from bot import render
 from bot.chart import status_chart
-from bot.core import actions, admin
+from bot.core import actions, admin, previews
 from bot.core import settings as core
 from bot.core.feed import JobFeed
 from bot.core.language import choices, words_for
@@ -160,6 +160,16 @@ class Commands:
         tree.add_command(help_)
         tree.add_command(settings)
         tree.add_command(self._admin_group())
+
+        @app_commands.command(name=command_name(COMMANDS["preview"]), description=localized(
+            N_("Bot admins: one preview picture half-way through each job in this server (on or off)")))
+        @app_commands.describe(state=localized(N_("on: show the preview here; off: stop")))
+        @app_commands.choices(state=[app_commands.Choice(name="on", value=previews.ON),
+                                     app_commands.Choice(name="off", value=previews.OFF)])
+        async def preview(interaction: discord.Interaction, state: app_commands.Choice[str]) -> None:
+            await commands.preview(interaction, state.value)
+
+        tree.add_command(preview)
         tree.on_error = self.on_error  # type: ignore[method-assign]
 
     def _admin_group(self) -> app_commands.Group:
@@ -248,7 +258,7 @@ class Commands:
     # --- buttons ---
 
     async def press(self, interaction: discord.Interaction, action: str, job_id: str) -> None:
-        if action in (actions.RETRY, actions.SAME_SEED):
+        if action in actions.AGAIN:
             await self._ack_in_public(interaction)  # the new job gets its own public reply
         else:
             await self._ack(interaction)  # a job on a remote worker can take a few seconds to stop
@@ -257,7 +267,7 @@ class Commands:
             if outcome.deleted is not None:
                 await self._tell(interaction, await self._remove(interaction))
                 return
-            if outcome.again is not None:  # Retry and Same seed: the request again, as a new job, in a new reply
+            if outcome.again is not None:  # Retry, Same seed, Extend: a new job, in a new reply
                 await self.make(interaction, outcome.again.prompt, outcome.again.options, outcome.again.image)
                 return
             await self._tell(interaction, render.outcome_text(await self._words(interaction), outcome))
@@ -367,6 +377,20 @@ class Commands:
             await self._refuse(interaction, exc)
             return
         await self._tell(interaction, text)
+
+    async def preview(self, interaction: discord.Interaction, state: str) -> None:
+        """/preview on|off: this server's (or DM's) preview switch; the engine checks the presser is an admin."""
+        await self._ack(interaction)
+        on = previews.parse_switch(state)
+        place = Origin(PLATFORM, str(interaction.channel_id or ""), scope=_scope(interaction))
+        try:
+            if on is None:
+                raise InvalidInput("state", N_("Say on or off."))
+            await self.service.set_preview(self._user(interaction), place, on)
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+            return
+        await self._tell(interaction, previews.switched_text(await self._words(interaction), on))
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Anything unexpected: logged for the admin, a plain apology for the user, never a traceback."""

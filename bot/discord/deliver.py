@@ -129,7 +129,8 @@ def _said(w: Words, job: JobView, *, dm_closed: bool = False) -> tuple[str, disc
     if dm_closed:
         text += "\n" + w._("I could not send it to you by DM (Discord says your DMs are closed to me), so it is "
                            "here. Open your DMs to get the next one privately, or choose /settings delivery: public.")
-    return text, views.finished(w, job.id) if job.state is not JobState.CANCELLED else None
+    video = job.state is JobState.SUCCEEDED
+    return text, views.finished(w, job.id, video=video) if job.state is not JobState.CANCELLED else None
 
 
 def _file(path: Path | None, job_id: str) -> discord.File:

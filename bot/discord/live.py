@@ -8,6 +8,7 @@ state and works the same after a restart. The pacing is the core's (:mod:`bot.co
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,9 @@ def where_of(job: JobView, interval_s: float) -> Where[Reply] | None:
     return where(reply, interval_s) if reply is not None and reply.fresh() else None
 
 
+PREVIEW_NAME = "preview.jpg"
+
+
 def editor(client: discord.Client) -> Editor:
     async def edit(reply: Reply, text: str, view: discord.ui.View | None) -> None:
         if not reply.fresh():
@@ -83,4 +87,11 @@ def editor(client: discord.Client) -> Editor:
                 raise MessageGone(f"Discord refuses it ({exc.status})") from exc
             raise
 
-    return PacedEditor(edit, markup_key=lambda view: view.to_components(), name="dc-edit")
+    async def attach(reply: Reply, jpeg: bytes, caption: str) -> None:
+        """A job's preview, attached to its message (the result's video replaces it)."""
+        if reply.fresh():
+            await webhook(client, reply).edit_message(
+                reply.message_id, attachments=[discord.File(io.BytesIO(jpeg), filename=PREVIEW_NAME)],
+                allowed_mentions=NO_MENTIONS)
+
+    return PacedEditor(edit, markup_key=lambda view: view.to_components(), name="dc-edit", attach=attach)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.core import lines as job_lines
+from bot.core import previews
 from bot.discord.translator import COMMANDS
 from bot.i18n import Words
 from bot.parse import flags_help
@@ -26,6 +27,7 @@ def help_text(w: Words) -> str:
         w._("**{settings}** shows your settings; its `model:`, `frames:`, `fps:`, `language:` and `delivery:` "
             "change them for every video (a video's own options still win).", settings=names["settings"]),
         w._("Admins: **{admin}** ban, unban, limit, block, unblock, blocklist.", admin=names["admin"]),
+        previews.help_line(w, f"**{names['preview']}**"),
         "",
         w._("Options, as command options or in the prompt:"),
         flags_help(w),

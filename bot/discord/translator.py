@@ -34,6 +34,7 @@ COMMANDS = {
     "status": N_("/status"), "help": N_("/help"), "settings": N_("/settings"), "animate": N_("Animate image"),
     "admin": N_("/admin"),
 }
+COMMANDS["preview"] = N_("/preview")
 
 NAME_LIMIT = 32  # slash command, option and context menu names
 TEXT_LIMIT = 100  # descriptions and choice names

@@ -8,14 +8,14 @@ from typing import Any
 
 import discord
 
-from bot.core.actions import CANCEL, CLOUD, DELETE, RETRY, SAME_SEED
+from bot.core.actions import CANCEL, CLOUD, DELETE, EXTEND, RETRY, SAME_SEED
 from bot.i18n import Words
 from engine.types import CloudOffer
 
 Press = Callable[[discord.Interaction, str, str], Awaitable[None]]
 
 
-class JobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reelbot:(?P<action>cancel|retry|same|cloud|delete):(?P<job>[a-z0-9]{4,16})"):  # type: ignore[call-arg]  # noqa: E501
+class JobButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reelbot:(?P<action>cancel|retry|same|cloud|extend|delete):(?P<job>[a-z0-9]{4,16})"):  # type: ignore[call-arg]  # noqa: E501
     def __init__(self, action: str, job_id: str, label: str = "", style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:  # noqa: E501
         super().__init__(discord.ui.Button(label=label or action, style=style,
                                            custom_id=f"reelbot:{action}:{job_id}"))
@@ -43,9 +43,12 @@ def waiting(w: Words, job_id: str, offer: CloudOffer | None = None) -> discord.u
     return view
 
 
-def finished(w: Words, job_id: str) -> discord.ui.View:
+def finished(w: Words, job_id: str, *, video: bool = False) -> discord.ui.View:
+    """Under a result (``video``: with Extend, to make it longer) or a failure."""
     view = discord.ui.View(timeout=None)
     view.add_item(JobButton(RETRY, job_id, w._("Retry (new seed)"), discord.ButtonStyle.secondary))
     view.add_item(JobButton(SAME_SEED, job_id, w._("Same seed"), discord.ButtonStyle.secondary))
+    if video:
+        view.add_item(JobButton(EXTEND, job_id, w._("Extend"), discord.ButtonStyle.secondary))
     view.add_item(JobButton(DELETE, job_id, w._("Delete"), discord.ButtonStyle.danger))
     return view

@@ -112,7 +112,7 @@ class TelegramDeliverer:
                 reply_parameters=(
                     ReplyParameters(int(reply_to), allow_sending_without_reply=True) if reply_to else None
                 ),
-                reply_markup=keyboards.finished(w, job.id),
+                reply_markup=keyboards.finished(w, job.id, video=True),
                 write_timeout=self.upload_timeout_s,
             ),
             max_wait_s=60.0,

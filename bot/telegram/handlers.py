@@ -36,6 +36,7 @@ from bot.telegram import keyboards, limits, live, who
 from bot.telegram.admin import AdminCommand
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
+from bot.telegram.previews import PreviewSwitch
 from bot.telegram.settings import Settings
 from bot.telegram.texts import help_text, hint_text
 from bot.telegram.who import PLATFORM
@@ -64,6 +65,7 @@ class Handlers:
         self.max_download_bytes = config.max_download_bytes
         self.settings = Settings(service, config, self._reply)
         self.admin = AdminCommand(service, config, self._reply)
+        self.previews = PreviewSwitch(service, config, self._reply)
 
     async def _words(self, message: Message) -> Words:
         """The words of whoever sent ``message``."""
@@ -78,6 +80,7 @@ class Handlers:
         application.add_handler(CommandHandler("status", self.status, filters=_NEW))
         self.admin.install(application)
         self.settings.install(application)  # /settings and its buttons, before the job buttons below
+        self.previews.install(application)
         application.add_handler(MessageHandler(_NEW & (filters.PHOTO | filters.Document.ALL), self.picture))
         application.add_handler(
             MessageHandler(_NEW & filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, self.hint)
@@ -179,7 +182,8 @@ class Handlers:
             if outcome.deleted is not None:
                 answer = await self._remove(context.bot, query.message, outcome.deleted, w)
             elif outcome.again is not None:
-                answer = await self._again(query.message, w, user, outcome.again, same_seed=outcome.same_seed)
+                answer = await self._again(query.message, w, user, outcome.again, same_seed=outcome.same_seed,
+                                           extending=outcome.extending)
             else:
                 answer = render.outcome_text(w, outcome, brief=True)
         except ReelbotError as exc:
@@ -201,8 +205,10 @@ class Handlers:
         return (w._("Deleted the video's files, but Telegram would not let me remove the message.") if kept
                 else w._("Deleted."))
 
-    async def _again(self, message: object, w: Words, user: UserRef, again: Again, *, same_seed: bool) -> str:
-        """Retry and Same seed: the owner's request again, as a new job, in reply to the button's message."""
+    async def _again(self, message: object, w: Words, user: UserRef, again: Again, *, same_seed: bool,
+                     extending: bool = False) -> str:
+        """Retry, Same seed and Extend: the owner's request (again), as a new job, in reply to the button's
+        message."""
         if not isinstance(message, Message):
             raise InvalidInput("message", N_("That message is too old to reply to; send your request again."))
         note = await self._reply(message, "⏳ " + w._("Queuing it again…"))
@@ -211,6 +217,8 @@ class Handlers:
         view = await self._submit(note, w, message.message_id, user, again.prompt, again.options, again.image)
         if view is None:
             return w._("Could not queue it; see the message below.")
+        if extending:
+            return w._("Making it longer: the new part starts from its last frame.")
         return w._("Queued again with seed {seed}.", seed=view.seed) if same_seed else w._(
             "Queued again with a new seed.")
 

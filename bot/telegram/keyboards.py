@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.actions import ACTIONS, CANCEL, CLOUD, DELETE, RETRY, SAME_SEED
+from bot.core.actions import ACTIONS, CANCEL, CLOUD, DELETE, EXTEND, RETRY, SAME_SEED
 from bot.core.language import AUTO, choices
 from bot.i18n import Words
 from engine.defaults import DELIVERY, PRIVATE, PUBLIC, UserSettings
@@ -47,12 +47,13 @@ def waiting(w: Words, job_id: str, offer: CloudOffer | None = None) -> InlineKey
     return InlineKeyboardMarkup([row])
 
 
-def finished(w: Words, job_id: str) -> InlineKeyboardMarkup:
-    """Under a result or a failure: make it again with a new seed, or with the same one; or delete it."""
-    return InlineKeyboardMarkup(
-        [[_button("🔁 " + w._("Retry (new seed)"), RETRY, job_id), _button("🎯 " + w._("Same seed"), SAME_SEED, job_id)],
-         [_button("🗑 " + w._("Delete"), DELETE, job_id)]]
-    )
+def finished(w: Words, job_id: str, *, video: bool = False) -> InlineKeyboardMarkup:
+    """Under a result or a failure: make it again with a new seed, or with the same one; under a result
+    (``video``) also make it longer; or delete it."""
+    rows = [[_button("🔁 " + w._("Retry (new seed)"), RETRY, job_id), _button("🎯 " + w._("Same seed"), SAME_SEED, job_id)]]
+    last = [_button("⏩ " + w._("Extend"), EXTEND, job_id)] if video else []
+    rows.append([*last, _button("🗑 " + w._("Delete"), DELETE, job_id)])
+    return InlineKeyboardMarkup(rows)
 
 
 def languages(w: Words, chosen: str | None) -> InlineKeyboardMarkup:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.core.editor import MessageGone, PacedEditor, SlowDown, Where
@@ -56,4 +56,15 @@ def editor(bot: Bot) -> Editor:
         except Forbidden as exc:
             raise MessageGone(exc.message) from exc
 
-    return PacedEditor(edit, markup_key=lambda markup: markup.to_dict(), backoff_s=2.0, name="tg-edit")
+    async def attach(message: ChatMessage, jpeg: bytes, caption: str) -> None:
+        """A job's preview: a text message cannot take a picture, so it comes as a photo in reply to it."""
+        try:
+            await bot.send_photo(message.chat_id, InputFile(jpeg, filename="preview.jpg"), caption="👀 " + caption,
+                                 reply_parameters=ReplyParameters(message.message_id,
+                                                                  allow_sending_without_reply=True),
+                                 disable_notification=True)
+        except RetryAfter as exc:
+            raise SlowDown(retry_seconds(exc)) from exc
+
+    return PacedEditor(edit, markup_key=lambda markup: markup.to_dict(), backoff_s=2.0, name="tg-edit",
+                       attach=attach)

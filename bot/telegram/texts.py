@@ -7,6 +7,7 @@ only arranges those lines for Telegram's messages, in the reader's words.
 from __future__ import annotations
 
 from bot.core import lines as job_lines
+from bot.core import previews
 from bot.i18n import Words
 from bot.parse import flags_help
 from engine.types import JobView
@@ -38,6 +39,7 @@ def help_text(w: Words) -> str:
         w._("/settings shows your settings; /settings frames 14, /settings model svd-xt, /settings delivery private "
             "or /settings language ko changes one for every video (a video's own options still win)."),
         w._("Admins: /admin ban, unban, limit, block, unblock, blocklist (/admin alone explains them)."),
+        previews.help_line(w, "/preview"),
         "",
         w._("Options, in the caption or after /video:"),
     )

@@ -19,6 +19,7 @@ import numpy as np
 from engine.backends.base import Cancelled, Output, RunContext
 from engine.errors import OutOfMemory, TransientError
 from engine.local.registry import BUILTIN
+from engine.previews import halfway, jpeg
 from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, JobSpec, Options
 from engine.words import N_
@@ -134,7 +135,11 @@ class SimulatedBackend:
             _sleep(self.seconds / self.steps, ctx)
             if failure is not None and step > self.steps // 2:
                 raise failure
-            ctx.progress(step, self.steps)
+            preview = None
+            if job.options.preview and halfway(step, self.steps):  # one picture, as a pipeline's latents give
+                frames = _frames(job)
+                preview = jpeg(frames[len(frames) // 2])
+            ctx.progress(step, self.steps, preview)
         fps = job.options.fps or 7
         gpu_seconds = time.monotonic() - started if self.local else 0.0
         if not self.render:

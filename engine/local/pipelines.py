@@ -25,6 +25,7 @@ from engine.backends.base import Cancelled, RunContext
 from engine.errors import BackendError, BackendUnavailable, ModelUnavailable
 from engine.images import fit_image
 from engine.local.registry import ModelSpec
+from engine.previews import halfway, latent_preview
 from engine.words import N_, Text
 
 
@@ -250,19 +251,27 @@ def run_pipeline(pipe: Any, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) 
     if plan.decode_chunk_size is not None:
         kwargs["decode_chunk_size"] = plan.decode_chunk_size
 
-    def step_done(step: int) -> None:
-        ctx.progress(step + 1, steps)
+    frames_first = type(pipe).__name__.startswith("StableVideoDiffusion")  # SVD keeps batch x frames x channels
+
+    def step_done(step: int, latents: Any = None) -> None:
+        preview = None
+        if opts.preview and latents is not None and halfway(step + 1, steps):
+            try:  # a cheap look at the middle frame; the video never waits on it
+                preview = latent_preview(latents.detach().float().cpu().numpy(), frames_first=frames_first)
+            except Exception as exc:  # noqa: BLE001 - no preview is better than no video
+                ctx.note(f"no preview: {type(exc).__name__}: {exc}")
+        ctx.progress(step + 1, steps, preview)
         if ctx.cancel.is_set():
             raise Cancelled()
 
     if "callback_on_step_end" in call:
-        def on_step_end(_pipe: Any, step: int, _t: Any, _tensors: dict[str, Any]) -> dict[str, Any]:
-            step_done(step)
+        def on_step_end(_pipe: Any, step: int, _t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            step_done(step, tensors.get("latents"))
             return {}
 
         kwargs["callback_on_step_end"] = on_step_end
     elif "callback" in call:  # older pipelines (zeroscope's TextToVideoSD)
-        kwargs["callback"] = lambda step, _t, _latents: step_done(step)
+        kwargs["callback"] = lambda step, _t, latents: step_done(step, latents)
         kwargs["callback_steps"] = 1
     ctx.raise_if_cancelled()
     with torch.inference_mode():

@@ -10,7 +10,7 @@ from storage.db import Database
 from storage.repo import Repository
 from tests.storage.conftest import LIMITS, NOW, new_job
 
-HEAD = "0008"  # the newest migration
+HEAD = "0010"  # the newest migration
 TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "workers", "alembic_version", "blocked_words"}
 
 

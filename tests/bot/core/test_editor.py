@@ -85,3 +85,44 @@ async def test_a_platform_that_keeps_failing_is_given_up_after_its_tries() -> No
 
     assert not await editor.finish("job1", "✅ Done")
     assert len(chat.edits) == 3
+
+
+async def test_a_jobs_preview_goes_out_once_in_its_own_slot_and_never_after_the_final_text() -> None:
+    chat = Chat()
+    pictures: list[tuple[str, bytes, str]] = []
+
+    async def attach(message: str, picture: bytes, caption: str) -> None:
+        pictures.append((message, picture, caption))
+        chat.edits.append((message, "<picture>", time.monotonic()))
+
+    editor: PacedEditor[str, str] = PacedEditor(chat.edit, attach=attach)
+    editor.track("job1", Where("msg1", "chat", 0.1), "“a lake”")
+    editor.show("job1", "Running 5/10")
+    editor.attach("job1", b"jpeg", "half-way")
+    editor.attach("job1", b"another", "half-way")  # one preview a job
+    await chat.received(2)
+    assert await editor.finish("job1", "✅ Done")
+    assert pictures == [("msg1", b"jpeg", "half-way")]
+    assert [text for _, text, _ in chat.edits] == ["<picture>", "“a lake”\nRunning 5/10", "“a lake”\n✅ Done"]
+    times = [at for _, _, at in chat.edits]
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.09  # the picture took a slot
+
+    editor.track("job2", Where("msg2", "chat", 0.1), "“late”")
+    finishing = asyncio.ensure_future(editor.finish("job2", "✅ Done"))
+    editor.attach("job2", b"too late", "half-way")
+    assert await finishing and len(pictures) == 1
+
+
+async def test_a_failed_preview_is_dropped_and_the_text_goes_on() -> None:
+    chat = Chat()
+
+    async def attach(message: str, picture: bytes, caption: str) -> None:
+        raise ConnectionError("no pictures today")
+
+    editor: PacedEditor[str, str] = PacedEditor(chat.edit, attach=attach)
+    editor.track("job1", Where("msg1", "chat", 0.05), "“a lake”")
+    editor.attach("job1", b"jpeg", "half-way")
+    editor.show("job1", "Running 5/10")
+    await chat.received(1)
+    assert await editor.finish("job1", "✅ Done")
+    assert [text for _, text, _ in chat.edits] == ["“a lake”\nRunning 5/10", "“a lake”\n✅ Done"]

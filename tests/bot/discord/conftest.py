@@ -51,6 +51,8 @@ KOREAN = Speaker("ko", {
     "Retry (new seed)": "다시 만들기 (새 시드)",
     "Same seed": "같은 시드로",
     "Delete": "삭제",
+    "Extend": "이어서 만들기",
+    "Only the person who asked for that video can extend it.": "이어서 만들기는 그 영상을 요청한 사람만 할 수 있어요.",
     "Run on cloud now (replicate ≈ $0.080)": "지금 클라우드에서 실행 (replicate 약 $0.080)",
     "Cancelled. You were not charged.": "취소됐어요. 비용은 청구되지 않았어요.",
     "Job ": "작업 ",

@@ -32,7 +32,8 @@ async def test_commands_are_synced_with_korean_descriptions_that_fit(fake: FakeD
     assert {c["name"]: c["name_localizations"] for c in synced if c.get("name_localizations")} == {
         english: {"ko": korean} for english, korean in KOREAN_NAMES.items()}
     slash = [c for c in synced if c.get("type", 1) == 1]
-    assert {c["name"] for c in slash} == {"video", "usage", "cancel", "job", "status", "help", "settings", "admin"}
+    assert {c["name"] for c in slash} == {"video", "usage", "cancel", "job", "status", "help", "settings",
+                                           "preview", "admin"}
     assert all(slash_name(c["name"]) and re.fullmatch(r"[-_\w]{1,32}", c["name"]) for c in slash)
     video = next(c for c in synced if c["name"] == "video")
     assert video["description_localizations"] == {"ko": "글로 영상을 만들거나 사진을 움직이게 해요"}
@@ -118,7 +119,7 @@ async def test_settings_language_makes_an_english_app_hear_korean_until_auto(fak
     inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a fox", "seed": 7})
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
     assert done.content.startswith("“a fox” · 작업 ") and "만에 완료" in _last_line(done.content)
-    assert [label for label, _ in done.buttons()] == ["다시 만들기 (새 시드)", "같은 시드로", "삭제"]
+    assert [label for label, _ in done.buttons()] == ["다시 만들기 (새 시드)", "같은 시드로", "이어서 만들기", "삭제"]
     usage = fake.slash("usage", ann, guild_id=GUILD)
     [text] = await fake.wait_for(lambda: fake.ephemeral(usage))
     assert text.startswith("오늘: 영상 1 / ")
@@ -156,7 +157,7 @@ async def test_a_late_result_is_posted_in_the_servers_language_and_a_dm_in_the_a
     [posted] = await fake.wait_for(lambda: [m for m in fake.in_channel(channel) if m.files])
     assert posted.content.startswith("<@1001> “an old request” · 작업 ") and posted.pings == {"user:1001"}
     assert "만에 완료" in _last_line(posted.content) and "시드 3" in _last_line(posted.content)
-    assert [label for label, _ in posted.buttons()] == ["다시 만들기 (새 시드)", "같은 시드로", "삭제"]
+    assert [label for label, _ in posted.buttons()] == ["다시 만들기 (새 시드)", "같은 시드로", "이어서 만들기", "삭제"]
 
     fake.fail_next.append((f"/channels/{channel}/messages", 403, {"code": 50013, "message": "Missing Permissions"}))
     fake.slash("video", ann, guild_id=KOREAN_GUILD, options={"prompt": "a private result"}, age_s=14.8 * 60,

@@ -55,7 +55,8 @@ async def test_photo_with_caption_flags_becomes_a_video_reply(fake, make_bot, tm
     origin = json.loads(job["origin"])
     assert (origin["language"], origin["place_language"]) == (lang, lang)  # a private chat: the asker's
     assert buttons(video.params["reply_markup"]) == [
-        (say["retry"], f"retry:{job['id']}"), (say["same"], f"same:{job['id']}"), (say["delete"], f"delete:{job['id']}")]
+        (say["retry"], f"retry:{job['id']}"), (say["same"], f"same:{job['id']}"),
+        (say["extend"], f"extend:{job['id']}"), (say["delete"], f"delete:{job['id']}")]
 
 
 async def test_progress_edits_respect_the_chats_pace(fake, make_bot) -> None:

@@ -74,7 +74,7 @@ async def test_delivery_private_sends_the_video_by_dm_and_the_channel_reply_says
     dm = fake.dm_channel(ann["id"])
     [got] = await fake.wait_for(lambda: [m for m in fake.in_channel(dm) if m.files])
     assert got.content.startswith("“a red kite over the sea”") and len(got.files) == 1
-    assert [label for label, _ in got.buttons()] == ["Retry (new seed)", "Same seed", "Delete"]
+    assert [label for label, _ in got.buttons()] == ["Retry (new seed)", "Same seed", "Extend", "Delete"]
     reply = await fake.wait_for(lambda: (m := fake.original(inter)) and "by DM" in m.content and m)
     assert reply.content.splitlines()[-1] == "✅ Done. I sent you the video by DM."
     assert not reply.files and not reply.buttons()  # nothing of it in the channel

@@ -34,6 +34,10 @@ class ChosenLanguages:
         else:
             chosen[user.key] = language
 
+    def forget(self) -> None:
+        """Read every choice again at the next reply (after /link or /unlink changed whose they are)."""
+        self._chosen = None
+
     async def _all(self) -> dict[str, str]:
         async with self._loading:  # one read, and no choice made meanwhile overwritten by it
             if self._chosen is None:

@@ -29,6 +29,9 @@ class User(SQLModel, table=True):
     max_jobs_per_day: int | None = None
     max_usd_per_month: float | None = None
     created_at: datetime
+    # The account this identity was linked into with /link (storage/links.py): the row of the account's first
+    # identity, whose role, language, limits and settings are the account's. NULL: the identity is its own.
+    account_id: int | None = Field(default=None, index=True)
 
 
 class Job(SQLModel, table=True):
@@ -144,3 +147,24 @@ class Worker(SQLModel, table=True):
     jobs_done: int = 0
     started_at: datetime
     last_heartbeat: datetime
+
+
+class LinkCode(SQLModel, table=True):
+    """A /link code waiting to be typed on another platform: kept hashed, for one identity, used once."""
+
+    __tablename__ = "link_codes"
+
+    code_hash: str = Field(primary_key=True, max_length=64)  # sha256 of the code as typed, normalized
+    user_id: int = Field(foreign_key="users.id", index=True)  # the identity that asked for it
+    expires_at: datetime
+
+
+class LinkTry(SQLModel, table=True):
+    """A code typed that matched none: counted per identity (and in all) so that guessing codes stops."""
+
+    __tablename__ = "link_tries"
+    __table_args__ = (Index("ix_link_tries_user_at", "user_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    at: datetime = Field(index=True)

@@ -13,6 +13,7 @@ The queries live in modules named after their job, one class each, and ``Reposit
 - ``storage/reports.py``    usage, counts, spend, the busiest users, whether the books balance
 - ``storage/files.py``      which jobs' files may be deleted, and file names that belong to no job
 - ``storage/users.py``      what users chose for themselves (their language), what admins set (ban, limits)
+- ``storage/links.py``      one person's identities on several platforms as one account (/link, /unlink)
 - ``storage/listings.py``   the admins' pages: jobs under a filter, users with their numbers
 - ``storage/records.py``    the values callers exchange with storage (Limits, NewJob, Refusal, ...)
 - ``storage/calendar.py``   where "today" and "this month" start in the community's time zone
@@ -28,6 +29,7 @@ from storage.calendar import Calendar
 from storage.deliveries import DeliveryQueries
 from storage.files import FileQueries
 from storage.jobs import JobQueries
+from storage.links import Identity, LinkAnswer, LinkQueries, TryLimits
 from storage.listings import ListingQueries
 from storage.records import (
     Admitted,
@@ -49,11 +51,12 @@ from storage.workers import WorkerQueries
 __all__ = [
     "Admitted", "AttemptEnd", "Calendar", "Limits", "NewJob", "Paged", "RecoveryReport", "Refusal",
     "Repository", "ScopeCounts", "Usage", "UserRow", "effective_limits",
+    "Identity", "LinkAnswer", "TryLimits",
 ]
 
 
 class Repository(AdmissionQueries, JobQueries, DeliveryQueries, WorkerQueries, ReportQueries, FileQueries,
-                 UserQueries, ListingQueries):
+                 UserQueries, ListingQueries, LinkQueries):
     """Every query reelbot makes: ``Repository(db, Calendar(zone))``, then ``await repo.admit(...)``,
     ``repo.finish(...)``, ...
 

@@ -10,14 +10,15 @@ from storage.db import Database
 from storage.repo import Repository
 from tests.storage.conftest import LIMITS, NOW, new_job
 
-TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "workers", "alembic_version"}
+TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "workers", "alembic_version",
+          "link_codes", "link_tries"}
 
 
 def test_migrations_create_every_table_and_run_again_harmlessly(repo):
     repo.db.migrate()
     assert TABLES <= set(inspect(repo.db.engine).get_table_names())
     with repo.db.transaction() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0009"
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
@@ -66,7 +67,7 @@ def test_processes_starting_together_on_a_new_postgresql_database_migrate_once(p
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         versions = list(pool.map(lambda _: start(), range(4)))
-    assert versions == ["0006"] * 4
+    assert versions == ["0009"] * 4
 
 
 def test_a_database_from_before_prompt_translation_keeps_its_jobs(tmp_path):

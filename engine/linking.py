@@ -100,6 +100,12 @@ class Linking:
         self.languages.forget()  # the account's language is every identity's now
         return Linked(tuple(answer.identities))
 
+    async def burn(self, typed: str) -> None:
+        """A code typed where others could read it (a group chat) no longer works."""
+        code = normalized(typed)
+        if code is not None:
+            await self.repo.burn_link_code(digest(code))
+
     async def unlink(self, by: UserRef) -> Linked:
         answer = await self.repo.unlink(by.platform, by.user_id, utcnow())
         if answer.refused is not None:
@@ -123,7 +129,7 @@ def _name(by: UserRef) -> str:
 def _refusal(answer: LinkAnswer) -> ReelbotError:
     reason = answer.refused
     if reason == "banned":
-        return NotAllowed(N_("A banned account cannot be linked."), reason="banned", action="link")
+        return NotAllowed(N_("A banned account cannot be linked."), reason="banned_link", action="link")
     if reason == "too_many_tries":
         wait = Seconds(answer.retry_after_s)
         return QuotaExceeded("link_tries", N_("Too many wrong codes were typed; linking is paused for a while."),

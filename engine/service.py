@@ -464,6 +464,10 @@ class Service:
         """/link CODE: ``by``'s account and the code giver's become one (quota, history, settings)."""
         return await self.linking.redeem(by, code)
 
+    async def forget_link_code(self, code: str) -> None:
+        """A code typed in a group chat: seen by others, so it no longer works."""
+        await self.linking.burn(code)
+
     async def unlink(self, by: UserRef) -> Linked:
         """/unlink: ``by`` leaves its account; each identity keeps the jobs it sent."""
         return await self.linking.unlink(by)

@@ -122,6 +122,12 @@ class LinkQueries(Store):
             return LinkAnswer(None, _identities(self._account_rows(conn, dict(giver))))
 
     @threaded
+    def burn_link_code(self, code_hash: str) -> None:
+        """A code typed where others could read it no longer works."""
+        with self.db.transaction() as conn:
+            conn.execute(delete(link_codes).where(link_codes.c.code_hash == code_hash))
+
+    @threaded
     def unlink(self, platform: str, external_id: str, now: datetime) -> LinkAnswer:
         """Take this identity out of its account; it keeps the account's values as they are now, and the jobs
         it sent. ``identities``: the account before. The rest of the account stays linked."""

@@ -24,6 +24,8 @@ def help_text(w: Words) -> str:
         w._("**{usage}** shows what you have left, **{cancel}** stops your latest job, **{job}** looks one up.",
             usage=names["usage"], cancel=names["cancel"], job=names["job"]),
         w._("**{settings}** `language:` chooses the language I answer you in.", settings=names["settings"]),
+        w._("**{link}** gives a code to type on Telegram or the web console: one account everywhere; **{unlink}** "
+            "separates them.", link=names["link"], unlink=names["unlink"]),
         "",
         w._("Options, as command options or in the prompt:"),
         flags_help(w),

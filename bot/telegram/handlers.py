@@ -35,6 +35,7 @@ from bot.render import header
 from bot.telegram import keyboards, limits, live, who
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
+from bot.telegram.linking import LinkCommands
 from bot.telegram.settings import LanguageSettings
 from bot.telegram.texts import help_text, hint_text
 from bot.telegram.who import PLATFORM
@@ -75,6 +76,7 @@ class Handlers:
         application.add_handler(CommandHandler("job", self.job, filters=_NEW))
         application.add_handler(CommandHandler("status", self.status, filters=_NEW))
         self.settings.install(application)  # /settings and its buttons, before the job buttons below
+        LinkCommands(self.service, self.config, self._reply).install(application)  # /link, /unlink
         application.add_handler(MessageHandler(_NEW & (filters.PHOTO | filters.Document.ALL), self.picture))
         application.add_handler(
             MessageHandler(_NEW & filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, self.hint)

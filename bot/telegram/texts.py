@@ -21,6 +21,8 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("settings", N_("Your language: /settings language")),
     ("status", N_("GPUs, queues and spend (admins)")),
     ("help", N_("How to use this bot")),
+    ("link", N_("One account on Discord, Telegram and the web: /link")),
+    ("unlink", N_("Separate your linked accounts again")),
 )
 
 
@@ -35,6 +37,8 @@ def help_text(w: Words) -> str:
         w._("/video <prompt> makes a video from words alone (the prompt: the scene you want to see)."),
         w._("/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up."),
         w._("/settings language changes the language I answer you in."),
+        w._("/link gives a code to type on Discord or the web console: one account everywhere; /unlink "
+            "separates them."),
         "",
         w._("Options, in the caption or after /video:"),
     )

@@ -84,6 +84,7 @@ class LinkQueries(Store):
         """Link this identity's account with the account of the code's giver, in one transaction; or say
         why not. A code that matches none is counted against this identity (and everyone)."""
         with self.db.transaction() as conn:
+            self._one_at_a_time(conn, now)
             me = self._identity(conn, platform, external_id, name, now)
             since = now - tries.window
             conn.execute(delete(link_tries).where(link_tries.c.at < since))
@@ -132,6 +133,7 @@ class LinkQueries(Store):
         """Take this identity out of its account; it keeps the account's values as they are now, and the jobs
         it sent. ``identities``: the account before. The rest of the account stays linked."""
         with self.db.transaction() as conn:
+            self._one_at_a_time(conn, now)
             row = conn.execute(select(users).where(users.c.platform == platform,
                                                    users.c.external_id == external_id)).mappings().one_or_none()
             if row is None:
@@ -157,6 +159,14 @@ class LinkQueries(Store):
             row = conn.execute(select(users).where(users.c.platform == platform,
                                                    users.c.external_id == external_id)).mappings().one_or_none()
             return _identities(self._account_rows(conn, dict(row))) if row is not None else []
+
+    def _one_at_a_time(self, conn: Connection, now: datetime) -> None:
+        """Take the lock every admission takes first (the month's budget row), so that a link and a job of
+        the same account never wait on each other's rows in opposite orders (PostgreSQL; SQLite writes one
+        transaction at a time anyway)."""
+        month = {"b_month": self.calendar.month_key(now)}
+        self.db.execute(conn, self._q.budget_new, month)
+        self.db.execute(conn, self._q.budget_get, month).fetchone()
 
     def _identity(self, conn: Connection, platform: str, external_id: str, name: str, now: datetime
                   ) -> dict[str, Any]:

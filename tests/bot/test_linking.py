@@ -161,6 +161,14 @@ async def test_linked_on_telegram_and_discord_one_person_has_one_quota_and_one_h
     assert (await world.tg(tom, "/usage")).startswith(world.says("today 1"))
 
 
+async def test_a_language_chosen_on_one_platform_is_the_whole_accounts(world: World) -> None:
+    tom, dee = people(world)
+    await world.link_tom_to_dee(tom, dee)
+    other = "ko" if world.lang == "en" else "en"
+    await world.tg(tom, f"/settings language {other}")
+    assert (await world.dc(dee, "usage")).startswith(SAYS[other]["today 0"])  # whatever Dee's Discord app says
+
+
 async def test_the_web_console_gives_and_takes_codes_like_the_chats(world: World) -> None:
     tom, dee = people(world)
     async with httpx.AsyncClient(base_url=world.web_url, timeout=30) as browser:

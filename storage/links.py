@@ -123,6 +123,14 @@ class LinkQueries(Store):
             return LinkAnswer(None, _identities(self._account_rows(conn, dict(giver))))
 
     @threaded
+    def account_key(self, account_id: int) -> str | None:
+        """The user key ("discord:123") of an account's own row: the scheduler's name for the account."""
+        with self.db.transaction() as conn:
+            row = conn.execute(select(users.c.platform, users.c.external_id)
+                               .where(users.c.id == account_id)).one_or_none()
+            return f"{row[0]}:{row[1]}" if row is not None else None
+
+    @threaded
     def burn_link_code(self, code_hash: str) -> None:
         """A code typed where others could read it no longer works."""
         with self.db.transaction() as conn:

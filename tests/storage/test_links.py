@@ -115,3 +115,12 @@ def test_codes_work_once_before_they_expire_and_guessing_stops(repo):
     assert stopped.refused == "too_many_tries" and 0 < stopped.retry_after_s <= 15 * 60
     # the real owner is not locked out by Eve, and the code was not used up by her
     assert repo.redeem_link_code.sync(repo, "discord", "6", "Ann", "h3", NOW, TRIES).refused is None
+
+
+def test_a_code_links_only_an_identity_of_another_platform(repo):
+    repo.new_link_code.sync(repo, "discord", "9", "Dee", "h1", NOW + timedelta(minutes=10), NOW)
+    assert repo.redeem_link_code.sync(repo, "discord", "9", "Dee", "h1", NOW, TRIES).refused == "own_code"
+    taken = repo.redeem_link_code.sync(repo, "discord", "5", "Eve", "h1", NOW, TRIES)
+    assert taken.refused == "platform_taken"  # two Discord accounts are two people
+    assert repo.redeem_link_code.sync(repo, "telegram", "7", "Tom", "h1", NOW, TRIES).refused == "unknown"  # spent
+    assert [i.platform for i in repo.linked_identities.sync(repo, "discord", "9")] == ["discord"]

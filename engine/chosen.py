@@ -28,11 +28,13 @@ class ChosenLanguages:
         """Keep the user's choice (None: back to their app's)."""
         await self.repo.set_user_language(user.platform, user.user_id, clean_text(user.name).strip(), language,
                                           utcnow())
-        chosen = await self._all()
-        if language is None:
-            chosen.pop(user.key, None)
-        else:
-            chosen[user.key] = language
+        # Read again at the next reply: the choice is the account's, so every identity linked with this one
+        # (/link) has it too.
+        self.forget()
+
+    def forget(self) -> None:
+        """Read every choice again at the next reply (after /link or /unlink changed whose they are)."""
+        self._chosen = None
 
     async def _all(self) -> dict[str, str]:
         async with self._loading:  # one read, and no choice made meanwhile overwritten by it

@@ -153,7 +153,10 @@ class LocalLanes:
         )
         spec = JobSpec(job.id, view.kind, job.prompt, view.options,
                        Path(job.image_path) if job.image_path else None, job.seed)
-        await self.dispatch(spec, admitted, steps, user_key=view.user.key, platform=job.origin_platform)
+        # A linked identity's job counts in its account's running limit and fair share, as at its admission.
+        user_key = (await self.repo.account_key(user.account_id) if user.account_id is not None else None) \
+            or view.user.key
+        await self.dispatch(spec, admitted, steps, user_key=user_key, platform=job.origin_platform)
         active = self.runner.active.get(job_id)
         return active.task if active is not None else None
 

@@ -40,6 +40,7 @@ from engine.events import Ended, EventBus, Handler, Queued, Subscription
 from engine.extend import extendable, extension
 from engine.images import frame_upload, load_image
 from engine.lanes import GpuLane
+from engine.linking import LinkCode, Linked, Linking
 from engine.outbox import Deliverer, Outbox
 from engine.previews import PreviewPlaces
 from engine.ratelimit import RateLimiter
@@ -129,6 +130,7 @@ class Service:
         self.languages = ChosenLanguages(repo)
         self.defaults = UserDefaults(repo, config.input_limits, router.model_names)
         self.previews = PreviewPlaces(repo)
+        self.linking = Linking(repo, self.languages)
 
     # --- life cycle ---
 
@@ -233,7 +235,7 @@ class Service:
                     image_path.unlink(missing_ok=True)
             raise
         spec = JobSpec(job_id, kind, prompt, options, image_path, seed)
-        place = await self.dispatcher.dispatch(spec, result, steps, user_key=user.key,
+        place = await self.dispatcher.dispatch(spec, result, steps, user_key=result.account_key or user.key,
                                                platform=request.origin.platform)
         if place is not None:
             self.events.publish(Queued(job_id, request.origin.platform, place[0], place[1]))
@@ -252,14 +254,14 @@ class Service:
     async def job_for(self, by: UserRef, job_id: str) -> JobView:
         """/job: a job as its owner (or an admin) may see it."""
         view = await self.get(job_id)
-        self.access.check_owner_or_admin(by, view.user.key, "look up")
+        self.access.check_owner_or_admin(by, await self._owner_key(by, view), "look up")
         return view
 
     async def again(self, by: UserRef, job_id: str, *, same_seed: bool) -> Again:
         """Retry and Same seed: the earlier job's request, for its owner to submit again (with the kept
         picture). Buttons can be forged, so who pressed is checked here, whichever chat it came from."""
         old = await self.get(job_id)
-        self.access.check_owner(by, old.user.key, "retry" if not same_seed else "repeat")
+        self.access.check_owner(by, await self._owner_key(by, old), "retry" if not same_seed else "repeat")
         image = None
         if old.kind is JobKind.IMAGE_TO_VIDEO:
             image = await asyncio.to_thread(_kept_picture, old.image_path, job_id)
@@ -271,7 +273,7 @@ class Service:
         and settings, naming the job it continues), for them to submit as a new job; priced and admitted
         like any. Buttons can be forged, so who pressed is checked here (the owner alone, as for Retry)."""
         old = await self.get(job_id)
-        self.access.check_owner(by, old.user.key, "extend")
+        self.access.check_owner(by, await self._owner_key(by, old), "extend")
         return await asyncio.to_thread(extension, old)
 
     async def cancel(self, by: UserRef, job_id: str | None = None) -> JobView:
@@ -281,7 +283,7 @@ class Service:
             if job_id is None:
                 raise NotFound(None, N_("You have no video waiting or in progress to cancel."))
         view = await self.get(job_id)
-        self.access.check_owner_or_admin(by, view.user.key, "cancel")
+        self.access.check_owner_or_admin(by, await self._owner_key(by, view), "cancel")
         if view.state.terminal:
             raise AlreadyFinished(job_id, view.state.value)
         if await self.dispatcher.cancel(job_id):  # whoever ran it closed it: cancelled, refunded, told
@@ -297,7 +299,7 @@ class Service:
     async def run_on_cloud(self, by: UserRef, job_id: str) -> bool:
         """Move a job waiting for a GPU to the cloud now (within what was reserved for it)."""
         view = await self.get(job_id)
-        self.access.check_owner_or_admin(by, view.user.key, "move")
+        self.access.check_owner_or_admin(by, await self._owner_key(by, view), "move")
         return await self.dispatcher.to_cloud(job_id)
 
     def cloud_offer(self, job_id: str) -> CloudOffer | None:
@@ -396,8 +398,8 @@ class Service:
     # --- the admins' pages (the web console), and everyone's own history ---
 
     async def history(self, by: UserRef, *, offset: int = 0, limit: int = 20) -> Page[JobView]:
-        """The user's own jobs, newest first, whichever front end each was sent from (the same person on
-        another platform is another user key, with a history of their own)."""
+        """The user's own jobs, newest first, whichever front end each was sent from, with those of the
+        identities linked with them (/link: one person, one history)."""
         check_page(offset, limit)
         return await self._jobs_page((by.platform, by.user_id), None, None, None, offset, limit)
 
@@ -520,7 +522,7 @@ class Service:
         front end removes the message); the row and its books stay, marked deleted. A job still waiting or
         running is cancelled first by whoever may cancel it."""
         view = await self.get(job_id)
-        self.access.check_owner_or_admin(by, view.user.key, "delete")
+        self.access.check_owner_or_admin(by, await self._owner_key(by, view), "delete")
         if not view.state.terminal:
             raise NotAllowed(N_("Job {job_id} is not finished yet; cancel it first.", job_id=job_id),
                              reason="not_finished", action="delete")
@@ -546,6 +548,24 @@ class Service:
             raise ValueError(f"unknown limits {sorted(unknown)}")
         return await self.set_limits(by, user_key, **{**current, **changes})  # type: ignore[arg-type]
 
+    # --- one person, one account (engine/linking.py) ---
+
+    async def link_code(self, by: UserRef) -> LinkCode:
+        """/link: a code for ``by`` to type on another platform (10 minutes, once)."""
+        return await self.linking.code(by)
+
+    async def link(self, by: UserRef, code: str) -> Linked:
+        """/link CODE: ``by``'s account and the code giver's become one (quota, history, settings)."""
+        return await self.linking.redeem(by, code)
+
+    async def forget_link_code(self, code: str) -> None:
+        """A code typed in a group chat: seen by others, so it no longer works."""
+        await self.linking.burn(code)
+
+    async def unlink(self, by: UserRef) -> Linked:
+        """/unlink: ``by`` leaves its account; each identity keeps the jobs it sent."""
+        return await self.linking.unlink(by)
+
     async def sweep_files(self, now: datetime | None = None) -> int:
         """Delete the files of jobs that ended more than ``keep_files_s`` ago and were delivered; returns how
         many jobs lost their files. The rows, attempts and ledger stay."""
@@ -570,7 +590,7 @@ class Service:
         finished video, still kept) and whether the place wants a preview."""
         if options.extend_of is not None:
             parent = await self.get(options.extend_of)
-            self.access.check_owner(user, parent.user.key, "extend")
+            self.access.check_owner(user, await self._owner_key(user, parent), "extend")
             await asyncio.to_thread(extendable, parent)
             if request.image is None:
                 raise InvalidImage(N_("An extension starts from the video's last frame, and none was given."))
@@ -600,6 +620,15 @@ class Service:
         Read afresh each time: an admin's change applies to the very next request, on every front end."""
         words = [*self._configured_words(), *await self.repo.blocked_words()]
         return blocklist.first_blocked((prompt, negative), words) if words else None
+
+    async def _owner_key(self, by: UserRef, job: JobView) -> str:
+        """Whose a job is, for ``by``: theirs when it was sent by an identity linked with them (one person,
+        one history); an admin is still only who the settings name (engine/access.py)."""
+        owner = job.user.key
+        if owner != by.key and any(f"{i.platform}:{i.external_id}" == owner
+                                   for i in await self.linking.identities(by)):
+            return by.key
+        return owner
 
     def _admins_only(self, by: UserRef, said: Text, action: str) -> None:
         if not self.access.is_admin(by):

@@ -14,7 +14,11 @@ from sqlalchemy import Connection, select, update
 
 from storage.db import threaded
 from storage.records import Admitted, Limits, NewJob, Refusal, effective_limits
-from storage.statements import USER_FIELDS, Store, budget, users
+from storage.statements import USER_FIELDS, Store, account_of, budget, users
+
+# What a linked identity takes from its account's row (they are kept the same on every identity of the
+# account as well: storage/users.py).
+ACCOUNT_FIELDS = ("role", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month")
 
 
 class AdmissionQueries(Store):
@@ -90,7 +94,8 @@ class AdmissionQueries(Store):
             if reserve:
                 x(conn, q.budget_add, {"b_month": self.calendar.month_key(now), "b_amount": reserve})
             return Admitted(
-                job.id, user["id"], reserve, priority, None if is_admin else effective.max_running
+                job.id, user["id"], reserve, priority, None if is_admin else effective.max_running,
+                account_key=user["account_key"],
             )
 
     def _user_refusal(
@@ -103,16 +108,17 @@ class AdmissionQueries(Store):
             return None, 0
         if user["role"] == "banned":
             return Refusal("banned", 0, 0), 0
-        open_jobs = self.db.execute(conn, self._q.open_count, {"b_uid": user["id"]}).fetchone()[0]
+        account = account_of(user)  # linked identities share one quota (storage/links.py)
+        open_jobs = self.db.execute(conn, self._q.open_count, {"b_uid": account}).fetchone()[0]
         if effective.max_queued is not None and open_jobs >= effective.max_queued:
             return Refusal("max_queued", open_jobs, effective.max_queued), 0
         if effective.max_jobs_per_day is not None:
-            today = self._jobs_since(conn, user["id"], self.calendar.day_start(now))
+            today = self._jobs_since(conn, account, self.calendar.day_start(now))
             if today >= effective.max_jobs_per_day:
                 return Refusal("max_jobs_per_day", today, effective.max_jobs_per_day), 0
         month_micros = 0
         if effective.max_usd_per_month is not None and cost_micros > 0:
-            month_micros = self._user_month_micros(conn, user["id"], now)
+            month_micros = self._user_month_micros(conn, account, now)
         return None, month_micros
 
     @threaded
@@ -166,4 +172,18 @@ class AdmissionQueries(Store):
         user = dict(zip(USER_FIELDS, row, strict=True))
         if name and user["name"] != name[:128]:
             conn.execute(update(users).where(users.c.id == user["id"]).values(name=name[:128]))
+        user["account_key"] = f"{platform}:{external_id}"
+        if user["account_id"] is not None:
+            # A linked identity: the account's row is locked too (every identity's admission of the account
+            # waits here), and its role and limits are the ones that apply.
+            account = self.db.execute(conn, self._q.user_by_id, {"b_id": user["account_id"]}).fetchone()
+            if account is not None:
+                owner = dict(zip(USER_FIELDS, account, strict=True))
+                user.update({k: owner[k] for k in ACCOUNT_FIELDS})
+                user["account_key"] = self._identity_key(conn, user["account_id"])
         return user
+
+    def _identity_key(self, conn: Connection, user_id: int) -> str:
+        platform, external_id = conn.execute(
+            select(users.c.platform, users.c.external_id).where(users.c.id == user_id)).one()
+        return f"{platform}:{external_id}"

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, select, update
 from storage.db import threaded
 from storage.models import Attempt, Job, User
 from storage.records import AttemptEnd, RecoveryReport
-from storage.statements import OPEN_STATES, TERMINAL_STATES, Store, attempts, jobs, users
+from storage.statements import OPEN_STATES, TERMINAL_STATES, Store, account_members, attempts, jobs, users
 
 
 class JobQueries(Store):
@@ -257,10 +257,13 @@ class JobQueries(Store):
 
     @threaded
     def open_jobs_of(self, user_id: int) -> int:
-        """How many of a user's jobs wait or run (fair order across users in distributed mode)."""
+        """How many of a user's jobs wait or run (fair order across users in distributed mode): their
+        account's, with the identities linked with them."""
         with self.db.transaction() as conn:
+            account = conn.execute(select(func.coalesce(users.c.account_id, users.c.id))
+                                   .where(users.c.id == user_id)).scalar_one_or_none() or user_id
             return int(conn.execute(select(func.count()).select_from(jobs).where(
-                jobs.c.user_id == user_id, jobs.c.state.in_(OPEN_STATES))).scalar_one())
+                jobs.c.user_id.in_(account_members(account)), jobs.c.state.in_(OPEN_STATES))).scalar_one())
 
     @threaded
     def queued_job_ids(self) -> list[str]:
@@ -292,13 +295,18 @@ class JobQueries(Store):
 
     @threaded
     def latest_open_job(self, platform: str, external_id: str) -> str | None:
+        """The user's latest job waiting or running: their account's, whichever linked identity sent it."""
         with self.db.transaction() as conn:
+            account = conn.execute(
+                select(func.coalesce(users.c.account_id, users.c.id))
+                .where(users.c.platform == platform, users.c.external_id == external_id)
+            ).scalar_one_or_none()
+            if account is None:
+                return None
             return conn.execute(
                 select(jobs.c.id)
-                .join(users, users.c.id == jobs.c.user_id)
                 .where(
-                    users.c.platform == platform,
-                    users.c.external_id == external_id,
+                    jobs.c.user_id.in_(account_members(account)),
                     jobs.c.state.in_(OPEN_STATES),
                 )
                 .order_by(jobs.c.created_at.desc())

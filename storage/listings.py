@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, case, func, or_, select
 from storage.db import threaded
 from storage.models import Attempt, Job, User
 from storage.records import Paged, UserRow
-from storage.statements import OPEN_STATES, Store, attempts, jobs, users
+from storage.statements import OPEN_STATES, Store, account_members, attempts, jobs, users
 
 # What admins may search for is typed by people: these characters are matched as themselves.
 _LIKE_ESCAPE = "/"
@@ -40,16 +40,21 @@ class ListingQueries(Store):
     ) -> Paged[tuple[Job, User, list[Attempt]]]:
         """Jobs newest first (by creation, then id), each with its user and its attempts as ``job()`` reads
         them; only those of the user ``(platform, external_id)``, in ``state``, last run by ``backend`` and
-        sent from ``origin_platform``, where given. ``total`` counts every job the filter matches."""
+        sent from ``origin_platform``, where given (a user's jobs are their account's: those of the
+        identities linked with them too). ``total`` counts every job the filter matches."""
         where: list[Any] = []
         with self.db.transaction() as conn:
             if user_key is not None:
-                user_id = conn.execute(
-                    select(users.c.id).where(users.c.platform == user_key[0], users.c.external_id == user_key[1])
-                ).scalar_one_or_none()
-                if user_id is None:
+                found = conn.execute(
+                    select(users.c.id, users.c.account_id)
+                    .where(users.c.platform == user_key[0], users.c.external_id == user_key[1])
+                ).one_or_none()
+                if found is None:
                     return Paged([], 0)
-                where.append(jobs.c.user_id == user_id)
+                # One history per account: the jobs of every identity linked with this one (storage/links.py).
+                # One identity alone (most people) walks its own index, already in order.
+                ids = list(conn.execute(account_members(found.account_id or found.id)).scalars())
+                where.append(jobs.c.user_id == ids[0] if len(ids) == 1 else jobs.c.user_id.in_(ids))
             if state is not None:
                 where.append(jobs.c.state == state)
             if backend is not None:

@@ -32,6 +32,9 @@ class User(SQLModel, table=True):
     # What the user chose with /settings besides their language: option defaults by Options field name
     # ({"frames": 14, "model": "svd-xt"}) and "delivery" ("private"); NULL or missing: the bot's default.
     settings: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # The account this identity was linked into with /link (storage/links.py): the row of the account's first
+    # identity, whose role, language, limits and settings are the account's. NULL: the identity is its own.
+    account_id: int | None = Field(default=None, index=True)
 
 
 class Job(SQLModel, table=True):
@@ -170,3 +173,24 @@ class PlaceSetting(SQLModel, table=True):
     place: str = Field(primary_key=True, max_length=96)  # "discord:guild:123", "telegram:chat:-100…"
     preview: bool = False
     updated_at: datetime
+
+
+class LinkCode(SQLModel, table=True):
+    """A /link code waiting to be typed on another platform: kept hashed, for one identity, used once."""
+
+    __tablename__ = "link_codes"
+
+    code_hash: str = Field(primary_key=True, max_length=64)  # sha256 of the code as typed, normalized
+    user_id: int = Field(foreign_key="users.id", index=True)  # the identity that asked for it
+    expires_at: datetime
+
+
+class LinkTry(SQLModel, table=True):
+    """A code typed that matched none: counted per identity (and in all) so that guessing codes stops."""
+
+    __tablename__ = "link_tries"
+    __table_args__ = (Index("ix_link_tries_user_at", "user_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    at: datetime = Field(index=True)

@@ -64,6 +64,9 @@ class Admitted:
     reserved_micros: int
     priority: int
     max_running: int | None
+    # The account the job counts against, as the user key of its first identity (the scheduler's "user":
+    # linked identities share one running limit and one place in the fair order). None: the user's own.
+    account_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

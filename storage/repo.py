@@ -13,6 +13,7 @@ The queries live in modules named after their job, one class each, and ``Reposit
 - ``storage/reports.py``    usage, counts, spend, the busiest users, whether the books balance
 - ``storage/files.py``      which jobs' files may be deleted, and file names that belong to no job
 - ``storage/users.py``      what users chose for themselves (their language), what admins set (ban, limits)
+- ``storage/links.py``      one person's identities on several platforms as one account (/link, /unlink)
 - ``storage/listings.py``   the admins' pages: jobs under a filter, users with their numbers
 - ``storage/moderation.py`` the words admins block in prompts, results deleted on request
 - ``storage/places.py``     what admins switched on per server or chat (the progress preview)
@@ -30,6 +31,7 @@ from storage.calendar import Calendar
 from storage.deliveries import DeliveryQueries
 from storage.files import FileQueries
 from storage.jobs import JobQueries
+from storage.links import Identity, LinkAnswer, LinkQueries, TryLimits
 from storage.listings import ListingQueries
 from storage.moderation import ModerationQueries
 from storage.places import PlaceQueries
@@ -53,11 +55,12 @@ from storage.workers import WorkerQueries
 __all__ = [
     "Admitted", "AttemptEnd", "Calendar", "Limits", "NewJob", "Paged", "RecoveryReport", "Refusal",
     "Repository", "ScopeCounts", "Usage", "UserRow", "effective_limits",
+    "Identity", "LinkAnswer", "TryLimits",
 ]
 
 
 class Repository(AdmissionQueries, JobQueries, DeliveryQueries, WorkerQueries, ReportQueries, FileQueries,
-                 UserQueries, ListingQueries, ModerationQueries, PlaceQueries):
+                 UserQueries, ListingQueries, ModerationQueries, PlaceQueries, LinkQueries):
     """Every query reelbot makes: ``Repository(db, Calendar(zone))``, then ``await repo.admit(...)``,
     ``repo.finish(...)``, ...
 

@@ -9,7 +9,17 @@ from sqlalchemy import case, func, or_, select
 
 from storage.db import threaded
 from storage.records import Limits, ScopeCounts, Usage, effective_limits
-from storage.statements import OPEN_STATES, TERMINAL_STATES, Store, attempts, budget, jobs, ledger, users
+from storage.statements import (
+    OPEN_STATES,
+    TERMINAL_STATES,
+    Store,
+    account_of,
+    attempts,
+    budget,
+    jobs,
+    ledger,
+    users,
+)
 
 
 class ReportQueries(Store):
@@ -23,13 +33,14 @@ class ReportQueries(Store):
             ).mappings().one_or_none()
             if user is None:
                 return Usage(None, "user", 0, 0, 0, limits)
-            open_jobs = self.db.execute(conn, self._q.open_count, {"b_uid": user["id"]}).fetchone()[0]
+            account = account_of(dict(user))  # linked identities: the account's numbers (storage/links.py)
+            open_jobs = self.db.execute(conn, self._q.open_count, {"b_uid": account}).fetchone()[0]
             return Usage(
                 user["id"],
                 user["role"],
                 open_jobs,
-                self._jobs_since(conn, user["id"], self.calendar.day_start(now)),
-                self._user_month_micros(conn, user["id"], now),
+                self._jobs_since(conn, account, self.calendar.day_start(now)),
+                self._user_month_micros(conn, account, now),
                 effective_limits(dict(user), limits),
             )
 

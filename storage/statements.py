@@ -4,6 +4,7 @@ usage read, and the calendar they count days and months by)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,8 +35,20 @@ workers = SQLModel.metadata.tables[Worker.__tablename__]
 blocked_words = SQLModel.metadata.tables[BlockedWord.__tablename__]
 
 OPEN_STATES = ("queued", "running")
-USER_FIELDS = ("id", "role", "name", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month")
+USER_FIELDS = ("id", "role", "name", "max_running", "max_queued", "max_jobs_per_day", "max_usd_per_month",
+               "account_id")
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+
+
+def account_members(account: Any) -> Any:
+    """The ids of the identities of an account (``account``: its row's id, a value or a bind parameter): the
+    account's own row and every row linked into it (storage/links.py)."""
+    return select(users.c.id).where(or_(users.c.id == account, users.c.account_id == account))
+
+
+def account_of(row: Mapping[str, Any]) -> int:
+    """The account a user row belongs to: the row it was linked into, else its own."""
+    return int(row["account_id"] if row.get("account_id") is not None else row["id"])
 
 
 class Statements:
@@ -60,20 +73,24 @@ class Statements:
             .where(users.c.platform == b("b_platform"), users.c.external_id == b("b_ext"))
             .with_for_update()
         )
+        self.user_by_id = select(*(users.c[name] for name in USER_FIELDS)).where(users.c.id == b("b_id")).with_for_update()
         self.user_new = dialect_insert(users).values(
             platform=b("b_platform"), external_id=b("b_ext"), name=b("b_name"), role=b("b_role"),
             created_at=b("b_now", type_=when),
         ).on_conflict_do_nothing()
+        # The per-user counts are the account's (b_uid: the account's row, see storage/links.py): the jobs of
+        # every identity linked into it, whichever platform each was sent from.
         self.open_count = (
             select(func.count())
             .select_from(jobs)
-            .where(jobs.c.user_id == b("b_uid"), or_(jobs.c.state == "queued", jobs.c.state == "running"))
+            .where(jobs.c.user_id.in_(account_members(b("b_uid"))),
+                   or_(jobs.c.state == "queued", jobs.c.state == "running"))
         )
         self.count_since = (
             select(func.count())
             .select_from(jobs)
             .where(
-                jobs.c.user_id == b("b_uid"),
+                jobs.c.user_id.in_(account_members(b("b_uid"))),
                 jobs.c.created_at >= b("b_since", type_=when),
                 # A failed or cancelled job counts when a provider billed for it: cancelling at 90 % is no
                 # way around the daily limit.
@@ -88,7 +105,7 @@ class Statements:
             select(func.coalesce(func.sum(signed), 0))
             .select_from(ledger.join(jobs, jobs.c.id == ledger.c.job_id))
             .where(
-                jobs.c.user_id == b("b_uid"),
+                jobs.c.user_id.in_(account_members(b("b_uid"))),
                 jobs.c.created_at >= b("b_since", type_=when),
                 ledger.c.kind != "settle",
             )
@@ -164,6 +181,7 @@ class Store:
         self._q = Statements(self._insert)
 
     def _jobs_since(self, conn: Connection, user_id: int, since: datetime) -> int:
+        """Jobs counted against the daily limit since ``since``, of the account ``user_id`` (its row's id)."""
         return self.db.execute(conn, self._q.count_since, {"b_uid": user_id, "b_since": since}).fetchone()[0]
 
     def _user_month_micros(self, conn: Connection, user_id: int, now: datetime) -> int:

@@ -1,15 +1,21 @@
 """What a user chose for themselves (their language, ``/settings language``; their defaults, ``/settings``)
-and what the bot's admins set for them (a ban, their own limits)."""
+and what the bot's admins set for them (a ban, their own limits).
+
+These are the account's, not one platform identity's: identities linked with ``/link`` (storage/links.py)
+are one account whose row is :func:`account_row_id`'s answer, and every value here is written to all of the
+account's identities at once (so a ban of any of them bans the person, and each identity keeps the values
+if they are unlinked again). Read per-user values through :func:`account_row_id`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from storage.db import threaded
-from storage.statements import Store, users
+from storage.statements import Store, account_members, users
 
 ROLES = ("user", "banned")  # admins are never stored: they are the ids in the settings (engine/access.py)
 
@@ -88,18 +94,28 @@ class UserQueries(Store):
                     kept.pop(key, None)
                 else:
                     kept[key] = value
-            conn.execute(update(users).where(users.c.id == row_id).values(settings=kept or None))
+            # the account's: every identity linked with them keeps the same settings
+            conn.execute(update(users).where(users.c.id.in_(account_members(row_id))).values(settings=kept or None))
             return kept
 
     def _settings_row(self, conn: Connection, platform: str, external_id: str) -> int | None:
-        """The users row whose settings apply to this platform user: the only place that says which (one
-        account across platforms changes this lookup, and nothing else)."""
-        return conn.execute(select(users.c.id).where(users.c.platform == platform,
-                                                     users.c.external_id == external_id)).scalar_one_or_none()
+        """The users row whose settings apply to this platform user: their account's (storage/links.py)."""
+        return account_row_id(conn, platform, external_id)
 
     def _set(self, conn: Connection, platform: str, external_id: str, name: str, now: datetime,
              **values: Any) -> None:
+        """Set ``values`` on the user's account: on every identity linked with them too."""
         key = {"b_platform": platform, "b_ext": external_id}
         self.db.execute(conn, self._q.user_new, {**key, "b_name": name[:128], "b_role": "user", "b_now": now})
-        conn.execute(update(users).where(users.c.platform == platform, users.c.external_id == external_id)
-                     .values(**values))
+        account = account_row_id(conn, platform, external_id)
+        conn.execute(update(users).where(users.c.id.in_(account_members(account))).values(**values))
+
+
+def account_row_id(conn: Connection, platform: str, external_id: str) -> int | None:
+    """The row that holds the account of the identity ``platform:external_id``: the row it was linked into
+    with /link, else its own; None if the bot has never seen them. Per-user values (quota, history,
+    settings, language, ban, limits) are read from, and counted over, this account."""
+    return conn.execute(
+        select(func.coalesce(users.c.account_id, users.c.id))
+        .where(users.c.platform == platform, users.c.external_id == external_id)
+    ).scalar_one_or_none()

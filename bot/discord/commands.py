@@ -24,6 +24,7 @@ from bot.core import actions, admin, previews
 from bot.core import settings as core
 from bot.core.feed import JobFeed
 from bot.core.language import choices, words_for
+from bot.core.linking import code_text, linked_text, unlinked_text
 from bot.discord import live
 from bot.discord.config import DiscordConfig
 from bot.discord.live import Reply
@@ -151,6 +152,17 @@ class Commands:
             return [app_commands.Choice(name=name, value=name) for name in commands.model_names()
                     if current.strip().lower() in name.lower()][:25]
 
+        @app_commands.command(name=command_name(COMMANDS["link"]), description=localized(
+            N_("One account on Discord, Telegram and the web: get a code, or type one")))
+        @app_commands.describe(code=localized(N_("The code /link gave you on Telegram or the web console")))
+        async def link(interaction: discord.Interaction, code: str | None = None) -> None:
+            await commands.link(interaction, code)
+
+        @app_commands.command(name=command_name(COMMANDS["unlink"]),
+                              description=localized(N_("Separate your linked accounts again")))
+        async def unlink(interaction: discord.Interaction) -> None:
+            await commands.unlink(interaction)
+
         tree.add_command(video)
         tree.add_command(animate)
         tree.add_command(usage)
@@ -170,6 +182,8 @@ class Commands:
             await commands.preview(interaction, state.value)
 
         tree.add_command(preview)
+        tree.add_command(link)
+        tree.add_command(unlink)
         tree.on_error = self.on_error  # type: ignore[method-assign]
 
     def _admin_group(self) -> app_commands.Group:
@@ -391,6 +405,30 @@ class Commands:
             await self._refuse(interaction, exc)
             return
         await self._tell(interaction, previews.switched_text(await self._words(interaction), on))
+
+    async def link(self, interaction: discord.Interaction, code: str | None) -> None:
+        """/link: a code to type on the other platform; /link code: link with the account that got it. Both
+        answered to the user alone (ephemeral), so nobody else sees a code."""
+        await self._ack(interaction)
+        try:
+            user = self._user(interaction)
+            text = (linked_text(await self._words(interaction), await self.service.link(user, code)) if code
+                    else code_text(await self._words(interaction), await self.service.link_code(user)))
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+            return
+        interaction.extras.pop("words", None)  # the account's language may have changed with the link
+        await self._tell(interaction, text)
+
+    async def unlink(self, interaction: discord.Interaction) -> None:
+        await self._ack(interaction)
+        try:
+            user = self._user(interaction)
+            before = await self.service.unlink(user)
+        except ReelbotError as exc:
+            await self._refuse(interaction, exc)
+            return
+        await self._tell(interaction, unlinked_text(await self._words(interaction), user, before))
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Anything unexpected: logged for the admin, a plain apology for the user, never a traceback."""

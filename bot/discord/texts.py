@@ -28,6 +28,8 @@ def help_text(w: Words) -> str:
             "change them for every video (a video's own options still win).", settings=names["settings"]),
         w._("Admins: **{admin}** ban, unban, limit, block, unblock, blocklist.", admin=names["admin"]),
         previews.help_line(w, f"**{names['preview']}**"),
+        w._("**{link}** gives a code to type on Telegram or the web console: one account everywhere; **{unlink}** "
+            "separates them.", link=names["link"], unlink=names["unlink"]),
         "",
         w._("Options, as command options or in the prompt:"),
         flags_help(w),

@@ -33,6 +33,7 @@ COMMANDS = {
     "video": N_("/video"), "usage": N_("/usage"), "cancel": N_("/cancel"), "job": N_("/job"),
     "status": N_("/status"), "help": N_("/help"), "settings": N_("/settings"), "animate": N_("Animate image"),
     "admin": N_("/admin"),
+    "link": N_("/link"), "unlink": N_("/unlink"),
 }
 COMMANDS["preview"] = N_("/preview")
 

@@ -36,6 +36,7 @@ from bot.telegram import keyboards, limits, live, who
 from bot.telegram.admin import AdminCommand
 from bot.telegram.config import TelegramConfig
 from bot.telegram.flood import patiently
+from bot.telegram.linking import LinkCommands
 from bot.telegram.previews import PreviewSwitch
 from bot.telegram.settings import Settings
 from bot.telegram.texts import help_text, hint_text
@@ -81,6 +82,7 @@ class Handlers:
         self.admin.install(application)
         self.settings.install(application)  # /settings and its buttons, before the job buttons below
         self.previews.install(application)
+        LinkCommands(self.service, self.config, self._reply).install(application)  # /link, /unlink
         application.add_handler(MessageHandler(_NEW & (filters.PHOTO | filters.Document.ALL), self.picture))
         application.add_handler(
             MessageHandler(_NEW & filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, self.hint)

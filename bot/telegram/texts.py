@@ -23,6 +23,8 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("status", N_("GPUs, queues and spend (admins)")),
     ("admin", N_("Bans, limits and blocked words (admins)")),
     ("help", N_("How to use this bot")),
+    ("link", N_("One account on Discord, Telegram and the web: /link")),
+    ("unlink", N_("Separate your linked accounts again")),
 )
 
 
@@ -40,6 +42,8 @@ def help_text(w: Words) -> str:
             "or /settings language ko changes one for every video (a video's own options still win)."),
         w._("Admins: /admin ban, unban, limit, block, unblock, blocklist (/admin alone explains them)."),
         previews.help_line(w, "/preview"),
+        w._("/link gives a code to type on Discord or the web console: one account everywhere; /unlink "
+            "separates them."),
         "",
         w._("Options, in the caption or after /video:"),
     )

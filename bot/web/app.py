@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.web import admin, make, signin, videos
+from bot.web import admin, linking, make, signin, videos
 from bot.web.auth import CSRF_FIELD, CSRF_HEADER, csrf_ok
 from bot.web.console import HERE, Console
 
@@ -42,7 +42,7 @@ def build_app(console: Console) -> Starlette:
     config = console.config
     routes: list[BaseRoute] = [
         *_guarded(console, signin.routes(console) + make.routes(console) + videos.routes(console)
-                  + admin.routes(console)),
+                  + admin.routes(console) + linking.routes(console)),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [

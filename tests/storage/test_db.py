@@ -11,7 +11,8 @@ from storage.repo import Repository
 from tests.storage.conftest import LIMITS, NOW, new_job
 
 HEAD = "0010"  # the newest migration
-TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "workers", "alembic_version", "blocked_words"}
+TABLES = {"users", "jobs", "attempts", "ledger", "deliveries", "budget_months", "workers", "alembic_version",
+          "blocked_words", "link_codes", "link_tries", "place_settings"}
 
 
 def test_migrations_create_every_table_and_run_again_harmlessly(repo):

@@ -17,7 +17,8 @@ async def test_video_command_defers_then_shows_progress_and_ends_with_the_mp4(fa
     bot = await make_bot(simulated_seconds=0.8, simulated_steps=8)
     assert bot.started_line.startswith("Discord: running as reelbot")
     assert sorted(c["name"] for c in fake.commands[str(GUILD)]) == [
-        "Animate image", "admin", "cancel", "help", "job", "preview", "settings", "status", "usage", "video"]
+        "Animate image", "admin", "cancel", "help", "job", "link", "preview", "settings", "status", "unlink", "usage",
+        "video"]
     ann = fake.user(1001, "ann")
     inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a cat surfing --frames 8", "fps": 4,
                                                              "seed": 7}, locale=speaker.locale)

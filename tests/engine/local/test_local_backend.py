@@ -23,7 +23,7 @@ from engine.backends.diffusers import DiffusersBackend
 from engine.backends.simulated import SimulatedBackend
 from engine.events import Event, Progress
 from engine.lanes import GpuLane
-from engine.local.pipelines import MemoryPlan, load_pipeline, optimize
+from engine.local.pipelines import MemoryPlan, apply_plan, load_pipeline, optimize
 from engine.local.registry import BUILTIN, ModelSpec, resolve
 from engine.local.tiny import make_all
 from engine.types import (
@@ -223,3 +223,17 @@ def test_cuda_speed_settings_are_applied_once_and_compile_per_block_where_diffus
         assert optimize(load("ltx-video"), "cpu", compile_denoiser=True) == []  # CPU lanes: untouched
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+
+
+def test_a_pipeline_an_earlier_job_offloaded_goes_back_whole_for_a_plan_that_fits(tiny):
+    from accelerate.hooks import cpu_offload_with_hook
+
+    pipe = load_pipeline(resolve(str(tiny["zeroscope"]), BUILTIN), "cpu", token=None, cache_dir=None, offline=True)
+    apply_plan(pipe, MemoryPlan(4, None, offload=True), "cpu")
+    assert pipe.vae.use_slicing and pipe.vae.use_tiling
+    # what enable_model_cpu_offload leaves on a CUDA lane: an accelerate hook on each model
+    pipe._all_hooks = [cpu_offload_with_hook(pipe.unet, execution_device="cpu")[1]]
+    pipe._reelbot_offloaded = True
+    apply_plan(pipe, MemoryPlan(4, None), "cpu")
+    assert not hasattr(pipe.unet, "_hf_hook") and pipe._all_hooks == [] and not pipe._reelbot_offloaded
+    assert not pipe.vae.use_slicing and not pipe.vae.use_tiling

@@ -207,6 +207,8 @@ class DiffusersBackend:
                            gpu=lane.label))
                 raise OutOfMemory(said, backend=self.name) from error
             plan, change = step
+            if stage == "decode":  # the denoise's measured peak was on the plan before this rung
+                peaks.pop("denoise", None)
             # What changes the video, or how long it takes, is the user's to know; the rest is the operator's.
             ctx.note(N_("out of GPU memory: {change}", change=change) if isinstance(change, Text)
                      else f"out of GPU memory: {change}")
@@ -248,7 +250,7 @@ class DiffusersBackend:
         width, height = _size(spec, opts)
         choice = self.planner.choose(_gpu(lane, budget), spec, footprint, start, budget.free_gib, width, height,
                                      default_frames=opts.frames is None)
-        ctx.note(f"{choice.note()} of {budget.total_gib:.1f} GiB on {_gpu(lane, budget)}")
+        ctx.note(choice.note(_gpu(lane, budget), budget.total_gib))
         fitted = choice.plan
         if fitted.frames != start.frames or (fitted.offload and not start.offload):
             gb = round(budget.total_gib)

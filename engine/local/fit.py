@@ -103,6 +103,8 @@ MARGIN_GIB = 0.5  # the caching allocator's fragmentation and cuDNN/cuBLAS works
 # - Wan 2.1 1.3B (transformer 1.3B, umT5-XXL encoder 5.7B, bf16): its README gives 8.19 GB for 480p with the
 #   T5 on the CPU; diffusers' offload moves the T5 to the GPU for its turn, so it sets the offload peak.
 # - LTX-Video (transformer 2B, T5-XXL encoder 4.7B, bf16): its VAE compresses 32x32x8, so few tokens.
+# vae_gib, the VAE alone (what offload keeps on the GPU for the decode): SVD's temporal decoder and SD's VAE
+# about 0.1B parameters, Wan's 0.13B, LTX-Video's 0.4B, with room for their caches.
 FOOTPRINTS: dict[str, Footprint] = {
     "svd-xt": Footprint(25, 1024, 576, weights_gib=4.2, denoiser_gib=2.9, encoder_gib=1.2, denoise_gib=7.0,
                         decode_gib_per_frame=0.9, fewer_frames=14, vae_gib=0.2),

@@ -51,10 +51,11 @@ class Choice:
     free_gib: float
     why: str
 
-    def note(self) -> str:
+    def note(self, gpu: str = "", total_gib: float | None = None) -> str:
         """The operator's line on the attempt: the plan, predicted peak vs free, and why."""
-        return (f"memory plan: {describe(self.plan)}; predicted peak {self.predicted_gib:.1f} GiB, "
-                f"{self.free_gib:.1f} GiB free ({self.why})")
+        free = f"{self.free_gib:.1f}" + ("" if total_gib is None else f" of {total_gib:.1f}")
+        return (f"memory plan{' on ' + gpu if gpu else ''}: {describe(self.plan)}; predicted peak "
+                f"{self.predicted_gib:.1f} GiB, {free} GiB free: {self.why}")
 
 
 def describe(plan: MemoryPlan) -> str:

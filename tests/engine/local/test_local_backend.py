@@ -226,7 +226,7 @@ def test_cuda_speed_settings_are_applied_once_and_compile_per_block_where_diffus
 
 
 def test_a_pipeline_an_earlier_job_offloaded_goes_back_whole_for_a_plan_that_fits(tiny):
-    from accelerate.hooks import cpu_offload_with_hook
+    from accelerate import cpu_offload_with_hook
 
     pipe = load_pipeline(resolve(str(tiny["zeroscope"]), BUILTIN), "cpu", token=None, cache_dir=None, offline=True)
     apply_plan(pipe, MemoryPlan(4, None, offload=True), "cpu")

@@ -95,8 +95,8 @@ async def test_on_a_24_gb_card_svd_xt_decodes_16_frames_at_a_time_and_nobody_is_
     assert probe(done.result_path).frames == 25
     assert [(p.decode_chunk_size, p.offload, p.frames) for p in card.tries] == [(16, False, 25)]
     assert changes_told(EN, done) == [] and out_of_memory_notes(done) == []
-    assert "memory plan: 25 frames, decode 16 frames at a time, offload off; predicted peak 19.1 GiB, 23.0 GiB " \
-           "free (the fastest plan predicted to fit) of 23.6 GiB on cpu" in done.attempts[0].notes
+    assert "memory plan on cpu: 25 frames, decode 16 frames at a time, offload off; predicted peak 19.1 GiB, " \
+           "23.0 of 23.6 GiB free: the fastest plan predicted to fit" in done.attempts[0].notes
 
 
 async def test_on_a_141_gb_card_every_frame_is_decoded_at_once(app_factory, tiny, tmp_path):

@@ -116,6 +116,7 @@ def local_backend(settings: Settings) -> Backend:
         cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
         offline=settings.hf_hub_offline,
         compile_denoiser=settings.local_compile,
+        state_dir=settings.data_dir,  # the memory planner's memory_plans.json
     )
 
 

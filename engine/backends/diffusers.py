@@ -2,35 +2,52 @@
 
 Each lane keeps the pipelines it loaded (least recently used evicted first when free VRAM runs short), so
 back-to-back jobs for the same model never reload it; the scheduler's model affinity depends on that.
+
+Each job's memory plan is the planner's (engine/local/planner.py): the fastest one expected to fit the lane's
+free VRAM. A job runs in two stages, the denoise and then the decode of its kept latents, so that a decode that
+runs out of memory is retried alone; what ran out, and what worked, teaches the planner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine.backends.base import Output, RunContext
 from engine.errors import InvalidInput, ModelUnavailable, OutOfMemory
 from engine.lanes import GpuLane
-from engine.local.fit import Vram, VramProbe, cuda_vram, fit_plan, footprint_for
+from engine.local.decode import Latents, can_split
+from engine.local.fit import Vram, VramProbe, cuda_vram, footprint_for
 from engine.local.pipelines import (
     MemoryPlan,
+    Stage,
     apply_plan,
+    decode,
+    denoise,
     first_plan,
     load_pipeline,
     optimize,
     run_pipeline,
 )
+from engine.local.planner import STATE_FILE, Choice, Planner
 from engine.local.registry import ModelSpec, resolve
 from engine.translate.languages import ENGLISH
 from engine.types import Estimate, JobKind, Options
 from engine.words import N_, Text
 
-# Tests and benchmarks may raise a simulated out-of-memory here, before each try, to walk the ladder.
-FaultHook = Callable[[ModelSpec, MemoryPlan], None]
+
+class FaultHook(Protocol):
+    """Tests and benchmarks may raise a simulated out-of-memory here, before each stage of each try, to walk
+    the ladder: ``stage`` is "denoise" before the denoise, "decode" before the decode of the kept latents
+    (again at each decode retry), "run" before a one-call run of a pipeline whose decode is not split."""
+
+    def __call__(self, spec: ModelSpec, plan: MemoryPlan, stage: Stage) -> None: ...
+
 UNLOADABLE_FOR_S = 3600.0
 
 
@@ -49,6 +66,7 @@ class DiffusersBackend:
         compile_denoiser: bool = False,
         fault: FaultHook | None = None,
         vram: VramProbe = cuda_vram,
+        state_dir: Path | None = None,
     ) -> None:
         self.name = name
         self.registry = dict(registry)
@@ -59,11 +77,12 @@ class DiffusersBackend:
         self.compile_denoiser = compile_denoiser
         self.fault = fault
         self.vram = vram  # the lane's free VRAM; tests give a fake card
+        # what the memory planner learns is kept in state_dir (the data folder), else beside the model cache
+        folder = state_dir or cache_dir
+        self.planner = Planner(folder / STATE_FILE if folder is not None else None)
         self.seconds: dict[str, float] = {}  # measured run time per model, for estimates and ETAs
         self._specs: dict[str, ModelSpec | None] = {}  # resolved once: folder models are read from disk
         self._unloadable: dict[str, tuple[float, ModelUnavailable]] = {}
-        # (lane, model) -> the VRAM the model had when it was loaded there, which its plans are fitted to
-        self._budgets: dict[tuple[str, str], Vram] = {}
         self._told: set[tuple[str, str, str]] = set()  # (lane, model, change): users hear of it once
 
     def kinds(self) -> frozenset[JobKind]:
@@ -140,66 +159,131 @@ class DiffusersBackend:
         if wanted != (job.options.frames or spec.frames):
             ctx.note(N_("{model} makes only {step}k+1 frames (a multiple of {step}, plus one), so {frames} instead "
                         "of {asked}", model=spec.name, step=spec.frame_step, frames=wanted, asked=job.options.frames))
-        plan = self._fitted(lane, spec, ctx, first_plan(spec, pipe, wanted, offload=tight))
-        if tight:
+        start = first_plan(spec, pipe, wanted, offload=tight)
+        budget = self._budget(lane, pipe)
+        choice = self._planned(lane, spec, ctx, start, budget)
+        plan = start if choice is None else choice.plan
+        if tight and choice is None:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
+        apply_plan(pipe, plan, lane.device)  # before optimize: a plan on the GPU is one that may be compiled
         for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not plan.offload):
             ctx.note(tuned)
+        split = can_split(pipe)
+        kept: Latents | None = None  # the denoise's latents, once it ran: a failed decode is retried from them
+        peaks: dict[str, float] = {}
         while True:
+            stage: Stage = "decode" if kept is not None else "denoise" if split else "run"
+            error: BaseException | None = None
             try:
                 apply_plan(pipe, plan, lane.device)
-                if self.fault is not None:
-                    self.fault(spec, plan)
-                frames = run_pipeline(pipe, spec, ctx, plan)
+                if kept is None:
+                    self._fault(spec, plan, stage)
+                    with _peak(lane.device, pipe, peaks, stage):
+                        if not split:
+                            frames = run_pipeline(pipe, spec, ctx, plan)
+                            break
+                        kept = denoise(pipe, spec, ctx, plan)
+                    stage = "decode"
+                self._fault(spec, plan, "decode")
+                with _peak(lane.device, pipe, peaks, "decode"):
+                    frames = decode(pipe, kept, plan)
                 break
             except Exception as exc:
                 if not _is_oom(exc):
                     raise
-                _free_cuda()
-                step = plan.next(spec, job.options.allow_fewer_frames)
-                if step is None:
-                    said = (N_("{model} ran out of GPU memory on {gpu} even with offload and fewer frames.",
-                               model=spec.name, gpu=lane.label) if job.options.allow_fewer_frames else
-                            N_("{model} ran out of GPU memory on {gpu} even with offload.", model=spec.name,
-                               gpu=lane.label))
-                    raise OutOfMemory(said, backend=self.name) from exc
-                plan, change = step
-                # What changes the video, or how long it takes, is the user's to know; the rest is the operator's.
-                ctx.note(N_("out of GPU memory: {change}", change=change) if isinstance(change, Text)
-                         else f"out of GPU memory: {change}")
+                exc.__traceback__ = None  # its frames hold the failed try's tensors
+                error = exc
+            # Out of the except block, nothing holds the failed try's tensors any more: now they can be freed.
+            _free_cuda()
+            budget = self._ran_out(lane, pipe, spec, ctx, start, plan, stage, budget, error, peaks.pop(stage, None))
+            step = plan.next(spec, job.options.allow_fewer_frames, stage)
+            if step is None and stage == "decode":  # the decode alone cannot fit: a new, shorter denoise
+                kept = None
+                step = plan.next(spec, job.options.allow_fewer_frames, "denoise")
+            if step is None:
+                said = (N_("{model} ran out of GPU memory on {gpu} even with offload and fewer frames.",
+                           model=spec.name, gpu=lane.label) if job.options.allow_fewer_frames else
+                        N_("{model} ran out of GPU memory on {gpu} even with offload.", model=spec.name,
+                           gpu=lane.label))
+                raise OutOfMemory(said, backend=self.name) from error
+            plan, change = step
+            if stage == "decode":  # the denoise's measured peak was on the plan before this rung
+                peaks.pop("denoise", None)
+            # What changes the video, or how long it takes, is the user's to know; the rest is the operator's.
+            ctx.note(N_("out of GPU memory: {change}", change=change) if isinstance(change, Text)
+                     else f"out of GPU memory: {change}")
+        del kept
+        if peaks and lane.device.startswith("cuda"):
+            ctx.note("measured peak: " + ", ".join(f"{stage} {gib:.2f} GiB" for stage, gib in peaks.items()))
+        if budget is not None and (footprint := footprint_for(spec)) is not None:
+            width, height = _size(spec, job.options)
+            self.planner.worked(_gpu(lane, budget), spec, footprint, start, width, height, plan, budget.free_gib,
+                                peaks if lane.device.startswith("cuda") else None)
         elapsed = time.monotonic() - started
         self.seconds[spec.name] = elapsed if spec.name not in self.seconds else (
             0.7 * self.seconds[spec.name] + 0.3 * elapsed)
         return Output(fps=job.options.fps or spec.fps, frames=list(frames), gpu_seconds=elapsed,
                       model=spec.name)
 
-    def _fitted(self, lane: GpuLane, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) -> MemoryPlan:
-        """The ladder's first rung expected to fit the VRAM the model had when loaded (engine/local/fit.py);
-        ``plan`` as it is when the card or the model's footprint is unknown. What the user would notice
-        (a slower run, fewer frames) they are told the first time on this lane, in their language."""
-        vram = self._budgets.get((lane.name, spec.name))
+    def _fault(self, spec: ModelSpec, plan: MemoryPlan, stage: Stage) -> None:
+        if self.fault is not None:
+            self.fault(spec, plan, stage)
+
+    def _budget(self, lane: GpuLane, pipe: Any) -> Vram | None:
+        """The VRAM this job may use: what is free on the card, plus what this pipeline already holds there and
+        what the allocator keeps cached (neither is free to others, both are this job's). None: unknown card."""
+        vram = self.vram(lane)
+        if vram is None:
+            return None
+        return Vram(vram.free_gib + _held_gib(pipe, lane.device), vram.total_gib, vram.name)
+
+    def _planned(self, lane: GpuLane, spec: ModelSpec, ctx: RunContext, start: MemoryPlan,
+                 budget: Vram | None) -> Choice | None:
+        """The planner's choice for this job (engine/local/planner.py); None when the card or the model's
+        footprint is unknown, and the job starts on ``start``. The operator's notes say the plan and why; what
+        the user would notice (a slower run, fewer frames) they are told the first time on this lane, in their
+        language."""
         footprint = footprint_for(spec)
-        if vram is None or footprint is None:
-            return plan
+        if budget is None or footprint is None:
+            return None
         opts = ctx.job.options
-        width, height = (opts.width, opts.height) if opts.width and opts.height else spec.size(opts.portrait)
-        fitted = fit_plan(plan, spec, footprint, vram.free_gib, width, height, default_frames=opts.frames is None)
-        if fitted == plan:
-            return plan
-        ctx.note(f"planned for {vram.free_gib:.1f} GiB free of {vram.total_gib:.1f} GiB: decode_chunk_size "
-                 f"{fitted.decode_chunk_size}, offload {'on' if fitted.offload else 'off'}, {fitted.frames} frames")
-        if fitted.frames != plan.frames or (fitted.offload and not plan.offload):
-            gb = round(vram.total_gib)
+        width, height = _size(spec, opts)
+        choice = self.planner.choose(_gpu(lane, budget), spec, footprint, start, budget.free_gib, width, height,
+                                     default_frames=opts.frames is None)
+        ctx.note(choice.note(_gpu(lane, budget), budget.total_gib))
+        fitted = choice.plan
+        if fitted.frames != start.frames or (fitted.offload and not start.offload):
+            gb = round(budget.total_gib)
             told = (N_("On this {gb} GB GPU, {model} makes {after} frames instead of {before} and keeps part of "
                        "the model in main memory, so that the video fits; it takes longer", gb=gb,
-                       model=spec.name, after=fitted.frames, before=plan.frames)
-                    if fitted.frames != plan.frames else
+                       model=spec.name, after=fitted.frames, before=start.frames)
+                    if fitted.frames != start.frames else
                     N_("On this {gb} GB GPU, {model} keeps part of the model in main memory, so that the video "
                        "fits; it takes longer", gb=gb, model=spec.name))
             if (key := (lane.name, spec.name, str(told))) not in self._told:
                 self._told.add(key)
                 ctx.note(told)
-        return fitted
+        return choice
+
+    def _ran_out(self, lane: GpuLane, pipe: Any, spec: ModelSpec, ctx: RunContext, start: MemoryPlan, plan: MemoryPlan,
+                 stage: Stage, budget: Vram | None, error: BaseException | None, peak: float | None
+                 ) -> Vram | None:
+        """Teach the planner that ``plan`` ran out in ``stage``, with the free VRAM measured now that the failed
+        try is freed (a shortage another process caused is recorded as what it was) and, on CUDA, the peak it
+        reached plus what it asked for. Returns the VRAM the job has from now on."""
+        footprint = footprint_for(spec)
+        if budget is None or footprint is None:
+            return budget
+        now = self.vram(lane)
+        free = budget.free_gib if now is None else min(budget.free_gib,
+                                                       now.free_gib + _held_gib(pipe, lane.device))
+        if peak is not None and error is not None and (asked := _asked_gib(str(error))) is not None:
+            peak += asked
+        width, height = _size(spec, ctx.job.options)
+        self.planner.ran_out(_gpu(lane, budget), spec, footprint, start, width, height, plan, stage, free, peak)
+        ctx.note(f"memory planner learned: {describe_plan(plan)} ran out in the {stage} with {free:.1f} GiB free"
+                 + (f" (peak {peak:.1f} GiB)" if peak is not None else ""))
+        return Vram(free, budget.total_gib, budget.name)
 
     def _pipeline(self, lane: GpuLane, spec: ModelSpec, kind: JobKind, ctx: RunContext) -> tuple[Any, bool]:
         """The lane's warm pipeline for this model, loading it (and evicting others) if needed.
@@ -214,8 +298,6 @@ class DiffusersBackend:
         while lane.warm and self._free_gib(lane) < spec.vram_gib:
             lane.evict_oldest()
             _free_cuda()
-        if (before := self.vram(lane)) is not None:
-            self._budgets[(lane.name, spec.name)] = before
         try:
             pipe = load_pipeline(spec, lane.device, token=self.token, cache_dir=self.cache_dir,
                                  offline=self.offline)
@@ -248,6 +330,70 @@ def _is_oom(exc: BaseException) -> bool:
         return False
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower() and isinstance(
         exc, RuntimeError)
+
+
+def _size(spec: ModelSpec, opts: Options) -> tuple[int, int]:
+    return (opts.width, opts.height) if opts.width and opts.height else spec.size(opts.portrait)
+
+
+def _gpu(lane: GpuLane, vram: Vram) -> str:
+    """The card's name, which the planner learns under (the same model on the same card behaves the same)."""
+    return vram.name or lane.label
+
+
+def describe_plan(plan: MemoryPlan) -> str:
+    from engine.local.planner import describe
+
+    return describe(plan)
+
+
+def _asked_gib(message: str) -> float | None:
+    """What a CUDA out-of-memory says it tried to allocate ("Tried to allocate 2.00 GiB"), in GiB."""
+    found = re.search(r"Tried to allocate ([\d.]+) (GiB|MiB|KiB)", message)
+    if found is None:
+        return None
+    return float(found[1]) / {"GiB": 1, "MiB": 1024, "KiB": 1024**2}[found[2]]
+
+
+def _held_gib(pipe: Any, device: str) -> float:
+    """On CUDA, what this pipeline's weights take on ``device`` plus the allocator's cached, unused memory."""
+    if pipe is None or not device.startswith("cuda"):
+        return 0.0
+    import torch
+
+    where = torch.device(device)
+    cached = torch.cuda.memory_reserved(where) - torch.cuda.memory_allocated(where)
+    return (cached + _weights_bytes(pipe, where)) / 2**30
+
+
+def _weights_bytes(pipe: Any, where: Any) -> int:
+    import torch
+
+    total = 0
+    for component in getattr(pipe, "components", {}).values():
+        if isinstance(component, torch.nn.Module):
+            for tensor in (*component.parameters(), *component.buffers()):
+                if tensor.device == where:
+                    total += tensor.numel() * tensor.element_size()
+    return total
+
+
+@contextlib.contextmanager
+def _peak(device: str, pipe: Any, peaks: dict[str, float], stage: str) -> Iterator[None]:
+    """On CUDA, record the stage's peak in GiB as this job's own: the most allocated during it, less what other
+    pipelines on the card hold. Recorded whether the stage finishes or runs out."""
+    if not device.startswith("cuda"):
+        yield
+        return
+    import torch
+
+    where = torch.device(device)
+    others = torch.cuda.memory_allocated(where) - _weights_bytes(pipe, where)
+    torch.cuda.reset_peak_memory_stats(where)
+    try:
+        yield
+    finally:
+        peaks[stage] = (torch.cuda.max_memory_allocated(where) - others) / 2**30
 
 
 def _free_cuda() -> None:

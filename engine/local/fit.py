@@ -1,23 +1,20 @@
-"""The out-of-memory ladder's first rung, chosen before the first try from the lane's free VRAM.
+"""What each model needs on the GPU: the per-model table and the formula the memory planner predicts peaks with.
 
-A 12 GB desktop card that tries SVD-XT fully on the GPU runs out of memory, and the ladder
-(``MemoryPlan.next``) then gets there in five tries, each one a denoising run thrown away. So before the
-first try the backend asks how much VRAM the lane has free (``cuda_vram``, a seam tests replace with a fake
-card), estimates each rung's peak for the job's shape from :data:`FOOTPRINTS`, and starts at the first rung
-expected to fit. A card where everything fits starts where it always did; an unknown card (a CPU lane, a
-model with no footprint) too. When even offload is not expected to fit and the job left the frame count to
-the model, the model's own shorter clip is made instead (SVD-XT: 14 frames, SVD's count).
+Before the first try the backend asks how much VRAM the lane has free (``cuda_vram``, a seam tests replace with
+a fake card), and the planner (engine/local/planner.py) predicts each candidate plan's peak for the job's shape
+from :data:`FOOTPRINTS` and picks the fastest that fits. An unknown card (a CPU lane) or a model with no
+footprint starts where it always did.
 
-The figures are estimates, not measurements: they stand until the GPU-speed issue's planner measures each
-model's peak on the card it runs on (``bench/gpu.py`` records ``torch.cuda.max_memory_allocated``) and
-replaces this table. They lean towards the smaller rung: a picture smaller than the reference is planned
-as the reference one, and every peak carries :data:`MARGIN_GIB` for the allocator's slack.
+The figures are estimates until measured on a GPU (``bench/gpu.py`` records ``torch.cuda.max_memory_allocated``
+per stage), and the planner corrects them on each card from what it measures and from every out-of-memory
+(see the planner). They lean towards the safe side: a picture smaller than the reference is planned as the
+reference one, and every peak carries :data:`MARGIN_GIB` for the allocator's slack.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.local.pipelines import MemoryPlan
@@ -29,10 +26,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Vram:
-    """A lane's GPU memory in GiB: what is free now, and the card's size (what users call "12 GB")."""
+    """A lane's GPU memory in GiB: what is free now, and the card's size (what users call "12 GB"); the card's
+    name, which what the planner learns is kept under."""
 
     free_gib: float
     total_gib: float
+    name: str = ""
 
 
 VramProbe = Callable[["GpuLane"], Vram | None]
@@ -44,8 +43,9 @@ def cuda_vram(lane: GpuLane) -> Vram | None:
         return None
     import torch
 
-    free, total = torch.cuda.mem_get_info(torch.device(lane.device))
-    return Vram(free / 2**30, total / 2**30)
+    device = torch.device(lane.device)
+    free, total = torch.cuda.mem_get_info(device)
+    return Vram(free / 2**30, total / 2**30, torch.cuda.get_device_name(device))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +61,28 @@ class Footprint:
     denoise_gib: float  # the denoiser's activations at that shape, guidance's doubled batch included
     decode_gib_per_frame: float  # the VAE decoding one frame of that size
     fewer_frames: int | None = None  # the shorter clip to make when even offload is not expected to fit
+    vae_gib: float = 0.3  # the VAE alone: what offload keeps on the GPU while decoding
 
-    def peak_gib(self, plan: MemoryPlan, width: int, height: int) -> float:
-        """The expected peak of one run on ``plan`` at ``width`` x ``height``."""
+    def parts(self, plan: MemoryPlan, width: int, height: int) -> dict[str, tuple[float, float]]:
+        """Each stage's expected need at ``width`` x ``height`` on ``plan``, as (weights, activations) in GiB:
+        the weights on the GPU during it (all of them, or under offload only the component running), and what
+        it allocates, which scales with the picture and the frames (decoded ones: a chunk at a time)."""
         pixels = max(1.0, width * height / (self.width * self.height))  # smaller: planned as the reference
         activations = self.denoise_gib * pixels * plan.frames / self.frames
         decoded_at_once = min(plan.decode_chunk_size or plan.frames, plan.frames)  # no knob: all at once
         decode = self.decode_gib_per_frame * pixels * decoded_at_once
         if plan.offload:
-            return max(self.encoder_gib, self.denoiser_gib + max(activations, decode)) + MARGIN_GIB
-        return self.weights_gib + max(activations, decode) + MARGIN_GIB
+            return {"encode": (self.encoder_gib, 0.0), "denoise": (self.denoiser_gib, activations),
+                    "decode": (self.vae_gib, decode)}
+        return {"denoise": (self.weights_gib, activations), "decode": (self.weights_gib, decode)}
+
+    def peak_gib(self, plan: MemoryPlan, width: int, height: int,
+                 scales: Mapping[str, float] | None = None) -> float:
+        """The expected peak of one run on ``plan`` at ``width`` x ``height``; ``scales`` corrects a stage's
+        activations by what was learned on the card (1: the table as it is)."""
+        scales = scales or {}
+        return max(weights + activations * scales.get(stage, 1.0)
+                   for stage, (weights, activations) in self.parts(plan, width, height).items()) + MARGIN_GIB
 
 
 MARGIN_GIB = 0.5  # the caching allocator's fragmentation and cuDNN/cuBLAS workspaces
@@ -91,19 +103,21 @@ MARGIN_GIB = 0.5  # the caching allocator's fragmentation and cuDNN/cuBLAS works
 # - Wan 2.1 1.3B (transformer 1.3B, umT5-XXL encoder 5.7B, bf16): its README gives 8.19 GB for 480p with the
 #   T5 on the CPU; diffusers' offload moves the T5 to the GPU for its turn, so it sets the offload peak.
 # - LTX-Video (transformer 2B, T5-XXL encoder 4.7B, bf16): its VAE compresses 32x32x8, so few tokens.
+# vae_gib, the VAE alone (what offload keeps on the GPU for the decode): SVD's temporal decoder and SD's VAE
+# about 0.1B parameters, Wan's 0.13B, LTX-Video's 0.4B, with room for their caches.
 FOOTPRINTS: dict[str, Footprint] = {
     "svd-xt": Footprint(25, 1024, 576, weights_gib=4.2, denoiser_gib=2.9, encoder_gib=1.2, denoise_gib=7.0,
-                        decode_gib_per_frame=0.9, fewer_frames=14),
+                        decode_gib_per_frame=0.9, fewer_frames=14, vae_gib=0.2),
     "svd": Footprint(14, 1024, 576, weights_gib=4.2, denoiser_gib=2.9, encoder_gib=1.2, denoise_gib=4.0,
-                     decode_gib_per_frame=0.9),
+                     decode_gib_per_frame=0.9, vae_gib=0.2),
     "zeroscope": Footprint(24, 576, 320, weights_gib=3.4, denoiser_gib=2.6, encoder_gib=0.7, denoise_gib=3.0,
-                           decode_gib_per_frame=0.12),
+                           decode_gib_per_frame=0.12, vae_gib=0.2),
     "animatediff": Footprint(16, 512, 512, weights_gib=3.0, denoiser_gib=2.6, encoder_gib=0.3, denoise_gib=5.0,
-                             decode_gib_per_frame=0.3),
+                             decode_gib_per_frame=0.3, vae_gib=0.2),
     "wan": Footprint(81, 832, 480, weights_gib=13.3, denoiser_gib=2.4, encoder_gib=10.6, denoise_gib=4.0,
-                     decode_gib_per_frame=0.08),
+                     decode_gib_per_frame=0.08, vae_gib=0.3),
     "ltx-video": Footprint(121, 704, 480, weights_gib=13.4, denoiser_gib=3.7, encoder_gib=8.9, denoise_gib=3.0,
-                           decode_gib_per_frame=0.05),
+                           decode_gib_per_frame=0.05, vae_gib=0.9),
 }
 
 
@@ -115,19 +129,3 @@ def footprint_for(spec: ModelSpec) -> Footprint | None:
     base = next((name for name, s in BUILTIN.items() if spec.pipeline in (s.pipeline, s.image_pipeline)), None)
     return FOOTPRINTS.get(base) if base is not None else None
 
-
-def fit_plan(plan: MemoryPlan, spec: ModelSpec, footprint: Footprint, free_gib: float, width: int, height: int,
-             *, default_frames: bool) -> MemoryPlan:
-    """The first rung of the ladder from ``plan`` expected to fit in ``free_gib``. When none is, the bottom
-    rung, with the footprint's shorter clip if the job left its frames to the model (``default_frames``):
-    the ladder goes on from there, and hands the job on if that does not fit either."""
-    rung = plan
-    while footprint.peak_gib(rung, width, height) > free_gib:
-        step = rung.next(spec, allow_fewer_frames=False)
-        if step is None:
-            fewer = spec.valid_frames(footprint.fewer_frames) if footprint.fewer_frames else rung.frames
-            if default_frames and fewer < rung.frames:
-                return replace(rung, frames=fewer, fewer_frames=True)
-            return rung
-        rung = step[0]
-    return rung

@@ -5,9 +5,13 @@ Running reports each denoising step and stops at the next step when the job is c
 from the step callback, which works on every family (SVD and zeroscope have no interrupt flag) and frees
 the GPU without the VAE decode an interrupt would still run.
 
-On CUDA out-of-memory the job is retried down a ladder, the steps users are told to take by hand:
-smaller ``decode_chunk_size`` (8, 4, 2, 1), then model CPU offload with VAE slicing and tiling, then fewer
-frames (25 to 15) if the user allowed it; after that the router hands the job to the next backend.
+A run is two stages: the denoise (``output_type="latent"``), then the VAE decode of the kept latents with the
+pipeline's own decode and post-processing (engine/local/decode.py), which gives the same frames as the one
+call. On CUDA out-of-memory the job is retried down a ladder (``MemoryPlan.next``) that knows which stage ran
+out: a decode is retried alone from the latents (the denoiser moved off the GPU, then smaller
+``decode_chunk_size``), a denoise with model CPU offload and then fewer frames (25 to 15) if the user allowed
+it; after that the router hands the job to the next backend. Which plan a job starts on is the memory
+planner's choice (engine/local/planner.py).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import inspect
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -24,9 +28,12 @@ from PIL import Image
 from engine.backends.base import Cancelled, RunContext
 from engine.errors import BackendError, BackendUnavailable, ModelUnavailable
 from engine.images import fit_image
+from engine.local.decode import Latents, decode_latents
 from engine.local.registry import ModelSpec
 from engine.previews import halfway, latent_preview
 from engine.words import N_, Text
+
+Stage = Literal["denoise", "decode", "run"]  # what a try was doing when it ran out ("run": not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +43,26 @@ class MemoryPlan:
     offload: bool = False
     fewer_frames: bool = False  # once only: a much shorter clip is no longer what was asked for
 
-    def next(self, spec: ModelSpec, allow_fewer_frames: bool) -> tuple[MemoryPlan, Text | str] | None:
-        """The next rung of the out-of-memory ladder, with what changed in words; None at the bottom. A change
-        the user notices (a slower run, fewer frames) is a :class:`Text` for them; one they would not (smaller
-        decode chunks) is a plain string for the operator."""
-        if self.decode_chunk_size and self.decode_chunk_size > 1:
+    def next(self, spec: ModelSpec, allow_fewer_frames: bool, stage: Stage = "run"
+             ) -> tuple[MemoryPlan, Text | str] | None:
+        """The next rung of the out-of-memory ladder after ``stage`` ran out, with what changed in words; None at
+        the bottom. A change the user notices (a slower run, fewer frames) is a :class:`Text` for them; one they
+        would not (smaller decode chunks, the denoiser moved off the GPU for the decode alone) is a plain string
+        for the operator.
+
+        A denoise that ran out gains nothing from smaller decode chunks: it goes to offload, then fewer frames.
+        A decode retried from the kept latents first moves everything but the VAE off the GPU (the weights it no
+        longer needs; the frames stay the same), then decodes fewer frames at a time; at its bottom the
+        backend goes on with the denoise ladder. ``"run"``: a try whose stage is not known (a pipeline whose
+        decode reelbot cannot split), the ladder users are told to walk by hand."""
+        if stage == "decode":
+            if not self.offload:
+                return replace(self, offload=True), "the decode ran alone on the GPU, the rest moved to main memory"
+            if self.decode_chunk_size and self.decode_chunk_size > 1:
+                smaller = max(1, self.decode_chunk_size // 2)
+                return replace(self, decode_chunk_size=smaller), f"decode_chunk_size lowered to {smaller}"
+            return None
+        if stage == "run" and self.decode_chunk_size and self.decode_chunk_size > 1:
             smaller = max(1, self.decode_chunk_size // 2)
             return replace(self, decode_chunk_size=smaller), f"decode_chunk_size lowered to {smaller}"
         if not self.offload:
@@ -202,23 +224,31 @@ def optimize(pipe: Any, device: str, *, compile_denoiser: bool) -> list[str]:
 
 
 def apply_plan(pipe: Any, plan: MemoryPlan, device: str) -> None:
-    """Turn on the memory savers the plan asks for (they cannot be turned off on a loaded pipeline)."""
-    if not plan.offload:
-        return
-    if device.startswith("cuda") and not getattr(pipe, "_reelbot_offloaded", False):
+    """Put the pipeline in the state the plan asks for, both ways: model CPU offload with VAE slicing and
+    tiling for an offloaded plan; for one that is not, a pipeline an earlier job offloaded goes back onto the
+    GPU (hooks removed, every component moved back, slicing and tiling off), so that one short card's job
+    does not leave every later job slow."""
+    offloaded = getattr(pipe, "_reelbot_offloaded", False)
+    if plan.offload and device.startswith("cuda") and not offloaded:
         pipe.enable_model_cpu_offload(gpu_id=int(device.split(":")[1]) if ":" in device else 0)
         pipe._reelbot_offloaded = True
+    elif not plan.offload and offloaded:
+        pipe.remove_all_hooks()
+        pipe.to(device)
+        pipe._reelbot_offloaded = False
     vae = getattr(pipe, "vae", None)
-    for method in ("enable_slicing", "enable_tiling"):
-        if vae is not None and hasattr(vae, method):
-            try:
-                getattr(vae, method)()
-            except NotImplementedError:  # some video VAEs have no tiled decode
-                pass
+    for saver in ("slicing", "tiling"):
+        if vae is None or not hasattr(vae, f"use_{saver}"):  # SVD's temporal VAE has neither
+            continue
+        try:
+            getattr(vae, f"{'enable' if plan.offload else 'disable'}_{saver}")()
+        except NotImplementedError:  # some video VAEs have no tiled decode
+            pass
 
 
-def run_pipeline(pipe: Any, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) -> np.ndarray:
-    """One generation; returns frames as a (frames, height, width, 3) float array in [0, 1]."""
+def call_arguments(pipe: Any, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) -> dict[str, Any]:
+    """The pipeline call for the job on ``plan``: its inputs, a seeded CPU generator, and a step callback
+    that reports progress and stops at the next step when the job is cancelled."""
     import torch
 
     job = ctx.job
@@ -273,8 +303,45 @@ def run_pipeline(pipe: Any, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) 
     elif "callback" in call:  # older pipelines (zeroscope's TextToVideoSD)
         kwargs["callback"] = lambda step, _t, latents: step_done(step, latents)
         kwargs["callback_steps"] = 1
+    return kwargs
+
+
+def run_pipeline(pipe: Any, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) -> np.ndarray:
+    """One generation in one pipeline call; returns frames as a (frames, height, width, 3) float array in
+    [0, 1]. The backend runs the two stages apart (:func:`denoise`, then :func:`decode`) where it can; this is
+    the path for a pipeline it cannot split, and the reference the split path is checked against."""
+    import torch
+
+    kwargs = call_arguments(pipe, spec, ctx, plan)
     ctx.raise_if_cancelled()
     with torch.inference_mode():
         result = pipe(**kwargs)
     frames = result.frames[0]
     return np.asarray(frames, dtype=np.float32)
+
+
+def denoise(pipe: Any, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan) -> Latents:
+    """The denoising stage alone (``output_type="latent"``): the latents, kept for :func:`decode` and for a
+    decode retried after running out of memory."""
+    import torch
+
+    kwargs = call_arguments(pipe, spec, ctx, plan)
+    kwargs["output_type"] = "latent"
+    ctx.raise_if_cancelled()
+    with torch.inference_mode():
+        latents = pipe(**kwargs).frames
+    generator = kwargs["generator"]
+    return Latents(latents, kwargs, generator, generator.get_state())
+
+
+def decode(pipe: Any, kept: Latents, plan: MemoryPlan) -> np.ndarray:
+    """The VAE decode of kept latents, in ``plan``'s decode chunks, as the pipeline's own call would have
+    done it: the same frames, bit for bit. The generator is put back where the denoise left it each time, so
+    a retried decode draws the same noise (LTX-Video's decode noise)."""
+    import torch
+
+    kept.generator.set_state(kept.generator_state)
+    with torch.inference_mode():
+        video = decode_latents(pipe, kept.latents, kept.call, plan.decode_chunk_size)
+    pipe.maybe_free_model_hooks()  # what the pipeline's call ends with: offloaded models go back to main memory
+    return np.asarray(video[0], dtype=np.float32)

@@ -23,7 +23,7 @@ from engine.backends.diffusers import DiffusersBackend
 from engine.backends.simulated import SimulatedBackend
 from engine.events import Event, Progress
 from engine.lanes import GpuLane
-from engine.local.pipelines import MemoryPlan, load_pipeline, optimize
+from engine.local.pipelines import MemoryPlan, apply_plan, load_pipeline, optimize
 from engine.local.registry import BUILTIN, ModelSpec, resolve
 from engine.local.tiny import make_all
 from engine.types import (
@@ -128,32 +128,60 @@ async def test_progress_comes_every_step_and_cancel_stops_the_pipeline_mid_run(a
     assert follow_up.state is JobState.SUCCEEDED  # the lane is free again
 
 
-async def test_out_of_memory_walks_the_ladder_and_says_what_changed(app_factory, tiny):
-    tries: list[MemoryPlan] = []
+async def test_out_of_memory_in_the_denoise_goes_to_offload_and_says_what_changed(app_factory, tiny):
+    tries: list[tuple[str, int | None, bool]] = []
 
-    def short_of_memory(spec: ModelSpec, plan: MemoryPlan) -> None:
-        tries.append(plan)
+    def short_of_memory(spec: ModelSpec, plan: MemoryPlan, stage: str) -> None:
+        tries.append((stage, plan.decode_chunk_size, plan.offload))
         if not plan.offload:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     app = await local_app(app_factory, fault=short_of_memory)
     done = await app.service.wait((await app.service.submit(request(tiny["svd-xt"], I2V, frames=6))).id)
     assert done.state is JobState.SUCCEEDED
-    assert [(p.decode_chunk_size, p.offload) for p in tries] == [(8, False), (4, False), (2, False),
-                                                                (1, False), (1, True)]
+    # smaller decode chunks would not help a denoise: straight to offload, then the decode of its latents
+    assert tries == [("denoise", 8, False), ("denoise", 8, True), ("decode", 8, True)]
     notes = [str(n) for n in done.attempts[0].notes if str(n).startswith("out of GPU memory")]
-    assert notes == [
-        "out of GPU memory: decode_chunk_size lowered to 4", "out of GPU memory: decode_chunk_size lowered to 2",
-        "out of GPU memory: decode_chunk_size lowered to 1",
-        "out of GPU memory: it was made more slowly, with part of the model kept in main memory",
-    ]
-    told = changes_told(EN, done)  # the user hears of the slower run only, not of the decode chunks
+    assert notes == ["out of GPU memory: it was made more slowly, with part of the model kept in main memory"]
+    told = changes_told(EN, done)  # the user hears of the slower run
     assert told == ["Note: GPU memory was short, so it was made more slowly, with part of the model kept in main "
                     "memory."]
 
 
+async def test_out_of_memory_in_the_decode_decodes_the_kept_latents_again_and_the_video_is_the_same(
+    app_factory, tiny
+):
+    armed, tries = False, []
+
+    def decode_short(spec: ModelSpec, plan: MemoryPlan, stage: str) -> None:
+        if armed:
+            tries.append((stage, plan.decode_chunk_size, plan.offload))
+            if stage == "decode" and not plan.offload:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    app = await local_app(app_factory, fault=decode_short)
+    steps: list[int] = []
+
+    async def watch(event: Event) -> None:
+        if isinstance(event, Progress) and armed:
+            steps.append(event.step)
+
+    app.service.subscribe(watch)
+    plain = await app.service.wait((await app.service.submit(request(tiny["svd-xt"], I2V, frames=6, seed=5))).id)
+    armed = True
+    done = await app.service.wait((await app.service.submit(request(tiny["svd-xt"], I2V, frames=6, seed=5))).id)
+    await app.service.events.drain()
+    assert done.state is JobState.SUCCEEDED
+    assert tries == [("denoise", 8, False), ("decode", 8, False), ("decode", 8, True)]
+    assert steps == [1, 2]  # the two denoising steps ran once: the retry decoded the latents it kept
+    assert np.array_equal(decoded(done.result_path), decoded(plain.result_path))
+    notes = [str(n) for n in done.attempts[0].notes if str(n).startswith("out of GPU memory")]
+    assert notes == ["out of GPU memory: the decode ran alone on the GPU, the rest moved to main memory"]
+    assert changes_told(EN, done) == []  # nothing the user would notice
+
+
 async def test_out_of_memory_at_the_bottom_of_the_ladder_hands_the_job_on(app_factory, tiny):
-    def always(spec: ModelSpec, plan: MemoryPlan) -> None:
+    def always(spec: ModelSpec, plan: MemoryPlan, stage: str) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory.")
 
     cloud = SimulatedBackend("runway", local=False, seconds=0.01, steps=1, usd_per_run=0.25)
@@ -195,3 +223,17 @@ def test_cuda_speed_settings_are_applied_once_and_compile_per_block_where_diffus
         assert optimize(load("ltx-video"), "cpu", compile_denoiser=True) == []  # CPU lanes: untouched
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+
+
+def test_a_pipeline_an_earlier_job_offloaded_goes_back_whole_for_a_plan_that_fits(tiny):
+    from accelerate import cpu_offload_with_hook
+
+    pipe = load_pipeline(resolve(str(tiny["zeroscope"]), BUILTIN), "cpu", token=None, cache_dir=None, offline=True)
+    apply_plan(pipe, MemoryPlan(4, None, offload=True), "cpu")
+    assert pipe.vae.use_slicing and pipe.vae.use_tiling
+    # what enable_model_cpu_offload leaves on a CUDA lane: an accelerate hook on each model
+    pipe._all_hooks = [cpu_offload_with_hook(pipe.unet, execution_device="cpu")[1]]
+    pipe._reelbot_offloaded = True
+    apply_plan(pipe, MemoryPlan(4, None), "cpu")
+    assert not hasattr(pipe.unet, "_hf_hook") and pipe._all_hooks == [] and not pipe._reelbot_offloaded
+    assert not pipe.vae.use_slicing and not pipe.vae.use_tiling

@@ -116,6 +116,7 @@ def local_backend(settings: Settings) -> Backend:
         cache_dir=settings.hf_home / "hub" if settings.hf_home else None,
         offline=settings.hf_hub_offline,
         compile_denoiser=settings.local_compile,
+        compile_cache_dir=settings.compile_cache_dir,
     )
 
 

@@ -7,14 +7,18 @@ back-to-back jobs for the same model never reload it; the scheduler's model affi
 from __future__ import annotations
 
 import gc
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from engine.backends.base import Output, RunContext
-from engine.errors import InvalidInput, ModelUnavailable, OutOfMemory
+from engine.backends.base import Cancelled, Output, RunContext
+from engine.errors import BackendError, InvalidInput, ModelUnavailable, OutOfMemory
 from engine.lanes import GpuLane
+from engine.local.compiled import Compiler, WarmUpContext
 from engine.local.fit import Vram, VramProbe, cuda_vram, fit_plan, footprint_for
 from engine.local.pipelines import (
     MemoryPlan,
@@ -26,7 +30,7 @@ from engine.local.pipelines import (
 )
 from engine.local.registry import ModelSpec, resolve
 from engine.translate.languages import ENGLISH
-from engine.types import Estimate, JobKind, Options
+from engine.types import Estimate, JobKind, JobSpec, Options
 from engine.words import N_, Text
 
 # Tests and benchmarks may raise a simulated out-of-memory here, before each try, to walk the ladder.
@@ -46,9 +50,12 @@ class DiffusersBackend:
         token: str | None = None,
         cache_dir: Path | None = None,
         offline: bool = False,
-        compile_denoiser: bool = False,
+        compile_denoiser: bool = True,
         fault: FaultHook | None = None,
         vram: VramProbe = cuda_vram,
+        compile_backend: str | Callable[..., Any] = "inductor",
+        compile_cache_dir: Path | None = None,
+        compile_on_cpu: bool = False,
     ) -> None:
         self.name = name
         self.registry = dict(registry)
@@ -65,6 +72,10 @@ class DiffusersBackend:
         # (lane, model) -> the VRAM the model had when it was loaded there, which its plans are fitted to
         self._budgets: dict[tuple[str, str], Vram] = {}
         self._told: set[tuple[str, str, str]] = set()  # (lane, model, change): users hear of it once
+        # torch.compile of the denoisers, at warm-up only (engine/local/compiled.py); CUDA lanes only unless
+        # a test asks (``compile_on_cpu``, with a ``compile_backend`` that needs no C compiler).
+        self.compiler = Compiler(enabled=compile_denoiser, backend=compile_backend, cache_dir=compile_cache_dir,
+                                 on_cpu=compile_on_cpu)
 
     def kinds(self) -> frozenset[JobKind]:
         return frozenset(kind for spec in self.registry.values() for kind in spec.kinds)
@@ -121,6 +132,74 @@ class DiffusersBackend:
     async def aclose(self) -> None:
         return None
 
+    # --- warm-up: compiled at worker start, before the lane takes jobs ---
+
+    def warm_up_models(self, lane: GpuLane) -> list[str]:
+        """What ``lane`` compiles at start: the models it serves among the default ones, or those it was
+        given (a worker's ``--models``); none where nothing is compiled (a CPU lane, LOCAL_COMPILE=false)."""
+        if not self.compiler.applies(lane.device):
+            return []
+        if lane.models is not None:
+            return sorted(lane.models & set(self.registry)) or sorted(lane.models)
+        return list(dict.fromkeys(self.default_models.values()))
+
+    def warm_up(self, lane: GpuLane, model: str, cancel: threading.Event | None = None) -> list[str]:
+        """Load ``model`` onto ``lane`` if needed and compile the buckets of its default shapes (landscape
+        and portrait, default frames; each kind it makes), through the very path a job takes, so a job of
+        those shapes runs compiled graphs and never waits for a compile. Blocking: run it on the lane's
+        thread. ``cancel`` stops it at the next denoising step (shutdown). Returns notes for the operator,
+        e.g. "compiled svd-xt 1024x576x25 in 41.2 s (cache: warm)"; never raises for a model that cannot be
+        warmed (it says why)."""
+        cancel = cancel or threading.Event()
+        notes: list[str] = []
+        try:
+            spec = resolve(model, self.registry)
+        except BackendError as exc:
+            return [f"warm-up of {model} skipped: {exc}"]
+        seconds, told = dict(self.seconds), set(self._told)  # a warm-up is not a job: no estimate, no telling
+        with self.compiler.lock, tempfile.TemporaryDirectory(prefix="reelbot-warm-") as scratch:
+            compiling = self.compiler.applies(lane.device)
+            if compiling:
+                self.compiler.clear_cache_record()
+            cache = "warm" if compiling and self.compiler.load_cache(spec.name, lane.device) else "cold"
+            picture = Path(scratch) / "picture.png"
+            _grey_picture(picture, spec)
+            for kind in sorted(spec.kinds):
+                for portrait in dict.fromkeys((False, spec.size(False) != spec.size(True))):
+                    if cancel.is_set():
+                        notes.append(f"warm-up of {spec.name} stopped")
+                        return notes
+                    options = Options(model=model, portrait=portrait, steps=2)
+                    job = JobSpec(f"warm-up-{spec.name}", kind, "a warm-up run", options,
+                                  picture if kind is JobKind.IMAGE_TO_VIDEO else None, 0)
+                    ctx = WarmUpContext(job, Path(scratch), cancel, lambda *_: None, lane=lane)
+                    started = time.monotonic()
+                    try:
+                        self._generate(ctx)
+                    except Cancelled:
+                        notes += [str(n) for n in ctx.notes]
+                        notes.append(f"warm-up of {spec.name} stopped")
+                        return notes
+                    except Exception as exc:  # the model cannot run here: its jobs will say why
+                        notes += [str(n) for n in ctx.notes]
+                        notes.append(f"warm-up of {spec.name} failed: {type(exc).__name__}: {exc}")
+                        return notes
+                    finally:
+                        self.seconds, self._told = seconds, told
+                    notes += [str(n) for n in ctx.notes]
+                    pipe = lane.get_warm(spec.name)
+                    done = self.compiler.compiled_buckets(pipe) if pipe is not None else frozenset()
+                    shape = next((b for b in done if b.kind is kind and b.width == spec.size(portrait)[0]
+                                  and b.height == spec.size(portrait)[1]), None)
+                    if shape is not None:
+                        notes.append(f"compiled {shape} in {time.monotonic() - started:.1f} s (cache: {cache})")
+            if compiling:
+                try:
+                    self.compiler.save_cache(spec.name, lane.device)
+                except Exception as exc:  # a full disk slows the next start; it breaks nothing
+                    notes.append(f"compile cache of {spec.name} not saved: {type(exc).__name__}: {exc}")
+        return notes
+
     # --- on the lane's thread ---
 
     def _generate(self, ctx: RunContext) -> Output:
@@ -143,14 +222,16 @@ class DiffusersBackend:
         plan = self._fitted(lane, spec, ctx, first_plan(spec, pipe, wanted, offload=tight))
         if tight:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
-        for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not plan.offload):
+        for tuned in optimize(pipe, lane.device):
             ctx.note(tuned)
         while True:
             try:
                 apply_plan(pipe, plan, lane.device)
                 if self.fault is not None:
                     self.fault(spec, plan)
-                frames = run_pipeline(pipe, spec, ctx, plan)
+                frames = self.compiler.run(pipe, spec, ctx, plan.frames,
+                                           go=partial(run_pipeline, pipe, spec, ctx, plan),
+                                           offloaded=plan.offload or getattr(pipe, "_reelbot_offloaded", False))
                 break
             except Exception as exc:
                 if not _is_oom(exc):
@@ -230,6 +311,12 @@ class DiffusersBackend:
         """Free memory on the lane's GPU; a CPU lane never counts as short."""
         vram = self.vram(lane)
         return float("inf") if vram is None else vram.free_gib
+
+
+def _grey_picture(path: Path, spec: ModelSpec) -> None:
+    from PIL import Image
+
+    Image.new("RGB", spec.size(False), (128, 128, 128)).save(path)
 
 
 def _for_kind(pipe: Any, spec: ModelSpec, kind: JobKind) -> Any:

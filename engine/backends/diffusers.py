@@ -193,6 +193,10 @@ class DiffusersBackend:
                                   and b.height == spec.size(portrait)[1]), None)
                     if shape is not None:
                         notes.append(f"compiled {shape} in {time.monotonic() - started:.1f} s (cache: {cache})")
+                    elif compiling:
+                        width, height = spec.size(portrait)
+                        notes.append(f"{spec.name} {width}x{height} not compiled (CPU offload, or compiling "
+                                     "failed): its jobs run uncompiled")
             if compiling:
                 try:
                     self.compiler.save_cache(spec.name, lane.device)

@@ -191,8 +191,10 @@ class Compiler:
 
     def clear_cache_record(self) -> None:
         """Forget the artifacts recorded so far, so that the next save holds one model's only."""
-        from torch.compiler._cache import CacheArtifactManager
-
+        try:
+            from torch.compiler._cache import CacheArtifactManager
+        except ImportError:  # an older torch: its file may hold other models' artifacts too, which is harmless
+            return
         CacheArtifactManager.clear()
 
     def load_cache(self, model: str, device: str) -> bool:

@@ -148,6 +148,7 @@ async def test_a_compile_that_fails_leaves_the_model_running_uncompiled(tiny, wa
         [failed] = [n for n in notes if n.startswith(f"compiling {model} failed (BackendCompilerFailed")]
         assert "RuntimeError: Failed to find C compiler" in failed and failed.endswith("; it runs uncompiled")
         assert not [n for n in notes if n.startswith("compiled ")]
+        assert f"{model} 64x64 not compiled (CPU offload, or compiling failed): its jobs run uncompiled" in notes
         for _ in range(2):  # every later job works, uncompiled, with the frames of the eager path
             frames, job_notes = await generate(backend, lane, model, tmp_path)
             assert not [n for n in job_notes if "compil" in n]

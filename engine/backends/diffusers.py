@@ -154,7 +154,7 @@ class DiffusersBackend:
         notes: list[str] = []
         try:
             spec = resolve(model, self.registry)
-        except BackendError as exc:
+        except (BackendError, InvalidInput) as exc:  # not downloaded, gated, not a model: its jobs say why
             return [f"warm-up of {model} skipped: {exc}"]
         seconds, told = dict(self.seconds), set(self._told)  # a warm-up is not a job: no estimate, no telling
         with self.compiler.lock, tempfile.TemporaryDirectory(prefix="reelbot-warm-") as scratch:

@@ -146,6 +146,8 @@ def _lane(draw: ImageDraw.ImageDraw, lane: LaneStatus, y: int, layout: _Layout) 
     font, width, w = layout.font, layout.width, layout.w
     if lane.broken:
         state, colour = w._("BROKEN: {why}", why=lane.broken), ALARM
+    elif lane.warming and not lane.current_job:
+        state, colour = w._("warming up {model} (compiling; jobs wait for it)", model=lane.warming), BUSY
     elif lane.current_job:
         state, colour = w._("busy with {job_id} for {time}", job_id=lane.current_job,
                             time=w.duration(lane.busy_s)), BUSY

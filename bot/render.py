@@ -344,9 +344,12 @@ def spending_line(w: Words, can_spend: Sequence[str], off: Sequence[tuple[str, T
     return line
 
 
-def lane_state(w: Words, broken: str | None, current_job: str | None, busy_s: float) -> str:
+def lane_state(w: Words, broken: str | None, current_job: str | None, busy_s: float,
+               warming: str | None = None) -> str:
     if broken:
         return w._("BROKEN: {why}", why=broken)
+    if warming and not current_job:
+        return w._("warming up {model} (compiling; jobs wait for it)", model=warming)
     if current_job:
         return w._("busy with {job_id} for {time}", job_id=current_job, time=w.duration(busy_s))
     return w._("idle")
@@ -356,7 +359,7 @@ def status_sections(w: Words, report: StatusReport) -> list[tuple[str, str, list
     """/status in sections, each (key, title, lines): GPUs, Workers, Backends, Spend, Top users."""
     gpus = [] if report.lanes or report.workers else [w._("GPUs: none (cloud only)")]
     for lane in report.lanes:
-        state = lane_state(w, lane.broken, lane.current_job, lane.busy_s)
+        state = lane_state(w, lane.broken, lane.current_job, lane.busy_s, lane.warming)
         stats = ""
         if lane.stats:
             s = lane.stats

@@ -25,6 +25,7 @@ from engine.runner import ActiveJob, JobRunner
 from engine.scheduler import Scheduler
 from engine.types import JobSpec, JobState
 from engine.views import job_view
+from engine.warmup import WarmUps
 from storage.repo import Admitted, Limits, Repository
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,11 @@ class LocalLanes:
         self.max_interruptions = max_interruptions
         self.position_interval_s = position_interval_s
         self._positions_task: asyncio.Task[None] | None = None
+        self.warm_ups = WarmUps(scheduler.lanes, router.backends.values())
 
     async def start(self) -> None:
+        # The lanes warm up in the background (engine/warmup.py): jobs, recovered ones too, wait for them.
+        self.warm_ups.start()
         report = await self.repo.recover(now=utcnow(), max_interruptions=self.max_interruptions)
         if report.requeued or report.failed:
             log.warning("recovered after a stop: %d jobs run again, %d failed after repeated crashes",
@@ -120,6 +124,7 @@ class LocalLanes:
         self._positions_task = asyncio.get_running_loop().create_task(self._publish_positions())
 
     async def stop(self) -> None:
+        await self.warm_ups.stop()
         if self._positions_task is not None:
             self._positions_task.cancel()
             await asyncio.gather(self._positions_task, return_exceptions=True)

@@ -43,8 +43,16 @@ class GpuLane:
         self.busy_since: float | None = None
         self.expected_end: float = 0.0
         self.jobs_done = 0
-        self.broken: str | None = None  # set when a job would not stop; the lane takes no more work
+        self.broken: str | None = None  # set when the GPU is unusable; the lane takes no more work
+        self.warming: str | None = None  # the model compiled at start (engine/warmup.py): no job meanwhile
+        self.stopping = False  # a cancelled job still finishing its step, load or decode: no job meanwhile
+        self.on_ready: Callable[[], None] | None = None  # the scheduler's: the lane can take a job again
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"reelbot-{self.name}")
+
+    @property
+    def ready(self) -> bool:
+        """Free to start a job now."""
+        return self.current_job is None and self.broken is None and self.warming is None and not self.stopping
 
     def serves(self, model: str | None) -> bool:
         return self.broken is None and (self.models is None or model is None or model in self.models)
@@ -73,7 +81,9 @@ class GpuLane:
 
     async def call(self, fn: Callable[..., R], *args: Any, cancel: threading.Event) -> R:
         """Run ``fn`` on this lane's thread. If the caller is cancelled, raise the cancel flag and wait for
-        the work to stop (it checks the flag every step) before letting the lane be used again."""
+        the work to stop (it checks the flag every step). Work that outlasts ``cancel_grace_s`` (a model
+        still loading, a long VAE decode) is left to finish: the caller goes on, and the lane takes no job
+        until it has stopped (``stopping``). A cancel or a timeout never marks the GPU broken."""
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, fn, *args)
         try:
@@ -82,11 +92,28 @@ class GpuLane:
             cancel.set()
             done, _ = await asyncio.wait({future}, timeout=self.cancel_grace_s)
             if not done:
-                self.broken = f"a job did not stop within {self.cancel_grace_s:.0f} s of being cancelled"
-                log.error("lane %s marked broken: %s", self.name, self.broken)
+                log.warning("lane %s: a cancelled job has not stopped after %.0f s; no job starts there until "
+                            "it has", self.name, self.cancel_grace_s)
+                self.stopping = True
+                future.add_done_callback(self._stopped)
             elif not future.cancelled() and future.exception() is not None:
                 future.exception()  # retrieved: the cancel is what the caller asked for
             raise
+
+    def _stopped(self, future: asyncio.Future[Any]) -> None:
+        if not future.cancelled():
+            future.exception()  # retrieved: it was cancelled
+        self.stopping = False
+        self.ready_again()
+
+    def ready_again(self) -> None:
+        """Tell the scheduler that the lane may take a job again (after a warm-up or a late stop)."""
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def in_thread(self, fn: Callable[..., R], *args: Any) -> asyncio.Future[R]:
+        """Run ``fn`` on this lane's thread, with no cancel handling (the warm-up's own)."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def begin(self, job_id: str, expected_s: float) -> None:
         self.current_job = job_id

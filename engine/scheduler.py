@@ -86,6 +86,8 @@ class Scheduler:
         self, lanes: list[GpuLane], *, max_skips: int = 4, affinity_window: int = 8
     ) -> None:
         self.queues = [LaneQueue(lane) for lane in lanes]
+        for lane in lanes:
+            lane.on_ready = self.lane_ready
         self.max_skips = max_skips
         self.affinity_window = affinity_window
         self._seq = itertools.count()
@@ -142,6 +144,11 @@ class Scheduler:
             self.withdraw(ticket)
             raise
 
+    def lane_ready(self) -> None:
+        """A lane that was warming up or stopping may take jobs now."""
+        self.version += 1
+        self._dispatch_idle()
+
     def release(self, lane: GpuLane) -> None:
         ticket = self._lane_ticket.pop(lane.index, None)
         if ticket is not None:
@@ -182,7 +189,9 @@ class Scheduler:
             return None
         return min(
             candidates,
-            key=lambda q: (q.wait_s(now), model not in q.lane.warm_models, q.lane.index),
+            # A lane still warming up is a last resort among equals: an idle one starts the job at once.
+            key=lambda q: (q.wait_s(now), q.lane.warming is not None, model not in q.lane.warm_models,
+                           q.lane.index),
         )
 
     def _dispatch_idle(self) -> None:
@@ -191,7 +200,7 @@ class Scheduler:
         hungry: list[GpuLane] = []
         for queue in self.queues:
             lane = queue.lane
-            if lane.current_job is None and lane.broken is None:
+            if lane.ready:
                 ticket = self._pick(queue)
                 if ticket is not None:
                     self._start(lane, ticket)
@@ -278,7 +287,7 @@ class Scheduler:
             queue.items = SortedList(stuck)
         for queue in self.queues:
             lane = queue.lane
-            if lane.current_job is None and lane.broken is None and queue.size:
+            if lane.ready and queue.size:
                 first = self._pick(queue)
                 if first is not None:
                     self._start(lane, first)

@@ -39,6 +39,7 @@ class LaneStatus:
     jobs_done: int
     broken: str | None
     stats: GpuStats | None
+    warming: str | None = None  # the model it compiles at start; it takes no job until done
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,7 @@ async def admin_report(
             name=lane.name, label=lane.label, device=lane.device, current_job=lane.current_job,
             busy_s=mono - lane.busy_since if lane.busy_since else 0.0, queued=queues.get(lane.name, 0),
             warm_models=tuple(sorted(lane.warm_models)), jobs_done=lane.jobs_done, broken=lane.broken,
-            stats=gpu_stats(lane),
+            stats=gpu_stats(lane), warming=lane.warming,
         )
         for lane in scheduler.lanes
     )

@@ -117,6 +117,7 @@ def local_backend(settings: Settings) -> Backend:
         offline=settings.hf_hub_offline,
         compile_denoiser=settings.local_compile,
         state_dir=settings.data_dir,  # the memory planner's memory_plans.json
+        compile_cache_dir=settings.compile_cache_dir,
     )
 
 

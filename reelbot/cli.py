@@ -281,6 +281,7 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace, w: Words) -> 
     """One GPU (or cloud) worker of distributed mode, until SIGTERM or Ctrl-C."""
     from engine.distributed.queue import CLOUD_QUEUE, queue_for
     from engine.local.registry import load_registry
+    from engine.warmup import WarmUps
     from reelbot.app import build_lanes, build_worker
 
     if not settings.distributed:
@@ -313,11 +314,19 @@ async def cmd_worker(settings: Settings, args: argparse.Namespace, w: Words) -> 
     metrics = None
     if settings.metrics_port:
         metrics = await serve_metrics(app.service, settings)
-    print(w._("reelbot worker {name} is running: {gpu}; queues: {queues}. Ctrl-C stops it.", name=name, gpu=gpu,
-              queues=w.join(queues)), flush=True)
+    # Its GPU warms up (models loaded, default sizes compiled) before the worker takes its first job.
+    warming = WarmUps(app.lanes, app.backends.values(), say=lambda line: print(line, flush=True))
+    warming.start()
     try:
-        await worker.serve(stop)
+        warmed = asyncio.ensure_future(warming.wait())
+        await asyncio.wait({warmed, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        warmed.cancel()
+        if not stop.is_set():
+            print(w._("reelbot worker {name} is running: {gpu}; queues: {queues}. Ctrl-C stops it.", name=name,
+                      gpu=gpu, queues=w.join(queues)), flush=True)
+            await worker.serve(stop)
     finally:
+        await warming.stop()
         signalled.cancel()
         await asyncio.gather(signalled, return_exceptions=True)
         if metrics is not None:

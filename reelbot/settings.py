@@ -121,10 +121,11 @@ class Settings(BaseSettings):
     local_models: str = ""  # JSON: extra or changed entries of the model registry
     hf_home: Path | None = None  # where downloaded weights are cached (default: Hugging Face's own)
     hf_hub_offline: bool = False  # never contact the Hub: use only weights already downloaded
-    local_compile: bool = False  # torch.compile the denoiser on CUDA lanes (not yet measured on a GPU)
+    local_compile: bool = True  # torch.compile the denoiser on CUDA lanes, at start (engine/local/compiled.py)
     local_usd_per_gpu_second: float = Field(0.0, ge=0)
     default_text_model: str = "zeroscope"
     default_image_model: str = "svd-xt"
+    model_cache_dir: Path | None = None  # compiled kernels' caches (default: HF_HOME, else DATA_DIR/cache)
     simulated_gpus: int = Field(1, ge=0)
     simulated_seconds: float = Field(2.0, ge=0)
     simulated_load_seconds: float = Field(0.0, ge=0)
@@ -275,6 +276,11 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def compile_cache_dir(self) -> Path:
+        """Where torch.compile's caches (TorchInductor, Triton, the per-model mega-cache) are kept."""
+        return (self.model_cache_dir or self.hf_home or self.data_dir / "cache") / "torch-compile"
 
     def admin_ids(self, platform: str) -> frozenset[str]:
         ids = {"discord": self.discord_admin_ids, "telegram": self.telegram_admin_ids}.get(platform, [])

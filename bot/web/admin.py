@@ -40,7 +40,8 @@ def status_context(console: Console, w: Words, report: StatusReport) -> dict[str
     for n, lane in enumerate(report.lanes):
         stats = lane.stats
         lanes.append({
-            "name": lane.name, "label": lane.label, "state": lane_state(w, lane.broken, lane.current_job, lane.busy_s),
+            "name": lane.name, "label": lane.label,
+            "state": lane_state(w, lane.broken, lane.current_job, lane.busy_s, lane.warming),
             "broken": bool(lane.broken), "job": lane.current_job, "queued": lane.queued,
             "warm": w.join(lane.warm_models) or w._("none"),
             "util": round(stats.utilization_pct) if stats else None,

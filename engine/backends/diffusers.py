@@ -13,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
+import tempfile
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.backends.base import Output, RunContext
-from engine.errors import InvalidInput, ModelUnavailable, OutOfMemory
+from engine.backends.base import Cancelled, Output, RunContext
+from engine.errors import BackendError, InvalidInput, ModelUnavailable, OutOfMemory
 from engine.lanes import GpuLane
+from engine.local.compiled import Compiler, WarmUpContext
 from engine.local.decode import Latents, can_split
 from engine.local.fit import Vram, VramProbe, cuda_vram, footprint_for
 from engine.local.pipelines import (
@@ -37,7 +41,7 @@ from engine.local.pipelines import (
 from engine.local.planner import STATE_FILE, Choice, Planner
 from engine.local.registry import ModelSpec, resolve
 from engine.translate.languages import ENGLISH
-from engine.types import Estimate, JobKind, Options
+from engine.types import Estimate, JobKind, JobSpec, Options
 from engine.words import N_, Text
 
 
@@ -63,10 +67,13 @@ class DiffusersBackend:
         token: str | None = None,
         cache_dir: Path | None = None,
         offline: bool = False,
-        compile_denoiser: bool = False,
+        compile_denoiser: bool = True,
         fault: FaultHook | None = None,
         vram: VramProbe = cuda_vram,
         state_dir: Path | None = None,
+        compile_backend: str | Callable[..., Any] = "inductor",
+        compile_cache_dir: Path | None = None,
+        compile_on_cpu: bool = False,
     ) -> None:
         self.name = name
         self.registry = dict(registry)
@@ -84,6 +91,10 @@ class DiffusersBackend:
         self._specs: dict[str, ModelSpec | None] = {}  # resolved once: folder models are read from disk
         self._unloadable: dict[str, tuple[float, ModelUnavailable]] = {}
         self._told: set[tuple[str, str, str]] = set()  # (lane, model, change): users hear of it once
+        # torch.compile of the denoisers, at warm-up only (engine/local/compiled.py); CUDA lanes only unless
+        # a test asks (``compile_on_cpu``, with a ``compile_backend`` that needs no C compiler).
+        self.compiler = Compiler(enabled=compile_denoiser, backend=compile_backend, cache_dir=compile_cache_dir,
+                                 on_cpu=compile_on_cpu)
 
     def kinds(self) -> frozenset[JobKind]:
         return frozenset(kind for spec in self.registry.values() for kind in spec.kinds)
@@ -140,6 +151,78 @@ class DiffusersBackend:
     async def aclose(self) -> None:
         return None
 
+    # --- warm-up: compiled at worker start, before the lane takes jobs ---
+
+    def warm_up_models(self, lane: GpuLane) -> list[str]:
+        """What ``lane`` compiles at start: the models it serves among the default ones, or those it was
+        given (a worker's ``--models``); none where nothing is compiled (a CPU lane, LOCAL_COMPILE=false)."""
+        if not self.compiler.applies(lane.device):
+            return []
+        if lane.models is not None:
+            return sorted(lane.models & set(self.registry)) or sorted(lane.models)
+        return list(dict.fromkeys(self.default_models.values()))
+
+    def warm_up(self, lane: GpuLane, model: str, cancel: threading.Event | None = None) -> list[str]:
+        """Load ``model`` onto ``lane`` if needed and compile the buckets of its default shapes (landscape
+        and portrait, default frames; each kind it makes), through the very path a job takes, so a job of
+        those shapes runs compiled graphs and never waits for a compile. Blocking: run it on the lane's
+        thread. ``cancel`` stops it at the next denoising step (shutdown). Returns notes for the operator,
+        e.g. "compiled svd-xt 1024x576x25 in 41.2 s (cache: warm)"; never raises for a model that cannot be
+        warmed (it says why)."""
+        cancel = cancel or threading.Event()
+        notes: list[str] = []
+        try:
+            spec = resolve(model, self.registry)
+        except (BackendError, InvalidInput) as exc:  # not downloaded, gated, not a model: its jobs say why
+            return [f"warm-up of {model} skipped: {exc}"]
+        seconds, told = dict(self.seconds), set(self._told)  # a warm-up is not a job: no estimate, no telling
+        with self.compiler.lock, tempfile.TemporaryDirectory(prefix="reelbot-warm-") as scratch:
+            compiling = self.compiler.applies(lane.device)
+            if compiling:
+                self.compiler.clear_cache_record()
+            cache = "warm" if compiling and self.compiler.load_cache(spec.name, lane.device) else "cold"
+            picture = Path(scratch) / "picture.png"
+            _grey_picture(picture, spec)
+            for kind in sorted(spec.kinds):
+                for portrait in dict.fromkeys((False, spec.size(False) != spec.size(True))):
+                    if cancel.is_set():
+                        notes.append(f"warm-up of {spec.name} stopped")
+                        return notes
+                    options = Options(model=model, portrait=portrait, steps=2)
+                    job = JobSpec(f"warm-up-{spec.name}", kind, "a warm-up run", options,
+                                  picture if kind is JobKind.IMAGE_TO_VIDEO else None, 0)
+                    ctx = WarmUpContext(job, Path(scratch), cancel, lambda *_: None, lane=lane)
+                    started = time.monotonic()
+                    try:
+                        self._generate(ctx)
+                    except Cancelled:
+                        notes += [str(n) for n in ctx.notes]
+                        notes.append(f"warm-up of {spec.name} stopped")
+                        return notes
+                    except Exception as exc:  # the model cannot run here: its jobs will say why
+                        notes += [str(n) for n in ctx.notes]
+                        notes.append(f"warm-up of {spec.name} failed: {type(exc).__name__}: {exc}")
+                        return notes
+                    finally:
+                        self.seconds, self._told = seconds, told
+                    notes += [str(n) for n in ctx.notes]
+                    pipe = lane.get_warm(spec.name)
+                    done = self.compiler.compiled_buckets(pipe) if pipe is not None else frozenset()
+                    shape = next((b for b in done if b.kind is kind and b.width == spec.size(portrait)[0]
+                                  and b.height == spec.size(portrait)[1]), None)
+                    if shape is not None:
+                        notes.append(f"compiled {shape} in {time.monotonic() - started:.1f} s (cache: {cache})")
+                    elif compiling:
+                        width, height = spec.size(portrait)
+                        notes.append(f"{spec.name} {width}x{height} not compiled (CPU offload, or compiling "
+                                     "failed): its jobs run uncompiled")
+            if compiling:
+                try:
+                    self.compiler.save_cache(spec.name, lane.device)
+                except Exception as exc:  # a full disk slows the next start; it breaks nothing
+                    notes.append(f"compile cache of {spec.name} not saved: {type(exc).__name__}: {exc}")
+        return notes
+
     # --- on the lane's thread ---
 
     def _generate(self, ctx: RunContext) -> Output:
@@ -165,8 +248,8 @@ class DiffusersBackend:
         plan = start if choice is None else choice.plan
         if tight and choice is None:
             ctx.note("model CPU offload on from the start: not enough free VRAM")
-        apply_plan(pipe, plan, lane.device)  # before optimize: a plan on the GPU is one that may be compiled
-        for tuned in optimize(pipe, lane.device, compile_denoiser=self.compile_denoiser and not plan.offload):
+        apply_plan(pipe, plan, lane.device)  # before optimize: a plan back on the GPU is one that may be compiled
+        for tuned in optimize(pipe, lane.device):
             ctx.note(tuned)
         split = can_split(pipe)
         kept: Latents | None = None  # the denoise's latents, once it ran: a failed decode is retried from them
@@ -178,11 +261,14 @@ class DiffusersBackend:
                 apply_plan(pipe, plan, lane.device)
                 if kept is None:
                     self._fault(spec, plan, stage)
+                    offloaded = plan.offload or getattr(pipe, "_reelbot_offloaded", False)
                     with _peak(lane.device, pipe, peaks, stage):
-                        if not split:
-                            frames = run_pipeline(pipe, spec, ctx, plan)
+                        if not split:  # compiled where the lane's warm-up compiled this size (engine/local/compiled.py)
+                            frames = self.compiler.run(pipe, spec, ctx, plan.frames, offloaded=offloaded,
+                                                       go=partial(run_pipeline, pipe, spec, ctx, plan))
                             break
-                        kept = denoise(pipe, spec, ctx, plan)
+                        kept = self.compiler.run(pipe, spec, ctx, plan.frames, offloaded=offloaded,
+                                                 go=partial(denoise, pipe, spec, ctx, plan))
                     stage = "decode"
                 self._fault(spec, plan, "decode")
                 with _peak(lane.device, pipe, peaks, "decode"):
@@ -312,6 +398,12 @@ class DiffusersBackend:
         """Free memory on the lane's GPU; a CPU lane never counts as short."""
         vram = self.vram(lane)
         return float("inf") if vram is None else vram.free_gib
+
+
+def _grey_picture(path: Path, spec: ModelSpec) -> None:
+    from PIL import Image
+
+    Image.new("RGB", spec.size(False), (128, 128, 128)).save(path)
 
 
 def _for_kind(pipe: Any, spec: ModelSpec, kind: JobKind) -> Any:

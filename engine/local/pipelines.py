@@ -188,10 +188,10 @@ def is_folder(source: str) -> bool:
     return source.startswith(("/", ".", "~")) or Path(source).exists()
 
 
-def optimize(pipe: Any, device: str, *, compile_denoiser: bool) -> list[str]:
-    """Speed settings for a CUDA lane, applied once per pipeline: TF32 matmuls, channels-last convs, and
-    ``torch.compile`` of the denoiser (per repeated block where diffusers supports it, so the compile
-    takes seconds; its cost is paid on the lane's first job). Returns what was done, for the notes."""
+def optimize(pipe: Any, device: str) -> list[str]:
+    """Speed settings for a CUDA lane, applied once per pipeline: TF32 matmuls and channels-last convs.
+    ``torch.compile`` of the denoiser is the lane's warm-up's (engine/local/compiled.py), never a job's.
+    Returns what was done, for the notes."""
     if getattr(pipe, "_reelbot_optimized", False) or not device.startswith("cuda"):
         return []
     import torch
@@ -209,17 +209,6 @@ def optimize(pipe: Any, device: str, *, compile_denoiser: bool) -> list[str]:
         if convs and all(isinstance(m, torch.nn.Conv2d) for m in convs):
             module.to(memory_format=torch.channels_last)
             done.append(f"{name} channels-last")
-    denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
-    if compile_denoiser and denoiser is not None and not getattr(pipe, "_reelbot_offloaded", False):
-        try:
-            if getattr(denoiser, "_repeated_blocks", None):
-                denoiser.compile_repeated_blocks(fullgraph=True)
-                done.append("denoiser blocks compiled")
-            else:
-                denoiser.compile()  # max-autotune would take many minutes on a 1.5B UNet
-                done.append("denoiser compiled")
-        except Exception as exc:  # an unsupported model runs uncompiled rather than not at all
-            done.append(f"compile skipped ({type(exc).__name__})")
     return done
 
 

@@ -82,3 +82,28 @@ def test_both_images_have_a_font_with_hangul_for_the_status_chart() -> None:
     for name in ("Dockerfile", "Dockerfile.worker"):
         installs = " ".join(re.findall(r"apt-get install ([^&]+)", (DEPLOY / name).read_text().replace("\\\n", " ")))
         assert "fonts-noto-cjk" in installs.split(), f"{name} installs no CJK font"
+
+
+def test_the_worker_image_can_compile_and_keeps_the_compiled_kernels_on_its_volume() -> None:
+    """LOCAL_COMPILE is on by default: Triton needs a C compiler and the Python headers in the image, and the
+    kernels' cache must outlive the container (MODEL_CACHE_DIR on the /models volume)."""
+    text = (DEPLOY / "Dockerfile.worker").read_text().replace("\\\n", " ")
+    installs = " ".join(re.findall(r"apt-get install ([^&]+)", text)).split()
+    base = re.search(r"^FROM (\S+)", text, re.M)
+    assert base is not None
+    assert "-devel" in base.group(1) or ({"gcc", "python3.11-dev"} <= set(installs)) or "build-essential" in installs
+    cache = re.search(r"\bMODEL_CACHE_DIR=(\S+)", text)
+    assert cache is not None
+    volumes = yaml.safe_load(re.search(r"^VOLUME (\[.*\])$", text, re.M).group(1))  # type: ignore[union-attr]
+    assert any(Path(cache.group(1)).is_relative_to(v) for v in volumes)
+    for name, svc in compose()["services"].items():
+        if name.startswith("worker"):
+            mounts = {v.split(":")[1] for v in svc["volumes"] if not v.startswith("data:")}
+            assert any(Path(svc["environment"]["MODEL_CACHE_DIR"]).is_relative_to(m) for m in mounts), name
+
+
+def test_systemd_units_keep_the_compiled_kernels_across_restarts() -> None:
+    for unit in ("reelbot.service", "reelbot-worker@.service"):
+        text = (DEPLOY / unit).read_text()
+        [cache_dir] = re.findall(r"^CacheDirectory=(\S+)$", text, re.M)
+        assert f"Environment=MODEL_CACHE_DIR=/var/cache/{cache_dir}" in text.splitlines()

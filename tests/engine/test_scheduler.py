@@ -454,3 +454,41 @@ async def test_cancelling_jobs_does_not_cost_a_user_their_turn(make_lanes):
     sched.enqueue(Ticket("a-again", "user:a", None, est_s=1.0))
     assert sched.position("a-again")[0] == 2  # right after b0, not behind all of B's jobs
     sched.release(held)
+
+
+# --- 12. a lane warming up at start ---
+
+
+async def test_a_lane_warming_up_takes_no_job_until_ready_and_an_idle_lane_takes_them_meanwhile(make_lanes):
+    lane0, lane1 = make_lanes(2)
+    lane0.warming = lane1.warming = "svd-xt"
+    sched = Scheduler([lane0, lane1])
+    first = sched.enqueue(ticket("j1"))
+    second = sched.enqueue(ticket("j2"))
+    assert lane0.current_job is None and lane1.current_job is None  # both still compiling: the jobs wait
+    # The wait counts the jobs ahead only, not the warm-up: a job is not sent to the cloud because of it.
+    assert sched.expected_wait("zeroscope") == pytest.approx(10.0)
+
+    lane1.warming = None
+    lane1.ready_again()  # lane 1 is ready: it takes the job queued on it, then steals the one behind lane 0
+    assert await sched.wait(second) is lane1
+    sched.release(lane1)
+    assert await sched.wait(first) is lane1 and lane0.current_job is None
+
+    lane0.warming = None
+    lane0.ready_again()
+    late = sched.enqueue(ticket("j3"))
+    assert await sched.wait(late) is lane0  # ready, idle: it starts at once
+
+
+async def test_a_lane_whose_cancelled_job_is_still_stopping_takes_the_next_job_once_it_has(make_lanes):
+    (lane,) = make_lanes(1)
+    sched = Scheduler([lane])
+    await hold(sched, lane, "stuck")
+    lane.stopping = True  # the runner gave up waiting; the lane's thread has not returned yet
+    sched.release(lane)
+    waiting = sched.enqueue(ticket("next"))
+    assert lane.current_job is None and lane.broken is None and not waiting.future.done()
+    lane.stopping = False
+    lane.ready_again()
+    assert await sched.wait(waiting) is lane

@@ -203,24 +203,23 @@ async def test_a_warm_model_is_not_loaded_again(app_factory, tiny):
     assert str(tiny["wan"]) in app.lanes[0].warm_models
 
 
-def test_cuda_speed_settings_are_applied_once_and_compile_per_block_where_diffusers_can(tiny):
+def test_cuda_speed_settings_are_applied_once_and_never_compile(tiny):
     def load(name: str) -> Any:
         return load_pipeline(resolve(str(tiny[name]), BUILTIN), "cpu", token=None, cache_dir=None, offline=True)
 
     tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     try:
-        animatediff, zeroscope, svd, wan = load("animatediff"), load("zeroscope"), load("svd-xt"), load("wan")
-        # Called as for a CUDA lane; torch.compile only wraps here, nothing compiles until a call.
-        assert optimize(animatediff, "cuda:0", compile_denoiser=True) == [
-            "unet channels-last", "vae channels-last", "denoiser compiled"]
+        animatediff, zeroscope, svd = load("animatediff"), load("zeroscope"), load("svd-xt")
+        # Called as for a CUDA lane. Compiling is the lane's warm-up's (tests/engine/local/test_compiled.py).
+        assert optimize(animatediff, "cuda:0") == ["unet channels-last", "vae channels-last"]
         conv = next(m for m in animatediff.unet.modules() if isinstance(m, torch.nn.Conv2d))
         assert conv.weight.is_contiguous(memory_format=torch.channels_last)
-        assert optimize(animatediff, "cuda:0", compile_denoiser=True) == []  # once per pipeline
+        assert animatediff.unet._compiled_call_impl is None
+        assert optimize(animatediff, "cuda:0") == []  # once per pipeline
         # 3-D convolutions have no channels-last: zeroscope's and SVD's UNets are left as they are.
-        assert optimize(zeroscope, "cuda:0", compile_denoiser=False) == ["vae channels-last"]
-        assert optimize(svd, "cuda:0", compile_denoiser=False) == []
-        assert "denoiser blocks compiled" in optimize(wan, "cuda:0", compile_denoiser=True)
-        assert optimize(load("ltx-video"), "cpu", compile_denoiser=True) == []  # CPU lanes: untouched
+        assert optimize(zeroscope, "cuda:0") == ["vae channels-last"]
+        assert optimize(svd, "cuda:0") == []
+        assert optimize(load("ltx-video"), "cpu") == []  # CPU lanes: untouched
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
 

@@ -104,6 +104,9 @@ class Options:
     provider: str | None = None
     allow_fewer_frames: bool = True
     raw_prompt: bool | None = None  # True (--raw): every model gets the prompt as written, never translated
+    aspect: str | None = None  # --ar: "16:9", "9:16", "1:1", "4:5", "21:9"; mapped per model (engine/controls.py)
+    motion: int | None = None  # --motion 1-10: how much moves (SVD's motion bucket; engine/controls.py)
+    quality: str | None = None  # --quality fast|normal|best: the model's steps preset (--steps wins)
 
     def to_dict(self) -> dict[str, Any]:
         return {f: v for f in _OPTION_FIELDS if (v := getattr(self, f)) is not None}
@@ -253,3 +256,16 @@ class Page(Generic[T]):
     def prev_offset(self) -> int:
         """Where the previous page starts (0 at the latest)."""
         return max(0, self.offset - self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """One model a user may pick now (``/models``, Discord's autocomplete, the web form): what it makes, how
+    long it typically takes and what a video costs where it would run first."""
+
+    name: str
+    kinds: tuple[JobKind, ...]  # text-to-video, image-to-video, or both
+    backend: str | None  # where it would run first ("local", "replicate"); None: nowhere right now
+    local: bool
+    seconds: float | None  # the backend's estimate of one run
+    cost_usd: float  # the price of one video there (0.0: free)

@@ -111,7 +111,11 @@ class DiffusersBackend:
 
     def estimate(self, kind: JobKind, options: Options) -> Estimate:
         spec = self.spec_for(kind, options)
-        seconds = self.seconds.get(spec.name, spec.seconds_estimate) if spec else 60.0
+        if spec is None:
+            return Estimate(cost_usd=0.0, seconds=60.0)
+        seconds = self.seconds.get(spec.name, spec.seconds_estimate)
+        if options.steps or options.quality:  # the time goes with the steps (measured at its default steps)
+            seconds *= spec.steps_for(options) / max(1, spec.steps)
         return Estimate(cost_usd=0.0, seconds=seconds)
 
     async def run(self, ctx: RunContext) -> Output:
@@ -168,8 +172,9 @@ class DiffusersBackend:
                 ctx.note(N_("out of GPU memory: {change}", change=change) if isinstance(change, Text)
                          else f"out of GPU memory: {change}")
         elapsed = time.monotonic() - started
-        self.seconds[spec.name] = elapsed if spec.name not in self.seconds else (
-            0.7 * self.seconds[spec.name] + 0.3 * elapsed)
+        usual = elapsed * spec.steps / max(1, spec.steps_for(job.options))  # as if run at its default steps
+        self.seconds[spec.name] = usual if spec.name not in self.seconds else (
+            0.7 * self.seconds[spec.name] + 0.3 * usual)
         return Output(fps=job.options.fps or spec.fps, frames=list(frames), gpu_seconds=elapsed,
                       model=spec.name)
 
@@ -181,9 +186,9 @@ class DiffusersBackend:
         footprint = footprint_for(spec)
         if vram is None or footprint is None:
             return plan
-        opts = ctx.job.options
-        width, height = (opts.width, opts.height) if opts.width and opts.height else spec.size(opts.portrait)
-        fitted = fit_plan(plan, spec, footprint, vram.free_gib, width, height, default_frames=opts.frames is None)
+        width, height = spec.frame(ctx.job.options)
+        fitted = fit_plan(plan, spec, footprint, vram.free_gib, width, height,
+                          default_frames=ctx.job.options.frames is None)
         if fitted == plan:
             return plan
         ctx.note(f"planned for {vram.free_gib:.1f} GiB free of {vram.total_gib:.1f} GiB: decode_chunk_size "

@@ -24,6 +24,8 @@ def help_text(w: Words) -> str:
         w._("**{usage}** shows what you have left, **{cancel}** stops your latest job, **{job}** looks one up.",
             usage=names["usage"], cancel=names["cancel"], job=names["job"]),
         w._("**{settings}** `language:` chooses the language I answer you in.", settings=names["settings"]),
+        w._("**{models}** lists the models you can use now, with their speed and price; pick one with `model:`.",
+            models=names["models"]),
         "",
         w._("Options, as command options or in the prompt:"),
         flags_help(w),

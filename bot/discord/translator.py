@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 COMMANDS = {
     "video": N_("/video"), "usage": N_("/usage"), "cancel": N_("/cancel"), "job": N_("/job"),
     "status": N_("/status"), "help": N_("/help"), "settings": N_("/settings"), "animate": N_("Animate image"),
+    "models": N_("/models"),
 }
 
 NAME_LIMIT = 32  # slash command, option and context menu names

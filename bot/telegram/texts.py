@@ -19,6 +19,7 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("cancel", N_("Cancel your latest job (or /cancel <id>)")),
     ("job", N_("Look up a job: /job <id>")),
     ("settings", N_("Your language: /settings language")),
+    ("models", N_("The models you can use now, with speed and price")),
     ("status", N_("GPUs, queues and spend (admins)")),
     ("help", N_("How to use this bot")),
 )
@@ -35,6 +36,7 @@ def help_text(w: Words) -> str:
         w._("/video <prompt> makes a video from words alone (the prompt: the scene you want to see)."),
         w._("/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up."),
         w._("/settings language changes the language I answer you in."),
+        w._("/models lists the models you can use now, with their speed and price; pick one with --model."),
         "",
         w._("Options, in the caption or after /video:"),
     )

@@ -194,8 +194,9 @@ def shape_values(opts: Options, model: CloudModel, notes: list[Text]) -> dict[st
         was, made = "x".join(map(str, asked)), f"{width}x{height}"
         notes.append(N_("size {asked} → {made}: the nearest {model} makes", asked=was, made=made, model=name))
     elif opts.aspect and not same_shape(width, height, opts.aspect):
-        notes.append(N_("aspect ratio {asked} → {made}: the nearest {model} makes", asked=opts.aspect,
-                        made=f"{width}x{height}", model=name))
+        made = "x".join(map(str, (width, height)))
+        notes.append(N_("aspect ratio {asked} → {made}: the nearest {model} makes", asked=opts.aspect, made=made,
+                        model=name))
     return {
         "fps": fps,
         "frames": frames,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import Words
+from engine.controls import LANDSCAPE, PORTRAIT
 from engine.errors import InvalidInput
 from engine.types import Options
 from engine.validation import MAX_SEED
@@ -101,8 +102,8 @@ _FLAGS: dict[str, _Flag] = {
     "fps": _Flag("fps", _whole, wants=_NUMBER, example="7", help=N_("frames per second")),
     "steps": _Flag("steps", _whole, wants=_NUMBER, example="25",
                    help=N_("denoising steps (more: slower, finer)")),
-    "portrait": _Flag("portrait", None, True, help=N_("a tall video")),
-    "landscape": _Flag("portrait", None, False, help=N_("a wide video (the default)")),
+    "portrait": _Flag("aspect", None, PORTRAIT, help=N_("a tall video (the same as --ar 9:16)")),
+    "landscape": _Flag("aspect", None, LANDSCAPE, help=N_("a wide video (the same as --ar 16:9)")),
     "size": _Flag("size", _size, wants=N_("width x height in pixels"), example="1024x576",
                   help=N_("an exact size in pixels")),
     "neg": _Flag("negative_prompt", _text, wants=_SOME_TEXT, example=_NEG_EXAMPLE,
@@ -116,9 +117,16 @@ _FLAGS: dict[str, _Flag] = {
                           help=N_("fail rather than make fewer frames when GPU memory is short")),
     "raw": _Flag("raw_prompt", None, True,
                  help=N_("send the prompt as typed (never translated to English)")),
+    # What these values mean (which ratios, how much motion, how many steps) is the engine's: engine/controls.py.
+    "ar": _Flag("aspect", _name, wants=N_("an aspect ratio"), example="9:16",
+                help=N_("the shape: 16:9, 9:16, 1:1, 4:5 or 21:9")),
+    "motion": _Flag("motion", _whole, wants=_NUMBER, example="5",
+                    help=N_("how much moves, from 1 (almost still) to 10 (a lot)")),
+    "quality": _Flag("quality", _name, wants=N_("fast, normal or best"), example="fast",
+                     help=N_("fast, normal or best: fewer or more steps (--steps wins)")),
 }
-_HELP_ORDER = ("seed", "frames", "fps", "steps", "portrait", "landscape", "size", "neg", "model", "provider",
-               "exact-frames", "raw")
+_HELP_ORDER = ("seed", "frames", "fps", "steps", "quality", "ar", "portrait", "landscape", "size", "motion", "neg",
+               "model", "provider", "exact-frames", "raw")
 
 # Flags in the words of each language reelbot speaks, accepted from everyone (a Korean alias typed in an
 # English chat still works) and shown in that language's help: alias -> the flag it stands for.
@@ -136,6 +144,9 @@ ALIASES: dict[str, dict[str, str]] = {
         "제공자": "provider",
         "프레임고정": "exact-frames",
         "원문": "raw",
+        "비율": "ar",
+        "움직임": "motion",
+        "품질": "quality",
     },
 }
 _ALIAS = {alias: name for table in ALIASES.values() for alias, name in table.items()}
@@ -199,6 +210,8 @@ def parse_prompt(text: str, *, base: Options = Options()) -> Parsed:  # noqa: B0
         chosen[flag.field] = flag.read(name, value)
     if "size" in chosen:
         chosen["width"], chosen["height"] = chosen.pop("size")
+    if "aspect" in chosen:  # --ar, --portrait or --landscape: the base's older portrait switch gives way
+        chosen["portrait"] = False
     return Parsed(" ".join(prompt), dataclasses.replace(base, **chosen))
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from engine.clock import utcnow
+from engine.controls import check_aspect
 from engine.errors import InvalidInput
 from engine.types import Options, Origin, SubmitRequest, UserRef
 from engine.validation import InputLimits, clean_text, validate
@@ -34,6 +35,8 @@ SETTABLE: dict[str, type] = {
     "model": str,
     "frames": int,
     "fps": int,
+    "aspect": str,  # --ar (engine/controls.py)
+    "motion": int,  # --motion 1-10
 }
 DELIVERY = "delivery"
 PUBLIC, PRIVATE = "public", "private"
@@ -112,6 +115,8 @@ class UserDefaults:
                                                 value=repr(str(value)[:40])))
             return choice
         typed = _typed(name, value)
+        if name == "aspect":  # kept as the engine writes it: "16x9" is "16:9"
+            typed = check_aspect(typed)
         try:  # the same checks as the flag, on a job that asks only for this
             validate(SubmitRequest(user, "-", Origin(user.platform), Options(**{name: typed})), self.limits,
                      self.models())

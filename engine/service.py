@@ -23,6 +23,7 @@ from engine.blocklist import BlockedWords
 from engine.chosen import ChosenLanguages
 from engine.clock import utcnow
 from engine.config import EngineConfig
+from engine.controls import ASPECTS, LANDSCAPE, wanted_aspect
 from engine.defaults import UserDefaults, UserSettings
 from engine.dispatch import Dispatcher
 from engine.errors import (
@@ -68,6 +69,7 @@ from engine.types import (
     JobSpec,
     JobState,
     JobView,
+    ModelChoice,
     Options,
     Origin,
     Page,
@@ -342,6 +344,31 @@ class Service:
                 choices.append((name, self.preview(kind, options)))
         return choices
 
+    def models_now(self) -> list[ModelChoice]:
+        """``/models``: every model a user may pick that something here can run now (a local model whose
+        backend is available, a configured cloud one), what it makes, its typical time and its price per video
+        where it would run first (a GPU here before the cloud), from :meth:`model_choices` for each kind."""
+        found: dict[str, ModelChoice] = {}
+        for kind in JobKind:
+            for name, preview in self.model_choices(kind):
+                if name in found:
+                    found[name] = replace(found[name], kinds=(*found[name].kinds, kind))
+                    continue
+                local = preview.local_position is not None
+                cloud = preview.cloud
+                found[name] = ModelChoice(
+                    name=name, kinds=(kind,), local=local,
+                    backend=self._local_backend(kind, name) if local else cloud.backend if cloud else None,
+                    seconds=preview.local_seconds if local else cloud.seconds if cloud else None,
+                    cost_usd=preview.local_cost_usd if local else cloud.cost_usd if cloud else 0.0,
+                )
+        return [found[name] for name in sorted(found)]
+
+    def _local_backend(self, kind: JobKind, model: str) -> str:
+        """The name of the local backend that would run ``model`` ("local")."""
+        steps = self.router.plan(kind, Options(model=model))
+        return next((s.name for s in steps if s.backend.local), "local")
+
     def is_admin(self, user: UserRef) -> bool:
         """Whether ``user`` is one of the bot's admins (from the settings, asked afresh every time)."""
         return self.access.is_admin(user)
@@ -604,9 +631,10 @@ class Service:
         image = load_image(data, max_bytes=limits.max_image_bytes, max_pixels=limits.max_image_pixels)
         if options.width and options.height:
             width, height = options.width, options.height
-        else:  # 16:9, or 9:16 for --portrait, as large as MAX_VIDEO_PIXELS allows
-            unit = max(1, int((limits.max_video_pixels / (16 * 9)) ** 0.5))
-            width, height = (9 * unit, 16 * unit) if options.portrait else (16 * unit, 9 * unit)
+        else:  # 16:9, or the asked --ar (9:16 for --portrait), as large as MAX_VIDEO_PIXELS allows
+            a, b = ASPECTS[wanted_aspect(options) or LANDSCAPE]
+            unit = max(1, int((limits.max_video_pixels / (a * b)) ** 0.5))
+            width, height = a * unit, b * unit
         path = self.config.uploads_dir / f"{job_id}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         frame_upload(image, width, height).save(path, format="PNG")

@@ -111,6 +111,9 @@ class Options:
     # True: the place the job came from shows a preview picture half-way (``/preview on``); set by the engine
     # at admission from that place's switch, never from a chat's flags.
     preview: bool | None = None
+    aspect: str | None = None  # --ar: "16:9", "9:16", "1:1", "4:5", "21:9"; mapped per model (engine/controls.py)
+    motion: int | None = None  # --motion 1-10: how much moves (SVD's motion bucket; engine/controls.py)
+    quality: str | None = None  # --quality fast|normal|best: the model's steps preset (--steps wins)
 
     def to_dict(self) -> dict[str, Any]:
         return {f: v for f in _OPTION_FIELDS if (v := getattr(self, f)) is not None}
@@ -261,3 +264,16 @@ class Page(Generic[T]):
     def prev_offset(self) -> int:
         """Where the previous page starts (0 at the latest)."""
         return max(0, self.offset - self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """One model a user may pick now (``/models``, Discord's autocomplete, the web form): what it makes, how
+    long it typically takes and what a video costs where it would run first."""
+
+    name: str
+    kinds: tuple[JobKind, ...]  # text-to-video, image-to-video, or both
+    backend: str | None  # where it would run first ("local", "replicate"); None: nowhere right now
+    local: bool
+    seconds: float | None  # the backend's estimate of one run
+    cost_usd: float  # the price of one video there (0.0: free)

@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from engine.controls import checked
 from engine.errors import InvalidInput
 from engine.types import OPERATOR_PLATFORM, PLATFORMS, JobKind, JobState, Options, SubmitRequest, UserRef
 from engine.words import N_, Text
@@ -69,6 +70,7 @@ def validate(
     _int_range("seed", opts.seed, 0, MAX_SEED)
     _int_range("steps", opts.steps, 1, limits.max_steps)
     _size(opts, limits)
+    opts = checked(opts)  # --ar, --motion, --quality (engine/controls.py)
     if opts.model is not None and not _NAME.match(opts.model):
         raise InvalidInput(
             "model",

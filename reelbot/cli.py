@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--width", type=int)
     gen.add_argument("--height", type=int)
     gen.add_argument("--negative", help="what the video should not show")
+    gen.add_argument("--ar", help="aspect ratio: 16:9, 9:16, 1:1, 4:5 or 21:9")
+    gen.add_argument("--motion", type=int, help="how much moves, 1 (almost still) to 10 (a lot); SVD only")
+    gen.add_argument("--quality", help="fast, normal or best: the model's steps preset (--steps wins)")
     gen.add_argument("--model", help="model name or local folder")
     gen.add_argument("--provider", help="run on this backend only (e.g. local, replicate)")
     gen.add_argument("--out", type=Path, default=None,
@@ -236,7 +239,7 @@ async def cmd_generate(settings: Settings, args: argparse.Namespace, w: Words) -
     options = Options(
         frames=args.frames, fps=args.fps, seed=args.seed, steps=args.steps, portrait=args.portrait,
         width=args.width, height=args.height, negative_prompt=args.negative, model=args.model,
-        provider=args.provider,
+        provider=args.provider, aspect=args.ar, motion=args.motion, quality=args.quality,
     )
     app = await App.launch(settings, deliverers={cli_frontend.PLATFORM: cli_frontend.FileDeliverer()})
     try:

@@ -24,6 +24,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "model": ("model", "모델"),
     "frames": ("frames", "frame", "프레임"),
     "fps": ("fps", "초당프레임"),
+    "aspect": ("aspect", "ar", "비율"),
+    "motion": ("motion", "움직임"),
     LANGUAGE: ("language", "lang", "언어"),
     DELIVERY: ("delivery", "deliver", "전달", "받기"),
 }
@@ -86,7 +88,8 @@ async def reset(service: Service, speech: Languages, user: UserRef, *codes: str 
 def label(w: Words, name: str) -> str:
     """A setting's name as the reader knows it."""
     return {
-        "model": w._("model"), "frames": w._("frames"), "fps": w._("fps"), LANGUAGE: w._("language"),
+        "model": w._("model"), "frames": w._("frames"), "fps": w._("fps"), "aspect": w._("aspect ratio"),
+        "motion": w._("motion"), LANGUAGE: w._("language"),
         DELIVERY: w._("delivery"),
     }.get(name, name)
 
@@ -126,8 +129,8 @@ def settings_text(w: Words, shown: UserSettings, *, how: str = "") -> str:
 
 
 def unknown_text(w: Words, word: str) -> str:
-    return w._("{word} is not a setting. The settings are: model, frames, fps, language, delivery; /settings alone "
-               "shows them.", word=word)
+    return w._("{word} is not a setting. The settings are: model, frames, fps, aspect, motion, language, delivery; "
+               "/settings alone shows them.", word=word)
 
 
 

@@ -25,6 +25,7 @@ from bot.core import settings as core
 from bot.core.feed import JobFeed
 from bot.core.language import choices, words_for
 from bot.core.linking import code_text, linked_text, unlinked_text
+from bot.core.models import autocomplete, models_text
 from bot.discord import live
 from bot.discord.config import DiscordConfig
 from bot.discord.live import Reply
@@ -32,6 +33,7 @@ from bot.discord.texts import help_text, status_embed
 from bot.discord.translator import COMMANDS, command_name, localized
 from bot.i18n import Words
 from bot.parse import parse_prompt
+from engine.controls import ASPECTS, PORTRAIT
 from engine.defaults import DELIVERY, PRIVATE, PUBLIC
 from engine.errors import InvalidImage, InvalidInput, ReelbotError
 from engine.service import Service
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 EPHEMERAL_LIMIT = 2000
 AUTO = "auto"  # /settings language: back to the Discord app's language
+QUALITY_NAMES = (("fast", N_("fast")), ("normal", N_("normal")), ("best", N_("best")))  # /video quality
 
 
 class Commands:
@@ -68,16 +71,37 @@ class Commands:
             portrait=localized(N_("Tall video (9:16)")), model=localized(N_("A model by name, e.g. svd-xt")),
             provider=localized(N_("Run it on this backend, e.g. local or replicate")),
             raw=localized(N_("Send the prompt as typed, never translated to English")),
+            negative=localized(N_("What the video should not show, e.g. blurry, text (like --neg)")),
+            aspect=localized(N_("The shape: 16:9, 9:16, 1:1, 4:5 or 21:9 (like --ar)")),
+            motion=localized(N_("How much moves: 1 almost still, 10 a lot (like --motion)")),
+            quality=localized(N_("fast, normal or best: fewer or more steps (like --quality)")),
+        )
+        @app_commands.choices(
+            aspect=[app_commands.Choice(name=name, value=name) for name in ASPECTS],
+            quality=[app_commands.Choice(name=localized(word), value=value) for value, word in QUALITY_NAMES],
         )
         async def video(
             interaction: discord.Interaction, prompt: str = "", image: discord.Attachment | None = None,
             frames: app_commands.Range[int, 1, 1000] | None = None, fps: app_commands.Range[int, 1, 240] | None = None,
             seed: app_commands.Range[int, 0, MAX_SEED] | None = None, portrait: bool | None = None,
             model: str | None = None, provider: str | None = None, raw: bool | None = None,
+            negative: str | None = None, aspect: app_commands.Choice[str] | None = None,
+            motion: app_commands.Range[int, 1, 10] | None = None, quality: app_commands.Choice[str] | None = None,
         ) -> None:
-            base = Options(frames=frames, fps=fps, seed=seed, portrait=bool(portrait), model=model,
-                           provider=provider, raw_prompt=raw or None)
+            shape = aspect.value if aspect else PORTRAIT if portrait else None  # portrait: the older switch
+            base = Options(frames=frames, fps=fps, seed=seed, aspect=shape, model=model, provider=provider,
+                           raw_prompt=raw or None, negative_prompt=negative, motion=motion,
+                           quality=quality.value if quality else None)
             await commands.make(interaction, prompt, base, image)
+
+        @video.autocomplete("model")
+        async def model_names(interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
+            return await commands.model_autocomplete(interaction, typed)
+
+        @app_commands.command(name=command_name(COMMANDS["models"]),
+                              description=localized(N_("The models you can use now, with speed and price")))
+        async def models(interaction: discord.Interaction) -> None:
+            await commands.models(interaction)
 
         @app_commands.context_menu(name=localized(COMMANDS["animate"]))
         async def animate(interaction: discord.Interaction, message: discord.Message) -> None:
@@ -114,11 +138,14 @@ class Commands:
             model=localized(N_("The model for your videos, unless a job names one")),
             frames=localized(N_("How many frames, unless a job says otherwise")),
             fps=localized(N_("Frames per second, unless a job says otherwise")),
+            aspect=localized(N_("The shape: 16:9, 9:16, 1:1, 4:5 or 21:9 (like --ar)")),
+            motion=localized(N_("How much moves, 1 to 10 (like --motion)")),
             language=localized(N_("The language I answer you in")),
             delivery=localized(N_("Where your videos go: in the channel, or to you by DM")),
             reset=localized(N_("Take a setting back to its default, or all of them")),
         )
         @app_commands.choices(
+            aspect=[app_commands.Choice(name=name, value=name) for name in ASPECTS],
             language=[
                 *(app_commands.Choice(name=name, value=code) for code, name in choices()),  # each in its own words
                 app_commands.Choice(name=localized(N_("Automatic (your Discord app's language)")), value=AUTO),
@@ -132,6 +159,8 @@ class Commands:
                 app_commands.Choice(name=localized(N_("model")), value="model"),
                 app_commands.Choice(name=localized(N_("frames")), value="frames"),
                 app_commands.Choice(name=localized(N_("fps")), value="fps"),
+                app_commands.Choice(name=localized(N_("aspect ratio")), value="aspect"),
+                app_commands.Choice(name=localized(N_("motion")), value="motion"),
                 app_commands.Choice(name=localized(N_("language")), value=core.LANGUAGE),
                 app_commands.Choice(name=localized(N_("delivery")), value=DELIVERY),
             ],
@@ -139,10 +168,12 @@ class Commands:
         async def settings(
             interaction: discord.Interaction, model: str | None = None,
             frames: app_commands.Range[int, 1, 1000] | None = None, fps: app_commands.Range[int, 1, 240] | None = None,
+            aspect: app_commands.Choice[str] | None = None, motion: app_commands.Range[int, 1, 10] | None = None,
             language: app_commands.Choice[str] | None = None, delivery: app_commands.Choice[str] | None = None,
             reset: app_commands.Choice[str] | None = None,
         ) -> None:
-            given = {"model": model, "frames": frames, "fps": fps, core.LANGUAGE: language.value if language else None,
+            given = {"model": model, "frames": frames, "fps": fps, "aspect": aspect.value if aspect else None,
+                     "motion": motion, core.LANGUAGE: language.value if language else None,
                      DELIVERY: delivery.value if delivery else None}
             await commands.settings(interaction, {k: str(v) for k, v in given.items() if v is not None},
                                     reset.value if reset else None)
@@ -184,6 +215,7 @@ class Commands:
         tree.add_command(preview)
         tree.add_command(link)
         tree.add_command(unlink)
+        tree.add_command(models)
         tree.on_error = self.on_error  # type: ignore[method-assign]
 
     def _admin_group(self) -> app_commands.Group:
@@ -300,6 +332,21 @@ class Commands:
         return w._("Deleted.")
 
     # --- the other commands ---
+
+    async def models(self, interaction: discord.Interaction) -> None:
+        """/models: what can run now, with its time and price (the engine's one list)."""
+        await self._ack(interaction)
+        await self._tell(interaction, models_text(await self._words(interaction), self.service.models_now()))
+
+    async def model_autocomplete(self, interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
+        """The /video ``model`` option as the user types: the same list as /models."""
+        try:
+            w = await self._words(interaction)
+        except Exception as exc:  # suggestions must come within 3 s, in some language
+            log.warning("could not find the words for model suggestions: %s", exc)
+            w = self.config.languages.words()
+        return [app_commands.Choice(name=label, value=name)
+                for label, name in autocomplete(w, self.service.models_now(), typed)]
 
     async def usage(self, interaction: discord.Interaction) -> None:
         await self._ack(interaction)

@@ -26,6 +26,8 @@ def help_text(w: Words) -> str:
             usage=names["usage"], cancel=names["cancel"], job=names["job"]),
         w._("**{settings}** shows your settings; its `model:`, `frames:`, `fps:`, `language:` and `delivery:` "
             "change them for every video (a video's own options still win).", settings=names["settings"]),
+        w._("**{models}** lists the models you can use now, with their speed and price; pick one with `model:`.",
+            models=names["models"]),
         w._("Admins: **{admin}** ban, unban, limit, block, unblock, blocklist.", admin=names["admin"]),
         previews.help_line(w, f"**{names['preview']}**"),
         w._("**{link}** gives a code to type on Telegram or the web console: one account everywhere; **{unlink}** "

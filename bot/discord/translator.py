@@ -34,6 +34,7 @@ COMMANDS = {
     "status": N_("/status"), "help": N_("/help"), "settings": N_("/settings"), "animate": N_("Animate image"),
     "admin": N_("/admin"),
     "link": N_("/link"), "unlink": N_("/unlink"),
+    "models": N_("/models"),
 }
 COMMANDS["preview"] = N_("/preview")
 

@@ -29,6 +29,7 @@ from bot import render
 from bot.chart import status_chart
 from bot.core import actions
 from bot.core.feed import JobFeed
+from bot.core.models import models_text
 from bot.i18n import Words
 from bot.parse import parse_prompt
 from bot.render import header
@@ -80,6 +81,7 @@ class Handlers:
         application.add_handler(CommandHandler("job", self.job, filters=_NEW))
         application.add_handler(CommandHandler("status", self.status, filters=_NEW))
         self.admin.install(application)
+        application.add_handler(CommandHandler("models", self.models, filters=_NEW))
         self.settings.install(application)  # /settings and its buttons, before the job buttons below
         self.previews.install(application)
         LinkCommands(self.service, self.config, self._reply).install(application)  # /link, /unlink
@@ -233,6 +235,12 @@ class Handlers:
     async def hint(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
             await self._reply(update.effective_message, hint_text(await self._words(update.effective_message)))
+
+    async def models(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/models: what can run now, with its time and price (the engine's one list)."""
+        message = update.effective_message
+        if message is not None:
+            await self._reply(message, models_text(await self._words(message), self.service.models_now()))
 
     async def usage(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

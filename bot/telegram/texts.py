@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("cancel", N_("Cancel your latest job (or /cancel <id>)")),
     ("job", N_("Look up a job: /job <id>")),
     ("settings", N_("Your defaults: model, frames, fps, language, delivery")),
+    ("models", N_("The models you can use now, with speed and price")),
     ("status", N_("GPUs, queues and spend (admins)")),
     ("admin", N_("Bans, limits and blocked words (admins)")),
     ("help", N_("How to use this bot")),
@@ -40,6 +41,7 @@ def help_text(w: Words) -> str:
         w._("/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up."),
         w._("/settings shows your settings; /settings frames 14, /settings model svd-xt, /settings delivery private "
             "or /settings language ko changes one for every video (a video's own options still win)."),
+        w._("/models lists the models you can use now, with their speed and price; pick one with --model."),
         w._("Admins: /admin ban, unban, limit, block, unblock, blocklist (/admin alone explains them)."),
         previews.help_line(w, "/preview"),
         w._("/link gives a code to type on Discord or the web console: one account everywhere; /unlink "

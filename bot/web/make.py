@@ -17,16 +17,22 @@ from starlette.routing import Route
 
 from bot.core import actions
 from bot.core.lines import last_line
+from bot.core.models import model_line
 from bot.i18n import Words
 from bot.render import describe_error, outcome_text, preview_line, result_caption
 from bot.web.auth import WEB, signed_in
 from bot.web.console import Console, signed_in_only
 from bot.web.live import snapshot
+from engine.controls import ASPECTS
 from engine.errors import InvalidInput, ReelbotError
 from engine.types import JobKind, JobState, JobView, Options, Origin, SubmitRequest, UserRef
 from engine.words import N_
 
-NUMBERS = {"frames": N_("Frames"), "fps": N_("Frames per second"), "seed": N_("Seed")}  # as the form labels them
+NUMBERS = {"frames": N_("Frames"), "fps": N_("Frames per second"), "seed": N_("Seed"),
+           "motion": N_("Motion (1–10)")}  # as the form labels them
+ASPECT_NAMES = {"16:9": N_("16:9 (wide)"), "9:16": N_("9:16 (tall)"), "1:1": N_("1:1 (square)"),
+                "4:5": N_("4:5 (a little tall)"), "21:9": N_("21:9 (cinema)")}
+QUALITY_NAMES = (("", N_("Normal")), ("fast", N_("Fast (fewer steps)")), ("best", N_("Best (more steps)")))
 
 
 def routes(console: Console) -> list[Route]:
@@ -46,6 +52,9 @@ def routes(console: Console) -> list[Route]:
             auto_text=preview_line(w, service.preview(JobKind.TEXT_TO_VIDEO)),
             image_text=w._("Models that can animate a picture: {models}.", models=image_names),
             max_prompt=limits.max_prompt_chars, max_frames=limits.max_frames, max_fps=limits.max_fps,
+            aspects=[(value, w.text(ASPECT_NAMES.get(value, value))) for value in ASPECTS],
+            qualities=[(value, w.text(name)) for value, name in QUALITY_NAMES],
+            model_lines=[model_line(w, choice) for choice in service.models_now()],
         )
 
     @signed_in_only(console)
@@ -168,9 +177,11 @@ async def _request(form: FormData, user: UserRef, w: Words) -> SubmitRequest:
         except ValueError:
             raise InvalidInput(name, N_("{name} must be a whole number, not {value}.", name=label,
                                         value=repr(raw[:20]))) from None
-    prompt, negative, model = (_text(form, key) for key in ("prompt", "negative", "model"))
+    prompt, negative, model, aspect, quality = (
+        _text(form, key) for key in ("prompt", "negative", "model", "aspect", "quality"))
     options = Options(frames=numbers["frames"], fps=numbers["fps"], seed=numbers["seed"],
-                      portrait=form.get("portrait") == "1", negative_prompt=negative or None, model=model or None)
+                      portrait=form.get("portrait") == "1", negative_prompt=negative or None, model=model or None,
+                      aspect=aspect or None, motion=numbers["motion"], quality=quality or None)
     image = None
     upload = form.get("image")
     if isinstance(upload, UploadFile) and upload.filename:

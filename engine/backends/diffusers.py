@@ -141,7 +141,11 @@ class DiffusersBackend:
 
     def estimate(self, kind: JobKind, options: Options) -> Estimate:
         spec = self.spec_for(kind, options)
-        seconds = self.seconds.get(spec.name, spec.seconds_estimate) if spec else 60.0
+        if spec is None:
+            return Estimate(cost_usd=0.0, seconds=60.0)
+        seconds = self.seconds.get(spec.name, spec.seconds_estimate)
+        if options.steps or options.quality:  # the time goes with the steps (measured at its default steps)
+            seconds *= spec.steps_for(options) / max(1, spec.steps)
         return Estimate(cost_usd=0.0, seconds=seconds)
 
     async def run(self, ctx: RunContext) -> Output:
@@ -184,11 +188,13 @@ class DiffusersBackend:
             picture = Path(scratch) / "picture.png"
             _grey_picture(picture, spec)
             for kind in sorted(spec.kinds):
-                for portrait in dict.fromkeys((False, spec.size(False) != spec.size(True))):
+                # the model's own frame, and the tall one --portrait (--ar 9:16) asks for (engine/controls.py)
+                shapes = {spec.frame(Options()): None, spec.frame(Options(aspect="9:16")): "9:16"}
+                for aspect in dict.fromkeys(shapes.values()):
                     if cancel.is_set():
                         notes.append(f"warm-up of {spec.name} stopped")
                         return notes
-                    options = Options(model=model, portrait=portrait, steps=2)
+                    options = Options(model=model, aspect=aspect, steps=2)
                     job = JobSpec(f"warm-up-{spec.name}", kind, "a warm-up run", options,
                                   picture if kind is JobKind.IMAGE_TO_VIDEO else None, 0)
                     ctx = WarmUpContext(job, Path(scratch), cancel, lambda *_: None, lane=lane)
@@ -208,12 +214,11 @@ class DiffusersBackend:
                     notes += [str(n) for n in ctx.notes]
                     pipe = lane.get_warm(spec.name)
                     done = self.compiler.compiled_buckets(pipe) if pipe is not None else frozenset()
-                    shape = next((b for b in done if b.kind is kind and b.width == spec.size(portrait)[0]
-                                  and b.height == spec.size(portrait)[1]), None)
+                    width, height = spec.frame(options)
+                    shape = next((b for b in done if b.kind is kind and (b.width, b.height) == (width, height)), None)
                     if shape is not None:
                         notes.append(f"compiled {shape} in {time.monotonic() - started:.1f} s (cache: {cache})")
                     elif compiling:
-                        width, height = spec.size(portrait)
                         notes.append(f"{spec.name} {width}x{height} not compiled (CPU offload, or compiling "
                                      "failed): its jobs run uncompiled")
             if compiling:
@@ -306,8 +311,9 @@ class DiffusersBackend:
             self.planner.worked(_gpu(lane, budget), spec, footprint, start, width, height, plan, budget.free_gib,
                                 peaks if lane.device.startswith("cuda") else None)
         elapsed = time.monotonic() - started
-        self.seconds[spec.name] = elapsed if spec.name not in self.seconds else (
-            0.7 * self.seconds[spec.name] + 0.3 * elapsed)
+        usual = elapsed * spec.steps / max(1, spec.steps_for(job.options))  # as if run at its default steps
+        self.seconds[spec.name] = usual if spec.name not in self.seconds else (
+            0.7 * self.seconds[spec.name] + 0.3 * usual)
         return Output(fps=job.options.fps or spec.fps, frames=list(frames), gpu_seconds=elapsed,
                       model=spec.name)
 
@@ -425,7 +431,8 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def _size(spec: ModelSpec, opts: Options) -> tuple[int, int]:
-    return (opts.width, opts.height) if opts.width and opts.height else spec.size(opts.portrait)
+    """The job's frame: what it asked for, else ``--ar`` on the model's grid (engine/controls.py)."""
+    return spec.frame(opts)
 
 
 def _gpu(lane: GpuLane, vram: Vram) -> str:

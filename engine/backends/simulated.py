@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.backends.base import Cancelled, Output, RunContext
+from engine.controls import not_used, sized
 from engine.errors import OutOfMemory, TransientError
 from engine.local.registry import BUILTIN
 from engine.previews import halfway, jpeg
@@ -124,6 +125,9 @@ class SimulatedBackend:
             self.loads += 1
             _sleep(self.load_seconds, ctx)
             ctx.lane.put_warm(model, object())
+        spec = BUILTIN.get(model)
+        if job.options.motion is not None and spec is not None and "motion_bucket_id" not in spec.options:
+            ctx.note(not_used("--motion", model))  # as the model it stands in for would (no motion knob)
         if self.billed_usd is not None:
             ctx.billed_usd = self.billed_usd  # the remote work has started: it is billed, whatever happens next
         failure = self.failure(run_no, job) if self.failure else None
@@ -173,9 +177,10 @@ def _sleep(seconds: float, ctx: RunContext) -> None:
 
 def _frames(job: JobSpec) -> list[np.ndarray]:
     opts = job.options
-    width, height = opts.width or 256, opts.height or 144
-    if opts.portrait and width > height:
-        width, height = height, width
+    if bool(opts.width) != bool(opts.height):
+        width, height = opts.width or 256, opts.height or 144
+    else:  # the size asked for, else --ar on a small frame (engine/controls.py), as a model would
+        width, height = sized(256, 144, 8, opts)
     count = opts.frames or 14
     rng = np.random.default_rng(job.seed)
     base = rng.integers(0, 255, size=3)

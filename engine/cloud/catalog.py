@@ -29,6 +29,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from engine.controls import (
+    DEFAULT_MOTION_BUCKET,
+    frame_size,
+    motion_bucket,
+    not_used,
+    preset_steps,
+    ratio_name,
+    same_shape,
+)
 from engine.json_setting import json_object
 from engine.translate.languages import ENGLISH, language_codes
 from engine.types import JobKind, JobSpec, Options
@@ -39,7 +48,7 @@ T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
 # What a template may ask for.
 PLACEHOLDERS = frozenset(
     {"prompt", "negative_prompt", "image", "seed", "fps", "frames", "steps", "width", "height", "duration",
-     "aspect_ratio", "ratio"}
+     "aspect_ratio", "ratio", "motion_bucket_id"}
 )
 _PLACEHOLDER = re.compile(r"^\{(\w+)\}$")
 DEFAULT_PROMPT = "Animate this picture with natural, gentle motion."  # for models that require a prompt
@@ -80,6 +89,8 @@ class CloudModel:
     usd_per_credit: float = 0.0  # providers that report their charge in credits (Runway)
     bills_started_work: bool = False  # the provider bills a job it started even when we stop it (no report)
     max_run_seconds: float = 0.0  # per-run-second prices: the most compute one run may use (0: the timeout)
+    # --quality fast, normal, best: the steps sent where its inputs take "{steps}" (empty: --quality unused)
+    step_presets: tuple[int, ...] = ()
 
     def cost(self, video_seconds: float, run_seconds: float | None = None) -> float:
         run = self.seconds if run_seconds is None else run_seconds
@@ -123,8 +134,32 @@ def job_values(job: JobSpec, model: CloudModel, notes: list[Text] | None = None)
         negative_prompt=job.options.negative_prompt,
         image=None,
         seed=_seed(job.seed, job.options.seed is not None, model, said),
+        motion_bucket_id=_motion(job.options, model, said),
     )
+    if job.options.aspect and not takes_shape(model, job.kind):
+        said.append(not_used("--ar", model.name))
     return values
+
+
+def _takes(model: CloudModel, *names: str) -> bool:
+    """Whether the model's inputs ask for any of these values."""
+    return any(_PLACEHOLDER.match(v) and v[1:-1] in names for v in model.inputs.values() if isinstance(v, str))
+
+
+def takes_shape(model: CloudModel, kind: JobKind) -> bool:
+    """Whether the model's video takes the shape asked for: its frames, a size or ratio in its inputs, or the
+    picture it animates (cut to the shape before it is sent)."""
+    return bool(model.sizes) or kind is I2V or _takes(model, "width", "height", "aspect_ratio", "ratio")
+
+
+def _motion(opts: Options, model: CloudModel, notes: list[Text]) -> int:
+    """SVD's motion bucket for ``--motion`` (127, its default, when not given); a model that has no such input
+    gets a note instead."""
+    if opts.motion is None:
+        return DEFAULT_MOTION_BUCKET
+    if not _takes(model, "motion_bucket_id"):
+        notes.append(not_used("--motion", model.name))
+    return motion_bucket(opts.motion)
 
 
 def shape_values(opts: Options, model: CloudModel, notes: list[Text]) -> dict[str, Any]:
@@ -133,11 +168,20 @@ def shape_values(opts: Options, model: CloudModel, notes: list[Text]) -> dict[st
     fps = _within("fps", opts.fps, model.fps, model.min_fps, model.max_fps, name, notes) or model.fps
     frames = _within("frames", opts.frames, model.frames, 1, model.max_frames or None, name, notes) or model.frames
     steps = _within("steps", opts.steps, None, 1, model.max_steps or None, name, notes)
-    width, height = opts.width or model.width, opts.height or model.height
-    if opts.portrait:
-        width, height = min(width, height), max(width, height)
+    if steps is None and opts.quality:
+        if model.step_presets and _takes(model, "steps"):
+            steps = _within("steps", preset_steps(0, model.step_presets, opts.quality), None, 1,
+                            model.max_steps or None, name, [])
+        else:
+            notes.append(not_used("--quality", model.name))
+    if opts.aspect and not (opts.width or opts.height):
+        width, height = frame_size(model.width, model.height, opts.aspect)
     else:
-        width, height = max(width, height), min(width, height)
+        width, height = opts.width or model.width, opts.height or model.height
+        if opts.portrait:
+            width, height = min(width, height), max(width, height)
+        else:
+            width, height = max(width, height), min(width, height)
     asked = (width, height)
     if model.sizes:
         width, height = nearest_frame(width, height, [_frame(s) for s in model.sizes])
@@ -149,6 +193,10 @@ def shape_values(opts: Options, model: CloudModel, notes: list[Text]) -> dict[st
     if (width, height) != asked and (opts.width or opts.height):
         was, made = "x".join(map(str, asked)), f"{width}x{height}"
         notes.append(N_("size {asked} → {made}: the nearest {model} makes", asked=was, made=made, model=name))
+    elif opts.aspect and not same_shape(width, height, opts.aspect):
+        made = "x".join(map(str, (width, height)))
+        notes.append(N_("aspect ratio {asked} → {made}: the nearest {model} makes", asked=opts.aspect, made=made,
+                        model=name))
     return {
         "fps": fps,
         "frames": frames,
@@ -156,7 +204,7 @@ def shape_values(opts: Options, model: CloudModel, notes: list[Text]) -> dict[st
         "width": width,
         "height": height,
         "duration": video_seconds(model, frames, fps),
-        "aspect_ratio": "9:16" if height > width else "16:9",
+        "aspect_ratio": ratio_name(width, height) if opts.aspect else "9:16" if height > width else "16:9",
         "ratio": f"{width}:{height}",
     }
 
@@ -261,13 +309,13 @@ def _m(name: str, kind: JobKind, model: str, **kw: Any) -> CloudModel:
 
 _SVD_REPLICATE = {
     "input_image": "{image}", "video_length": "25_frames_with_svd_xt", "sizing_strategy": "maintain_aspect_ratio",
-    "frames_per_second": "{fps}", "motion_bucket_id": 127, "cond_aug": 0.02, "decoding_t": 14, "seed": "{seed}",
+    "frames_per_second": "{fps}", "motion_bucket_id": "{motion_bucket_id}", "cond_aug": 0.02, "decoding_t": 14, "seed": "{seed}",
 }
 _ZEROSCOPE_REPLICATE = {
     "prompt": "{prompt}", "negative_prompt": "{negative_prompt}", "width": "{width}", "height": "{height}",
     "num_frames": "{frames}", "fps": "{fps}", "num_inference_steps": "{steps}", "seed": "{seed}",
 }
-_FAL_SVD = {"image_url": "{image}", "motion_bucket_id": 127, "cond_aug": 0.02, "fps": "{fps}", "seed": "{seed}"}
+_FAL_SVD = {"image_url": "{image}", "motion_bucket_id": "{motion_bucket_id}", "cond_aug": 0.02, "fps": "{fps}", "seed": "{seed}"}
 _FAL_LTX = {"prompt": "{prompt}", "negative_prompt": "{negative_prompt}", "seed": "{seed}",
             "num_inference_steps": "{steps}"}
 _FAL_LTX_I2V = {**_FAL_LTX, "image_url": "{image}"}
@@ -276,7 +324,7 @@ _RUNWAY = {"max_prompt": 1000, "prompt_units": "utf-16", "max_seed": 4294967295,
 _RUNWAY_GEN4_TURBO = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
 _RUNWAY_GEN45_T2V = ("1280:720", "720:1280")
 _FAL_SVD_RULES = {"min_fps": 10, "max_fps": 100, "bills_started_work": True}  # fal-ai/stable-video: fps 10-100
-_FAL_LTX_RULES = {"max_steps": 50, "bills_started_work": True}
+_FAL_LTX_RULES = {"max_steps": 50, "bills_started_work": True, "step_presets": (20, 30, 50)}
 _EN_ZH = frozenset({"en", "zh"})
 # Veo's model pages list English as its prompt language; Runway, LTX-Video (T5) and the CLIP-based models
 # (zeroscope) document none other: English, the default.
@@ -293,7 +341,8 @@ BUILTIN: dict[str, list[CloudModel]] = {
         _m("zeroscope", T2V, "anotherjesse/zeroscope-v2-xl:"
            "9f747673945c62801b13b84701c783929c0ee784e4748ec062204894dda1a351",
            inputs=_ZEROSCOPE_REPLICATE, usd_per_run_second=0.000725, seconds=60, width=576, height=320,
-           frames=24, fps=8, max_frames=48, max_steps=50, max_width=1024, max_height=576, max_run_seconds=180),
+           frames=24, fps=8, max_frames=48, max_steps=50, max_width=1024, max_height=576, max_run_seconds=180,
+           step_presets=(20, 40, 50)),
         # MiniMax documents its video prompts in Chinese and English.
         _m("minimax", T2V, "minimax/video-01", inputs={"prompt": "{prompt}", "prompt_optimizer": True},
            usd_per_video=0.5, seconds=180, width=1280, height=720, frames=141, fps=25, max_run_seconds=600,
@@ -315,7 +364,7 @@ BUILTIN: dict[str, list[CloudModel]] = {
     "stability": [
         # No cancel call: once submitted, the job runs to its end and is billed.
         _m("svd-xt", I2V, "v2beta/image-to-video", inputs={"seed": "{seed}", "cfg_scale": 1.8,
-                                                            "motion_bucket_id": 127},
+                                                            "motion_bucket_id": "{motion_bucket_id}"},
            usd_per_video=0.2, seconds=60, frames=25, fps=24, sizes=("1024:576", "576:1024", "768:768"),
            max_seed=4294967294, bills_started_work=True),
     ],
@@ -383,6 +432,13 @@ def _entry(provider: str, raw: Any, builtin: list[CloudModel]) -> CloudModel:
         values["durations"] = tuple(int(d) for d in values["durations"])
     if "sizes" in values:
         values["sizes"] = tuple(str(size) for size in values["sizes"])
+    if "step_presets" in values:
+        presets = values["step_presets"]
+        if not isinstance(presets, list) or len(presets) != 3 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in presets):
+            raise ValueError(f"{where} entry {raw['name']!r}: step_presets must be three whole numbers (fast, "
+                             "normal, best), like [20, 40, 50]")
+        values["step_presets"] = tuple(presets)
     if "prompt_languages" in values:
         values["prompt_languages"] = language_codes(values["prompt_languages"], f"{where} entry {raw['name']!r}")
     base = next((e for e in builtin if (e.name, e.kind) == (values["name"], values["kind"])), None)

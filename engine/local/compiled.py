@@ -53,8 +53,8 @@ class Bucket:
 
 
 def job_size(spec: ModelSpec, options: Options) -> tuple[int, int]:
-    """(width, height) of a job, as ``run_pipeline`` makes it."""
-    return (options.width, options.height) if options.width and options.height else spec.size(options.portrait)
+    """(width, height) of a job, as ``run_pipeline`` makes it (``--ar`` on the model's grid included)."""
+    return spec.frame(options)
 
 
 class WarmUpContext(RunContext):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -26,11 +27,13 @@ import numpy as np
 from PIL import Image
 
 from engine.backends.base import Cancelled, RunContext
+from engine.controls import motion_bucket, not_used
 from engine.errors import BackendError, BackendUnavailable, ModelUnavailable
 from engine.images import fit_image
 from engine.local.decode import Latents, decode_latents
 from engine.local.registry import ModelSpec
 from engine.previews import halfway, latent_preview
+from engine.types import JobSpec
 from engine.words import N_, Text
 
 Stage = Literal["denoise", "decode", "run"]  # what a try was doing when it ran out ("run": not known)
@@ -242,33 +245,15 @@ def call_arguments(pipe: Any, spec: ModelSpec, ctx: RunContext, plan: MemoryPlan
 
     job = ctx.job
     opts = job.options
-    width, height = (opts.width, opts.height) if opts.width and opts.height else spec.size(opts.portrait)
-    steps = opts.steps or spec.steps
     call = inspect.signature(pipe.__call__).parameters
-    kwargs: dict[str, Any] = {
-        "height": height, "width": width, "num_frames": plan.frames, "num_inference_steps": steps,
-        "generator": torch.Generator(device="cpu").manual_seed(job.seed), "output_type": "np",
-    }
+    kwargs = pipeline_inputs(call, spec, job, plan, ctx.note)
+    kwargs["generator"] = torch.Generator(device="cpu").manual_seed(job.seed)
+    steps = kwargs["num_inference_steps"]
     if "image" in call:
         if job.image_path is None:
             raise ValueError(f"{spec.name} needs an input image")
         with Image.open(job.image_path) as picture:
-            kwargs["image"] = fit_image(picture.convert("RGB"), width, height)
-    if "prompt" in call:
-        kwargs["prompt"] = job.prompt
-        if opts.negative_prompt and "negative_prompt" in call:
-            kwargs["negative_prompt"] = opts.negative_prompt
-    if spec.guidance is not None and "guidance_scale" in call:
-        kwargs["guidance_scale"] = spec.guidance
-    for name, value in spec.options.items():
-        if name in call and name != "decode_chunk_size":
-            kwargs[name] = value
-    if "fps" in call:
-        kwargs["fps"] = opts.fps or spec.fps
-    if "frame_rate" in call:
-        kwargs["frame_rate"] = opts.fps or spec.fps
-    if plan.decode_chunk_size is not None:
-        kwargs["decode_chunk_size"] = plan.decode_chunk_size
+            kwargs["image"] = fit_image(picture.convert("RGB"), kwargs["width"], kwargs["height"])
 
     frames_first = type(pipe).__name__.startswith("StableVideoDiffusion")  # SVD keeps batch x frames x channels
 
@@ -334,3 +319,38 @@ def decode(pipe: Any, kept: Latents, plan: MemoryPlan) -> np.ndarray:
         video = decode_latents(pipe, kept.latents, kept.call, plan.decode_chunk_size)
     pipe.maybe_free_model_hooks()  # what the pipeline's call ends with: offloaded models go back to main memory
     return np.asarray(video[0], dtype=np.float32)
+
+
+def pipeline_inputs(call: Mapping[str, Any], spec: ModelSpec, job: JobSpec, plan: MemoryPlan,
+                    note: Callable[[Text | str], None]) -> dict[str, Any]:
+    """What the pipeline is called with for this job (all but the generator and the picture), for a pipeline
+    whose ``__call__`` takes the parameters ``call``. The controls users set are the engine's mapping
+    (engine/controls.py): ``--ar`` becomes a size on the model's grid, ``--quality`` its steps preset and
+    ``--motion`` SVD's motion bucket; a model without a motion knob gets a note for the user instead."""
+    opts = job.options
+    width, height = spec.frame(opts)
+    kwargs: dict[str, Any] = {
+        "height": height, "width": width, "num_frames": plan.frames, "num_inference_steps": spec.steps_for(opts),
+        "output_type": "np",
+    }
+    if "prompt" in call:
+        kwargs["prompt"] = job.prompt
+        if opts.negative_prompt and "negative_prompt" in call:
+            kwargs["negative_prompt"] = opts.negative_prompt
+    if spec.guidance is not None and "guidance_scale" in call:
+        kwargs["guidance_scale"] = spec.guidance
+    for name, value in spec.options.items():
+        if name in call and name != "decode_chunk_size":
+            kwargs[name] = value
+    if opts.motion is not None:
+        if "motion_bucket_id" in call:
+            kwargs["motion_bucket_id"] = motion_bucket(opts.motion)
+        else:
+            note(not_used("--motion", spec.name))
+    if "fps" in call:
+        kwargs["fps"] = opts.fps or spec.fps
+    if "frame_rate" in call:
+        kwargs["frame_rate"] = opts.fps or spec.fps
+    if plan.decode_chunk_size is not None:
+        kwargs["decode_chunk_size"] = plan.decode_chunk_size
+    return kwargs

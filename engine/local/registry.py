@@ -20,10 +20,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from engine.controls import sized, steps_for
 from engine.errors import InvalidInput, ModelUnavailable
 from engine.json_setting import json_object
 from engine.translate.languages import ENGLISH, language_codes
-from engine.types import JobKind
+from engine.types import JobKind, Options
 from engine.words import N_, Text
 
 T2V, I2V = JobKind.TEXT_TO_VIDEO, JobKind.IMAGE_TO_VIDEO
@@ -51,11 +52,22 @@ class ModelSpec:
     options: Mapping[str, Any] = field(default_factory=dict)  # model-specific call arguments
     # What its text encoder reads; other languages are translated to English first ("*": any language).
     prompt_languages: frozenset[str] = ENGLISH
+    # --quality fast, normal, best: its steps (empty: half, all and 1.5 times ``steps``; engine/controls.py)
+    step_presets: tuple[int, ...] = ()
 
     def size(self, portrait: bool) -> tuple[int, int]:
         """(width, height): landscape by default, swapped for ``--portrait``."""
         w, h = self.width, self.height
         return (min(w, h), max(w, h)) if portrait else (max(w, h), min(w, h))
+
+    def frame(self, options: Options) -> tuple[int, int]:
+        """(width, height) of a job's video: the size asked for, else ``--ar`` on this model's pixel area and
+        size grid, else its own frame."""
+        return sized(self.width, self.height, self.size_multiple, options)
+
+    def steps_for(self, options: Options) -> int:
+        """``--steps``, else the ``--quality`` preset, else its default steps."""
+        return steps_for(self.steps, self.step_presets, options)
 
     def valid_frames(self, frames: int) -> int:
         """The nearest frame count the model accepts, not above ``frames``."""
@@ -74,24 +86,26 @@ BUILTIN: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("svd-xt", "StableVideoDiffusionPipeline",
                   "stabilityai/stable-video-diffusion-img2vid-xt-1-1", frozenset({I2V}),
-                  1024, 576, 25, 7, 25, vram_gib=12.0, seconds_estimate=60.0, options=SVD_OPTIONS),
+                  1024, 576, 25, 7, 25, vram_gib=12.0, seconds_estimate=60.0, options=SVD_OPTIONS,
+                  step_presets=(12, 25, 40)),
         ModelSpec("svd", "StableVideoDiffusionPipeline", "stabilityai/stable-video-diffusion-img2vid",
                   frozenset({I2V}), 1024, 576, 14, 7, 25, vram_gib=10.0, seconds_estimate=35.0,
-                  options=SVD_OPTIONS),
+                  options=SVD_OPTIONS, step_presets=(12, 25, 40)),
         ModelSpec("zeroscope", "TextToVideoSDPipeline", "cerspense/zeroscope_v2_576w", frozenset({T2V}),
-                  576, 320, 24, 8, 40, guidance=9.0, variant=None, vram_gib=8.0, seconds_estimate=20.0),
+                  576, 320, 24, 8, 40, guidance=9.0, variant=None, vram_gib=8.0, seconds_estimate=20.0,
+                  step_presets=(20, 40, 60)),
         ModelSpec("animatediff", "AnimateDiffPipeline", "emilianJR/epiCRealism", frozenset({T2V}),
                   512, 512, 16, 8, 25, guidance=7.5, variant=None, vram_gib=8.0, seconds_estimate=30.0,
-                  options={"motion_adapter": "guoyww/animatediff-motion-adapter-v1-5-2"}),
+                  options={"motion_adapter": "guoyww/animatediff-motion-adapter-v1-5-2"}, step_presets=(12, 25, 40)),
         ModelSpec("wan", "WanPipeline", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", frozenset({T2V}),
                   832, 480, 81, 16, 30, guidance=5.0, variant=None, dtype="bfloat16", frame_step=4,
-                  size_multiple=16, vram_gib=16.0, seconds_estimate=120.0,
+                  size_multiple=16, vram_gib=16.0, seconds_estimate=120.0, step_presets=(15, 30, 50),
                   # umT5 reads most languages, but Wan learned video from English and Chinese captions only
                   prompt_languages=frozenset({"en", "zh"})),
         ModelSpec("ltx-video", "LTXPipeline", "Lightricks/LTX-Video", frozenset({T2V, I2V}),
                   704, 480, 121, 24, 40, guidance=3.0, image_pipeline="LTXImageToVideoPipeline",
                   variant=None, dtype="bfloat16", frame_step=8, size_multiple=32, vram_gib=16.0,
-                  seconds_estimate=60.0),  # its T5-XXL encoder was trained on English text (C4): English only
+                  seconds_estimate=60.0, step_presets=(20, 40, 60)),  # its T5-XXL encoder was trained on English text (C4): English only
     )
 }
 
@@ -155,7 +169,8 @@ def resolve(name: str, registry: Mapping[str, ModelSpec]) -> ModelSpec:
 # What a folder's own reelbot.json may change: the defaults of its videos, never where weights come from
 # (``source``, a ``motion_adapter``), its name or the classes that load it.
 FOLDER_FIELDS = frozenset({"kinds", "width", "height", "frames", "fps", "steps", "guidance", "frame_step",
-                           "size_multiple", "seconds_estimate", "vram_gib", "options", "prompt_languages"})
+                           "size_multiple", "seconds_estimate", "vram_gib", "options", "prompt_languages",
+                           "step_presets"})
 
 
 def _json_file(path: Path, *, required: bool) -> dict[str, Any]:
@@ -200,6 +215,8 @@ def _spec_from(name: str, entry: Any, base: ModelSpec | None) -> ModelSpec:
         values["kinds"] = frozenset(JobKind(k) for k in values["kinds"])
     if "prompt_languages" in values:
         values["prompt_languages"] = language_codes(values["prompt_languages"], f"LOCAL_MODELS[{name!r}]")
+    if "step_presets" in values:
+        values["step_presets"] = _presets(name, values["step_presets"])
     if base is not None:
         return replace(base, **{**values, "name": name})
     missing = {"pipeline", "source", "kinds", "width", "height", "frames", "fps", "steps"} - set(values)
@@ -207,3 +224,11 @@ def _spec_from(name: str, entry: Any, base: ModelSpec | None) -> ModelSpec:
         raise ValueError(f"LOCAL_MODELS[{name!r}] needs {sorted(missing)}")
     return ModelSpec(name=name, **values)
 
+
+
+def _presets(name: str, value: Any) -> tuple[int, ...]:
+    """``step_presets``: the steps of --quality fast, normal and best, three whole numbers from 1."""
+    if (not isinstance(value, list | tuple) or len(value) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
+        raise ValueError(f"{name!r}: step_presets must be three whole numbers (fast, normal, best), like [12, 25, 40]")
+    return tuple(value)

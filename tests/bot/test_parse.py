@@ -20,16 +20,16 @@ from engine.types import Options
         (
             'a cat surfing --seed 7 --frames 25 --fps 7 --portrait --neg "blurry, text"',
             "a cat surfing",
-            Options(seed=7, frames=25, fps=7, portrait=True, negative_prompt="blurry, text"),
+            Options(seed=7, frames=25, fps=7, aspect="9:16", negative_prompt="blurry, text"),
         ),
         # flags anywhere; what is left is the prompt, its spacing tidied
         ("--seed 7 a cat   surfing", "a cat surfing", Options(seed=7)),
         ("a cat --steps 30 surfing\nat dusk", "a cat surfing at dusk", Options(steps=30)),
-        ("--portrait", "", Options(portrait=True)),  # a photo's caption may carry flags alone
+        ("--portrait", "", Options(aspect="9:16")),  # a photo's caption may carry flags alone
         ("", "", Options()),
         # phones: "--" becomes an em or en dash, quotes curl
         ("a cat —seed 7", "a cat", Options(seed=7)),
-        ("a cat –seed 7 –portrait", "a cat", Options(seed=7, portrait=True)),
+        ("a cat –seed 7 –portrait", "a cat", Options(seed=7, aspect="9:16")),
         ("a cat —neg “blurry, text”", "a cat", Options(negative_prompt="blurry, text")),
         ("a cat —neg ‘don’t blur, text’ surfing", "a cat surfing", Options(negative_prompt="don’t blur, text")),
         ("a cat --neg 'low quality'", "a cat", Options(negative_prompt="low quality")),
@@ -59,13 +59,19 @@ from engine.types import Options
         ("x --exact-frames", "x", Options(allow_fewer_frames=False)),
         ("서핑하는 고양이 --raw", "서핑하는 고양이", Options(raw_prompt=True)),
         ("서핑하는 고양이 —raw", "서핑하는 고양이", Options(raw_prompt=True)),  # a phone's dash
-        ("x --landscape", "x", Options(portrait=False)),
+        ("x --landscape", "x", Options(aspect="16:9")),
+        ("x --ar 9:16", "x", Options(aspect="9:16")),
+        ("x --ar=21:9", "x", Options(aspect="21:9")),
+        ("x --ar 16x9", "x", Options(aspect="16x9")),  # read as typed; the engine knows it is 16:9
+        ("x --motion 8", "x", Options(motion=8)),
+        ("x --quality fast", "x", Options(quality="fast")),
+        ("x --quality best --steps 30", "x", Options(quality="best", steps=30)),
         ("x --seed 0", "x", Options(seed=0)),
         ("x --seed 4294967295", "x", Options(seed=2**32 - 1)),
         # the forms people carry over from command lines
         ("x --seed=7", "x", Options(seed=7)),
         ('x --neg="blurry, text" y', "x y", Options(negative_prompt="blurry, text")),
-        ("x --SEED 7 --Portrait --exact_frames", "x", Options(seed=7, portrait=True, allow_fewer_frames=False)),
+        ("x --SEED 7 --Portrait --exact_frames", "x", Options(seed=7, aspect="9:16", allow_fewer_frames=False)),
         # a quoted value may look like a flag; it is the value
         ('x --neg "--seed"', "x", Options(negative_prompt="--seed")),
         ('x --neg ""', "x", Options(negative_prompt="")),
@@ -78,18 +84,19 @@ def test_the_prompt_and_options_the_user_gets(text: str, prompt: str, options: O
 @pytest.mark.parametrize(
     ("text", "prompt", "options"),
     [
-        ("서핑하는 고양이 --시드 7 --프레임 25 --세로", "서핑하는 고양이", Options(seed=7, frames=25, portrait=True)),
+        ("서핑하는 고양이 --시드 7 --프레임 25 --세로", "서핑하는 고양이", Options(seed=7, frames=25, aspect="9:16")),
         ('서핑하는 고양이 --제외 "흐릿함, 글자" --모델 svd-xt', "서핑하는 고양이",
          Options(negative_prompt="흐릿함, 글자", model="svd-xt")),
         ("고양이 --단계 30 --초당프레임 8 --크기 1024x576 --제공자 local --프레임고정", "고양이",
          Options(steps=30, fps=8, width=1024, height=576, provider="local", allow_fewer_frames=False)),
-        ("고양이 --가로", "고양이", Options(portrait=False)),
+        ("고양이 --가로", "고양이", Options(aspect="16:9")),
         ("고양이 --시드=7", "고양이", Options(seed=7)),
+        ("고양이 --비율 4:5 --움직임 3 --품질 빠르게", "고양이", Options(aspect="4:5", motion=3, quality="빠르게")),
         # a phone's dash before a Korean flag, as before an English one
         ("노을 지는 바다 —시드 7", "노을 지는 바다", Options(seed=7)),
-        ("노을 지는 바다 –세로 —제외 “흐릿함”", "노을 지는 바다", Options(portrait=True, negative_prompt="흐릿함")),
+        ("노을 지는 바다 –세로 —제외 “흐릿함”", "노을 지는 바다", Options(aspect="9:16", negative_prompt="흐릿함")),
         # English and Korean flags mix
-        ("고양이 --seed 7 --세로", "고양이", Options(seed=7, portrait=True)),
+        ("고양이 --seed 7 --세로", "고양이", Options(seed=7, aspect="9:16")),
         # dashes inside Korean words and prose stay the prompt's own
         ("고양이--서핑 하는 장면", "고양이--서핑 하는 장면", Options()),
         ("고양이 -- 서핑", "고양이 -- 서핑", Options()),
@@ -113,9 +120,9 @@ def test_every_korean_alias_sets_what_its_english_flag_sets() -> None:
 
 
 def test_flags_override_the_front_ends_options_field_by_field() -> None:
-    base = Options(seed=1, frames=25, portrait=True, model="svd-xt")
+    base = Options(seed=1, frames=25, aspect="9:16", model="svd-xt")
     parsed = parse_prompt("a cat --seed 9 --landscape", base=base)
-    assert parsed.options == Options(seed=9, frames=25, portrait=False, model="svd-xt")
+    assert parsed.options == Options(seed=9, frames=25, aspect="16:9", model="svd-xt")
 
 
 def test_size_overrides_both_sides_of_the_base() -> None:
@@ -164,13 +171,17 @@ def error_of(text: str) -> InvalidInput:
         ("a cat --size big", "size", "--size needs width x height in pixels, like --size 1024x576 (not “big”)."),
         ("a cat --size 1024", "size",
          "--size needs width x height in pixels, like --size 1024x576 (not “1024”)."),
+        ("a cat --ar", "aspect", "--ar needs an aspect ratio after it, like --ar 9:16."),
+        ("a cat --motion lots", "motion", "--motion needs a whole number, like --motion 5 (not “lots”)."),
+        ("a cat --quality", "quality", "--quality needs fast, normal or best after it, like --quality fast."),
+        ("a cat --portrait --ar 1:1", "aspect", "--portrait and --ar contradict each other; keep one."),
         ("a cat --seed 4294967296", "seed", "--seed must be between 0 and 4294967295 (not 4294967296)."),
-        ("a cat --portrait=yes", "portrait", "--portrait takes no value; write just --portrait."),
+        ("a cat --portrait=yes", "aspect", "--portrait takes no value; write just --portrait."),
         # twice
         ("a cat --seed 1 --seed 2", "seed", "--seed is given twice; keep one."),
         ("a cat --neg a --negative b", "negative_prompt", "--neg and --negative set the same thing; keep one."),
-        ("a cat --portrait --landscape", "portrait", "--portrait and --landscape contradict each other; keep one."),
-        ("a cat --portrait —portrait", "portrait", "--portrait is given twice; keep one."),
+        ("a cat --portrait --landscape", "aspect", "--portrait and --landscape contradict each other; keep one."),
+        ("a cat --portrait —portrait", "aspect", "--portrait is given twice; keep one."),
         # quotes
         ('a cat --neg "blurry, text', "negative_prompt", "The quote after --neg is never closed."),
         ("a cat —neg “blurry, text", "negative_prompt", "The quote after --neg is never closed."),
@@ -202,7 +213,7 @@ def test_mistakes_are_told_in_korean(text: str, korean: str) -> None:
 
 def test_an_unknown_korean_flag_is_named_with_the_closest_one_in_korean() -> None:
     told = describe_error(words("ko"), error_of("고양이 —씨드 7"))
-    assert told.startswith("—씨드 옵션은 없어요. 혹시 --시드 옵션을 말씀하신 건가요? 쓸 수 있는 옵션: --exact-frames, ")
+    assert told.startswith("—씨드 옵션은 없어요. 혹시 --시드 옵션을 말씀하신 건가요? 쓸 수 있는 옵션: --ar, --exact-frames, ")
     assert told.endswith("— 기호가 프롬프트의 일부라면 뒤에 한 칸 띄워 주세요.")
 
 
@@ -237,7 +248,7 @@ def test_an_unknown_flag_is_named_with_the_closest_known_one(text: str, unknown:
 def test_an_unknown_flag_with_nothing_close_lists_the_known_ones() -> None:
     error = error_of("a cat --zzzz")
     assert error.message == "I don't know the option --zzzz."
-    assert error.hint is not None and error.hint.startswith("Known options: --exact-frames, --fps, ")
+    assert error.hint is not None and error.hint.startswith("Known options: --ar, --exact-frames, --fps, ")
 
 
 def test_a_dash_glued_to_a_word_is_a_flag_and_the_user_learns_how_to_keep_it() -> None:
@@ -284,3 +295,24 @@ def test_every_example_in_the_korean_help_parses_under_both_names() -> None:
             value = english.partition(" ")[2]
             expected = parse_prompt(f"고양이 {english}")
             assert parse_prompt(f"고양이 --{alias.removeprefix('--').rstrip(')')} {value}") == expected
+
+
+# --- the controls users know: --ar, --portrait, --motion, --quality -------------------------------------
+
+
+def test_portrait_and_landscape_are_aspect_ratios_and_override_the_front_ends_switch() -> None:
+    assert parse_prompt("a cat --portrait").options.aspect == "9:16"
+    assert parse_prompt("a cat --세로").options.aspect == "9:16"
+    assert parse_prompt("a cat --landscape").options.aspect == "16:9"
+    # Discord's old portrait switch (or a saved default) gives way to the ratio typed in the prompt
+    assert parse_prompt("a cat --ar 1:1", base=Options(portrait=True)).options == Options(aspect="1:1")
+
+
+def test_the_help_lists_the_new_controls_with_their_korean_names() -> None:
+    english = flags_help(ENGLISH).splitlines()
+    assert "--ar 9:16 — the shape: 16:9, 9:16, 1:1, 4:5 or 21:9" in english
+    assert any(line.startswith("--motion 5 — ") for line in english)
+    assert any(line.startswith("--quality fast — ") for line in english)
+    korean = flags_help(words("ko"))
+    for alias in ("--비율", "--움직임", "--품질"):
+        assert f"(또는 {alias})" in korean

@@ -249,13 +249,17 @@ class FakeDiscord:
         self._dispatch_interaction(inter, 2, data)
         return inter
 
-    def autocomplete(self, name: str, user: dict[str, Any], option: str, typed: str, *,
+    def autocomplete(self, name: str, user: dict[str, Any], *, focused: str, options: dict[str, Any],
                      guild_id: int | None = None, locale: str = "en-US") -> Interaction:
-        """A user types ``typed`` into option ``option`` of /name: Discord asks the app for suggestions (the
-        answer is the interaction's callback, type 8)."""
+        """A user types into option ``focused`` of /name: Discord asks the bot for suggestions (an
+        APPLICATION_COMMAND_AUTOCOMPLETE interaction, type 4); the bot answers with a type 8 callback, whose
+        choices tests read from ``inter.callbacks``."""
         inter = self._interaction(user, guild_id, False, locale=locale)
-        self._dispatch_interaction(inter, 4, {"id": snowflake(), "name": name, "type": 1, "options": [
-            {"name": option, "type": 3, "value": typed, "focused": True}]})
+        opts = [{"name": key, "type": 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3,
+                 "value": value, **({"focused": True} if key == focused else {})} for key, value in options.items()]
+        data = {"id": snowflake(), "name": name, "type": 1, "options": opts,
+                **({"guild_id": str(guild_id)} if guild_id else {})}
+        self._dispatch_interaction(inter, 4, data)
         return inter
 
     def context_menu(self, name: str, user: dict[str, Any], target: Sent, *, guild_id: int | None = None,
@@ -545,6 +549,8 @@ class FakeDiscord:
             self.messages[message.id] = message
             self._store(message, data, form)
             inter.original = message.id
+        elif kind == 8:  # autocomplete suggestions: no message, the choices are in the callback's body
+            pass
         elif kind in (6, 7):
             source = next((m for m in self.messages.values() if m.interaction_token and
                            self.interactions.get(m.interaction_token) is not None), None)

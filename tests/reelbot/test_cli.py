@@ -320,6 +320,8 @@ def test_generate_with_a_missing_image(tmp_path: Path, env: dict[str, str], data
         (["--prompt", "x", "--steps", "0"], "steps must be between 1 and 100"),
         (["--prompt", "x", "--provider", "nonexistent"], "no provider called 'nonexistent'"),
         (["--prompt", "x", "--model", "bad name!"], "'bad name!' is not a model name"),
+        (["--prompt", "x", "--ar", "4:3"], "'4:3' is not an aspect ratio I can make; use one of: 16:9, 9:16,"),
+        (["--prompt", "x", "--quality", "ultra"], "'ultra' is not a quality; use one of: fast, normal, best."),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )

@@ -17,8 +17,8 @@ async def test_video_command_defers_then_shows_progress_and_ends_with_the_mp4(fa
     bot = await make_bot(simulated_seconds=0.8, simulated_steps=8)
     assert bot.started_line.startswith("Discord: running as reelbot")
     assert sorted(c["name"] for c in fake.commands[str(GUILD)]) == [
-        "Animate image", "admin", "cancel", "help", "job", "link", "preview", "settings", "status", "unlink", "usage",
-        "video"]
+        "Animate image", "admin", "cancel", "help", "job", "link", "models", "preview", "settings", "status", "unlink",
+        "usage", "video"]
     ann = fake.user(1001, "ann")
     inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "a cat surfing --frames 8", "fps": 4,
                                                              "seed": 7}, locale=speaker.locale)
@@ -52,7 +52,7 @@ async def test_image_attachment_makes_an_image_to_video_job(fake: FakeDiscord, m
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
     assert "(svd-xt)" in done.content
     [job] = [await bot.service.get(done.content.split("job ")[1].split()[0])]
-    assert job.kind == "image-to-video" and job.options.portrait
+    assert job.kind == "image-to-video" and job.options.aspect == "9:16"
 
 
 async def test_animate_image_context_menu(fake: FakeDiscord, make_bot, speaker: Speaker) -> None:

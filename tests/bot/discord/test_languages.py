@@ -33,7 +33,7 @@ async def test_commands_are_synced_with_korean_descriptions_that_fit(fake: FakeD
         english: {"ko": korean} for english, korean in KOREAN_NAMES.items()}
     slash = [c for c in synced if c.get("type", 1) == 1]
     assert {c["name"] for c in slash} == {"video", "usage", "cancel", "job", "status", "help", "settings",
-                                           "preview", "admin", "link", "unlink"}
+                                           "preview", "admin", "link", "unlink", "models"}
     assert all(slash_name(c["name"]) and re.fullmatch(r"[-_\w]{1,32}", c["name"]) for c in slash)
     video = next(c for c in synced if c["name"] == "video")
     assert video["description_localizations"] == {"ko": "글로 영상을 만들거나 사진을 움직이게 해요"}

@@ -95,6 +95,7 @@ async def test_closed_dms_fall_back_to_the_channel_with_a_note(fake: FakeDiscord
 
 async def test_the_model_option_suggests_the_models_that_can_run_here(fake: FakeDiscord, make_bot) -> None:
     await make_bot()
-    inter = fake.autocomplete("settings", fake.user(1005, "ann"), "model", "zero", guild_id=GUILD)
+    inter = fake.autocomplete("settings", fake.user(1005, "ann"), focused="model", options={"model": "zero"},
+                              guild_id=GUILD)
     await fake.wait_for(lambda: inter.callbacks)
     assert inter.callbacks == [{"type": 8, "data": {"choices": [{"name": "zeroscope", "value": "zeroscope"}]}}]

@@ -83,8 +83,8 @@ async def test_the_command_menu_is_set_in_each_language(fake, make_bot) -> None:
     assert set(menus) == {None, "ko"}  # the default for everyone, and Korean for Korean apps
     english = {c["command"]: c["description"] for c in menus[None]}
     korean = {c["command"]: c["description"] for c in menus["ko"]}
-    assert list(english) == list(korean) == ["video", "usage", "cancel", "job", "settings", "status", "admin", "help",
-                                             "link", "unlink"]
+    assert list(english) == list(korean) == ["video", "usage", "cancel", "job", "settings", "models", "status", "admin",
+                                             "help", "link", "unlink"]
     assert english["video"] == "Make a video from a text prompt" and korean["video"] == "프롬프트로 영상 만들기"
     assert korean["settings"] == "내 기본 설정: 모델, 프레임, fps, 언어, 전달 방식"
     assert all(1 <= len(d) <= 256 for d in [*english.values(), *korean.values()])

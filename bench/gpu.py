@@ -58,14 +58,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.gpu_goals import summarize, table  # noqa: E402
 from bench.gpu_models import FAMILIES  # noqa: E402
+from bench.gpu_stages import STAGE_RECORDS  # noqa: E402  (torch and diffusers only inside the stage processes)
 
-STAGES = ("main", "compile-warm", "card-12", "card-8")
-RECORDS = {  # what each stage process writes per family (bench/gpu_stages.py's STAGE_RECORDS)
-    "main": ("compile-cold", "reelbot", "plain", "plan-vs-plain"),
-    "compile-warm": ("compile-warm",),
-    "card-12": ("card-12",),
-    "card-8": ("card-8",),
-}
+RECORDS = STAGE_RECORDS  # stage process -> the records it writes per family
+STAGES = tuple(RECORDS)
 # On a GPU: the most each stage may take and the least worth starting it with, in seconds. Each stage gets
 # its cap, less what the stages after it need at least, within what is left of --budget-s.
 GPU_CAP_S = {"main": 300.0, "compile-warm": 90.0, "card-12": 75.0, "card-8": 60.0}

@@ -1,59 +1,73 @@
-"""Local video generation speed: diffusers' documented recipe vs. the engine's own path. One JSON line per family.
+"""Local video generation speed and memory: diffusers' documented recipe vs. the engine's own path, with the
+compile cost, the chosen plan and smaller cards. One JSON record a line, each written as soon as it is measured.
 
     python bench/gpu.py [--family svd-xt|zeroscope|all] [--runs N] [--device cuda:0|cpu] [--tiny]
+                        [--out FILE] [--budget-s S] [--stages main,compile-warm,card-12,card-8] [--compile]
+    python bench/gpu.py --dry-run        # every stage on the CPU with the tiny models (a couple of minutes)
+    bench/device_check.sh                # all of it on a GPU machine with no internet (see that script)
 
 On a CUDA machine (the default when torch sees a GPU and ``--tiny`` is not given) it builds the FULL-SIZE
-SVD-XT 1.1 and zeroscope_v2_576w pipelines from their published configs (in ``bench/gpu_models.py``) with
+SVD-XT 1.1 and zeroscope_v2_576w pipelines from their published configs (``bench/gpu_models.py``) with
 random fp16 weights made on the GPU: the same shapes, so the same FLOPs and memory traffic as the real models,
-with nothing downloaded. Each family is then run two ways in this process, both warm (one untimed warm-up run,
-then ``--runs`` timed runs with ``torch.cuda.synchronize`` around each):
+with nothing downloaded. SVD-XT: 25 frames at 1024x576, 25 steps, one input image. zeroscope: 24 frames at
+576x320, 40 steps (the registry default), plus one 50-step run per variant unless ``--no-50-steps``.
 
-* ``plain``: what diffusers' docs tell users to do: an fp16 pipeline with ``enable_model_cpu_offload()``
-  (SVD with ``decode_chunk_size=8``), no compile.
-* ``reelbot``: the engine's path: the pipeline sits warm on a ``GpuLane`` and ``DiffusersBackend._generate``
-  runs the job exactly as the engine's runner would, so whatever speed settings the backend applies (memory
-  plan, compile, ...) are what is measured.
+The measuring runs in stage processes (``bench/gpu_stages.py``), one after the other, each under a time limit
+taken from ``--budget-s``; their records are passed on the moment they are printed, to stdout and to
+``--out`` (appended, flushed and synced), so a stage stopped at its limit keeps what it finished:
 
-SVD-XT: 25 frames at 1024x576, 25 steps, one input image. zeroscope: 24 frames at 576x320, 40 steps (the
-registry default), plus one extra 50-step run per variant (``plain_s_50_steps`` / ``reelbot_s_50_steps``).
+* ``main``: per family, ``compile-cold`` (the backend's warm-up on a fresh TORCHINDUCTOR_CACHE_DIR; an engine
+  without one has its first job timed instead), ``reelbot`` (the engine's path, ``DiffusersBackend._generate``
+  on a warm lane: first job, then ``--runs`` timed jobs), ``plain`` (fp16, ``enable_model_cpu_offload``,
+  SVD's ``decode_chunk_size=8``, no compile: one warm-up, then ``--runs`` timed runs) and ``plan-vs-plain``
+  (the plan the engine chose vs plain's, the speedup, peak VRAM, and reelbot's frames against the eager call
+  for the same seed: PSNR, bit-identical).
+* ``compile-warm``: the warm-up again in a new process on the same cache folder.
+* ``card-12``, ``card-8``: a 12 GB and an 8 GB card emulated on the GPU (each its own process: the
+  allocator may use the card's size less 1 GiB for the CUDA context and a desktop): a user's default job, whether
+  its first try ran without an out-of-memory rung, and the frames it made.
 
-``plain_s`` / ``reelbot_s`` are the median of the timed runs in seconds; ``speedup`` = plain / reelbot; peak
-VRAM is ``torch.cuda.max_memory_allocated`` over the timed runs of each variant (reset before them).
+Times are medians in seconds, ``torch.cuda.synchronize``d; peak VRAM is ``torch.cuda.max_memory_allocated``
+over the timed runs (reset before them); ``denoise_s``/``decode_s`` cut each run where the VAE decode starts.
+Last, one ``summary`` record per family sets the figures next to issue 17's goals (``bench/gpu_goals.py``),
+also printed as a table on stderr.
 
-Without a GPU (or with ``--tiny``) the same two variants run on the tiny random-weight models of
-``engine.local.tiny`` at 64x64, 8 frames, 4 steps (``plain`` = a plain pipeline call, no offload) and the
-line says ``"tiny": true``. Those timings only show that the harness works; they say nothing about GPU speed.
+Without a GPU (or with ``--tiny``) the same stages run on the tiny random-weight models of
+``engine.local.tiny`` at 32x32, 4 frames, 2 steps, and every record says ``"tiny": true``: those timings only
+show that the harness works; they say nothing about GPU speed.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
-import inspect
 import json
-import statistics
+import os
+import queue
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.gpu_models import FAMILIES, build_full, param_count  # noqa: E402
-from engine.backends.base import RunContext  # noqa: E402
-from engine.backends.diffusers import DiffusersBackend  # noqa: E402
-from engine.images import fit_image  # noqa: E402
-from engine.lanes import GpuLane  # noqa: E402
-from engine.local.registry import BUILTIN, ModelSpec  # noqa: E402
-from engine.types import JobKind, JobSpec, Options  # noqa: E402
+from bench.gpu_goals import summarize, table  # noqa: E402
+from bench.gpu_models import FAMILIES  # noqa: E402
+from bench.gpu_stages import STAGE_RECORDS  # noqa: E402  (torch and diffusers only inside the stage processes)
 
-PROMPT = "a cat playing the piano in the rain, cinematic, high quality, detailed"
-SEED = 42
-TINY = {"width": 64, "height": 64, "frames": 8, "steps": 4}
+RECORDS = STAGE_RECORDS  # stage process -> the records it writes per family
+STAGES = tuple(RECORDS)
+# On a GPU: the most each stage may take and the least worth starting it with, in seconds. Each stage gets
+# its cap, less what the stages after it need at least, within what is left of --budget-s.
+GPU_CAP_S = {"main": 300.0, "compile-warm": 90.0, "card-12": 75.0, "card-8": 60.0}
+GPU_MIN_S = {"main": 60.0, "compile-warm": 30.0, "card-12": 30.0, "card-8": 30.0}
+GPU_BUDGET_S = 420.0
+CPU_BUDGET_S = 900.0
 TINY_NOTICE = (
     "NOTE: these are CPU timings of tiny random-weight models, not GPU figures. They only show that the "
     "benchmark runs; run `python bench/gpu.py` on a machine with a CUDA GPU for real numbers."
@@ -61,256 +75,6 @@ TINY_NOTICE = (
 TINY_GPU_NOTICE = (
     "NOTE: these are timings of tiny random-weight models, not real figures; drop --tiny for the full-size models."
 )
-
-class Sizes:
-    def __init__(self, spec: ModelSpec, tiny: bool) -> None:
-        if tiny:
-            self.width, self.height, self.frames, self.steps = (
-                TINY["width"], TINY["height"], TINY["frames"], TINY["steps"])
-        else:
-            self.width, self.height = spec.size(portrait=False)
-            self.frames, self.steps = spec.frames, spec.steps
-
-
-def _kind(spec: ModelSpec) -> JobKind:
-    return JobKind.IMAGE_TO_VIDEO if JobKind.IMAGE_TO_VIDEO in spec.kinds else JobKind.TEXT_TO_VIDEO
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize(device)
-
-
-def _free(device: str) -> None:
-    gc.collect()
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize(device)
-        torch.cuda.empty_cache()
-
-
-def _measure(fn: Callable[[], Any], runs: int, device: str, *, warmup: bool = True) -> dict[str, Any]:
-    """One untimed warm-up call (unless the pipeline is already warm), then ``runs`` timed calls; peak VRAM
-    over the timed ones."""
-    import torch
-
-    on_gpu = device.startswith("cuda")
-    warmup_s = None
-    if warmup:
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        warmup_s = time.perf_counter() - t0
-    if on_gpu:
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(runs):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if on_gpu else None
-    return {"warmup_s": warmup_s, "times": times, "peak_gib": peak}
-
-
-def _plain_call(pipe: Any, spec: ModelSpec, sizes: Sizes, steps: int, image: Any) -> Callable[[], Any]:
-    """The call diffusers' docs show (defaults written out): SVD ``pipe(image, decode_chunk_size=8, ...)``,
-    zeroscope ``pipe(prompt, num_inference_steps=40, height=320, width=576, num_frames=24)``."""
-    import torch
-
-    call = inspect.signature(pipe.__call__).parameters
-    kwargs: dict[str, Any] = {
-        "height": sizes.height, "width": sizes.width, "num_frames": sizes.frames, "num_inference_steps": steps,
-        "output_type": "np",
-    }
-    if "image" in call:
-        kwargs["image"] = image
-        kwargs.update({"decode_chunk_size": 8, "fps": spec.fps, "motion_bucket_id": 127,
-                       "noise_aug_strength": 0.02, "min_guidance_scale": 1.0, "max_guidance_scale": 3.0})
-    else:
-        kwargs["prompt"] = PROMPT
-        if spec.guidance is not None:
-            kwargs["guidance_scale"] = spec.guidance
-
-    def run() -> Any:
-        with torch.inference_mode():
-            frames = pipe(generator=torch.Generator("cpu").manual_seed(SEED), **kwargs).frames[0]
-        if len(frames) != sizes.frames:
-            raise AssertionError(f"plain run made {len(frames)} frames, not {sizes.frames}")
-        return frames
-
-    return run
-
-
-def _reelbot_call(
-    pipe: Any, spec: ModelSpec, sizes: Sizes, steps: int, device: str, image_path: Path | None, workdir: Path,
-    backend_kwargs: dict[str, Any], notes: list[str],
-) -> tuple[Callable[[], Any], GpuLane]:
-    """The engine's path: a warm pipeline on a lane, ``DiffusersBackend._generate`` with a runner-style
-    RunContext."""
-    kind = _kind(spec)
-    index = int(device.split(":")[1]) if ":" in device else 0
-    lane = GpuLane(index, device=device)
-    backend = DiffusersBackend({spec.name: spec}, default_models={kind: spec.name}, **backend_kwargs)
-    lane.put_warm(spec.name, pipe)
-    options = Options(model=spec.name, width=sizes.width, height=sizes.height, frames=sizes.frames,
-                      steps=steps, fps=spec.fps, seed=SEED)
-    job = JobSpec(id=f"bench-{spec.name}", kind=kind, prompt=PROMPT, options=options,
-                  image_path=image_path if kind is JobKind.IMAGE_TO_VIDEO else None, seed=SEED)
-
-    def run() -> Any:
-        ctx = RunContext(job=job, workdir=workdir, cancel=threading.Event(),
-                         progress_fn=lambda *_: None, lane=lane)
-        output = backend._generate(ctx)
-        notes.extend(n for n in ctx.notes if n not in notes)
-        if output.frames is None or len(output.frames) != sizes.frames:
-            raise AssertionError(f"reelbot run made {len(output.frames or ())} frames, not {sizes.frames}")
-        return output
-
-    return run, lane
-
-
-def _image(path: Path, width: int, height: int) -> Any:
-    """A deterministic photo-like input for SVD: a gradient with some noise, fitted like the engine does."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(SEED)
-    y, x = np.mgrid[0:600, 0:900]
-    rgb = np.stack([x / 900 * 255, y / 600 * 255, (x + y) / 1500 * 255], axis=-1)
-    rgb = np.clip(rgb + rng.normal(0, 12, rgb.shape), 0, 255).astype(np.uint8)
-    Image.fromarray(rgb).save(path)
-    with Image.open(path) as picture:
-        return fit_image(picture.convert("RGB"), width, height)
-
-
-@contextlib.contextmanager
-def _default_matmul_flags(device: str) -> Iterator[None]:
-    """Run with PyTorch's default TF32 settings and put back whatever was set before: the engine may turn
-    TF32 on for its own runs, and that must not leak into the ``plain`` numbers of the next family."""
-    if not device.startswith("cuda"):
-        yield
-        return
-    import torch
-
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = False, True
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-def bench_family(family: str, *, device: str, tiny: bool, runs: int, extra_50: bool,
-                 backend_kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Both variants for one family; returns the JSON record and whether both ran."""
-    import torch
-
-    spec = BUILTIN[family]
-    sizes = Sizes(spec, tiny)
-    on_gpu = device.startswith("cuda")
-    record: dict[str, Any] = {
-        "family": family, "device": device,
-        "gpu_name": torch.cuda.get_device_name(device) if on_gpu else None,
-        "plain_s": None, "reelbot_s": None, "speedup": None,
-        "plain_peak_vram_gib": None, "reelbot_peak_vram_gib": None,
-        "frames": sizes.frames, "size": f"{sizes.width}x{sizes.height}", "steps": sizes.steps, "tiny": tiny,
-        "runs": runs,
-    }
-    ok = True
-
-    def build() -> Any:
-        t0 = time.perf_counter()
-        if tiny:
-            from engine.local.tiny import build_tiny
-
-            pipe = build_tiny(family, seed=0)
-            pipe.set_progress_bar_config(disable=True)
-            pipe = pipe.to(device)
-        else:
-            pipe = build_full(family, device, torch.float16, seed=0)
-        _sync(device)
-        record.setdefault("build_s", round(time.perf_counter() - t0, 2))
-        record.setdefault("params_m", {
-            name: round(param_count(part) / 1e6, 1)
-            for name in ("unet", "vae", "image_encoder", "text_encoder")
-            if (part := getattr(pipe, name, None)) is not None})
-        return pipe
-
-    with tempfile.TemporaryDirectory(prefix="reelbot-gpu-bench-") as tmp:
-        image_path = Path(tmp) / "input.png"
-        image = _image(image_path, sizes.width, sizes.height)
-        step_counts = [sizes.steps] + ([50] if extra_50 and sizes.steps != 50 else [])
-
-        # --- plain: diffusers' documented recipe ---
-        pipe = None
-        try:
-            with _default_matmul_flags(device):
-                pipe = build()
-                if on_gpu and not tiny:
-                    pipe.enable_model_cpu_offload(device=device)
-                for steps in step_counts:
-                    main = steps == sizes.steps  # the extra 50-step run comes after, already warm
-                    result = _measure(_plain_call(pipe, spec, sizes, steps, image),
-                                      runs if main else 1, device, warmup=main)
-                    _store(record, "plain", steps, sizes.steps, result)
-        except Exception as exc:
-            ok = False
-            record["plain_error"] = f"{type(exc).__name__}: {exc}"
-        finally:
-            if pipe is not None and hasattr(pipe, "remove_all_hooks"):
-                pipe.remove_all_hooks()
-            del pipe
-            _free(device)
-
-        # --- reelbot: the engine's backend on a warm lane ---
-        pipe = lane = None
-        notes: list[str] = []
-        try:
-            pipe = build()
-            for steps in step_counts:
-                run, lane = _reelbot_call(pipe, spec, sizes, steps, device, image_path, Path(tmp) / "work",
-                                          backend_kwargs, notes)
-                main = steps == sizes.steps
-                result = _measure(run, runs if main else 1, device, warmup=main)
-                _store(record, "reelbot", steps, sizes.steps, result)
-                lane.warm.clear()
-                lane.close()
-                lane = None
-        except Exception as exc:
-            ok = False
-            record["reelbot_error"] = f"{type(exc).__name__}: {exc}"
-        finally:
-            if lane is not None:
-                lane.warm.clear()
-                lane.close()
-            record["reelbot_notes"] = notes
-            del pipe, lane
-            _free(device)
-            if on_gpu:
-                with contextlib.suppress(Exception):
-                    torch._dynamo.reset()  # compiled graphs keep references to the freed modules
-
-    if record["plain_s"] and record["reelbot_s"]:
-        record["speedup"] = round(record["plain_s"] / record["reelbot_s"], 2)
-    return record, ok
-
-
-def _store(record: dict[str, Any], variant: str, steps: int, main_steps: int, result: dict[str, Any]) -> None:
-    median = round(statistics.median(result["times"]), 3)
-    if steps != main_steps:
-        record[f"{variant}_s_{steps}_steps"] = median
-        return
-    record[f"{variant}_s"] = median
-    record[f"{variant}_runs_s"] = [round(t, 3) for t in result["times"]]
-    record[f"{variant}_warmup_s"] = round(result["warmup_s"], 2)  # includes any compile time
-    peak = result["peak_gib"]
-    record[f"{variant}_peak_vram_gib"] = round(peak, 2) if peak is not None else None
 
 
 class DeviceError(Exception):
@@ -342,42 +106,205 @@ def _pick_device(requested: str | None, tiny: bool) -> tuple[str, bool]:
     raise DeviceError(f"unknown --device {requested!r}; use cuda, cuda:N or cpu.")
 
 
+
+class Output:
+    """Where records go: stdout, and ``--out`` (appended, flushed and synced, so a kill loses nothing)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.file: IO[str] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = path.open("a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record)
+        print(line, flush=True)
+        if self.file is not None:
+            self.file.write(line + "\n")
+            self.file.flush()
+            os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def run_stage(cmd: list[str], *, env: dict[str, str] | None, timeout_s: float,
+              emit: Callable[[dict[str, Any]], None]) -> tuple[list[dict[str, Any]], str | None]:
+    """Run one stage process, passing each JSON line it prints to ``emit`` as it comes (other lines go to
+    stderr). Stopped, with its whole process group, at ``timeout_s``. Returns the records and what went
+    wrong (None when it exited 0 in time)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=env, start_new_session=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    records: list[dict[str, Any]] = []
+    error = None
+    deadline = time.monotonic() + timeout_s
+
+    def take(line: str) -> None:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "stage" in record:
+            records.append(record)
+            emit(record)
+        elif line.strip():
+            print(line.rstrip(), file=sys.stderr, flush=True)
+
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            error = f"timed out after {timeout_s:.0f} s (the stage's share of --budget-s)"
+            _kill_group(proc)
+            break
+        try:
+            line = lines.get(timeout=min(left, 1.0))
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        take(line)
+    reader.join(timeout=10)
+    while True:  # what it printed before it was stopped
+        try:
+            line = lines.get_nowait()
+        except queue.Empty:
+            break
+        if line is not None:
+            take(line)
+    code = proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+    if error is None and code != 0:
+        error = f"exited with status {code}"
+    return records, error
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the stage process and its compile workers, all started here
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def _stage_limits(stage: str, later: list[str], left: float, on_gpu: bool) -> tuple[float, float]:
+    """(least worth starting with, time limit) for ``stage`` with ``left`` seconds of the budget."""
+    if not on_gpu:
+        return 5.0, left
+    reserve = sum(GPU_MIN_S[s] for s in later)
+    return GPU_MIN_S[stage], max(GPU_MIN_S[stage], min(GPU_CAP_S[stage], left - reserve))
+
+
+def orchestrate(args: argparse.Namespace, device: str, tiny: bool) -> int:
+    out = Output(Path(args.out) if args.out else None)
+    on_gpu = device.startswith("cuda")
+    budget = args.budget_s or (GPU_BUDGET_S if on_gpu and not tiny else CPU_BUDGET_S)
+    deadline = time.monotonic() + budget
+    families = FAMILIES if args.family == "all" else (args.family,)
+    stages = [s for s in STAGES if s in args.stages.split(",")]
+    cache = Path(args.cache_dir) if args.cache_dir else Path(tempfile.mkdtemp(prefix="reelbot-gpu-bench-cache-"))
+    cache.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TORCHINDUCTOR_CACHE_DIR=str(cache / "inductor"),
+               TRITON_CACHE_DIR=str(cache / "triton"))
+    common = ["--device", device, "--runs", str(args.runs), "--family", args.family, "--cache-dir", str(cache)]
+    common += ["--tiny"] if tiny else []
+    common += ["--no-50-steps"] if args.no_50_steps else []
+    common += {True: ["--compile"], False: ["--no-compile"], None: []}[args.compile]
+    got: dict[str, dict[str, dict[str, Any]]] = {family: {} for family in families}
+    failed = False
+
+    def emit(record: dict[str, Any]) -> None:
+        got.setdefault(record["family"], {})[record["stage"]] = record
+        out.write(record)
+
+    try:
+        for i, stage in enumerate(stages):
+            least, limit = _stage_limits(stage, stages[i + 1:], deadline - time.monotonic(), on_gpu and not tiny)
+            if deadline - time.monotonic() < least:
+                error: str | None = f"skipped: less than {least:.0f} s of --budget-s ({budget:.0f} s) was left"
+            else:
+                print(f"bench/gpu.py: stage {stage} (at most {limit:.0f} s)", file=sys.stderr, flush=True)
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, *common]
+                _, error = run_stage(cmd, env=env, timeout_s=limit, emit=emit)
+            if error:
+                failed = True
+                print(f"bench/gpu.py: stage {stage}: {error}", file=sys.stderr, flush=True)
+            for family in families:  # what the stage did not write says why
+                for name in RECORDS[stage]:
+                    if name not in got[family]:
+                        emit({"stage": name, "family": family, "tiny": tiny, "error": error or "not written"})
+        summaries = []
+        for family in families:
+            records = got[family]
+            gpu_name = next((r["gpu_name"] for r in records.values() if r.get("gpu_name")), None)
+            summaries.append(summarize(family, records, tiny=tiny, gpu_name=gpu_name))
+            out.write(summaries[-1])
+            failed |= any("error" in r for r in records.values())
+        print(table(summaries), file=sys.stderr, flush=True)
+    finally:
+        out.close()
+        if not args.cache_dir:
+            shutil.rmtree(cache, ignore_errors=True)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", choices=[*FAMILIES, "all"], default="all")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per variant, after one warm-up")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per variant, after the warm-up")
     parser.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda:0 if there is one)")
     parser.add_argument("--tiny", action="store_true", help="tiny random models (on CPU unless --device cuda)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="every stage on the CPU with the tiny models, one timed run each")
     parser.add_argument("--no-50-steps", action="store_true", help="skip zeroscope's extra 50-step runs")
-    parser.add_argument("--compile", action="store_true",
-                        help="let the backend torch.compile the denoiser (LOCAL_COMPILE=true)")
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="the backend compiles the denoiser (LOCAL_COMPILE=true); default: the backend's own")
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="the backend compiles nothing")
+    parser.add_argument("--out", default=None, help="also append every record to this file (JSON lines)")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help=f"seconds for all stages (default {GPU_BUDGET_S:.0f} on a GPU, {CPU_BUDGET_S:.0f} on a CPU)")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"which of {','.join(STAGES)}")
+    parser.add_argument("--cache-dir", default=None,
+                        help="the compile caches' folder, kept (default: a fresh temporary one, removed)")
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # inside a stage process
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if unknown := set(args.stages.split(",")) - set(STAGES):
+        parser.error(f"unknown stage(s) {', '.join(sorted(unknown))}; use {', '.join(STAGES)}")
+    if args.dry_run:
+        if args.device not in (None, "cpu"):
+            parser.error("--dry-run runs on the CPU")
+        args.device, args.tiny, args.runs, args.no_50_steps = "cpu", True, 1, True
 
+    if args.stage:
+        return _stage_process(args)
     try:
-        device, tiny = _pick_device(args.device, args.tiny)
+        device, tiny = ("cpu", True) if args.device == "cpu" else _pick_device(args.device, args.tiny)
     except DeviceError as exc:
         print(f"bench/gpu.py: {exc}", file=sys.stderr)
         return 2
     if tiny:
         print(TINY_NOTICE if device == "cpu" else TINY_GPU_NOTICE, file=sys.stderr, flush=True)
-    backend_kwargs: dict[str, Any] = {"compile_denoiser": args.compile}
+    return orchestrate(args, device, tiny)
+
+
+def _stage_process(args: argparse.Namespace) -> int:
+    from bench.gpu_stages import Bench, run_stage
 
     families = FAMILIES if args.family == "all" else (args.family,)
-    all_ok = True
-    for family in families:
-        record, ok = bench_family(family, device=device, tiny=tiny, runs=args.runs,
-                                  extra_50=family == "zeroscope" and not tiny and not args.no_50_steps,
-                                  backend_kwargs=backend_kwargs)
-        all_ok &= ok
-        print(json.dumps(record), flush=True)
-        if not ok:
-            for variant in ("plain", "reelbot"):
-                if f"{variant}_error" in record:
-                    print(f"bench/gpu.py: {family} {variant} failed: {record[f'{variant}_error']}",
-                          file=sys.stderr)
-    return 0 if all_ok else 1
+    bench = Bench(device=args.device, tiny=args.tiny, runs=args.runs, compile_flag=args.compile,
+                  cache_dir=Path(args.cache_dir), extra_50=not args.tiny and not args.no_50_steps)
+    return run_stage(args.stage, families, bench)
 
 
 if __name__ == "__main__":

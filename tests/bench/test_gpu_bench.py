@@ -1,5 +1,5 @@
-"""bench/gpu.py on a CPU: the tiny-model run end to end, and the full-size configs of bench/gpu_models.py
-checked on "meta".
+"""bench/gpu.py on a CPU: the device check's dry run end to end (every stage, tiny models), its time limits,
+and the full-size configs of bench/gpu_models.py checked on "meta".
 
 The full-size pipelines are never allocated here: they are built on the meta device, and their parameter
 counts must be those of the published checkpoints, so the GPU numbers come from models of the real size.
@@ -8,21 +8,22 @@ counts must be those of the published checkpoints, so the GPU numbers come from 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
+from bench import gpu
 from bench import gpu_models as models
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "gpu.py"
-KEYS = {
-    "family", "device", "gpu_name", "plain_s", "reelbot_s", "speedup", "plain_peak_vram_gib",
-    "reelbot_peak_vram_gib", "frames", "size", "steps", "tiny",
-}
+# Every record each family gets, in the order they are written.
+STAGES = ("compile-cold", "reelbot", "plain", "plan-vs-plain", "compile-warm", "card-12", "card-8", "summary")
 
 # Parameter counts of the published checkpoints (the sums of their safetensors tensors).
 SVD_XT_UNET = 1_524_623_082  # stabilityai/stable-video-diffusion-img2vid-xt(-1-1) unet, "1.52 B"
@@ -37,23 +38,71 @@ def close(measured: int, published: int, tolerance: float = 0.03) -> bool:
     return abs(measured - published) <= tolerance * published
 
 
-@pytest.mark.parametrize("family", ["zeroscope", "svd-xt"])
-def test_tiny_run_prints_one_json_line_with_cpu_timings_and_says_they_are_not_gpu_figures(family: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--tiny", "--family", family, "--runs", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stdout
-    record = json.loads(lines[0])
-    assert KEYS <= set(record)
-    assert record["family"] == family and record["tiny"] is True and record["device"] == "cpu"
-    assert record["gpu_name"] is None
-    assert record["plain_s"] > 0 and record["reelbot_s"] > 0 and record["speedup"] > 0
-    assert record["plain_peak_vram_gib"] is None and record["reelbot_peak_vram_gib"] is None
-    assert (record["frames"], record["size"], record["steps"]) == (8, "64x64", 4)
-    assert "not GPU figures" in proc.stderr and "CPU timings of tiny" in proc.stderr
+def _records(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.timeout(900)  # about 70 s of CPU; minutes of wall clock on a loaded CI machine
+def test_the_device_check_dry_run_writes_every_stage_of_both_families_with_the_goals(tmp_path: Path) -> None:
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, OUT=str(tmp_path))
+    proc = subprocess.run(["bash", str(ROOT / "bench" / "device_check.sh")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=880)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = _records(proc.stdout)
+    assert records == _records((tmp_path / "gpu-bench.jsonl").read_text())  # the file has all of them too
+    assert "CPU timings of tiny" in proc.stderr and "not GPU figures" in proc.stderr
+    assert "speedup over plain diffusers" in (tmp_path / "gpu-bench.log").read_text()  # the goals table
+    got = {(r["family"], r["stage"]): r for r in records}
+    for family in ("svd-xt", "zeroscope"):
+        for stage in STAGES:
+            record = got[(family, stage)]
+            assert record["tiny"] is True and "error" not in record, record
+        reelbot, plain = got[(family, "reelbot")], got[(family, "plain")]
+        for variant in (reelbot, plain):
+            assert (variant["size"], variant["frames"], variant["steps"]) == ("32x32", 4, 2)
+            assert variant["peak_vram_gib"] is None  # no GPU: no VRAM figure rather than a made-up one
+            assert variant["denoise_s"] > 0 and variant["decode_s"] > 0
+        assert reelbot["reelbot_s"] > 0 and plain["plain_s"] > 0 and reelbot["frames_made"] == 4
+        assert reelbot["tries"] == 1 and reelbot["plan"]["frames"] == 4
+        versus = got[(family, "plan-vs-plain")]
+        assert versus["speedup"] == round(plain["plain_s"] / reelbot["reelbot_s"], 2)
+        assert versus["bit_identical"] is True or versus["psnr_db"] >= 40  # the engine's frames are diffusers'
+        for stage in ("compile-cold", "compile-warm"):
+            assert got[(family, stage)]["method"] in ("warm_up", "first job", "none")
+        summary = got[(family, "summary")]
+        assert summary["goals"] and all(g["met"] is None and g["why"] == "tiny models: not a GPU figure"
+                                        for g in summary["goals"])
+    # SVD-XT on the emulated cards, as a user's default job: 25 frames on 12 GB with offload, 14 on 8 GB,
+    # each on the first try (no out-of-memory rung).
+    card12, card8 = got[("svd-xt", "card-12")], got[("svd-xt", "card-8")]
+    assert card12["first_try_ok"] and card12["frames_made"] == 25 and card12["plan"]["offload"] is True
+    assert card8["first_try_ok"] and card8["frames_made"] == 14
+    assert "nothing is enforced" in card12["emulated_by"]
+    assert got[("zeroscope", "card-8")]["frames_made"] == 24
+
+
+def test_a_budget_too_small_for_any_stage_says_so_for_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "records.jsonl"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--budget-s", "1", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    records = _records(out.read_text())
+    assert records == _records(proc.stdout)
+    assert {(r["family"], r["stage"]) for r in records} == {(f, s) for f in ("svd-xt", "zeroscope") for s in STAGES}
+    for record in records:
+        if record["stage"] == "summary":
+            assert all(g["measured"] is None and g["why"].startswith("not measured: ") for g in record["goals"])
+        else:
+            assert record["error"].startswith("skipped: less than"), record
+
+
+def test_a_stage_stopped_at_its_limit_keeps_what_it_wrote() -> None:
+    child = ("import json, time; print(json.dumps({'stage': 'reelbot', 'family': 'svd-xt', 'reelbot_s': 9.5}),"
+             " flush=True); print('a line for people', flush=True); time.sleep(600)")
+    seen: list[dict[str, Any]] = []
+    records, error = gpu.run_stage([sys.executable, "-c", child], env=None, timeout_s=5, emit=seen.append)
+    assert records == seen == [{"stage": "reelbot", "family": "svd-xt", "reelbot_s": 9.5}]
+    assert error is not None and error.startswith("timed out after 5 s")
 
 
 def test_asking_for_cuda_without_one_fails_with_plain_words() -> None:

@@ -245,9 +245,18 @@ class Reelbot:
     def __init__(self, bench: Bench, spec: ModelSpec, loader: Loader, workdir: Path, image_path: Path,
                  vram: Callable[[GpuLane], Vram | None] | None = None) -> None:
         self.bench, self.spec, self.loader, self.workdir, self.image_path = bench, spec, loader, workdir, image_path
-        self.tries: list[MemoryPlan] = []
+        self.tries: list[MemoryPlan] = []  # each denoising try (the whole run where a pipeline is not split)
+        self.decodes = 0  # each VAE decode, a retried one included (the planner's decode-only retry)
+        self.peak: float | None = None  # from the backend's "measured peak" notes, GiB
+
+        def fault(_spec: ModelSpec, plan: MemoryPlan, stage: str = "run") -> None:
+            if stage == "decode":
+                self.decodes += 1
+            else:
+                self.tries.append(plan)
+
         params = inspect.signature(DiffusersBackend.__init__).parameters
-        kwargs: dict[str, Any] = {"fault": lambda _spec, plan: self.tries.append(plan)}
+        kwargs: dict[str, Any] = {"fault": fault}
         if bench.compile_flag is not None:
             kwargs["compile_denoiser"] = bench.compile_flag
         if "compile_cache_dir" in params:
@@ -265,10 +274,20 @@ class Reelbot:
 
     def run(self, job: JobSpec) -> tuple[Output, list[str]]:
         self.tries.clear()
+        self.decodes = 0
         ctx = RunContext(job=job, workdir=self.workdir, cancel=threading.Event(),
                          progress_fn=lambda *_: None, lane=self.lane)
         output = self.backend._generate(ctx)
-        return output, _notes(ctx.notes)
+        notes = _notes(ctx.notes)
+        self.peak = max([self.peak or 0.0, *_stage_peaks(notes)]) or self.peak
+        return output, notes
+
+    def peak_gib(self) -> float | None:
+        """The most the engine's jobs held since the last look: the backend resets CUDA's peak counter at each
+        stage (its "measured peak" note says each), so the allocator's counter alone would give the decode's."""
+        peak, self.peak = self.peak, None
+        measured = self.bench.peak_gib()
+        return None if peak is None and measured is None else round(max(peak or 0.0, measured or 0.0), 2)
 
     def warm_up(self) -> tuple[str, float | None, list[str]]:
         """(method, seconds, notes): the backend's ``warm_up`` timed, without the model's build, where it has
@@ -409,6 +428,7 @@ def stage_main(bench: Bench, family: str, tmp: Path) -> None:
             first_s -= loader.build_s - built  # the model was built inside the first job (no warm-up)
             plan = engine.tries[0] if engine.tries else None
             bench.reset_peak()
+            engine.peak = None
             times, splits = [], []
             notes: list[str] = []
             for _ in range(bench.runs):
@@ -419,7 +439,7 @@ def stage_main(bench: Bench, family: str, tmp: Path) -> None:
             median = statistics.median(times)
             reelbot |= {
                 "reelbot_s": round(median, 3), "runs_s": [round(t, 3) for t in times],
-                "first_job_s": round(first_s, 3), "peak_vram_gib": bench.peak_gib(),
+                "first_job_s": round(first_s, 3), "peak_vram_gib": engine.peak_gib(),
                 "denoise_s": _median(splits, "denoise_s"), "decode_s": _median(splits, "decode_s"),
                 "first_job_split": first_split, "plan": _plan(plan), "tries": len(engine.tries),
                 "frames_made": len(output.frames or ()), "notes": notes, "build_s": round(loader.build_s, 2),
@@ -588,9 +608,9 @@ def stage_card(bench: Bench, family: str, tmp: Path, stage: str) -> None:
             oom = [n for n in notes if "out of gpu memory" in n.lower()]
             record |= {
                 "ok": True, "run_s": round(seconds - (loader.build_s - built), 3), **run_split,
-                "peak_vram_gib": bench.peak_gib(), "frames_asked": frames_asked,
+                "peak_vram_gib": engine.peak_gib(), "frames_asked": frames_asked,
                 "frames_made": len(output.frames or ()), "tries": len(engine.tries),
-                "first_try_ok": len(engine.tries) <= 1 and not oom,
+                "first_try_ok": len(engine.tries) <= 1 and engine.decodes <= 1 and not oom,
                 "plan": _plan(engine.tries[0] if engine.tries else None),
                 "final_plan": _plan(engine.tries[-1] if engine.tries else None), "notes": notes,
             }
@@ -638,3 +658,12 @@ def run_stage(stage: str, families: tuple[str, ...], bench: Bench) -> int:
                     if (name, family) not in EMITTED:
                         emit({"stage": name, "family": family, "error": f"{type(exc).__name__}: {exc}"})
     return 1 if failed else 0
+
+
+def _stage_peaks(notes: list[str]) -> list[float]:
+    """The GiB of each stage in the backend's note "measured peak: denoise 9.81 GiB, decode 4.02 GiB"."""
+    found = []
+    for note in notes:
+        if note.startswith("measured peak: "):
+            found += [float(part.split()[-2]) for part in note.removeprefix("measured peak: ").split(", ")]
+    return found

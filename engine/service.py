@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from engine.captions import for_caption
 from engine.chosen import ChosenLanguages
 from engine.clock import utcnow
 from engine.config import EngineConfig
@@ -39,7 +40,7 @@ from engine.lanes import GpuLane
 from engine.outbox import Deliverer, Outbox
 from engine.ratelimit import RateLimiter
 from engine.retention import sweep_files, sweep_regularly
-from engine.router import Router
+from engine.router import Router, Step
 from engine.runner import JobRunner
 from engine.scheduler import Scheduler
 from engine.status import (
@@ -169,6 +170,7 @@ class Service:
             )
         if await self.dispatcher.waiting() >= self.config.max_queue:
             raise QueueFull(self.config.max_queue)
+        options = await self._for_caption(kind, prompt, options, user, admin)
         steps = self.router.plan(kind, options)
         if not steps:
             raise NoBackend(
@@ -317,6 +319,24 @@ class Service:
             if self.router.plan(kind, options):
                 choices.append((name, self.preview(kind, options)))
         return choices
+
+    def can_run(self, step: Step) -> bool:
+        """Whether a step could start here now: a GPU here serves its model, or the cloud is not cooling."""
+        if self.router.cooling_s(step.name) > 0:
+            return False
+        return not step.backend.local or self.dispatcher.place_for(step.model) is not None
+
+    async def _for_caption(self, kind: JobKind, prompt: str, options: Options, user: UserRef, admin: bool
+                           ) -> Options:
+        """A picture with words goes to a model that reads them when one can run within the user's quota
+        (engine/captions.py)."""
+        async def affordable(usd: float) -> bool:
+            refusal = await self.repo.precheck(platform=user.platform, external_id=user.user_id, is_admin=admin,
+                                               cheapest_micros=round(usd * 1e6), limits=self.config.limits,
+                                               now=utcnow())
+            return refusal is None
+
+        return await for_caption(self.router, kind, prompt, options, self.can_run, affordable)
 
     def is_admin(self, user: UserRef) -> bool:
         """Whether ``user`` is one of the bot's admins (from the settings, asked afresh every time)."""

@@ -15,6 +15,7 @@ from typing import Any
 from engine.backends.base import Output, RunContext
 from engine.errors import InvalidInput, ModelUnavailable, OutOfMemory
 from engine.lanes import GpuLane
+from engine.local.download import DiskFree, NotEnoughDisk, disk_free
 from engine.local.fit import Vram, VramProbe, cuda_vram, fit_plan, footprint_for
 from engine.local.pipelines import (
     MemoryPlan,
@@ -49,6 +50,7 @@ class DiffusersBackend:
         compile_denoiser: bool = False,
         fault: FaultHook | None = None,
         vram: VramProbe = cuda_vram,
+        disk_free: DiskFree = disk_free,
     ) -> None:
         self.name = name
         self.registry = dict(registry)
@@ -59,6 +61,7 @@ class DiffusersBackend:
         self.compile_denoiser = compile_denoiser
         self.fault = fault
         self.vram = vram  # the lane's free VRAM; tests give a fake card
+        self.disk_free = disk_free  # free bytes where weights are downloaded; tests give a small disk
         self.seconds: dict[str, float] = {}  # measured run time per model, for estimates and ETAs
         self._specs: dict[str, ModelSpec | None] = {}  # resolved once: folder models are read from disk
         self._unloadable: dict[str, tuple[float, ModelUnavailable]] = {}
@@ -92,6 +95,8 @@ class DiffusersBackend:
 
     def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
         spec = self.spec_for(kind, options)
+        if spec is not None and not spec.uses_prompt:
+            return frozenset()  # it reads no words at all
         return spec.prompt_languages if spec is not None else ENGLISH
 
     def _lookup(self, kind: JobKind, options: Options) -> ModelSpec | ModelUnavailable | None:
@@ -216,9 +221,13 @@ class DiffusersBackend:
             _free_cuda()
         if (before := self.vram(lane)) is not None:
             self._budgets[(lane.name, spec.name)] = before
-        try:
+        try:  # the user sees the download (bytes) and then the load, before the first step
             pipe = load_pipeline(spec, lane.device, token=self.token, cache_dir=self.cache_dir,
-                                 offline=self.offline)
+                                 offline=self.offline, on_download=lambda done, total: ctx.loading(
+                                     "download", done, total), on_load=lambda: ctx.loading("load"),
+                                 free=self.disk_free)
+        except NotEnoughDisk:
+            raise  # not kept: the next job finds out afresh, once the admin has made room
         except ModelUnavailable as exc:
             self._unloadable[spec.name] = (time.monotonic() + UNLOADABLE_FOR_S, exc)
             raise

@@ -91,6 +91,8 @@ class SimulatedBackend:
         if self._languages is not None:
             return self._languages
         spec = BUILTIN.get(self.model_for(kind, options) or "")
+        if spec is not None and not spec.uses_prompt:
+            return frozenset()  # it stands in for a model that reads no words
         return spec.prompt_languages if spec is not None else ENGLISH
 
     def model_names(self) -> frozenset[str]:

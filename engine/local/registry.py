@@ -51,6 +51,7 @@ class ModelSpec:
     options: Mapping[str, Any] = field(default_factory=dict)  # model-specific call arguments
     # What its text encoder reads; other languages are translated to English first ("*": any language).
     prompt_languages: frozenset[str] = ENGLISH
+    uses_prompt: bool = True  # False: it animates a picture without reading any words (SVD)
 
     def size(self, portrait: bool) -> tuple[int, int]:
         """(width, height): landscape by default, swapped for ``--portrait``."""
@@ -68,16 +69,17 @@ SVD_OPTIONS = {"motion_bucket_id": 127, "noise_aug_strength": 0.02, "decode_chun
                "min_guidance_scale": 1.0, "max_guidance_scale": 3.0}
 
 # Prompt languages: zeroscope and AnimateDiff read prompts with CLIP, trained on English captions, so English
-# (SVD takes no prompt). Wan and LTX-Video say theirs below.
+# (SVD takes no prompt: uses_prompt=False; its words go unread, and the user is told so). Wan and LTX-Video say theirs below.
 BUILTIN: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("svd-xt", "StableVideoDiffusionPipeline",
                   "stabilityai/stable-video-diffusion-img2vid-xt-1-1", frozenset({I2V}),
-                  1024, 576, 25, 7, 25, vram_gib=12.0, seconds_estimate=60.0, options=SVD_OPTIONS),
+                  1024, 576, 25, 7, 25, vram_gib=12.0, seconds_estimate=60.0, options=SVD_OPTIONS,
+                  uses_prompt=False),
         ModelSpec("svd", "StableVideoDiffusionPipeline", "stabilityai/stable-video-diffusion-img2vid",
                   frozenset({I2V}), 1024, 576, 14, 7, 25, vram_gib=10.0, seconds_estimate=35.0,
-                  options=SVD_OPTIONS),
+                  options=SVD_OPTIONS, uses_prompt=False),
         ModelSpec("zeroscope", "TextToVideoSDPipeline", "cerspense/zeroscope_v2_576w", frozenset({T2V}),
                   576, 320, 24, 8, 40, guidance=9.0, variant=None, vram_gib=8.0, seconds_estimate=20.0),
         ModelSpec("animatediff", "AnimateDiffPipeline", "emilianJR/epiCRealism", frozenset({T2V}),
@@ -155,7 +157,8 @@ def resolve(name: str, registry: Mapping[str, ModelSpec]) -> ModelSpec:
 # What a folder's own reelbot.json may change: the defaults of its videos, never where weights come from
 # (``source``, a ``motion_adapter``), its name or the classes that load it.
 FOLDER_FIELDS = frozenset({"kinds", "width", "height", "frames", "fps", "steps", "guidance", "frame_step",
-                           "size_multiple", "seconds_estimate", "vram_gib", "options", "prompt_languages"})
+                           "size_multiple", "seconds_estimate", "vram_gib", "options", "prompt_languages",
+                           "uses_prompt"})
 
 
 def _json_file(path: Path, *, required: bool) -> dict[str, Any]:

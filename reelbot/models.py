@@ -60,8 +60,9 @@ def _plan(settings: Settings, spec: ModelSpec) -> DownloadPlan:
         raise explain_load_error(exc, spec, settings.hf_token is not None, settings.hf_hub_offline) from exc
 
 
-def pull(settings: Settings, name: str, w: Words, *, out: TextIO = sys.stdout, free: DiskFree = disk_free) -> int:
+def pull(settings: Settings, name: str, w: Words, *, out: TextIO | None = None, free: DiskFree = disk_free) -> int:
     """Download one model's weights; 0 when they are all here, 2 when refused (unknown, gated, no room)."""
+    out = out or sys.stdout
     registry = load_registry(settings.local_models)
     try:
         spec = resolve(name, registry)
@@ -126,8 +127,9 @@ class _Bar:
             self.out.write("\n")
 
 
-def listing(settings: Settings, w: Words, *, out: TextIO = sys.stdout) -> int:
+def listing(settings: Settings, w: Words, *, out: TextIO | None = None) -> int:
     """Each local model: what it makes, whether it reads the words, and whether its weights are here."""
+    out = out or sys.stdout
     registry = load_registry(settings.local_models)
     for spec in registry.values():
         kinds = w.join(w._("text-to-video") if k.value == "text-to-video" else w._("image-to-video")

@@ -84,6 +84,9 @@ class SimulatedBackend:
         model = options.model or self.default_models.get(kind)
         if self.models is not None and model not in self.models:
             return None
+        spec = BUILTIN.get(model or "")
+        if self.models is None and spec is not None and kind not in spec.kinds:
+            return None  # standing in for the built-in models, it makes what each of them makes
         return model
 
     def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:

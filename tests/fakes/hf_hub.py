@@ -13,14 +13,17 @@ import hashlib
 import http.server
 import json
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 
 class FakeHub:
-    def __init__(self) -> None:
+    def __init__(self, *, weights_delay_s: float = 0.0) -> None:
         self.repos: dict[str, Path] = {}
+        # A slow link: each weights file takes this long to start arriving (the server's time, not a test's wait).
+        self.weights_delay_s = weights_delay_s
         self.sha = hashlib.sha1(b"reelbot fake hub").hexdigest()
         self.downloads: list[str] = []  # "repo/path" of every file GET, in order
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -113,6 +116,8 @@ class FakeHub:
         req.end_headers()
         if body:
             self.downloads.append(f"{repo}/{name}")
+            if name.endswith(".safetensors") and self.weights_delay_s:
+                time.sleep(self.weights_delay_s)
             req.wfile.write(chunk)
 
     def _tree(self, repo: str) -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.i18n import ENGLISH, Words
-from bot.render import failure_text, progress_bar, queued_line, retrying_line
+from bot.render import failure_text, loading_line, progress_bar, queued_line, retrying_line
 from engine.errors import ReelbotError
-from engine.events import Ended, Event, Progress, Queued, Retrying, Started
+from engine.events import Ended, Event, Loading, Progress, Queued, Retrying, Started
 from engine.types import OPERATOR_PLATFORM, JobState, JobView
 
 PLATFORM = OPERATOR_PLATFORM
@@ -68,6 +68,13 @@ class ProgressPrinter:
                        else self.w._("Running on {backend}", backend=event.backend))
         elif isinstance(event, Retrying):
             self._line(retrying_line(self.w, event.failed_backend, event.reason, event.next_backend))
+        elif isinstance(event, Loading):
+            said = loading_line(self.w, event.model, event.phase, event.done_bytes, event.total_bytes, event.gpu)
+            if self.live and event.phase == "download":
+                self.stream.write(f"\r{said}")
+                self._last_pct = 0
+            elif event.phase != "download" or event.done_bytes in (0, event.total_bytes):
+                self._line(said)
         elif isinstance(event, Ended) and self.live:
             self.stream.write("\n")
         self.stream.flush()

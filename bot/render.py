@@ -177,6 +177,18 @@ def running_line(w: Words, backend: str | None, progress: tuple[int, int] | None
     return f"{line} {progress_bar(*progress)}" if progress else f"{line}…"
 
 
+def loading_line(w: Words, model: str, phase: str, done: int = 0, total: int = 0, gpu: bool = True) -> str:
+    """A local model made ready before the first step: "Downloading model svd-xt: 3.2 / 9.6 GB [███░░] 33%",
+    then "Loading svd-xt onto the GPU…" (the first job for a model fetches gigabytes)."""
+    if phase == "download":
+        unit, scale = ("GB", 1e9) if total >= 1e9 else ("MB", 1e6)
+        line = w._("Downloading model {model}: {done} / {total} {unit}", model=model,
+                   done=w.number(done / scale, 1), total=w.number(total / scale, 1), unit=unit)
+        return f"{line} {progress_bar(done, total)}" if total else f"{line}…"
+    return (w._("Loading {model} onto the GPU…", model=model) if gpu
+            else w._("Loading {model} into memory…", model=model))
+
+
 def retrying_line(w: Words, failed_backend: str, reason: Text | str, next_backend: str) -> str:
     return w._("{failed} could not make it ({reason}); trying {next}…", failed=failed_backend,
                reason=w.text(reason), next=next_backend)

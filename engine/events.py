@@ -39,6 +39,7 @@ class Started(Event):
     estimate_usd: float = 0.0  # what a cloud attempt is expected to cost (shown to the user)
     prompt_used: str | None = None  # the prompt this model gets when it is not the user's (translated)
     translation_failed: bool = False  # the model does not understand the prompt, which could not be translated
+    prompt_unused: Text | None = None  # the model takes no prompt: what the user is told (engine/captions.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,19 @@ class Progress(Event):
     step: int
     total: int
     preview: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Loading(Event):
+    """A local model is made ready before the job's first step: its weights downloaded from the Hub
+    (``phase`` "download", bytes so far of all), then loaded (``phase`` "load", onto the GPU when ``gpu``).
+    Download steps may be dropped like progress steps; the next one says more."""
+
+    model: str
+    phase: str
+    done_bytes: int = 0
+    total_bytes: int = 0
+    gpu: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +103,11 @@ class ModelAlert(Event):
 Handler = Callable[[Event], Awaitable[None]]
 
 
+def _droppable(event: Event) -> bool:
+    """A step that the next one supersedes: denoising progress, or bytes of a download."""
+    return isinstance(event, Progress) or isinstance(event, Loading) and event.phase == "download"
+
+
 class Subscription:
     def __init__(self, bus: EventBus, handler: Handler, maxsize: int) -> None:
         self._bus = bus
@@ -99,7 +118,7 @@ class Subscription:
 
     def offer(self, event: Event) -> None:
         if self.queue.full():
-            if isinstance(event, Progress):
+            if _droppable(event):
                 self.dropped += 1
                 return
             self._evict_one()
@@ -111,7 +130,7 @@ class Subscription:
         while not self.queue.empty():
             item = self.queue.get_nowait()
             self.queue.task_done()
-            if not evicted and isinstance(item, Progress):
+            if not evicted and _droppable(item):
                 evicted = True
                 self.dropped += 1
                 continue

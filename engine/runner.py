@@ -25,9 +25,10 @@ from typing import Any
 
 from engine import extend
 from engine.backends.base import Cancelled, Output, RunContext
+from engine.captions import unused_words
 from engine.clock import utcnow
 from engine.errors import AttemptTimeout, BackendError, ModelUnavailable, TransientError
-from engine.events import Ended, EventBus, ModelAlert, Progress, ProviderAlert, Retrying, Started
+from engine.events import Ended, EventBus, Loading, ModelAlert, Progress, ProviderAlert, Retrying, Started
 from engine.lanes import GpuLane
 from engine.outbox import Outbox
 from engine.router import Router, Step
@@ -224,6 +225,12 @@ class JobRunner:
             return index
         return None
 
+    def _can_run(self, step: Step) -> bool:
+        """Whether a step could run here now (for naming the models a user may pick instead)."""
+        if self.router.cooling_s(step.name) > 0:
+            return False
+        return not step.backend.local or self.scheduler.can_serve(step.model)
+
     def _affordable(self, job: ActiveJob, step: Step) -> bool:
         return round(step.estimate.cost_usd * 1e6) <= job.reserved_micros
 
@@ -266,19 +273,29 @@ class JobRunner:
             job.id, backend=step.name, model=step.model, lane=lane_name, now=utcnow(), prompt_used=prompts.used
         )
         job.state, job.backend, job.progress = JobState.RUNNING, step.name, None
+        unused = unused_words(self.router, job.spec, step, self._can_run)
         self.events.publish(Started(job.id, job.platform, step.name, step.model, lane_name,
                                     0.0 if step.backend.local else step.estimate.cost_usd,
-                                    prompt_used=prompts.used, translation_failed=prompts.problem is not None))
+                                    prompt_used=prompts.used, translation_failed=prompts.problem is not None,
+                                    prompt_unused=unused))
         loop = asyncio.get_running_loop()
 
         def progress(done: int, total: int, preview: bytes | None) -> None:
             job.progress = (done, total)
             loop.call_soon_threadsafe(self.events.publish, Progress(job.id, job.platform, done, total, preview))
 
+        on_gpu = lane is not None and lane.device.startswith("cuda")
+
+        def loading(phase: str, done: int, total: int) -> None:
+            said = Loading(job.id, job.platform, step.model or step.name, phase, done, total, on_gpu)
+            loop.call_soon_threadsafe(self.events.publish, said)
+
         ctx = RunContext(
             job=prompts.given_to(job.spec), workdir=self.results_dir / "work" / job.id, cancel=threading.Event(),
-            progress_fn=progress, lane=lane, notes=prompts.notes(),
+            progress_fn=progress, lane=lane, notes=prompts.notes(), loading_fn=loading,
         )
+        if unused is not None:
+            ctx.note(unused)
         started = time.monotonic()
         error: BackendError
         try:

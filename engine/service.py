@@ -20,6 +20,7 @@ from pathlib import Path
 
 from engine import blocklist
 from engine.blocklist import BlockedWords
+from engine.captions import for_caption
 from engine.chosen import ChosenLanguages
 from engine.clock import utcnow
 from engine.config import EngineConfig
@@ -46,7 +47,7 @@ from engine.outbox import Deliverer, Outbox
 from engine.previews import PreviewPlaces
 from engine.ratelimit import RateLimiter
 from engine.retention import delete_job_files, sweep_files, sweep_regularly
-from engine.router import Router
+from engine.router import Router, Step
 from engine.runner import JobRunner
 from engine.scheduler import Scheduler
 from engine.status import (
@@ -186,6 +187,7 @@ class Service:
         if await self.dispatcher.waiting() >= self.config.max_queue:
             raise QueueFull(self.config.max_queue)
         options = await self._engine_options(user, options, request)
+        options = await self._for_caption(kind, prompt, options, user, admin)
         steps = self.router.plan(kind, options)
         if not steps:
             raise NoBackend(
@@ -368,6 +370,23 @@ class Service:
         """The name of the local backend that would run ``model`` ("local")."""
         steps = self.router.plan(kind, Options(model=model))
         return next((s.name for s in steps if s.backend.local), "local")
+    def can_run(self, step: Step) -> bool:
+        """Whether a step could start here now: a GPU here serves its model, or the cloud is not cooling."""
+        if self.router.cooling_s(step.name) > 0:
+            return False
+        return not step.backend.local or self.dispatcher.place_for(step.model) is not None
+
+    async def _for_caption(self, kind: JobKind, prompt: str, options: Options, user: UserRef, admin: bool
+                           ) -> Options:
+        """A picture with words goes to a model that reads them when one can run within the user's quota
+        (engine/captions.py)."""
+        async def affordable(usd: float) -> bool:
+            refusal = await self.repo.precheck(platform=user.platform, external_id=user.user_id, is_admin=admin,
+                                               cheapest_micros=round(usd * 1e6), limits=self.config.limits,
+                                               now=utcnow())
+            return refusal is None
+
+        return await for_caption(self.router, kind, prompt, options, self.can_run, affordable)
 
     def is_admin(self, user: UserRef) -> bool:
         """Whether ``user`` is one of the bot's admins (from the settings, asked afresh every time)."""

@@ -126,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
     tiny.add_argument("dir", type=Path, help="one folder per model is written here: DIR/svd-xt, ...")
     tiny.add_argument("--seed", type=int, default=0)
     tiny.set_defaults(handler=cmd_make_tiny)
+    listed = models_sub.add_parser("list", help="each local model: what it makes, whether it reads the prompt, "
+                                                "whether its weights are downloaded and their size")
+    listed.set_defaults(handler=cmd_models_list)
+    pull = models_sub.add_parser("pull", help="download a model's weights ahead of its first job (checks the free "
+                                              "disk space first)")
+    pull.add_argument("name", help="a model name, as `reelbot models list` shows it (e.g. svd-xt)")
+    pull.set_defaults(handler=cmd_models_pull)
     return parser
 
 
@@ -409,6 +416,18 @@ async def cmd_make_tiny(settings: Settings, args: argparse.Namespace, w: Words) 
     command = f"GPUS=cpu reelbot generate --image photo.png --model {args.dir / 'svd-xt'} --out tiny.mp4"
     print(w._("Try: {command}", command=command))
     return 0
+
+
+async def cmd_models_list(settings: Settings, args: argparse.Namespace, w: Words) -> int:
+    from reelbot.models import cmd_list
+
+    return await cmd_list(settings, w)
+
+
+async def cmd_models_pull(settings: Settings, args: argparse.Namespace, w: Words) -> int:
+    from reelbot.models import cmd_pull
+
+    return await cmd_pull(settings, args.name, w)
 
 
 def _settings_error(w: Words, exc: ValidationError) -> str:

@@ -11,8 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.i18n import Words
-from bot.render import failure_text, queued_line, retrying_line, running_line, translated_lines
-from engine.events import Ended, Event, ModelAlert, Progress, ProviderAlert, Queued, Retrying, Started
+from bot.render import failure_text, loading_line, queued_line, retrying_line, running_line, translated_lines
+from engine.events import (
+    Ended,
+    Event,
+    Loading,
+    ModelAlert,
+    Progress,
+    ProviderAlert,
+    Queued,
+    Retrying,
+    Started,
+)
 from engine.translate.prompts import UNTRANSLATED_TOLD
 from engine.types import JobState, JobView
 
@@ -43,17 +53,27 @@ class JobLines:
             return self._running(w, started, (event.step, event.total))
         if isinstance(event, Retrying):
             return retrying_line(w, event.failed_backend, event.reason, event.next_backend)
+        if isinstance(event, Loading):
+            loading = loading_line(w, event.model, event.phase, event.done_bytes, event.total_bytes, event.gpu)
+            started = self._running_on.get(event.job_id)
+            return loading if started is None else "\n".join([*self._above(w, started), loading])
         return None
 
 
     def _running(self, w: Words, started: Started, progress: tuple[int, int] | None) -> str:
         """The running line, under what the model got when it is not the user's prompt (translated), or the
         note that a prompt the model does not understand could not be translated."""
+        running = running_line(w, started.backend, progress, started.model, started.estimate_usd)
+        return "\n".join([*self._above(w, started), running])
+
+    def _above(self, w: Words, started: Started) -> list[str]:
+        """What goes above the job's running line: the prompt the model got, the notes about it."""
         above = translated_lines(w, self._prompts.get(started.job_id), started.prompt_used)
         if started.translation_failed:
             above.append(w._("Note: {change}.", change=UNTRANSLATED_TOLD))
-        running = running_line(w, started.backend, progress, started.model, started.estimate_usd)
-        return "\n".join([*above, running])
+        if started.prompt_unused is not None:  # the model takes no words: said plainly, with what would use them
+            above.append(w._("Note: {change}.", change=started.prompt_unused))
+        return above
 
 
 def alert_text(w: Words, event: ProviderAlert) -> str:

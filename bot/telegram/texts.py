@@ -36,7 +36,10 @@ def commands(w: Words) -> list[tuple[str, str]]:
 
 def help_text(w: Words) -> str:
     lines = (
-        w._("Send me a photo and I turn it into a short video. Add a caption to say what should happen."),
+        w._("Send me a photo and I turn it into a short video."),
+        w._("A caption says what should happen: I use a model that reads it when one can run (such as --model "
+            "ltx-video). SVD and SVD-XT move the picture without reading words; when one of them makes your video "
+            "I say so."),
         w._("/video <prompt> makes a video from words alone (the prompt: the scene you want to see)."),
         w._("/usage shows what you have left, /cancel stops your latest job, /job <id> looks one up."),
         w._("/settings shows your settings; /settings frames 14, /settings model svd-xt, /settings delivery private "

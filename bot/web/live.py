@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from bot.core.lines import JobLines
 from bot.i18n import ENGLISH, Words
 from bot.render import progress_bar, queued_line, running_line
-from engine.events import Ended, Event, Progress, Queued, Started, Subscription
+from engine.events import Ended, Event, Loading, Progress, Queued, Started, Subscription
 from engine.service import Service
 from engine.types import JobState, JobView, UserRef
 
@@ -158,6 +158,8 @@ class LiveJobs:
             return {"state": "running", "line": line, "step": event.step, "total": event.total}
         if isinstance(event, Started):
             return {"state": "running", "line": line}
+        if isinstance(event, Loading):  # the model is downloaded, then loaded: the line says how far
+            return {"state": "running", "line": line, "phase": event.phase}
         return {"state": "running", "line": line}  # Retrying: on its way to the next backend
 
     async def follow(self, w: Words, by: UserRef, job_id: str) -> AsyncGenerator[str, None]:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from engine.lanes import GpuLane
 
 ProgressFn = Callable[[int, int, bytes | None], None]
+LoadingFn = Callable[[str, int, int], None]  # phase ("download", "load"), bytes done, bytes in all
 
 
 class Cancelled(Exception):
@@ -39,6 +40,12 @@ class RunContext:
     # A cloud backend sets it as soon as it is known, so that an attempt that is cancelled, times out or
     # fails after remote work started is still on the books. None: nothing billed that we know of.
     billed_usd: float | None = None
+    loading_fn: LoadingFn | None = None  # how a local backend says it downloads or loads the model first
+
+    def loading(self, phase: str, done: int = 0, total: int = 0) -> None:
+        """Report that the model is being downloaded (bytes) or loaded, before any step; any thread."""
+        if self.loading_fn is not None:
+            self.loading_fn(phase, done, total)
 
     def progress(self, step: int, total: int, preview: bytes | None = None) -> None:
         """Report a step; safe to call from any thread."""
@@ -84,7 +91,8 @@ class Backend(Protocol):
 
     def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
         """The prompt languages the model this backend would use understands (``"*"``: any); a prompt in
-        another language reaches it translated to English (engine/translate)."""
+        another language reaches it translated to English (engine/translate). Empty: the model takes no
+        prompt at all (SVD), and a user who gave one is told so (engine/captions.py)."""
         ...
 
     def model_names(self) -> frozenset[str]:

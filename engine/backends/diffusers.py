@@ -26,6 +26,7 @@ from engine.errors import BackendError, InvalidInput, ModelUnavailable, OutOfMem
 from engine.lanes import GpuLane
 from engine.local.compiled import Compiler, WarmUpContext
 from engine.local.decode import Latents, can_split
+from engine.local.download import DiskFree, NotEnoughDisk, disk_free
 from engine.local.fit import Vram, VramProbe, cuda_vram, footprint_for
 from engine.local.pipelines import (
     MemoryPlan,
@@ -74,6 +75,7 @@ class DiffusersBackend:
         compile_backend: str | Callable[..., Any] = "inductor",
         compile_cache_dir: Path | None = None,
         compile_on_cpu: bool = False,
+        disk_free: DiskFree = disk_free,
     ) -> None:
         self.name = name
         self.registry = dict(registry)
@@ -87,6 +89,7 @@ class DiffusersBackend:
         # what the memory planner learns is kept in state_dir (the data folder), else beside the model cache
         folder = state_dir or cache_dir
         self.planner = Planner(folder / STATE_FILE if folder is not None else None)
+        self.disk_free = disk_free  # free bytes where weights are downloaded; tests give a small disk
         self.seconds: dict[str, float] = {}  # measured run time per model, for estimates and ETAs
         self._specs: dict[str, ModelSpec | None] = {}  # resolved once: folder models are read from disk
         self._unloadable: dict[str, tuple[float, ModelUnavailable]] = {}
@@ -122,6 +125,8 @@ class DiffusersBackend:
 
     def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
         spec = self.spec_for(kind, options)
+        if spec is not None and not spec.uses_prompt:
+            return frozenset()  # it reads no words at all
         return spec.prompt_languages if spec is not None else ENGLISH
 
     def _lookup(self, kind: JobKind, options: Options) -> ModelSpec | ModelUnavailable | None:
@@ -390,9 +395,13 @@ class DiffusersBackend:
         while lane.warm and self._free_gib(lane) < spec.vram_gib:
             lane.evict_oldest()
             _free_cuda()
-        try:
+        try:  # the user sees the download (bytes) and then the load, before the first step
             pipe = load_pipeline(spec, lane.device, token=self.token, cache_dir=self.cache_dir,
-                                 offline=self.offline)
+                                 offline=self.offline, on_download=lambda done, total: ctx.loading(
+                                     "download", done, total), on_load=lambda: ctx.loading("load"),
+                                 free=self.disk_free)
+        except NotEnoughDisk:
+            raise  # not kept: the next job finds out afresh, once the admin has made room
         except ModelUnavailable as exc:
             self._unloadable[spec.name] = (time.monotonic() + UNLOADABLE_FOR_S, exc)
             raise

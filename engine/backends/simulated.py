@@ -86,6 +86,9 @@ class SimulatedBackend:
         model = options.model or self.default_models.get(kind)
         if self.models is not None and model not in self.models:
             return None
+        spec = BUILTIN.get(model or "")
+        if self.models is None and spec is not None and kind not in spec.kinds:
+            return None  # standing in for the built-in models, it makes what each of them makes
         return model
 
     def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
@@ -93,6 +96,8 @@ class SimulatedBackend:
         if self._languages is not None:
             return self._languages
         spec = BUILTIN.get(self.model_for(kind, options) or "")
+        if spec is not None and not spec.uses_prompt:
+            return frozenset()  # it stands in for a model that reads no words
         return spec.prompt_languages if spec is not None else ENGLISH
 
     def model_names(self) -> frozenset[str]:

@@ -111,6 +111,8 @@ class CloudBackend(ProviderHttp):
 
     def prompt_languages(self, kind: JobKind, options: Options) -> frozenset[str]:
         entry = pick(self.models, kind, options.model)
+        if entry is not None and not entry.uses_prompt:
+            return frozenset()  # it reads no words at all
         return entry.prompt_languages if entry else ENGLISH
 
     def model_names(self) -> frozenset[str]:

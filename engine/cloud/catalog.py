@@ -91,6 +91,7 @@ class CloudModel:
     max_run_seconds: float = 0.0  # per-run-second prices: the most compute one run may use (0: the timeout)
     # --quality fast, normal, best: the steps sent where its inputs take "{steps}" (empty: --quality unused)
     step_presets: tuple[int, ...] = ()
+    uses_prompt: bool = True  # False: it animates the picture without reading the words (SVD)
 
     def cost(self, video_seconds: float, run_seconds: float | None = None) -> float:
         run = self.seconds if run_seconds is None else run_seconds
@@ -323,7 +324,8 @@ _FAL_LTX_I2V = {**_FAL_LTX, "image_url": "{image}"}
 _RUNWAY = {"max_prompt": 1000, "prompt_units": "utf-16", "max_seed": 4294967295, "usd_per_credit": 0.01}
 _RUNWAY_GEN4_TURBO = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
 _RUNWAY_GEN45_T2V = ("1280:720", "720:1280")
-_FAL_SVD_RULES = {"min_fps": 10, "max_fps": 100, "bills_started_work": True}  # fal-ai/stable-video: fps 10-100
+# fal-ai/stable-video: fps 10-100, and no prompt input
+_FAL_SVD_RULES = {"min_fps": 10, "max_fps": 100, "bills_started_work": True, "uses_prompt": False}
 _FAL_LTX_RULES = {"max_steps": 50, "bills_started_work": True, "step_presets": (20, 30, 50)}
 _EN_ZH = frozenset({"en", "zh"})
 # Veo's model pages list English as its prompt language; Runway, LTX-Video (T5) and the CLIP-based models
@@ -337,7 +339,7 @@ BUILTIN: dict[str, list[CloudModel]] = {
         _m("svd-xt", I2V, "stability-ai/stable-video-diffusion:"
            "3f0457e4619daac51203dedb472816fd4af51f3149fa7a9e0b5ffcf1b8172438",
            inputs=_SVD_REPLICATE, usd_per_run_second=0.0014, seconds=75, frames=25, fps=6, min_fps=5, max_fps=30,
-           max_run_seconds=150),
+           max_run_seconds=150, uses_prompt=False),
         _m("zeroscope", T2V, "anotherjesse/zeroscope-v2-xl:"
            "9f747673945c62801b13b84701c783929c0ee784e4748ec062204894dda1a351",
            inputs=_ZEROSCOPE_REPLICATE, usd_per_run_second=0.000725, seconds=60, width=576, height=320,
@@ -366,7 +368,7 @@ BUILTIN: dict[str, list[CloudModel]] = {
         _m("svd-xt", I2V, "v2beta/image-to-video", inputs={"seed": "{seed}", "cfg_scale": 1.8,
                                                             "motion_bucket_id": "{motion_bucket_id}"},
            usd_per_video=0.2, seconds=60, frames=25, fps=24, sizes=("1024:576", "576:1024", "768:768"),
-           max_seed=4294967294, bills_started_work=True),
+           max_seed=4294967294, bills_started_work=True, uses_prompt=False),
     ],
     "runway": [
         # Runway reports each task's charge (cost.credits); the prices here are for the estimate.

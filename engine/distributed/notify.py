@@ -19,7 +19,7 @@ from engine.words import Text
 log = logging.getLogger(__name__)
 CHANNEL = "reelbot_events"
 _TYPES: dict[str, type[ev.Event]] = {cls.__name__: cls for cls in (
-    ev.Queued, ev.Started, ev.Progress, ev.Retrying, ev.Ended, ev.ProviderAlert, ev.ModelAlert)}
+    ev.Queued, ev.Started, ev.Progress, ev.Retrying, ev.Ended, ev.ProviderAlert, ev.ModelAlert, ev.Loading)}
 
 
 def encode(event: ev.Event) -> str:
@@ -37,7 +37,7 @@ def decode(text: str) -> ev.Event | None:
         cls = _TYPES[data.pop("type")]
         if cls is ev.Ended:
             data["state"] = JobState(data["state"])
-        for said in ("message", "reason"):  # words for people travel as template and values
+        for said in ("message", "reason", "prompt_unused"):  # words for people travel as template and values
             if isinstance(data.get(said), dict):
                 data[said] = Text.from_json(data[said])
         return cls(**data)

@@ -31,6 +31,16 @@ from engine.controls import motion_bucket, not_used
 from engine.errors import BackendError, BackendUnavailable, ModelUnavailable
 from engine.images import fit_image
 from engine.local.decode import Latents, decode_latents
+from engine.local.download import (
+    ByteProgress,
+    DiskFree,
+    NotEnoughDisk,
+    check_disk,
+    disk_free,
+    download,
+    hub_endpoint,
+    plan_download,
+)
 from engine.local.registry import ModelSpec
 from engine.previews import halfway, latent_preview
 from engine.types import JobSpec
@@ -91,7 +101,12 @@ def load_pipeline(
     token: str | None,
     cache_dir: Path | None,
     offline: bool,
+    on_download: ByteProgress | None = None,
+    on_load: Callable[[], None] | None = None,
+    free: DiskFree = disk_free,
 ) -> Any:
+    """Download what the model lacks (bytes reported to ``on_download``, after checking the disk has room),
+    then load it from the local snapshot onto ``device`` (``on_load`` called first)."""
     import diffusers
     import torch
 
@@ -103,20 +118,36 @@ def load_pipeline(
     kwargs = dict(common)
     if spec.variant and on_gpu:
         kwargs["variant"] = spec.variant
+    source, adapter = spec.source, spec.options.get("motion_adapter")
     try:
         if not offline and not is_folder(spec.source):
             # diffusers turns a refused download into "not cached locally"; ask the Hub first so a
             # gated model is explained as gated.
-            from huggingface_hub import HfApi, constants
+            from huggingface_hub import HfApi
 
-            HfApi(endpoint=constants.ENDPOINT).auth_check(spec.source, token=token)
-        if adapter := spec.options.get("motion_adapter"):
+            HfApi(endpoint=hub_endpoint()).auth_check(spec.source, token=token)
+            plan = plan_download(spec, token=token, cache_dir=cache_dir, variant=kwargs.get("variant"))
+            if not plan.complete:
+                check_disk(spec, plan, cache_dir, free)
+                download(spec, plan, token=token, cache_dir=cache_dir, progress=on_download or _quiet)
+            source = str(plan.repos[0].folder)
+            if adapter:
+                adapter = str(plan.repos[1].folder)
+        if on_load is not None:
+            on_load()
+        if adapter:
             kwargs["motion_adapter"] = diffusers.MotionAdapter.from_pretrained(adapter, **common)
-        pipe = getattr(diffusers, spec.pipeline).from_pretrained(spec.source, **kwargs)
+        pipe = getattr(diffusers, spec.pipeline).from_pretrained(source, **kwargs)
+    except NotEnoughDisk:
+        raise
     except Exception as exc:
         raise explain_load_error(exc, spec, token is not None, offline) from exc
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
+
+
+def _quiet(done: int, total: int) -> None:
+    return None
 
 
 def explain_load_error(exc: Exception, spec: ModelSpec, has_token: bool, offline: bool) -> BackendError:

@@ -54,6 +54,7 @@ class ModelSpec:
     prompt_languages: frozenset[str] = ENGLISH
     # --quality fast, normal, best: its steps (empty: half, all and 1.5 times ``steps``; engine/controls.py)
     step_presets: tuple[int, ...] = ()
+    uses_prompt: bool = True  # False: it animates a picture without reading any words (SVD)
 
     def size(self, portrait: bool) -> tuple[int, int]:
         """(width, height): landscape by default, swapped for ``--portrait``."""
@@ -80,17 +81,17 @@ SVD_OPTIONS = {"motion_bucket_id": 127, "noise_aug_strength": 0.02, "decode_chun
                "min_guidance_scale": 1.0, "max_guidance_scale": 3.0}
 
 # Prompt languages: zeroscope and AnimateDiff read prompts with CLIP, trained on English captions, so English
-# (SVD takes no prompt). Wan and LTX-Video say theirs below.
+# (SVD takes no prompt: uses_prompt=False; its words go unread, and the user is told so). Wan and LTX-Video say theirs below.
 BUILTIN: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("svd-xt", "StableVideoDiffusionPipeline",
                   "stabilityai/stable-video-diffusion-img2vid-xt-1-1", frozenset({I2V}),
                   1024, 576, 25, 7, 25, vram_gib=12.0, seconds_estimate=60.0, options=SVD_OPTIONS,
-                  step_presets=(12, 25, 40)),
+                  step_presets=(12, 25, 40), uses_prompt=False),
         ModelSpec("svd", "StableVideoDiffusionPipeline", "stabilityai/stable-video-diffusion-img2vid",
                   frozenset({I2V}), 1024, 576, 14, 7, 25, vram_gib=10.0, seconds_estimate=35.0,
-                  options=SVD_OPTIONS, step_presets=(12, 25, 40)),
+                  options=SVD_OPTIONS, step_presets=(12, 25, 40), uses_prompt=False),
         ModelSpec("zeroscope", "TextToVideoSDPipeline", "cerspense/zeroscope_v2_576w", frozenset({T2V}),
                   576, 320, 24, 8, 40, guidance=9.0, variant=None, vram_gib=8.0, seconds_estimate=20.0,
                   step_presets=(20, 40, 60)),
@@ -170,7 +171,7 @@ def resolve(name: str, registry: Mapping[str, ModelSpec]) -> ModelSpec:
 # (``source``, a ``motion_adapter``), its name or the classes that load it.
 FOLDER_FIELDS = frozenset({"kinds", "width", "height", "frames", "fps", "steps", "guidance", "frame_step",
                            "size_multiple", "seconds_estimate", "vram_gib", "options", "prompt_languages",
-                           "step_presets"})
+                           "step_presets", "uses_prompt"})
 
 
 def _json_file(path: Path, *, required: bool) -> dict[str, Any]:

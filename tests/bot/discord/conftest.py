@@ -91,6 +91,7 @@ class Bot:
         self.fake = fake
         self.backends: dict[str, Backend] | None = settings.pop("backends", None)
         self.gpus: int = settings.pop("gpus", 1)
+        self.lane_device: str = settings.pop("lane_device", "sim:{i}")  # "cpu": real (tiny) pipelines
         defaults: dict[str, Any] = {
             "discord_token": fake.token,
             "discord_api_base_url": fake.api_url,
@@ -104,7 +105,7 @@ class Bot:
         self.started_line = ""
 
     async def start(self) -> Bot:
-        lanes = [GpuLane(i, device=f"sim:{i}") for i in range(self.gpus)]
+        lanes = [GpuLane(i, device=self.lane_device.format(i=i)) for i in range(self.gpus)]
         said: list[str] = []
         self.app = await App.launch(self.settings, backends=self.backends, lanes=lanes, lock=False, frontends=True,
                                     say=said.append)

@@ -50,7 +50,7 @@ async def test_image_attachment_makes_an_image_to_video_job(fake: FakeDiscord, m
     inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "waves --portrait"},
                        image=("beach.png", png(), "image/png"))
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
-    assert "(svd-xt)" in done.content
+    assert "(ltx-video)" in done.content  # the prompt is read: not SVD-XT, which takes no words
     [job] = [await bot.service.get(done.content.split("job ")[1].split()[0])]
     assert job.kind == "image-to-video" and job.options.aspect == "9:16"
 
@@ -62,7 +62,7 @@ async def test_animate_image_context_menu(fake: FakeDiscord, make_bot, speaker: 
     posted = fake.post(bob, channel, "a sunset over the sea", files={"sunset.png": png()})
     inter = fake.context_menu("Animate image", ann, posted, guild_id=GUILD, locale=speaker.locale)
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
-    assert done.content.startswith("“a sunset over the sea” " + speaker.says("· job ")) and "(svd-xt)" in done.content
+    assert done.content.startswith("“a sunset over the sea” " + speaker.says("· job ")) and "(ltx-video)" in done.content
 
     words = fake.post(bob, channel, "no picture here")
     refused = fake.context_menu("Animate image", ann, words, guild_id=GUILD, locale=speaker.locale)
@@ -311,4 +311,4 @@ async def test_a_picture_with_a_korean_file_name_is_animated(fake: FakeDiscord, 
     inter = fake.slash("video", ann, guild_id=GUILD, options={"prompt": "파도가 치는 바다 --frames 4"},
                        image=("바닷가 사진.png", png(), "image/png"))
     done = await fake.wait_for(lambda: (m := fake.original(inter)) and m.files and m)
-    assert done.content.startswith("“파도가 치는 바다” · job ") and "(svd-xt)" in done.content
+    assert done.content.startswith("“파도가 치는 바다” · job ") and "(ltx-video)" in done.content

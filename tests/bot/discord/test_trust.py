@@ -84,7 +84,7 @@ async def test_a_forged_retry_on_someone_elses_job_is_refused(fake: FakeDiscord,
     assert await _rows(bot, "SELECT count(*) FROM jobs") == jobs_before
     mine = fake.press(done, _button(done, "Same seed"), ann, guild_id=GUILD)
     again = await fake.wait_for(lambda: (m := fake.original(mine)) and m.files and m)
-    assert "(svd-xt)" in again.content
+    assert "(ltx-video)" in again.content
 
 
 async def test_a_frames_flag_with_thousands_of_digits_is_a_clear_private_answer(fake: FakeDiscord,

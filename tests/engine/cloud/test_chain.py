@@ -31,8 +31,9 @@ def _png() -> bytes:
 
 
 def req(user: str = "u1", image: bytes | None = None, **options: Any) -> SubmitRequest:
-    return SubmitRequest(UserRef("test", user, user), "a cat surfing", Origin("test", "chat"), Options(**options),
-                         image)
+    # A picture alone: words with it would send it to a model that reads them (tests/engine/test_captions.py).
+    prompt = "" if image is not None else "a cat surfing"
+    return SubmitRequest(UserRef("test", user, user), prompt, Origin("test", "chat"), Options(**options), image)
 
 
 def provider_settings(*fakes: tuple[str, Any], **extra: Any) -> dict[str, Any]:

@@ -65,7 +65,9 @@ def request(model: Path, kind: JobKind, user: str = "u1", **options: Any) -> Sub
     opts = Options(**{"model": str(model), "width": 64, "height": 64, "steps": 2, "fps": 6, **options})
     image = photo() if kind is I2V else None
     # Folders are named by path: only the operator at the terminal may do that (chat users pick listed names).
-    return SubmitRequest(UserRef(OPERATOR_PLATFORM, user), "a cat surfing", Origin(OPERATOR_PLATFORM), opts, image)
+    # A picture goes alone (words with SVD would add a note that they were not used: tests/engine/test_captions.py).
+    prompt = "" if kind is I2V else "a cat surfing"
+    return SubmitRequest(UserRef(OPERATOR_PLATFORM, user), prompt, Origin(OPERATOR_PLATFORM), opts, image)
 
 
 async def local_app(app_factory: Any, *, fault: Any = None, extra: dict[str, Any] | None = None) -> Any:

@@ -13,7 +13,9 @@ from bot.core.language import choices, choose
 from bot.render import describe_error
 from bot.web.auth import OPERATOR, from_this_machine, sign_in, sign_out, signed_in
 from bot.web.console import Console, accepted_languages, signed_in_only
+from bot.web.make import ASPECT_NAMES
 from bot.web.oauth import ChatAccount, SignInFailed, new_state
+from engine.controls import ASPECTS
 from engine.defaults import DELIVERY, SETTABLE
 from engine.errors import ReelbotError
 
@@ -122,7 +124,7 @@ def routes(console: Console) -> list[Route]:
         message = error = None
         w = await console.words(request, user)
         if request.method == "POST":
-            form = await request.form(max_files=0, max_fields=10)
+            form = await request.form(max_files=0, max_fields=12)
             try:
                 if form.get("action") == "reset":
                     w, message = await core.reset(console.service, config.languages, user, *codes)
@@ -144,7 +146,8 @@ def routes(console: Console) -> list[Route]:
                                   languages=choices(), chosen=shown.language, message=message, error=error,
                                   shown=[line.removeprefix("• ") for line in lines], current=current,
                                   models=core.model_names(console.service), max_frames=limits.max_frames,
-                                  max_fps=limits.max_fps)
+                                  max_fps=limits.max_fps,
+                                  aspects=[(value, w.text(ASPECT_NAMES.get(value, value))) for value in ASPECTS])
 
     return [
         Route("/login", login_page, methods=["GET"]),

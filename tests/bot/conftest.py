@@ -14,6 +14,22 @@ from engine.local.registry import BUILTIN
 from engine.local.tiny import make_tiny
 from tests.fakes.hf_hub import FakeHub
 
+# What the model stories read, per language: the download, the load, and the note on words a model leaves out.
+MODEL_SAYS = {
+    "en": {
+        "downloading": "Downloading model svd-xt: ",
+        "loading": "Loading svd-xt into memory…",
+        "unused": "Note: svd-xt animates the picture without using your words; to have them used, pick a model "
+                  "that reads them: --model ltx-video.",
+    },
+    "ko": {
+        "downloading": "모델 svd-xt 내려받는 중: ",
+        "loading": "svd-xt을(를) 메모리에 올리는 중…",
+        "unused": "참고: svd-xt은(는) 글을 읽지 않고 사진만 움직여요. 적은 글을 반영하려면 글을 읽는 모델을 골라 "
+                  "주세요: --model ltx-video.",
+    },
+}
+
 
 @pytest.fixture(scope="session")
 def tiny_svd_xt(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -7,25 +7,12 @@ a tiny SVD-XT under the real repo's name, run by real diffusers on the CPU.
 
 from __future__ import annotations
 
-from tests.bot.conftest import from_the_hub
+from tests.bot.conftest import MODEL_SAYS, from_the_hub
 from tests.bot.discord.conftest import GUILD, Speaker
 from tests.fakes.discord_api import FakeDiscord
 from tests.images import png
 
-SAYS = {
-    "en-US": {
-        "downloading": "Downloading model svd-xt: ",
-        "loading": "Loading svd-xt into memory…",
-        "unused": "Note: svd-xt animates the picture without using your words; to have them used, pick a model "
-                  "that reads them: --model ltx-video.",
-    },
-    "ko": {
-        "downloading": "모델 svd-xt 내려받는 중: ",
-        "loading": "svd-xt을(를) 메모리에 올리는 중…",
-        "unused": "참고: svd-xt은(는) 글을 읽지 않고 사진만 움직여요. 적은 글을 반영하려면 글을 읽는 모델을 골라 "
-                  "주세요: --model ltx-video.",
-    },
-}
+SAYS = {"en-US": MODEL_SAYS["en"], "ko": MODEL_SAYS["ko"]}
 
 
 async def test_the_first_picture_shows_the_model_download_then_the_load(fake: FakeDiscord, make_bot, tmp_path,

@@ -9,26 +9,14 @@ from __future__ import annotations
 
 import json
 
-from tests.bot.conftest import from_the_hub
+from tests.bot.conftest import MODEL_SAYS, from_the_hub
 from tests.bot.telegram.stories import in_each_language, replies_to, sent_videos, texts
 from tests.images import png
 
-SAYS = {
-    "en": {
-        "downloading": "Downloading model svd-xt: ",
-        "loading": "Loading svd-xt into memory…",
-        "unused": "Note: svd-xt animates the picture without using your words; to have them used, pick a model "
-                  "that reads them: --model ltx-video.",
-        "help": "SVD and SVD-XT move the picture without reading words",
-    },
-    "ko": {
-        "downloading": "모델 svd-xt 내려받는 중: ",
-        "loading": "svd-xt을(를) 메모리에 올리는 중…",
-        "unused": "참고: svd-xt은(는) 글을 읽지 않고 사진만 움직여요. 적은 글을 반영하려면 글을 읽는 모델을 골라 "
-                  "주세요: --model ltx-video.",
-        "help": "SVD와 SVD-XT는 글을 읽지 않고 사진만 움직여요",
-    },
-}
+SAYS = {lang: {**MODEL_SAYS[lang], "help": help} for lang, help in (
+    ("en", "SVD and SVD-XT move the picture without reading words"),
+    ("ko", "SVD와 SVD-XT는 글을 읽지 않고 사진만 움직여요"),
+)}
 
 
 @in_each_language

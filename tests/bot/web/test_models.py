@@ -9,25 +9,12 @@ import httpx
 import pytest
 
 from engine.types import UserRef
-from tests.bot.conftest import from_the_hub
+from tests.bot.conftest import MODEL_SAYS, from_the_hub
 from tests.bot.web.conftest import close_web, csrf_of, open_web
 from tests.bot.web.test_make import make, picture
 
 ALICE = UserRef("discord", "222222222222222222", "alice")
-SAYS = {
-    "en": {
-        "downloading": "Downloading model svd-xt: ",
-        "loading": "Loading svd-xt into memory…",
-        "unused": "Note: svd-xt animates the picture without using your words; to have them used, pick a model "
-                  "that reads them: --model ltx-video.",
-    },
-    "ko": {
-        "downloading": "모델 svd-xt 내려받는 중: ",
-        "loading": "svd-xt을(를) 메모리에 올리는 중…",
-        "unused": "참고: svd-xt은(는) 글을 읽지 않고 사진만 움직여요. 적은 글을 반영하려면 글을 읽는 모델을 골라 "
-                  "주세요: --model ltx-video.",
-    },
-}
+SAYS = MODEL_SAYS
 in_each_language = pytest.mark.parametrize("lang", list(SAYS))
 
 

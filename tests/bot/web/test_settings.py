@@ -33,6 +33,17 @@ async def test_the_settings_page_sets_and_shows_the_defaults_that_every_job_then
     await web.wait(job_id)
     assert (await web.app.service.get(job_id)).options.frames == 14
 
+    # The shape and the motion, as --ar and --motion would set them (a job's own flags still win).
+    shaped = await alice.post("/settings", data={**FORM, "csrf": csrf, "frames": "14", "aspect": "9:16", "motion": "8"})
+    assert "<li>aspect ratio: 9:16 (your choice)</li>" in shaped.text and "<li>motion: 8 (your choice)</li>" in shaped.text
+    assert '<option value="9:16" selected>' in shaped.text
+    tall = (await make(alice, csrf, prompt="a cat surfing")).json()["job"]
+    await web.wait(tall)
+    assert ((made := await web.app.service.get(tall)).options.aspect, made.options.motion) == ("9:16", 8)
+    wide = (await make(alice, csrf, prompt="a cat surfing", aspect="16:9")).json()["job"]
+    await web.wait(wide)
+    assert (await web.app.service.get(wide)).options.aspect == "16:9"
+
     refused = await alice.post("/settings", data={**FORM, "csrf": csrf, "frames": "500"})
     assert refused.status_code == 400
     assert ("frames must be between 1 and 129; you asked for 500. Choose another value, or default to let each "

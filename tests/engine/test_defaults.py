@@ -52,7 +52,7 @@ async def test_a_bad_value_is_refused_when_set_naming_it_and_what_to_do(app_fact
     assert describe_error(w, delivery.value) == "'loudly' is not a way to get results; choose public or private."
     with pytest.raises(InvalidInput) as unknown:
         await app.service.set_setting(ANN, "colour", "blue")
-    assert "the settings are: model, frames, fps, delivery" in describe_error(w, unknown.value)
+    assert "the settings are: model, frames, fps, aspect, motion, delivery" in describe_error(w, unknown.value)
     shown = await app.service.settings_of(ANN)
     assert all(not s.chosen for s in shown.settings)  # nothing refused was kept
 

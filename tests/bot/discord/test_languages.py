@@ -49,8 +49,9 @@ async def test_commands_are_synced_with_korean_descriptions_that_fit(fake: FakeD
                 said += [choice["name"], *(choice.get("name_localizations") or {}).values()]
     assert all(1 <= len(text) <= 100 for text in said), [t for t in said if not 1 <= len(t) <= 100]
     settings = next(c for c in synced if c["name"] == "settings")
-    assert [o["name"] for o in settings["options"]] == ["model", "frames", "fps", "language", "delivery", "reset"]
-    language = settings["options"][3]
+    assert [o["name"] for o in settings["options"]] == ["model", "frames", "fps", "aspect", "motion", "language",
+                                                         "delivery", "reset"]
+    language = settings["options"][5]
     assert [(c["name"], c["value"]) for c in language["choices"]] == [
         ("English", "en"), ("한국어", "ko"), ("Automatic (your Discord app's language)", "auto")]
     assert language["choices"][2]["name_localizations"] == {"ko": "자동 (Discord 앱 언어)"}

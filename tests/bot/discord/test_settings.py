@@ -43,9 +43,10 @@ async def test_frames_set_once_apply_to_the_next_video_and_a_flag_still_wins(fak
     assert refused.startswith("'klingon-xl' is not a model here. Models: ")
 
     [shown] = await settings(fake, ann)
-    assert shown.splitlines()[:6] == [
+    assert shown.splitlines()[:8] == [
         "Your settings:", "• model: automatic (default)", "• frames: 9 (your choice)",
-        "• fps: the model's default (default)", "• language: English (default)",
+        "• fps: the model's default (default)", "• aspect ratio: the model's default (default)",
+        "• motion: the model's default (default)", "• language: English (default)",
         "• delivery: public, in the chat where you asked (default)"]
     assert await settings(fake, ann, reset="frames") == ["Back to the default — frames: the model's default."]
     assert await settings(fake, ann, fps=8, reset="reset") == [

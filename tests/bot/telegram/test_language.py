@@ -48,7 +48,7 @@ async def test_settings_language_makes_an_english_app_user_read_korean(fake, mak
     assert await ask(fake, chat, ann, "/settings language auto") == "From now on I'll answer you in English."
     assert (await ask(fake, chat, ann, "/usage")).startswith(USAGE_EN)  # their app's language again
     wrong = await ask(fake, chat, ann, "/settings colour blue")
-    assert wrong.startswith("colour is not a setting. The settings are: model, frames, fps, language, delivery")
+    assert wrong.startswith("colour is not a setting. The settings are: model, frames, fps, aspect, motion, language, delivery")
 
 
 async def test_settings_language_alone_shows_the_language_and_buttons_to_change_it(fake, make_bot) -> None:

@@ -69,9 +69,10 @@ async def test_settings_alone_shows_every_setting_and_buttons_change_delivery_an
     chat = fake.private_chat(ann)
     await ask(fake, chat, ann, "/settings fps 6")
     shown = await ask(fake, chat, ann, "/settings")
-    assert shown.text.splitlines()[:6] == [
+    assert shown.text.splitlines()[:8] == [
         "Your settings:", "• model: automatic (default)", "• frames: the model's default (default)",
-        "• fps: 6 (your choice)", "• language: English (default)",
+        "• fps: 6 (your choice)", "• aspect ratio: the model's default (default)",
+        "• motion: the model's default (default)", "• language: English (default)",
         "• delivery: public, in the chat where you asked (default)"]
     assert buttons(shown.reply_markup)[3:] == [("✓ Results in the chat", "set:delivery:public"),
                                                ("Results to me privately", "set:delivery:private"),

@@ -96,10 +96,10 @@ async def test_the_lineage_is_kept_with_the_job(app_factory) -> None:
         return json.loads(raw) if isinstance(raw, str) else raw
 
     stored = await asyncio.to_thread(options)
-    # A text model cannot animate a picture: the extension gets an image-to-video model, one that reads the
-    # prompt where one can run (engine/captions.py), else the default one.
-    assert stored["extend_of"] == done.id and stored.get("model") in (None, "ltx-video")
-    assert longer.model == "svd-xt"
+    # A text model cannot animate a picture: the extension gets an image-to-video model, and one that reads its
+    # prompt since one can run here (engine/captions.py), rather than SVD-XT, which would leave the words out.
+    assert stored["extend_of"] == done.id and stored["model"] == "ltx-video"
+    assert longer.model == "ltx-video"
 
 
 def test_new_frames_of_another_size_are_fitted_to_the_original(tmp_path) -> None:

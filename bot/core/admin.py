@@ -91,12 +91,12 @@ async def perform(service: Service, w: Words, by: UserRef, sub: str, target: Use
     return help_text(w)
 
 
-def _who(w: Words, summary: UserSummary, target: UserRef) -> str:
+def _who(summary: UserSummary, target: UserRef) -> str:
     return target.name or summary.user.name or summary.user.key
 
 
 def banned_text(w: Words, summary: UserSummary, target: UserRef) -> str:
-    who = _who(w, summary, target)
+    who = _who(summary, target)
     if summary.banned:
         return w._("{user} is banned: the bot refuses their next requests. What they have waiting still runs; "
                    "cancel it with /cancel and its id if needed.", user=who)
@@ -112,7 +112,7 @@ def limits_text(w: Words, summary: UserSummary, target: UserRef) -> str:
         return w.dollars(value) if money else str(round(value))
 
     return w._("{user}'s limits now: {jobs} videos a day, {usd} a month, {queued} waiting and {running} in "
-               "progress at a time.", user=_who(w, summary, target), jobs=shown(limits.max_jobs_per_day),
+               "progress at a time.", user=_who(summary, target), jobs=shown(limits.max_jobs_per_day),
                usd=shown(limits.max_usd_per_month, money=True), queued=shown(limits.max_queued),
                running=shown(limits.max_running))
 

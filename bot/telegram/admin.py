@@ -24,6 +24,8 @@ from engine.validation import parse_user_key
 from engine.words import N_
 
 Reply = Callable[[Message, str, InlineKeyboardMarkup | None], Awaitable[Message | None]]
+# How to name a person, since Telegram does not resolve @name for bots.
+HOW_TO_NAME = N_("Reply to one of their messages with /admin and the command, or give their numeric id.")
 ALIASES = {"차단": admin.BAN, "차단해제": admin.UNBAN, "한도": admin.LIMIT, "금지": admin.BLOCK,
            "금지해제": admin.UNBLOCK, "금지어": admin.BLOCKLIST}
 
@@ -75,8 +77,6 @@ def _target(message: Message, rest: str) -> tuple[UserRef | None, str]:
         return parse_user_key(first), after
     if first.startswith("@"):
         raise InvalidInput("user", N_("Telegram does not tell bots who {name} is.", name=first[:40]),
-                           hint=N_("Reply to one of their messages with /admin and the command, or give their "
-                                   "numeric id."))
+                           hint=HOW_TO_NAME)
     raise InvalidInput("user", N_("{name} is not a user I can find.", name=first[:40]),
-                       hint=N_("Reply to one of their messages with /admin and the command, or give their "
-                               "numeric id."))
+                       hint=HOW_TO_NAME)
